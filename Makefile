@@ -1,0 +1,34 @@
+# rtaudiod developer entry points. Every target installs what it needs first.
+PY ?= python3
+PYTEST_ARGS ?=
+
+.PHONY: setup system python test test-both ctest bench clean
+
+setup: system python
+
+system:
+	./scripts/install-system-deps
+
+# Editable install: builds the Cython extensions in place (RTAUDIOD_NO_EXT=1 skips them).
+python:
+	$(PY) -m pip install -q -e '.[test]'
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Both implementations, as CI runs them: the C extension, then the pure-Python twins.
+test-both: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+	RTAUDIOD_NO_EXT=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# The C core alone, under AddressSanitizer + UndefinedBehaviorSanitizer.
+ctest: system
+	$(MAKE) -C csrc/tests run
+
+bench: setup
+	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-only --benchmark-group-by=group \
+	    --benchmark-columns=min,median,ops,rounds --benchmark-sort=name $(PYTEST_ARGS)
+	$(PY) benchmarks/ratios.py
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .benchmarks rtaudiod/_ext/*.c rtaudiod/_ext/*.so csrc/tests/build

@@ -1,0 +1,186 @@
+"""Pure-Python twin of the C ring buffer (csrc/rta_ring.h): same API, same counters, same rounding.
+
+The readable reference and test oracle. Indices grow without bound and are masked into the storage,
+exactly as in C; a Condition stands in for the C core's atomics and futex-style wake-ups.
+"""
+
+import threading
+
+
+def _round_up_pow2(n: int) -> int:
+    return 1 << (n - 1).bit_length()
+
+
+class RingBuffer:
+    """Single-producer/single-consumer byte ring.
+
+    The producer thread calls write / get_write_regions / advance_write / wait_writable; the consumer
+    thread calls read / readinto / skip / get_read_regions / advance_read / wait_readable.
+    """
+
+    def __init__(self, capacity: int):
+        if not isinstance(capacity, int) or isinstance(capacity, bool):
+            raise TypeError("capacity must be an int")
+        if capacity < 1 or capacity > 1 << 40:
+            raise ValueError(f"capacity must be between 1 and 2**40 bytes, got {capacity}")
+        self._size = _round_up_pow2(capacity)
+        self._mask = self._size - 1
+        self._buf = bytearray(self._size)
+        self._read = 0
+        self._write = 0
+        self._overruns = 0
+        self._underruns = 0
+        self._closed = False
+        self._cond = threading.Condition(threading.Lock())
+
+    # -- state -------------------------------------------------------------------------------------
+    @property
+    def capacity(self) -> int:
+        return self._size
+
+    @property
+    def read_available(self) -> int:
+        return self._write - self._read
+
+    @property
+    def write_available(self) -> int:
+        return self._size - (self._write - self._read)
+
+    @property
+    def overruns(self) -> int:
+        """Writes that could not store all their bytes (the rest was dropped)."""
+        return self._overruns
+
+    @property
+    def underruns(self) -> int:
+        """Reads that got fewer bytes than they asked for."""
+        return self._underruns
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Wake every waiter now and make later waits return at once (for shutdown)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    # -- producer ----------------------------------------------------------------------------------
+    def write(self, data) -> int:
+        """Copy as much of `data` as fits; returns the bytes written. A short write counts an overrun."""
+        src = memoryview(data).cast("B")
+        with self._cond:
+            n = min(len(src), self._size - (self._write - self._read))
+            pos = self._write & self._mask
+            first = min(n, self._size - pos)
+            self._buf[pos : pos + first] = src[:first]
+            self._buf[: n - first] = src[first:n]
+            self._write += n
+            if n < len(src):
+                self._overruns += 1
+            if n:
+                self._cond.notify_all()
+        return n
+
+    def get_write_regions(self, nbytes: int) -> tuple[memoryview, memoryview]:
+        """Up to `nbytes` of free space as two writable views (the second is empty unless it wraps)."""
+        with self._cond:
+            n = min(self._check_count(nbytes), self._size - (self._write - self._read))
+            return self._regions(self._write & self._mask, n)
+
+    def advance_write(self, nbytes: int) -> None:
+        """Publish `nbytes` written through get_write_regions."""
+        with self._cond:
+            if not 0 <= nbytes <= self._size - (self._write - self._read):
+                raise ValueError(f"cannot advance the write index by {nbytes}: only {self.write_available} free")
+            self._write += nbytes
+            if nbytes:
+                self._cond.notify_all()
+
+    def wait_writable(self, nbytes: int, timeout: float | None = None) -> bool:
+        """Sleep until `nbytes` can be written, the timeout passes or the ring is closed. True if writable."""
+        self._check_wait(nbytes)
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._closed or self._size - (self._write - self._read) >= nbytes, timeout
+            ) and self._size - (self._write - self._read) >= nbytes
+
+    # -- consumer ----------------------------------------------------------------------------------
+    def read(self, nbytes: int) -> bytes:
+        """Take up to `nbytes`; fewer than asked counts an underrun."""
+        out = bytearray(self._check_count(nbytes))
+        n = self.readinto(out)
+        return bytes(out[:n])
+
+    def readinto(self, buf) -> int:
+        """Fill `buf` with up to len(buf) bytes; returns the count. Fewer than len(buf) counts an underrun."""
+        dst = memoryview(buf).cast("B")
+        if dst.readonly:
+            raise TypeError("readinto() needs a writable buffer")
+        with self._cond:
+            n = min(len(dst), self._write - self._read)
+            pos = self._read & self._mask
+            first = min(n, self._size - pos)
+            dst[:first] = self._buf[pos : pos + first]
+            dst[first:n] = self._buf[: n - first]
+            self._read += n
+            if n < len(dst):
+                self._underruns += 1
+            if n:
+                self._cond.notify_all()
+        return n
+
+    def skip(self, nbytes: int) -> int:
+        """Drop up to `nbytes` unread bytes (a flush); returns the count dropped. Never an underrun."""
+        with self._cond:
+            n = min(self._check_count(nbytes), self._write - self._read)
+            self._read += n
+            if n:
+                self._cond.notify_all()
+        return n
+
+    def get_read_regions(self, nbytes: int) -> tuple[memoryview, memoryview]:
+        """Up to `nbytes` of unread data as two views (the second is empty unless it wraps)."""
+        with self._cond:
+            n = min(self._check_count(nbytes), self._write - self._read)
+            return self._regions(self._read & self._mask, n)
+
+    def advance_read(self, nbytes: int) -> None:
+        """Release `nbytes` read through get_read_regions."""
+        with self._cond:
+            if not 0 <= nbytes <= self._write - self._read:
+                raise ValueError(f"cannot advance the read index by {nbytes}: only {self.read_available} unread")
+            self._read += nbytes
+            if nbytes:
+                self._cond.notify_all()
+
+    def wait_readable(self, nbytes: int, timeout: float | None = None) -> bool:
+        """Sleep until `nbytes` are readable, the timeout passes or the ring is closed. True if readable."""
+        self._check_wait(nbytes)
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._closed or self._write - self._read >= nbytes, timeout
+            ) and self._write - self._read >= nbytes
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _regions(self, pos: int, n: int) -> tuple[memoryview, memoryview]:
+        view = memoryview(self._buf)
+        first = min(n, self._size - pos)
+        return view[pos : pos + first], view[: n - first]
+
+    @staticmethod
+    def _check_count(nbytes: int) -> int:
+        if nbytes < 0:
+            raise ValueError(f"byte count must be >= 0, got {nbytes}")
+        return nbytes
+
+    def _check_wait(self, nbytes: int) -> None:
+        if not 0 <= nbytes <= self._size:
+            raise ValueError(f"cannot wait for {nbytes} bytes in a ring of {self._size}")
+
+    def __repr__(self) -> str:
+        return (
+            f"<RingBuffer capacity={self._size} readable={self.read_available} "
+            f"overruns={self._overruns} underruns={self._underruns}>"
+        )
