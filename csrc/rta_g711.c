@@ -1,0 +1,197 @@
+/*
+ * rta_g711: G.711 codecs. The per-sample functions are the reference algorithm (Sun Microsystems'
+ * g711.c, as carried by CPython's audioop.c and audioop-lts); the bulk functions run on tables built
+ * from them once, so the tables cannot disagree with the reference.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "rta_g711.h"
+
+#include <pthread.h>
+
+#define SIGN_BIT (0x80)   /* Sign bit for an A-law byte. */
+#define QUANT_MASK (0xf)  /* Quantization field mask. */
+#define SEG_SHIFT (4)     /* Left shift for segment number. */
+#define SEG_MASK (0x70)   /* Segment field mask. */
+#define BIAS (0x84)       /* Bias for linear code (mu-law adds 33 in 14-bit terms). */
+#define CLIP (8159)       /* Largest 14-bit magnitude mu-law encodes before it saturates. */
+
+/* Upper ends of the 8 segments, in the 13-bit (A-law) and 14-bit (mu-law) magnitude ranges. */
+static const int16_t seg_aend[8] = {0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF};
+static const int16_t seg_uend[8] = {0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF};
+
+static int16_t search(int16_t val, const int16_t *table, int size) {
+    for (int i = 0; i < size; i++) {
+        if (val <= table[i])
+            return (int16_t)i;
+    }
+    return (int16_t)size;
+}
+
+/*
+ * Linear (14-bit two's complement, i.e. a 16-bit sample >> 2) to mu-law.
+ *
+ *      Biased Linear Input Code        Compressed Code
+ *      ------------------------        ---------------
+ *      00000001wxyza                   000wxyz
+ *      0000001wxyzab                   001wxyz
+ *      000001wxyzabc                   010wxyz
+ *      00001wxyzabcd                   011wxyz
+ *      0001wxyzabcde                   100wxyz
+ *      001wxyzabcdef                   101wxyz
+ *      01wxyzabcdefg                   110wxyz
+ *      1wxyzabcdefgh                   111wxyz
+ *
+ * Each biased linear code has a leading 1 which identifies the segment number. The value of the segment
+ * number is equal to 7 minus the number of leading 0's. The quantization interval is directly available
+ * as the four bits wxyz. The trailing bits (a - h) are ignored. Ordinarily the complement of the
+ * resulting code word is used for transmission, and so the code word is complemented before it is
+ * returned.
+ */
+unsigned char rta_ulaw_from_linear14(int16_t pcm_val) {
+    int16_t mask, seg;
+    unsigned char uval;
+
+    /* u-law inverts all bits. Get the sign and the magnitude of the value. */
+    if (pcm_val < 0) {
+        pcm_val = (int16_t)-pcm_val;
+        mask = 0x7F;
+    } else {
+        mask = 0xFF;
+    }
+    if (pcm_val > CLIP)
+        pcm_val = CLIP; /* clip the magnitude */
+    pcm_val = (int16_t)(pcm_val + (BIAS >> 2));
+
+    /* Convert the scaled magnitude to segment number. */
+    seg = search(pcm_val, seg_uend, 8);
+
+    /* Combine the sign, segment, quantization bits; and complement the code word. */
+    if (seg >= 8) /* out of range, return maximum value. */
+        return (unsigned char)(0x7F ^ mask);
+    uval = (unsigned char)((seg << 4) | ((pcm_val >> (seg + 1)) & 0xF));
+    return (unsigned char)(uval ^ mask);
+}
+
+/*
+ * Linear (13-bit two's complement, a 16-bit sample >> 3) to A-law.
+ *
+ *      Linear Input Code       Compressed Code
+ *      ------------------------        ---------------
+ *      0000000wxyza                    000wxyz
+ *      0000001wxyza                    001wxyz
+ *      000001wxyzab                    010wxyz
+ *      00001wxyzabc                    011wxyz
+ *      0001wxyzabcd                    100wxyz
+ *      001wxyzabcde                    101wxyz
+ *      01wxyzabcdef                    110wxyz
+ *      1wxyzabcdefg                    111wxyz
+ *
+ * For further information see John C. Bellamy's Digital Telephony, 1982, John Wiley & Sons, pps 98-111
+ * and 472-476. A-law transmits with even bits inverted (the 0x55 mask).
+ */
+unsigned char rta_alaw_from_linear13(int16_t pcm_val) {
+    int16_t mask, seg;
+    unsigned char aval;
+
+    if (pcm_val >= 0) {
+        mask = 0xD5; /* sign (7th) bit = 1 */
+    } else {
+        mask = 0x55; /* sign bit = 0 */
+        pcm_val = (int16_t)(-pcm_val - 1);
+    }
+
+    /* Convert the scaled magnitude to segment number. */
+    seg = search(pcm_val, seg_aend, 8);
+
+    /* Combine the sign, segment, and quantization bits. */
+    if (seg >= 8) /* out of range, return maximum value. */
+        return (unsigned char)(0x7F ^ mask);
+    aval = (unsigned char)(seg << SEG_SHIFT);
+    if (seg < 2)
+        aval |= (pcm_val >> 1) & QUANT_MASK;
+    else
+        aval |= (pcm_val >> seg) & QUANT_MASK;
+    return (unsigned char)(aval ^ mask);
+}
+
+/* mu-law to 16-bit linear. Two codes decode to zero: 0xFF (+0) and 0x7F (-0). */
+int16_t rta_ulaw_to_linear16(unsigned char uval) {
+    int t;
+    uval = (unsigned char)~uval; /* complement to obtain the normal u-law value */
+    /* Extract and bias the quantization bits, shift up by the segment number, subtract the bias. */
+    t = ((uval & QUANT_MASK) << 3) + BIAS;
+    t <<= ((unsigned)uval & SEG_MASK) >> SEG_SHIFT;
+    return (int16_t)((uval & SIGN_BIT) ? (BIAS - t) : (t - BIAS));
+}
+
+/* A-law to 16-bit linear. */
+int16_t rta_alaw_to_linear16(unsigned char a_val) {
+    int t, seg;
+    a_val ^= 0x55;
+    t = (a_val & QUANT_MASK) << 4;
+    seg = ((unsigned)a_val & SEG_MASK) >> SEG_SHIFT;
+    switch (seg) {
+    case 0:
+        t += 8;
+        break;
+    case 1:
+        t += 0x108;
+        break;
+    default:
+        t += 0x108;
+        t <<= seg - 1;
+    }
+    return (int16_t)((a_val & SIGN_BIT) ? t : -t);
+}
+
+/* Encode tables indexed by the sample's top 14 (mu-law) or 13 (A-law) bits as an unsigned pattern:
+ * 16 KiB + 8 KiB, small enough to stay in L1 while a frame is encoded. */
+static unsigned char ulaw_table[1 << 14];
+static unsigned char alaw_table[1 << 13];
+static uint16_t ulaw_decode_table[256];
+static uint16_t alaw_decode_table[256];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void build_tables(void) {
+    for (int i = 0; i < (1 << 14); i++) /* pattern i is the 14-bit two's complement value */
+        ulaw_table[i] = rta_ulaw_from_linear14((int16_t)(i >= (1 << 13) ? i - (1 << 14) : i));
+    for (int i = 0; i < (1 << 13); i++)
+        alaw_table[i] = rta_alaw_from_linear13((int16_t)(i >= (1 << 12) ? i - (1 << 13) : i));
+    for (int c = 0; c < 256; c++) {
+        ulaw_decode_table[c] = (uint16_t)rta_ulaw_to_linear16((unsigned char)c);
+        alaw_decode_table[c] = (uint16_t)rta_alaw_to_linear16((unsigned char)c);
+    }
+}
+
+void rta_g711_init(void) { pthread_once(&tables_once, build_tables); }
+
+/* Little-endian by construction, whatever the host; compilers turn this into one load on LE hosts. */
+static inline uint16_t load_le16(const unsigned char *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline void store_le16(unsigned char *p, uint16_t v) {
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+
+void rta_ulaw_encode(const unsigned char *pcm, size_t n, unsigned char *out) {
+    rta_g711_init();
+    for (size_t i = 0; i < n; i++)
+        out[i] = ulaw_table[load_le16(pcm + 2 * i) >> 2];
+}
+
+void rta_alaw_encode(const unsigned char *pcm, size_t n, unsigned char *out) {
+    rta_g711_init();
+    for (size_t i = 0; i < n; i++)
+        out[i] = alaw_table[load_le16(pcm + 2 * i) >> 3];
+}
+
+void rta_ulaw_decode(const unsigned char *codes, size_t n, unsigned char *out) {
+    rta_g711_init();
+    for (size_t i = 0; i < n; i++)
+        store_le16(out + 2 * i, ulaw_decode_table[codes[i]]);
+}
+
+void rta_alaw_decode(const unsigned char *codes, size_t n, unsigned char *out) {
+    rta_g711_init();
+    for (size_t i = 0; i < n; i++)
+        store_le16(out + 2 * i, alaw_decode_table[codes[i]]);
+}

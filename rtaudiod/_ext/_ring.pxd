@@ -1,0 +1,10 @@
+from rtaudiod._ext.rta_ring cimport rta_region, rta_ring
+
+
+cdef class RingBuffer:
+    cdef rta_ring *_ring
+    cdef bytearray _storage
+    cdef size_t _size
+
+    cdef tuple _views(self, rta_region *reg)
+    cdef int _check_wait(self, Py_ssize_t nbytes) except -1

@@ -1,0 +1,213 @@
+"""SPSC byte ring over csrc/rta_ring.c. The contract is at the top of csrc/rta_ring.h; the readable
+reference with the same API is rtaudiod/_py/ring.py."""
+
+from cpython.buffer cimport PyBuffer_Release
+from libc.stdint cimport int64_t
+
+from rtaudiod._ext._buffers cimport NOGIL_MIN_BYTES, get_bytes, get_writable
+from rtaudiod._ext.rta_ring cimport *
+
+cdef extern from "Python.h":
+    bytes PyBytes_FromStringAndSize(const char *v, Py_ssize_t len)
+    char *PyBytes_AS_STRING(object o)
+
+
+cdef int64_t _timeout_ns(object timeout) except? -2:
+    """None waits forever (-1); negative timeouts do not wait at all."""
+    if timeout is None:
+        return -1
+    cdef double t = timeout
+    if t <= 0:
+        return 0
+    if t > 1e9:  # ~31 years: forever, without overflowing int64 nanoseconds
+        return -1
+    return <int64_t>(t * 1e9)
+
+
+cdef size_t _round_up_pow2(size_t n):
+    cdef size_t p = 1
+    while p < n:
+        p <<= 1
+    return p
+
+
+cdef class RingBuffer:
+    """Single-producer/single-consumer byte ring.
+
+    The producer thread calls write / get_write_regions / advance_write / wait_writable; the consumer
+    thread calls read / readinto / skip / get_read_regions / advance_read / wait_readable.
+    """
+
+    def __cinit__(self, capacity):
+        if not isinstance(capacity, int) or isinstance(capacity, bool):
+            raise TypeError("capacity must be an int")
+        if capacity < 1 or capacity > (1 << 40):
+            raise ValueError(f"capacity must be between 1 and 2**40 bytes, got {capacity}")
+        self._size = _round_up_pow2(<size_t>capacity)
+        self._storage = bytearray(self._size)
+        cdef rta_ring_status status
+        self._ring = rta_ring_create(<char *>self._storage, self._size, &status)
+        if self._ring == NULL:
+            if status == RTA_RING_ENOMEM:
+                raise MemoryError()
+            raise OSError(f"cannot create ring buffer (status {status})")
+
+    def __dealloc__(self):
+        if self._ring != NULL:
+            rta_ring_destroy(self._ring)
+            self._ring = NULL
+
+    # -- state ---------------------------------------------------------------------------------------
+    @property
+    def capacity(self):
+        return self._size
+
+    @property
+    def read_available(self):
+        return rta_ring_read_available(self._ring)
+
+    @property
+    def write_available(self):
+        return rta_ring_write_available(self._ring)
+
+    @property
+    def overruns(self):
+        """Writes that could not store all their bytes (the rest was dropped)."""
+        return rta_ring_overruns(self._ring)
+
+    @property
+    def underruns(self):
+        """Reads that got fewer bytes than they asked for."""
+        return rta_ring_underruns(self._ring)
+
+    @property
+    def closed(self):
+        return bool(rta_ring_closed(self._ring))
+
+    def close(self):
+        """Wake every waiter now and make later waits return at once (for shutdown)."""
+        with nogil:
+            rta_ring_close(self._ring)
+
+    # -- producer ------------------------------------------------------------------------------------
+    def write(self, data):
+        """Copy as much of `data` as fits; returns the bytes written. A short write counts an overrun."""
+        cdef Py_buffer view
+        cdef size_t n
+        get_bytes(data, &view)
+        try:
+            if view.len >= NOGIL_MIN_BYTES:
+                with nogil:
+                    n = rta_ring_write(self._ring, view.buf, <size_t>view.len)
+            else:
+                n = rta_ring_write(self._ring, view.buf, <size_t>view.len)
+        finally:
+            PyBuffer_Release(&view)
+        return n
+
+    def get_write_regions(self, Py_ssize_t nbytes):
+        """Up to `nbytes` of free space as two writable views (the second is empty unless it wraps)."""
+        _check_count(nbytes)
+        cdef rta_region reg[2]
+        rta_ring_write_regions(self._ring, <size_t>nbytes, reg)
+        return self._views(reg)
+
+    def advance_write(self, Py_ssize_t nbytes):
+        """Publish `nbytes` written through get_write_regions."""
+        cdef size_t free_bytes = rta_ring_write_available(self._ring)
+        if nbytes < 0 or <size_t>nbytes > free_bytes:
+            raise ValueError(f"cannot advance the write index by {nbytes}: only {free_bytes} free")
+        rta_ring_advance_write(self._ring, <size_t>nbytes)
+
+    def wait_writable(self, Py_ssize_t nbytes, timeout=None):
+        """Sleep until `nbytes` can be written, the timeout passes or the ring is closed. True if writable."""
+        self._check_wait(nbytes)
+        cdef int64_t ns = _timeout_ns(timeout)
+        cdef int ok
+        with nogil:
+            ok = rta_ring_wait_writable(self._ring, <size_t>nbytes, ns)
+        return bool(ok)
+
+    # -- consumer ------------------------------------------------------------------------------------
+    def read(self, Py_ssize_t nbytes):
+        """Take up to `nbytes`; fewer than asked counts an underrun."""
+        _check_count(nbytes)
+        cdef size_t avail = rta_ring_read_available(self._ring)
+        cdef size_t n = <size_t>nbytes if <size_t>nbytes < avail else avail
+        cdef bytes out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>n)
+        cdef char *dst = PyBytes_AS_STRING(out)
+        if n >= NOGIL_MIN_BYTES:
+            with nogil:
+                rta_ring_read(self._ring, dst, n)
+        else:
+            rta_ring_read(self._ring, dst, n)
+        if n < <size_t>nbytes:
+            rta_ring_note_underrun(self._ring)
+        return out
+
+    def readinto(self, buf):
+        """Fill `buf` with up to len(buf) bytes; returns the count. Fewer than len(buf) counts an underrun."""
+        cdef Py_buffer view
+        cdef size_t n
+        get_writable(buf, &view)
+        try:
+            if view.len >= NOGIL_MIN_BYTES:
+                with nogil:
+                    n = rta_ring_read(self._ring, view.buf, <size_t>view.len)
+            else:
+                n = rta_ring_read(self._ring, view.buf, <size_t>view.len)
+        finally:
+            PyBuffer_Release(&view)
+        return n
+
+    def skip(self, Py_ssize_t nbytes):
+        """Drop up to `nbytes` unread bytes (a flush); returns the count dropped. Never an underrun."""
+        _check_count(nbytes)
+        return rta_ring_skip(self._ring, <size_t>nbytes)
+
+    def get_read_regions(self, Py_ssize_t nbytes):
+        """Up to `nbytes` of unread data as two views (the second is empty unless it wraps)."""
+        _check_count(nbytes)
+        cdef rta_region reg[2]
+        rta_ring_read_regions(self._ring, <size_t>nbytes, reg)
+        return self._views(reg)
+
+    def advance_read(self, Py_ssize_t nbytes):
+        """Release `nbytes` read through get_read_regions."""
+        cdef size_t avail = rta_ring_read_available(self._ring)
+        if nbytes < 0 or <size_t>nbytes > avail:
+            raise ValueError(f"cannot advance the read index by {nbytes}: only {avail} unread")
+        rta_ring_advance_read(self._ring, <size_t>nbytes)
+
+    def wait_readable(self, Py_ssize_t nbytes, timeout=None):
+        """Sleep until `nbytes` are readable, the timeout passes or the ring is closed. True if readable."""
+        self._check_wait(nbytes)
+        cdef int64_t ns = _timeout_ns(timeout)
+        cdef int ok
+        with nogil:
+            ok = rta_ring_wait_readable(self._ring, <size_t>nbytes, ns)
+        return bool(ok)
+
+    # -- helpers -------------------------------------------------------------------------------------
+    cdef tuple _views(self, rta_region *reg):
+        cdef char *base = <char *>self._storage
+        cdef Py_ssize_t a = <char *>reg[0].data - base
+        view = memoryview(self._storage)
+        return view[a:a + <Py_ssize_t>reg[0].len], view[0:<Py_ssize_t>reg[1].len]
+
+    cdef int _check_wait(self, Py_ssize_t nbytes) except -1:
+        if nbytes < 0 or <size_t>nbytes > self._size:
+            raise ValueError(f"cannot wait for {nbytes} bytes in a ring of {self._size}")
+        return 0
+
+    def __repr__(self):
+        return (
+            f"<RingBuffer capacity={self._size} readable={self.read_available} "
+            f"overruns={self.overruns} underruns={self.underruns}>"
+        )
+
+
+cdef int _check_count(Py_ssize_t nbytes) except -1:
+    if nbytes < 0:
+        raise ValueError(f"byte count must be >= 0, got {nbytes}")
+    return 0
