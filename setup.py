@@ -22,6 +22,7 @@ DIRECTIVES = {
     "wraparound": False,
     "cdivision": True,
     "embedsignature": True,
+    "binding": False,  # plain builtin functions (METH_O / FASTCALL): ~30 ns less per call on 20 ms frames
     "freethreading_compatible": False,
 }
 
