@@ -1,0 +1,253 @@
+/*
+ * C-level tests of the core, built and run by tests/test_csrc.py (plain and under
+ * -fsanitize=address,undefined) and by `make -C csrc/tests run`. Prints one line per failure and a
+ * closing "N passed, N failed" line; exits non-zero on any failure.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rta_b64.h"
+#include "rta_framing.h"
+#include "rta_g711.h"
+#include "rta_ring.h"
+
+static int passed, failed;
+
+#define CHECK(cond)                                                                                    \
+    do {                                                                                               \
+        if (cond) {                                                                                    \
+            passed++;                                                                                  \
+        } else {                                                                                       \
+            failed++;                                                                                  \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                     \
+        }                                                                                              \
+    } while (0)
+
+static uint32_t rng_state = 12345;
+static uint32_t rng(void) { /* xorshift32: deterministic, so a failure reproduces */
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+/* ---- G.711: published reference points (ITU-T G.711 tables, as audioop encodes them) ----------- */
+static void test_g711(void) {
+    /* mu-law: 0 -> 0xFF, -1 -> 0x7E; the ends of the range saturate at 0x80 / 0x00. */
+    CHECK(rta_ulaw_from_linear14(0) == 0xFF);
+    CHECK(rta_ulaw_from_linear14(-1) == 0x7E); /* 16-bit -4; -1 (16-bit) >> 2 is also -1 */
+    CHECK(rta_ulaw_from_linear14(8191) == 0x80);
+    CHECK(rta_ulaw_from_linear14(-8192) == 0x00);
+    CHECK(rta_ulaw_to_linear16(0xFF) == 0 && rta_ulaw_to_linear16(0x7F) == 0); /* two codes for zero */
+    CHECK(rta_ulaw_to_linear16(0x80) == 32124 && rta_ulaw_to_linear16(0x00) == -32124);
+    /* A-law: even-bit inversion; the smallest magnitudes are +-8. */
+    CHECK(rta_alaw_from_linear13(0) == 0xD5);
+    CHECK(rta_alaw_from_linear13(-1) == 0x55);
+    CHECK(rta_alaw_to_linear16(0xD5) == 8 && rta_alaw_to_linear16(0x55) == -8);
+    CHECK(rta_alaw_to_linear16(0xAA) == 32256 && rta_alaw_to_linear16(0x2A) == -32256);
+
+    /* Every code decodes and re-encodes to itself (except mu-law's negative zero 0x7F -> 0xFF). */
+    int roundtrip_ok = 1;
+    for (int c = 0; c < 256; c++) {
+        unsigned char code = (unsigned char)c, pcm[2], back;
+        rta_ulaw_decode(&code, 1, pcm);
+        rta_ulaw_encode(pcm, 1, &back);
+        if (back != code && !(c == 0x7F && back == 0xFF))
+            roundtrip_ok = 0;
+        rta_alaw_decode(&code, 1, pcm);
+        rta_alaw_encode(pcm, 1, &back);
+        if (back != code)
+            roundtrip_ok = 0;
+    }
+    CHECK(roundtrip_ok);
+
+    /* The bulk (table) encoders agree with the reference functions for all 65,536 inputs. */
+    int table_ok = 1;
+    for (int v = -32768; v < 32768; v++) {
+        unsigned char pcm[2] = {(unsigned char)(v & 0xFF), (unsigned char)((v >> 8) & 0xFF)}, u, a;
+        rta_ulaw_encode(pcm, 1, &u);
+        rta_alaw_encode(pcm, 1, &a);
+        if (u != rta_ulaw_from_linear14((int16_t)(v >> 2)) || a != rta_alaw_from_linear13((int16_t)(v >> 3)))
+            table_ok = 0;
+    }
+    CHECK(table_ok);
+}
+
+/* ---- base64 -------------------------------------------------------------------------------------- */
+static void test_b64(void) {
+    static const char *vec_in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"}; /* RFC 4648 s.10 */
+    static const char *vec_out[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    char enc[64];
+    unsigned char dec[64];
+    size_t n, pos;
+    for (int i = 0; i < 7; i++) {
+        size_t len = strlen(vec_in[i]);
+        n = rta_b64_encode((const unsigned char *)vec_in[i], len, enc);
+        CHECK(n == strlen(vec_out[i]) && memcmp(enc, vec_out[i], n) == 0);
+        CHECK(rta_b64_decode(vec_out[i], n, dec, &n, NULL) == RTA_B64_OK && n == len &&
+              memcmp(dec, vec_in[i], len) == 0);
+    }
+    /* Round trips at every length around the unrolled loops' edges. */
+    unsigned char src[600], back[600];
+    char text[800];
+    int rt_ok = 1;
+    for (size_t len = 0; len < 600; len++) {
+        for (size_t k = 0; k < len; k++)
+            src[k] = (unsigned char)rng();
+        size_t tl = rta_b64_encode(src, len, text);
+        if (tl != rta_b64_encoded_size(len) || rta_b64_decoded_size(text, tl) != len)
+            rt_ok = 0;
+        if (rta_b64_decode(text, tl, back, &n, NULL) != RTA_B64_OK || n != len || memcmp(src, back, len) != 0)
+            rt_ok = 0;
+        /* Split decode at every split point lands the same bytes in two regions. */
+        for (size_t cut = 0; cut <= len && len < 64; cut++) {
+            unsigned char r1[64], r2[64];
+            if (rta_b64_decode_split(text, tl, r1, cut, r2, &n, NULL) != RTA_B64_OK || n != len ||
+                memcmp(r1, src, cut) != 0 || memcmp(r2, src + cut, len - cut) != 0)
+                rt_ok = 0;
+        }
+    }
+    CHECK(rt_ok);
+    /* Strictness: each corruption is refused with the right status and position. */
+    CHECK(rta_b64_decode("Zm9", 3, dec, &n, &pos) == RTA_B64_ELENGTH);
+    CHECK(rta_b64_decode("Zm 9v", 5, dec, &n, &pos) == RTA_B64_EBADCHAR && pos == 2);
+    CHECK(rta_b64_decode("Zm9v\n", 5, dec, &n, &pos) == RTA_B64_EBADCHAR && pos == 4);
+    CHECK(rta_b64_decode("Zg==Zg==", 8, dec, &n, &pos) == RTA_B64_EPADDING && pos == 2);
+    CHECK(rta_b64_decode("Z===", 4, dec, &n, &pos) == RTA_B64_EPADDING && pos == 1);
+    CHECK(rta_b64_decode("Zm-v", 4, dec, &n, &pos) == RTA_B64_EBADCHAR && pos == 2);
+    CHECK(rta_b64_decode("Zm9v\\/==", 8, dec, &n, &pos) == RTA_B64_EBADCHAR && pos == 4);
+    CHECK(rta_b64_decode("Zm9\x80", 4, dec, &n, &pos) == RTA_B64_EBADCHAR && pos == 3);
+    /* Unused trailing bits are ignored, as binascii does: "Zh==" decodes like "Zg==". */
+    CHECK(rta_b64_decode("Zh==", 4, dec, &n, &pos) == RTA_B64_OK && n == 1 && dec[0] == 'f');
+}
+
+/* ---- framing ------------------------------------------------------------------------------------- */
+static rta_delta_kind scan(const char *s, rta_delta_info *info) { return rta_delta_scan(s, strlen(s), info); }
+
+static void test_framing(void) {
+    char out[128];
+    size_t n = rta_frame_append("{\"a\":\"", 6, (const unsigned char *)"foo", 3, "\"}", 2, out);
+    CHECK(n == rta_frame_append_size(6, 3, 2) && memcmp(out, "{\"a\":\"Zm9v\"}", n) == 0);
+
+    rta_delta_info info;
+    const char *beta = "{\"type\":\"response.audio.delta\",\"event_id\":\"e1\",\"response_id\":\"r\","
+                       "\"item_id\":\"i\",\"output_index\":0,\"content_index\":0,\"delta\":\"Zm9v\"}";
+    CHECK(scan(beta, &info) == RTA_DELTA_FOUND && info.delta_len == 4 &&
+          memcmp(beta + info.delta_start, "Zm9v", 4) == 0);
+    CHECK(scan(" {\"type\" : \"response.output_audio.delta\", \"x\": -1.5e3, \"y\": null, \"delta\": \"\" } \n",
+               &info) == RTA_DELTA_FOUND && info.delta_len == 0);
+    CHECK(scan("{\"type\":\"session.created\",\"whatever\":[}", &info) == RTA_DELTA_OTHER);
+    CHECK(scan("{\"type\":\"response.audio.delta\",\"delta\":\"Zm9v\",\"item_id\":\"i\"}", &info) == RTA_DELTA_UNSURE);
+    CHECK(scan("{\"item_id\":\"i\",\"type\":\"response.audio.delta\",\"delta\":\"Zm9v\"}", &info) == RTA_DELTA_UNSURE);
+    CHECK(scan("{\"type\":\"response.audio.delta\",\"type\":\"x\",\"delta\":\"Zm9v\"}", &info) == RTA_DELTA_UNSURE);
+    CHECK(scan("{\"type\":\"response.audio.delta\",\"o\":{},\"delta\":\"Zm9v\"}", &info) == RTA_DELTA_UNSURE);
+    CHECK(scan("{\"type\":\"response.audio.delta\",\"n\":01,\"delta\":\"Zm9v\"}", &info) == RTA_DELTA_UNSURE);
+    CHECK(scan("{\"type\":\"response.audio.delta\",\"delta\":\"Zm9v\"", &info) == RTA_DELTA_UNSURE);
+    CHECK(scan("{\"type\":\"response.audio.delta\",\"delta\":\"Zm9v\"}x", &info) == RTA_DELTA_UNSURE);
+    CHECK(scan("{\"type\":\"response.audio.delt\\u0061\",\"delta\":\"Zm9v\"}", &info) == RTA_DELTA_UNSURE);
+    CHECK(scan("{\"type\":\"response.audio.delta\",\"s\":\"caf\xc3\xa9\",\"delta\":\"Zm9v\"}", &info) == RTA_DELTA_UNSURE);
+    CHECK(scan("", &info) == RTA_DELTA_UNSURE);
+    CHECK(scan("[1]", &info) == RTA_DELTA_UNSURE);
+    /* Every prefix of a good frame is refused (no read past the end: ASan watches). */
+    int prefixes_ok = 1;
+    size_t len = strlen(beta);
+    for (size_t k = 0; k < len; k++) {
+        char *copy = malloc(k ? k : 1);
+        memcpy(copy, beta, k);
+        if (rta_delta_scan(copy, k, &info) == RTA_DELTA_FOUND)
+            prefixes_ok = 0;
+        free(copy);
+    }
+    CHECK(prefixes_ok);
+}
+
+/* ---- ring ---------------------------------------------------------------------------------------- */
+static void test_ring_basics(void) {
+    unsigned char storage[16], out[32];
+    rta_ring_status st;
+    CHECK(rta_ring_create(storage, 12, &st) == NULL && st == RTA_RING_EINVAL);
+    rta_ring *r = rta_ring_create(storage, 16, &st);
+    CHECK(r != NULL && st == RTA_RING_OK);
+    CHECK(rta_ring_write(r, "0123456789", 10) == 10);
+    CHECK(rta_ring_read(r, out, 6) == 6 && memcmp(out, "012345", 6) == 0);
+    CHECK(rta_ring_write(r, "abcdefghijkl", 12) == 12); /* wraps */
+    CHECK(rta_ring_write(r, "XYZ", 3) == 0 && rta_ring_overruns(r) == 1); /* full */
+    rta_region reg[2];
+    CHECK(rta_ring_read_regions(r, 16, reg) == 16 && reg[0].len == 10 && reg[1].len == 6);
+    CHECK(memcmp(reg[0].data, "6789abcdef", 10) == 0 && memcmp(reg[1].data, "ghijkl", 6) == 0);
+    rta_ring_advance_read(r, 16);
+    CHECK(rta_ring_read(r, out, 1) == 0 && rta_ring_underruns(r) == 1);
+    CHECK(rta_ring_wait_readable(r, 1, 1000000) == 0); /* times out after 1 ms */
+    rta_ring_close(r);
+    CHECK(rta_ring_closed(r) && rta_ring_wait_readable(r, 1, -1) == 0); /* closed: returns at once */
+    rta_ring_destroy(r);
+}
+
+#define STRESS_BYTES (8u << 20)
+typedef struct {
+    rta_ring *ring;
+    uint64_t sum;
+} stress_arg;
+
+static uint64_t mix(uint64_t h, unsigned char b) { return (h ^ b) * 1099511628211ull; } /* FNV-1a */
+
+static void *producer(void *p) {
+    stress_arg *a = p;
+    unsigned char chunk[997];
+    uint32_t seed = 7;
+    for (size_t sent = 0; sent < STRESS_BYTES;) {
+        seed = seed * 1664525u + 1013904223u;
+        size_t n = 1 + seed % sizeof(chunk);
+        if (n > STRESS_BYTES - sent)
+            n = STRESS_BYTES - sent;
+        for (size_t k = 0; k < n; k++) {
+            chunk[k] = (unsigned char)((sent + k) * 31 + (sent + k) / 257);
+            a->sum = mix(a->sum, chunk[k]);
+        }
+        rta_ring_wait_writable(a->ring, n, -1);
+        rta_ring_write(a->ring, chunk, n);
+        sent += n;
+    }
+    return NULL;
+}
+
+static void test_ring_stress(void) {
+    static unsigned char storage[4096];
+    rta_ring *r = rta_ring_create(storage, sizeof(storage), NULL);
+    stress_arg a = {r, 14695981039346656037ull};
+    pthread_t th;
+    pthread_create(&th, NULL, producer, &a);
+    uint64_t sum = 14695981039346656037ull;
+    unsigned char chunk[1500];
+    uint32_t seed = 99;
+    size_t got = 0;
+    while (got < STRESS_BYTES) {
+        seed = seed * 1664525u + 1013904223u;
+        size_t want = 1 + seed % sizeof(chunk);
+        if (want > STRESS_BYTES - got)
+            want = STRESS_BYTES - got;
+        rta_ring_wait_readable(r, want, -1);
+        size_t n = rta_ring_read(r, chunk, want);
+        for (size_t k = 0; k < n; k++)
+            sum = mix(sum, chunk[k]);
+        got += n;
+    }
+    pthread_join(th, NULL);
+    CHECK(got == STRESS_BYTES && sum == a.sum && rta_ring_read_available(r) == 0);
+    rta_ring_destroy(r);
+}
+
+int main(void) {
+    test_g711();
+    test_b64();
+    test_framing();
+    test_ring_basics();
+    test_ring_stress();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}
