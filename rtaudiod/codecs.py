@@ -2,7 +2,7 @@
 
 All functions take any bytes-like object and return bytes. G.711 is bit-exact with audioop's
 lin2ulaw/ulaw2lin/lin2alaw/alaw2lin at width 2. `b64decode` raises ValueError on anything that is not
-canonical, padded base64 (no whitespace, no URL-safe alphabet, no non-zero trailing bits).
+padded base64 as binascii.a2b_base64(strict_mode=True) accepts it (no whitespace, no URL-safe alphabet, padding only at the end).
 """
 
 from rtaudiod._backend import load
