@@ -1,0 +1,189 @@
+"""The GA dialect (the current service): `session.type: "realtime"`, audio settings under `session.audio`,
+format objects, `output_modalities`, `max_output_tokens`, `response.output_audio.delta`,
+`conversation.item.added`/`.done`. Reference: `openai.types.realtime`."""
+
+from typing import Any
+
+from . import events
+from .beta import merge_turn_detection
+from .validate import SimError, anything, array, boolean, either, enum, integer, nullable, number, obj, string
+
+FORMAT = obj({"type": enum("audio/pcm", "audio/pcmu", "audio/pcma"), "rate": enum(24000)}, required=("type",))
+FORMAT_NAMES = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
+MODALITIES = array(enum("text", "audio"))
+TOOL = obj({"type": enum("function"), "name": string(), "description": string(), "parameters": anything()},
+           required=("name",))
+TOOL_CHOICE = either(enum("none", "auto", "required"),
+                     obj({"type": enum("function"), "name": string()}, required=("type", "name")))
+MAX_TOKENS = either(integer(1, 4096), enum("inf"))
+TURN_DETECTION = nullable(obj({
+    "type": enum("server_vad", "semantic_vad"), "threshold": number(0.0, 1.0), "prefix_padding_ms": integer(0),
+    "silence_duration_ms": integer(0), "create_response": boolean(), "interrupt_response": boolean(),
+    "idle_timeout_ms": nullable(integer(5000, 30000)), "eagerness": enum("low", "medium", "high", "auto")},
+    required=("type",)))
+TRANSCRIPTION = nullable(obj({"model": string(), "language": string(), "prompt": string()}))
+NOISE_REDUCTION = nullable(obj({"type": enum("near_field", "far_field")}))
+AUDIO = obj({
+    "input": obj({"format": FORMAT, "transcription": TRANSCRIPTION, "noise_reduction": NOISE_REDUCTION,
+                  "turn_detection": TURN_DETECTION}),
+    "output": obj({"format": FORMAT, "voice": string(), "speed": number(0.25, 1.5)}),
+})
+SESSION = obj({
+    "type": enum("realtime"), "model": string(), "output_modalities": MODALITIES, "instructions": string(),
+    "audio": AUDIO, "tools": array(TOOL), "tool_choice": TOOL_CHOICE, "max_output_tokens": MAX_TOKENS,
+    # accepted and not simulated (not echoed back):
+    "tracing": anything(), "truncation": anything(), "include": anything(), "prompt": anything(),
+}, required=("type",))
+
+CONTENT = obj({"type": enum("input_text", "input_audio", "input_image", "output_text", "output_audio"),
+               "text": string(), "audio": string(), "transcript": nullable(string()), "image_url": string(),
+               "detail": enum("auto", "low", "high")})
+ITEM = obj({"id": string(), "type": enum("message", "function_call", "function_call_output"),
+            "object": enum("realtime.item"), "status": enum("completed", "incomplete", "in_progress"),
+            "role": enum("user", "assistant", "system"), "content": array(CONTENT), "call_id": string(),
+            "name": string(), "arguments": string(), "output": string()}, required=("type",))
+ITEM_OR_REFERENCE = either(ITEM, obj({"type": enum("item_reference"), "id": string()}, required=("type", "id")))
+
+RESPONSE = obj({
+    "output_modalities": MODALITIES, "instructions": string(),
+    "audio": obj({"output": obj({"format": FORMAT, "voice": string()})}),
+    "tools": array(TOOL), "tool_choice": TOOL_CHOICE, "max_output_tokens": MAX_TOKENS,
+    "conversation": enum("auto", "none"), "metadata": anything(), "input": array(ITEM_OR_REFERENCE),
+    "prompt": anything(),
+})
+
+ASSISTANT_PARTS = {"output_text": "output_text", "output_audio": "output_audio"}
+
+
+def _audio_from_modalities(modalities: list[str], path: str) -> bool:
+    """GA answers with exactly one modality: `["audio"]` (audio plus its transcript) or `["text"]`."""
+    if modalities == ["audio"]:
+        return True
+    if modalities == ["text"]:
+        return False
+    raise SimError("invalid_value", f"Invalid modalities: {modalities}. Supported combinations are: ['text'] and "
+                   "['audio'].", path)
+
+
+def format_object(name: str) -> dict[str, Any]:
+    """The GA format object of an internal format name."""
+    return {"pcm16": {"type": "audio/pcm", "rate": 24000}, "g711_ulaw": {"type": "audio/pcmu"},
+            "g711_alaw": {"type": "audio/pcma"}}[name]
+
+
+def _tool_choice(choice: Any) -> Any:
+    return choice if isinstance(choice, str) else {"type": "function", "name": choice["name"]}
+
+
+class GADialect(events.Dialect):
+    name = "ga"
+    default_model = "gpt-realtime"
+    names = {
+        "response.audio.delta": "response.output_audio.delta",
+        "response.audio.done": "response.output_audio.done",
+        "response.audio_transcript.delta": "response.output_audio_transcript.delta",
+        "response.audio_transcript.done": "response.output_audio_transcript.done",
+        "response.text.delta": "response.output_text.delta",
+        "response.text.done": "response.output_text.done",
+    }
+    client_rules = events.client_rules(SESSION, ITEM, RESPONSE)
+
+    def initial_settings(self, model: str) -> dict[str, Any]:
+        settings = events.default_settings(model)
+        settings.update(voice="marin", instructions="You are a helpful assistant.")
+        return settings
+
+    def apply_session(self, settings: dict[str, Any], session: dict[str, Any]) -> dict[str, Any]:
+        new = dict(settings)
+        for key in ("model", "instructions", "tools", "tool_choice", "max_output_tokens"):
+            if key in session:
+                new[key] = session[key]
+        if "output_modalities" in session:
+            new["audio"] = _audio_from_modalities(session["output_modalities"], "session.output_modalities")
+        audio_in = session.get("audio", {}).get("input", {})
+        audio_out = session.get("audio", {}).get("output", {})
+        if "format" in audio_in:
+            new["input_format"] = FORMAT_NAMES[audio_in["format"]["type"]]
+        if "transcription" in audio_in:
+            new["transcription"] = audio_in["transcription"]
+        if "noise_reduction" in audio_in:
+            new["noise_reduction"] = audio_in["noise_reduction"]
+        if "turn_detection" in audio_in:
+            new["turn_detection"] = merge_turn_detection(settings["turn_detection"], audio_in["turn_detection"])
+        if "format" in audio_out:
+            new["output_format"] = FORMAT_NAMES[audio_out["format"]["type"]]
+        for key in ("voice", "speed"):
+            if key in audio_out:
+                new[key] = audio_out[key]
+        return new
+
+    def render_session(self, settings: dict[str, Any], session_id: str) -> dict[str, Any]:
+        td = settings["turn_detection"]
+        return {
+            "type": "realtime", "model": settings["model"],
+            "output_modalities": ["audio"] if settings["audio"] else ["text"],
+            "instructions": settings["instructions"],
+            "audio": {
+                "input": {"format": format_object(settings["input_format"]),
+                          "transcription": settings["transcription"],
+                          "noise_reduction": settings["noise_reduction"],
+                          "turn_detection": ga_turn_detection(td)},
+                "output": {"format": format_object(settings["output_format"]), "voice": settings["voice"],
+                           "speed": settings["speed"]},
+            },
+            "tools": [dict(t, type="function") for t in settings["tools"]],
+            "tool_choice": _tool_choice(settings["tool_choice"]),
+            "max_output_tokens": settings["max_output_tokens"],
+        }
+
+    def parse_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        return events.parse_item_common(item, ("input_text", "input_audio", "input_image"), ASSISTANT_PARTS)
+
+    def render_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        return events.render_item_common(item, {})
+
+    def response_overrides(self, params: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in ("instructions", "tools", "tool_choice", "max_output_tokens", "conversation", "metadata"):
+            if key in params:
+                out[key] = params[key]
+        if "output_modalities" in params:
+            out["audio"] = _audio_from_modalities(params["output_modalities"], "response.output_modalities")
+        audio_out = params.get("audio", {}).get("output", {})
+        if "format" in audio_out:
+            out["output_format"] = FORMAT_NAMES[audio_out["format"]["type"]]
+        if "voice" in audio_out:
+            out["voice"] = audio_out["voice"]
+        if "input" in params:
+            out["input"] = [i if i["type"] == "item_reference" else self.parse_item(i) for i in params["input"]]
+        return out
+
+    def render_response(self, r: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": r["id"], "object": "realtime.response", "status": r["status"],
+            "status_details": r["status_details"], "output": [self.render_item(i) for i in r["output"]],
+            "conversation_id": r["conversation_id"], "output_modalities": ["audio"] if r["audio"] else ["text"],
+            "audio": {"output": {"format": format_object(r["output_format"]), "voice": r["voice"]}},
+            "max_output_tokens": r["max_output_tokens"],
+            "usage": events.usage_dict(r["usage"]) if r["usage"] else None, "metadata": r["metadata"],
+        }
+
+    def item_added(self, item: dict[str, Any], previous_item_id: str | None) -> list[dict[str, Any]]:
+        return [{"type": "conversation.item.added", "previous_item_id": previous_item_id,
+                 "item": self.render_item(item)}]
+
+    def item_done(self, item: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"type": "conversation.item.done", "item": self.render_item(item)}]
+
+
+def ga_turn_detection(td: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Only the fields of the configured VAD type (GA's `server_vad` and `semantic_vad` objects differ)."""
+    if td is None:
+        return None
+    if td["type"] == "semantic_vad":
+        keys = ("type", "eagerness", "create_response", "interrupt_response")
+    else:
+        keys = ("type", "threshold", "prefix_padding_ms", "silence_duration_ms", "create_response",
+                "interrupt_response", "idle_timeout_ms")
+    out = {k: td.get(k) for k in keys if k in td or k == "idle_timeout_ms"}
+    return out

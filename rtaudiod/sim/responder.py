@@ -1,0 +1,208 @@
+"""One response, streamed the way the service streams it.
+
+Order (internal/beta names; the dialect renames): `response.created`; per output item `response.output_item.added`,
+the item's conversation event, `response.content_part.added`, audio deltas interleaved with transcript deltas (or
+text deltas), `response.audio.done`, `response.audio_transcript.done` (or `response.text.done`),
+`response.content_part.done`, `response.output_item.done` (+ GA `conversation.item.done`); then `response.done` with
+`usage`, then `rate_limits.updated`. A function call streams `response.function_call_arguments.delta` and `.done`.
+
+Audio deltas carry `chunk_ms` of audio each and are paced `pace` times faster than real time. Cancellation (client
+`response.cancel` or a VAD barge-in) stops the stream between two deltas; the response ends `cancelled`, its item
+`incomplete`, and `audio_sent_ms` keeps how much audio really went out (truncation is checked against it).
+"""
+
+import asyncio
+import base64
+from typing import Any
+
+from . import formats, replies, voice
+from .events import new_id
+
+ARGUMENT_CHUNK = 8
+
+
+class Cancelled(Exception):
+    """The response was cancelled while streaming."""
+
+
+class Responder:
+    def __init__(self, session: Any, active: dict[str, Any], overrides: dict[str, Any]) -> None:
+        self.s = session
+        self.active = active
+        settings = {**session.settings, **{k: v for k, v in overrides.items() if k not in ("input", "conversation",
+                                                                                               "metadata")}}
+        self.settings = settings
+        self.in_conversation = overrides.get("conversation", "auto") == "auto"
+        self.context = overrides.get("input", session.items)
+        self.response = {
+            "id": active["id"], "status": "in_progress", "status_details": None, "output": [],
+            "conversation_id": session.conversation_id if self.in_conversation else None,
+            "audio": settings["audio"], "voice": settings["voice"], "output_format": settings["output_format"],
+            "temperature": settings["temperature"], "max_output_tokens": settings["max_output_tokens"],
+            "usage": None, "metadata": overrides.get("metadata"),
+        }
+        self.output_tokens = {"text": 0, "audio": 0}
+
+    async def run(self) -> None:
+        s = self.s
+        try:
+            await s.send({"type": "response.created", "response": s.dialect.render_response(self.response)})
+            plan = replies.plan(self.context, self.settings["tools"], self.settings["tool_choice"])
+            try:
+                if plan["kind"] == "function_call":
+                    await self._function_call(plan)
+                else:
+                    await self._message(plan["text"])
+                self.response["status"] = self.response["status"] if self.response["status"] != "in_progress" \
+                    else "completed"
+            except Cancelled:
+                self.response["status"] = "cancelled"
+                self.response["status_details"] = {"type": "cancelled", "reason": self.active["cancel_reason"]}
+            text_in, audio_in = replies.input_usage(self.context)
+            self.response["usage"] = {"text_in": text_in, "audio_in": audio_in,
+                                      "text_out": self.output_tokens["text"], "audio_out": self.output_tokens["audio"]}
+            s.active = None
+            await s.send({"type": "response.done", "response": s.dialect.render_response(self.response)})
+            await s.send({"type": "rate_limits.updated", "rate_limits": [
+                {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
+                {"name": "tokens", "limit": 40000, "remaining": 40000 - sum(self.output_tokens.values()),
+                 "reset_seconds": 0.5}]})
+        finally:
+            if s.active is self.active:
+                s.active = None
+
+    # ---- helpers -------------------------------------------------------------------------------------------
+    def _ids(self, item: dict[str, Any], output_index: int) -> dict[str, Any]:
+        return {"response_id": self.active["id"], "item_id": item["id"], "output_index": output_index}
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds`, or less if the response is cancelled (then raise `Cancelled`)."""
+        if self.active["cancel_reason"] is None and seconds > 0:
+            try:
+                await asyncio.wait_for(self.s._cancel.wait(), timeout=seconds)
+            except asyncio.TimeoutError:
+                pass
+        if self.active["cancel_reason"] is not None:
+            raise Cancelled
+
+    async def _open_item(self, item: dict[str, Any]) -> int:
+        output_index = len(self.response["output"])
+        self.response["output"].append(item)
+        await self.s.send({"type": "response.output_item.added", "response_id": self.active["id"],
+                           "output_index": output_index, "item": self.s.dialect.render_item(item)})
+        if self.in_conversation:
+            previous = self.s.items[-1]["id"] if self.s.items else None
+            await self.s.add_item(item, previous, done=False)
+        return output_index
+
+    async def _close_item(self, item: dict[str, Any], output_index: int) -> None:
+        await self.s.send({"type": "response.output_item.done", "response_id": self.active["id"],
+                           "output_index": output_index, "item": self.s.dialect.render_item(item)})
+        if self.in_conversation:
+            for event in self.s.dialect.item_done(item):
+                await self.s.send(event)
+
+    # ---- function call -------------------------------------------------------------------------------------
+    async def _function_call(self, plan: dict[str, Any]) -> None:
+        item = {"id": new_id("item"), "type": "function_call", "status": "in_progress", "name": plan["name"],
+                "call_id": new_id("call"), "arguments": ""}
+        index = await self._open_item(item)
+        args = plan["arguments"]
+        try:
+            for start in range(0, len(args), ARGUMENT_CHUNK):
+                await self._pause(self.s.options.text_delay_ms / 1000 / max(self.s.options.pace, 1e-9)
+                                  if self.s.options.pace else 0)
+                item["arguments"] += args[start:start + ARGUMENT_CHUNK]
+                await self.s.send({"type": "response.function_call_arguments.delta", **self._ids(item, index),
+                                   "call_id": item["call_id"], "delta": args[start:start + ARGUMENT_CHUNK]})
+        except Cancelled:
+            item["status"] = "incomplete"
+            await self._close_item(item, index)
+            raise
+        done = {"type": "response.function_call_arguments.done", **self._ids(item, index),
+                "call_id": item["call_id"], "arguments": args}
+        if self.s.dialect.name == "ga":
+            done["name"] = item["name"]
+        await self.s.send(done)
+        self.output_tokens["text"] += replies.text_tokens(args)
+        item["status"] = "completed"
+        await self._close_item(item, index)
+
+    # ---- message -------------------------------------------------------------------------------------------
+    async def _message(self, text: str) -> None:
+        limit = self.settings["max_output_tokens"]
+        if isinstance(limit, int) and replies.text_tokens(text) > limit:
+            text = text[: limit * 4]
+            self.response["status"] = "incomplete"
+            self.response["status_details"] = {"type": "incomplete", "reason": "max_output_tokens"}
+        audio = self.settings["audio"]
+        item = {"id": new_id("item"), "type": "message", "role": "assistant", "status": "in_progress", "content": []}
+        index = await self._open_item(item)
+        part = {"type": "output_audio", "transcript": ""} if audio else {"type": "output_text", "text": ""}
+        item["content"].append(part)
+        wire_part = {"type": "audio", "transcript": ""} if audio else {"type": "text", "text": ""}
+        await self.s.send({"type": "response.content_part.added", **self._ids(item, index), "content_index": 0,
+                           "part": wire_part})
+        try:
+            if audio:
+                await self._stream_audio(item, index, part, text)
+            else:
+                await self._stream_text(item, index, part, text)
+            finished = "completed" if self.response["status"] == "in_progress" else "incomplete"
+        except Cancelled:
+            finished = None
+        ids = {**self._ids(item, index), "content_index": 0}
+        if audio:
+            await self.s.send({"type": "response.audio.done", **ids})
+            await self.s.send({"type": "response.audio_transcript.done", **ids, "transcript": part["transcript"]})
+            wire_part = {"type": "audio", "transcript": part["transcript"]}
+        else:
+            await self.s.send({"type": "response.text.done", **ids, "text": part["text"]})
+            wire_part = {"type": "text", "text": part["text"]}
+        await self.s.send({"type": "response.content_part.done", **ids, "part": wire_part})
+        item["status"] = finished or "incomplete"
+        await self._close_item(item, index)
+        if finished is None:
+            raise Cancelled
+
+    async def _stream_text(self, item: dict[str, Any], index: int, part: dict[str, Any], text: str) -> None:
+        pace = self.s.options.pace
+        words = text.split(" ")
+        for i, word in enumerate(words):
+            await self._pause(self.s.options.text_delay_ms / 1000 / pace if pace else 0)
+            delta = word if i == 0 else " " + word
+            part["text"] += delta
+            self.output_tokens["text"] = replies.text_tokens(part["text"])
+            await self.s.send({"type": "response.text.delta", **self._ids(item, index), "content_index": 0,
+                               "delta": delta})
+
+    async def _stream_audio(self, item: dict[str, Any], index: int, part: dict[str, Any], text: str) -> None:
+        opts = self.s.options
+        fmt = self.settings["output_format"]
+        loop = asyncio.get_running_loop()
+        audio = await loop.run_in_executor(None, voice.synthesize, text, fmt, opts.voice)
+        width = formats.WIDTHS[fmt]
+        chunk = int(formats.bytes_per_ms(fmt) * opts.chunk_ms)
+        chunk -= chunk % width
+        chunks = [audio[i:i + chunk] for i in range(0, len(audio), chunk)] or [b""]
+        words = text.split(" ")
+        said = 0
+        self.s.audio_sent_ms[item["id"]] = 0.0
+        ids = {**self._ids(item, index), "content_index": 0}
+        for n, data in enumerate(chunks):
+            # the transcript runs slightly ahead of the audio, as the service's does
+            upto = min(len(words), -(-len(words) * (n + 1) // len(chunks)))
+            if upto > said:
+                delta = " ".join(words[said:upto])
+                delta = delta if said == 0 else " " + delta
+                said = upto
+                part["transcript"] += delta
+                self.output_tokens["text"] = replies.text_tokens(part["transcript"])
+                await self.s.send({"type": "response.audio_transcript.delta", **ids, "delta": delta})
+            if n:
+                await self._pause(opts.chunk_ms / 1000 / opts.pace if opts.pace else 0)
+            elif self.active["cancel_reason"] is not None:
+                raise Cancelled
+            await self.s.send({"type": "response.audio.delta", **ids, "delta": base64.b64encode(data).decode()})
+            self.s.audio_sent_ms[item["id"]] += formats.duration_ms(len(data), fmt)
+            self.output_tokens["audio"] = int(self.s.audio_sent_ms[item["id"]] / 50)

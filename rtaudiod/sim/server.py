@@ -1,0 +1,178 @@
+"""The WebSocket server: `Simulator` runs a `websockets` asyncio server on a background thread.
+
+Connection checks, in the service's order and words:
+- path must be `/v1/realtime` (else HTTP 404); query `model=` is optional, unknown models get `model_not_found`;
+- `Authorization: Bearer KEY` (the `api_key` given, or any non-empty key when none is given); a missing or wrong key
+  gets an `error` with code `invalid_api_key`, then close code 3000 (`invalid_request_error.invalid_api_key`);
+- `ga` dialect: a beta-shaped session (`OpenAI-Beta: realtime=v1`) gets `beta_api_shape_disabled`, close 4000;
+- `beta` dialect: the `OpenAI-Beta: realtime=v1` header is required, as the seeds say ("必需"); without it the
+  client gets `missing_beta_header` and close 3000. A client that forgets the header would be answered in the GA
+  shape by the real service, so passing it silently would hide a real bug.
+"""
+
+import asyncio
+import ipaddress
+import json
+import threading
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from .beta import BetaDialect
+from .events import KNOWN_MODELS, new_id
+from .ga import GADialect
+from .session import Options, SimSession
+
+PATH = "/v1/realtime"
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024   # the service accepts 15 MiB audio appends
+DIALECTS = {"beta": BetaDialect, "ga": GADialect}
+
+
+def check_loopback(host: str) -> None:
+    """The simulator only ever listens on a loopback address."""
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise ValueError(f"rtaudiod-sim listens on loopback addresses only, not {host!r}")
+
+
+class Simulator:
+    """A local Realtime server for tests, demos and offline development.
+
+    ```
+    with Simulator(dialect="ga", api_key="k", pace=50) as sim:
+        ws = websocket.create_connection(sim.url + "?model=gpt-realtime", header=["Authorization: Bearer k"])
+        ...
+        sim.sessions[0].received_events / .sent_events / .committed_audio
+    ```
+    """
+
+    def __init__(self, dialect: str = "ga", api_key: str | None = None, host: str = "127.0.0.1", port: int = 0,
+                 pace: float = 4.0, chunk_ms: int = 100, voice: str = "auto",
+                 max_session_seconds: float = 3600.0) -> None:
+        if dialect not in DIALECTS:
+            raise ValueError(f"dialect must be 'beta' or 'ga', not {dialect!r}")
+        if voice not in ("auto", "espeak", "synthetic"):
+            raise ValueError(f"voice must be 'auto', 'espeak' or 'synthetic', not {voice!r}")
+        check_loopback(host)
+        self.dialect = DIALECTS[dialect]()
+        self.api_key = api_key
+        self.host = host
+        self.port = port
+        self.options = Options(pace=pace, chunk_ms=chunk_ms, voice=voice, max_session_seconds=max_session_seconds)
+        self.sessions: list[SimSession] = []
+        self.rejected: list[dict[str, Any]] = []   # connections refused at the door: {"code", "close_code"}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Future | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}{PATH}"
+
+    # ---- lifecycle -----------------------------------------------------------------------------------------
+    def start(self, timeout: float = 10.0) -> "Simulator":
+        self._thread = threading.Thread(target=self._thread_main, name="rtaudiod-sim", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError("rtaudiod-sim did not start in time")
+        if self._error is not None:
+            raise RuntimeError(f"rtaudiod-sim failed to start: {self._error}") from self._error
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Close every connection and the listening socket, and join the thread."""
+        if self._loop is not None and self._stop is not None and not self._stop.done():
+            self._loop.call_soon_threadsafe(lambda: self._stop.done() or self._stop.set_result(None))
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise TimeoutError("rtaudiod-sim did not stop in time")
+
+    def __enter__(self) -> "Simulator":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def wait_for_sessions(self, count: int = 1, timeout: float = 5.0) -> list[SimSession]:
+        """Block until `count` sessions have connected (for tests)."""
+        done = threading.Event()
+        for _ in range(int(timeout / 0.01)):
+            if len(self.sessions) >= count:
+                return self.sessions
+            done.wait(0.01)
+        raise TimeoutError(f"{len(self.sessions)} of {count} sessions connected")
+
+    def _thread_main(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to start(); the thread must not die silently
+            self._error = exc
+            self._ready.set()
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = self._loop.create_future()
+        async with serve(self._handler, self.host, self.port, process_request=self._process_request,
+                         max_size=MAX_MESSAGE_BYTES, compression=None) as server:
+            self.port = server.sockets[0].getsockname()[1]
+            self._ready.set()
+            await self._stop
+            server.close(close_connections=True)
+            await server.wait_closed()
+
+    # ---- connections ---------------------------------------------------------------------------------------
+    def _process_request(self, connection: ServerConnection, request: Any) -> Any:
+        if urlsplit(request.path).path.rstrip("/") != PATH:
+            return connection.respond(404, "Not found: the Realtime API lives at /v1/realtime\n")
+        return None
+
+    async def _refuse(self, ws: ServerConnection, code: str, message: str, close_code: int, reason: str,
+                      error_type: str = "invalid_request_error") -> None:
+        self.rejected.append({"code": code, "close_code": close_code})
+        event = {"type": "error", "event_id": new_id("event"),
+                 "error": {"type": error_type, "code": code, "message": message, "param": None, "event_id": None}}
+        try:
+            await ws.send(json.dumps(event))
+            await ws.close(close_code, reason)
+        except ConnectionClosed:
+            pass
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        headers = ws.request.headers
+        auth = headers.get("Authorization", "")
+        key = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else ""
+        if not key or (self.api_key is not None and key != self.api_key):
+            shown = (key[:3] + "*" * 4 + key[-4:]) if len(key) > 8 else "<missing>" if not key else "****"
+            await self._refuse(ws, "invalid_api_key", f"Incorrect API key provided: {shown}. You can find your API "
+                               "key at https://platform.openai.com/account/api-keys.", 3000,
+                               "invalid_request_error.invalid_api_key")
+            return
+        beta_header = headers.get("OpenAI-Beta", "")
+        if self.dialect.name == "ga" and "realtime=v1" in beta_header:
+            await self._refuse(ws, "beta_api_shape_disabled", "The Realtime API beta shape has been disabled. Remove "
+                               "the 'OpenAI-Beta: realtime=v1' header and use the GA interface.", 4000,
+                               "beta_api_shape_disabled")
+            return
+        if self.dialect.name == "beta" and "realtime=v1" not in beta_header:
+            await self._refuse(ws, "missing_beta_header", "You must send the 'OpenAI-Beta: realtime=v1' header to use "
+                               "the beta Realtime API.", 3000, "invalid_request_error.missing_beta_header")
+            return
+        query = parse_qs(urlsplit(ws.request.path).query)
+        model = query.get("model", [self.dialect.default_model])[0]
+        if model not in KNOWN_MODELS:
+            await self._refuse(ws, "model_not_found", f"The model '{model}' does not exist or you do not have access "
+                               "to it.", 3000, "invalid_request_error.model_not_found")
+            return
+        session = SimSession(ws, self.dialect, self.options, model)
+        self.sessions.append(session)
+        await session.run()

@@ -1,0 +1,366 @@
+"""One simulated Realtime session: the state machine behind one WebSocket connection.
+
+Everything runs on the server's event loop; a response streams in its own task and stops at once when cancelled.
+Error codes follow the service: `invalid_json`, `unknown_parameter`, `missing_required_parameter`,
+`invalid_value`, `invalid_type`, `input_audio_buffer_commit_empty`, `conversation_already_has_active_response`,
+`response_cancel_not_active`, `item_truncate_invalid_item_id`, `item_delete_invalid_item_id`,
+`item_retrieve_invalid_item_id`, `session_expired`. After every error but `session_expired` the connection stays open.
+"""
+
+import asyncio
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed
+
+from . import formats, replies
+from .events import Dialect, new_id
+from .responder import Responder
+from .vad import Vad
+from .validate import SimError
+
+MIN_COMMIT_MS = 100
+
+
+@dataclass
+class Options:
+    """Simulator knobs shared by every session.
+
+    `pace`: how many times faster than real time audio deltas are sent (the service runs ~3-5x; 0 = no pacing).
+    `chunk_ms`: audio per delta. `voice`: "auto" | "espeak" | "synthetic". `max_session_seconds`: the length cap."""
+
+    pace: float = 4.0
+    chunk_ms: int = 100
+    voice: str = "auto"
+    max_session_seconds: float = 3600.0
+    text_delay_ms: float = 20.0
+
+
+class SimSession:
+    """State and recordings of one connection (`received_events`, `sent_events`, `committed_audio`)."""
+
+    def __init__(self, ws: Any, dialect: Dialect, options: Options, model: str) -> None:
+        self.ws = ws
+        self.dialect = dialect
+        self.options = options
+        self.id = new_id("sess")
+        self.conversation_id = new_id("conv")
+        self.settings = dialect.initial_settings(model)
+        # recordings, for tests
+        self.received_events: list[dict[str, Any]] = []
+        self.invalid_messages: list[str | bytes] = []
+        self.sent_events: list[dict[str, Any]] = []
+        self.committed_audio: dict[str, bytes] = {}
+        self.close_code: int | None = None
+        # conversation
+        self.items: list[dict[str, Any]] = []
+        self.audio_sent_ms: dict[str, float] = {}
+        # input audio
+        self.buffer = bytearray()
+        self.buffer_start_ms = 0.0
+        self.stream_ms = 0.0
+        self.speech_item_id: str | None = None
+        self.vad: Vad | None = None
+        self._rebuild_vad()
+        # the active response
+        self.active: dict[str, Any] | None = None
+        self._cancel = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+
+    # ---- sending -------------------------------------------------------------------------------------------
+    async def send(self, event: dict[str, Any]) -> None:
+        """Send one server event: wire name of the dialect, a fresh `event_id`, recorded in `sent_events`."""
+        event = {"event_id": new_id("event"), **event, "type": self.dialect.wire(event["type"])}
+        self.sent_events.append(event)
+        await self.ws.send(json.dumps(event))
+
+    async def send_error(self, error: SimError, event_id: str | None) -> None:
+        await self.send({"type": "error", "error": {"type": error.type, "code": error.code,
+                                                     "message": error.message, "param": error.param,
+                                                     "event_id": event_id}})
+
+    # ---- the connection ------------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Greet, then serve client events until the client leaves or the length cap closes the session."""
+        cap = asyncio.create_task(self._session_cap())
+        try:
+            await self.send({"type": "session.created", "session": self.render_session()})
+            async for message in self.ws:
+                await self.handle(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            cap.cancel()
+            self._cancel.set()
+            for task in list(self._tasks):
+                task.cancel()
+            self.close_code = self.ws.close_code
+
+    async def _session_cap(self) -> None:
+        seconds = self.options.max_session_seconds
+        await asyncio.sleep(seconds)
+        length = f"{seconds / 60:g} minutes" if seconds % 60 == 0 else f"{seconds:g} seconds"
+        message = f"Your session hit the maximum duration of {length}."
+        try:
+            await self.send_error(SimError("session_expired", message), None)
+        except ConnectionClosed:
+            return
+        await self.ws.close(1001, message)
+
+    async def handle(self, message: str | bytes) -> None:
+        """Parse, validate and dispatch one client message; every problem becomes an `error` event."""
+        event_id = None
+        try:
+            if isinstance(message, bytes):
+                self.invalid_messages.append(message)
+                raise SimError("invalid_json", "Binary frames are not supported; send JSON text frames.")
+            try:
+                event = json.loads(message)
+            except ValueError as exc:
+                self.invalid_messages.append(message)
+                raise SimError("invalid_json", f"We could not parse the JSON body of your request. ({exc})") from None
+            if not isinstance(event, dict):
+                self.invalid_messages.append(message)
+                raise SimError("invalid_type", "Invalid type for event: expected an object.")
+            self.received_events.append(event)
+            event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
+            kind = event.get("type")
+            if kind is None:
+                raise SimError("missing_required_parameter", "Missing required parameter: 'type'.", "type")
+            rule = self.dialect.client_rules.get(kind) if isinstance(kind, str) else None
+            if rule is None:
+                supported = ", ".join(repr(t) for t in self.dialect.client_rules)
+                raise SimError("invalid_value", f"Invalid value: {kind!r}. Supported values are: {supported}.",
+                               "type")
+            event = rule(event, "")
+            await getattr(self, "on_" + kind.replace(".", "_"))(event)
+        except SimError as error:
+            await self.send_error(error, event_id)
+
+    # ---- session -------------------------------------------------------------------------------------------
+    def render_session(self) -> dict[str, Any]:
+        return self.dialect.render_session(self.settings, self.id)
+
+    def _rebuild_vad(self) -> None:
+        td = self.settings["turn_detection"]
+        if td is None:
+            self.vad = None
+            return
+        self.vad = Vad(self.settings["input_format"], td.get("threshold", 0.5), td.get("prefix_padding_ms", 300),
+                       td.get("silence_duration_ms", 500), origin_ms=int(self.stream_ms))
+
+    async def on_session_update(self, event: dict[str, Any]) -> None:
+        new = self.dialect.apply_session(self.settings, event["session"])
+        if self.active is not None and new["voice"] != self.settings["voice"]:
+            raise SimError("invalid_value", "Cannot update the voice while a response is in progress.",
+                           "session.voice")
+        vad_changed = (new["turn_detection"], new["input_format"]) != (self.settings["turn_detection"],
+                                                                       self.settings["input_format"])
+        if new["input_format"] != self.settings["input_format"]:
+            self.buffer.clear()
+            self.buffer_start_ms = self.stream_ms
+        self.settings = new
+        if vad_changed:
+            self._rebuild_vad()
+        await self.send({"type": "session.updated", "session": self.render_session()})
+
+    # ---- input audio ---------------------------------------------------------------------------------------
+    async def on_input_audio_buffer_append(self, event: dict[str, Any]) -> None:
+        try:
+            data = base64.b64decode(event["audio"], validate=True)
+        except (binascii.Error, ValueError):
+            raise SimError("invalid_value", "Invalid 'audio'. Expected base64-encoded audio bytes.", "audio") from None
+        fmt = self.settings["input_format"]
+        self.buffer += data
+        self.stream_ms += formats.duration_ms(len(data), fmt)
+        if self.vad is None:
+            return
+        for kind, at_ms in self.vad.feed(data):
+            if kind == "started":
+                await self._speech_started(at_ms)
+            else:
+                await self._speech_stopped(at_ms)
+
+    async def _speech_started(self, at_ms: int) -> None:
+        self.speech_item_id = new_id("item")
+        await self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": at_ms,
+                         "item_id": self.speech_item_id})
+        # trim what lies before the turn (prefix padding included) so the committed item starts at audio_start_ms
+        bpm = formats.bytes_per_ms(self.settings["input_format"])
+        cut = int(max(0.0, at_ms - self.buffer_start_ms) * bpm)
+        cut -= cut % formats.WIDTHS[self.settings["input_format"]]
+        del self.buffer[:cut]
+        self.buffer_start_ms += cut / bpm
+        td = self.settings["turn_detection"]
+        if self.active is not None and td.get("interrupt_response", True):
+            self.cancel_active("turn_detected")
+
+    async def _speech_stopped(self, at_ms: int) -> None:
+        item_id = self.speech_item_id or new_id("item")
+        self.speech_item_id = None
+        await self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": at_ms, "item_id": item_id})
+        bpm = formats.bytes_per_ms(self.settings["input_format"])
+        end = int(max(0.0, at_ms - self.buffer_start_ms) * bpm)
+        end -= end % formats.WIDTHS[self.settings["input_format"]]
+        audio = bytes(self.buffer[:end])
+        del self.buffer[:end]
+        self.buffer_start_ms += end / bpm
+        await self._commit(audio, item_id)
+        td = self.settings["turn_detection"]
+        if td.get("create_response", True) and self.active is None:
+            self.start_response({}, None)
+
+    async def on_input_audio_buffer_commit(self, event: dict[str, Any]) -> None:
+        fmt = self.settings["input_format"]
+        ms = formats.duration_ms(len(self.buffer), fmt)
+        if ms < MIN_COMMIT_MS:
+            raise SimError("input_audio_buffer_commit_empty",
+                           f"Error committing input audio buffer: buffer too small. Expected at least "
+                           f"{MIN_COMMIT_MS}ms of audio, but buffer only has {ms:.2f}ms of audio.")
+        audio = bytes(self.buffer)
+        item_id = self.speech_item_id or new_id("item")
+        self.speech_item_id = None
+        self.buffer.clear()
+        self.buffer_start_ms = self.stream_ms
+        if self.vad is not None:
+            self.vad.reset(int(self.stream_ms))
+        await self._commit(audio, item_id)
+
+    async def _commit(self, audio: bytes, item_id: str) -> None:
+        """Turn committed audio into a user message item (and its transcript, when transcription is on)."""
+        ms = formats.duration_ms(len(audio), self.settings["input_format"])
+        self.committed_audio[item_id] = audio
+        item = {"id": item_id, "type": "message", "role": "user", "status": "completed",
+                "content": [{"type": "input_audio", "transcript": None, "audio_ms": ms}]}
+        previous = self.items[-1]["id"] if self.items else None
+        await self.send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": previous})
+        await self.add_item(item, previous)
+        if self.settings["transcription"] is not None:
+            transcript = replies.transcript_for(ms)
+            item["content"][0]["transcript"] = transcript
+            await self.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item_id,
+                             "content_index": 0, "transcript": transcript,
+                             "usage": {"type": "duration", "seconds": round(ms / 1000, 3)}})
+
+    async def on_input_audio_buffer_clear(self, event: dict[str, Any]) -> None:
+        self.buffer.clear()
+        self.buffer_start_ms = self.stream_ms
+        self.speech_item_id = None
+        if self.vad is not None:
+            self.vad.reset(int(self.stream_ms))
+        await self.send({"type": "input_audio_buffer.cleared"})
+
+    # ---- conversation --------------------------------------------------------------------------------------
+    async def add_item(self, item: dict[str, Any], previous_item_id: str | None, done: bool = True) -> None:
+        """Insert after `previous_item_id` (None: at the start) and announce it in the dialect's events."""
+        index = 0 if previous_item_id is None else 1 + next(
+            i for i, it in enumerate(self.items) if it["id"] == previous_item_id)
+        self.items.insert(index, item)
+        for event in self.dialect.item_added(item, previous_item_id):
+            await self.send(event)
+        if done:
+            for event in self.dialect.item_done(item):
+                await self.send(event)
+
+    def find_item(self, item_id: str) -> dict[str, Any] | None:
+        return next((it for it in self.items if it["id"] == item_id), None)
+
+    async def on_conversation_item_create(self, event: dict[str, Any]) -> None:
+        item = self.dialect.parse_item(event["item"])
+        if self.find_item(item["id"]) is not None:
+            raise SimError("invalid_value", f"Item with id '{item['id']}' already exists.", "item.id")
+        for part in item.get("content", []):
+            if part["type"] == "input_audio" and part.get("audio"):
+                try:
+                    data = base64.b64decode(part["audio"], validate=True)
+                except (binascii.Error, ValueError):
+                    raise SimError("invalid_value", "Invalid 'audio'. Expected base64-encoded audio bytes.",
+                                   "item.content.audio") from None
+                part["audio_ms"] = formats.duration_ms(len(data), self.settings["input_format"])
+            part.pop("audio", None)
+        if "previous_item_id" in event and event["previous_item_id"] is not None:
+            previous = event["previous_item_id"]
+            if self.find_item(previous) is None:
+                raise SimError("invalid_value", f"Invalid previous_item_id: '{previous}' does not exist.",
+                               "previous_item_id")
+        elif "previous_item_id" in event:
+            previous = None
+        else:
+            previous = self.items[-1]["id"] if self.items else None
+        await self.add_item(item, previous)
+
+    async def on_conversation_item_retrieve(self, event: dict[str, Any]) -> None:
+        item = self.find_item(event["item_id"])
+        if item is None:
+            raise SimError("item_retrieve_invalid_item_id",
+                           f"Error retrieving item: the item with id '{event['item_id']}' does not exist.", "item_id")
+        await self.send({"type": "conversation.item.retrieved", "item": self.dialect.render_item(item)})
+
+    async def on_conversation_item_delete(self, event: dict[str, Any]) -> None:
+        item = self.find_item(event["item_id"])
+        if item is None:
+            raise SimError("item_delete_invalid_item_id",
+                           f"Error deleting item: the item with id '{event['item_id']}' does not exist.", "item_id")
+        self.items.remove(item)
+        await self.send({"type": "conversation.item.deleted", "item_id": item["id"]})
+
+    async def on_conversation_item_truncate(self, event: dict[str, Any]) -> None:
+        item = self.find_item(event["item_id"])
+        if item is None or item["type"] != "message" or item["role"] != "assistant":
+            raise SimError("item_truncate_invalid_item_id",
+                           f"Error truncating item: the item with id '{event['item_id']}' is not an assistant "
+                           "message item in this conversation.", "item_id")
+        index = event["content_index"]
+        if index >= len(item["content"]) or item["content"][index]["type"] != "output_audio":
+            raise SimError("invalid_value", f"Error truncating item: content_index {index} is not an audio part.",
+                           "content_index")
+        sent = self.audio_sent_ms.get(item["id"], 0.0)
+        if event["audio_end_ms"] > sent:
+            raise SimError("invalid_value", f"Audio content of {sent:.0f}ms is already shorter than "
+                           f"{event['audio_end_ms']}ms", "audio_end_ms")
+        self.audio_sent_ms[item["id"]] = float(event["audio_end_ms"])
+        item["content"][index]["transcript"] = ""  # the service drops the text the user has not heard
+        await self.send({"type": "conversation.item.truncated", "item_id": item["id"], "content_index": index,
+                         "audio_end_ms": event["audio_end_ms"]})
+
+    # ---- responses -----------------------------------------------------------------------------------------
+    async def on_response_create(self, event: dict[str, Any]) -> None:
+        if self.active is not None:
+            raise SimError("conversation_already_has_active_response",
+                           f"Conversation already has an active response in progress: {self.active['id']}. Wait "
+                           "until the response is finished before creating a new one.")
+        overrides = self.dialect.response_overrides(event.get("response", {}))
+        if "input" in overrides:
+            resolved = []
+            for entry in overrides["input"]:
+                if entry["type"] == "item_reference":
+                    found = self.find_item(entry["id"])
+                    if found is None:
+                        raise SimError("invalid_value", f"Item reference '{entry['id']}' does not exist.",
+                                       "response.input")
+                    entry = found
+                resolved.append(entry)
+            overrides["input"] = resolved
+        self.start_response(overrides, event.get("event_id"))
+
+    async def on_response_cancel(self, event: dict[str, Any]) -> None:
+        wanted = event.get("response_id")
+        if self.active is None or (wanted is not None and wanted != self.active["id"]):
+            raise SimError("response_cancel_not_active", "Cancellation failed: no active response found.")
+        self.cancel_active("client_cancelled")
+
+    def cancel_active(self, reason: str) -> None:
+        if self.active is not None and self.active["cancel_reason"] is None:
+            self.active["cancel_reason"] = reason
+            self._cancel.set()
+
+    def start_response(self, overrides: dict[str, Any], event_id: str | None) -> None:
+        """Mark a response active now (so a second `response.create` is refused) and stream it in a task."""
+        self.active = {"id": new_id("resp"), "cancel_reason": None}
+        self._cancel.clear()
+        task = asyncio.create_task(Responder(self, self.active, overrides).run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
