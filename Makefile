@@ -2,7 +2,7 @@
 PY ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: setup system python test test-both ctest bench clean
+.PHONY: setup system python run test test-both ctest bench clean
 
 setup: system python
 
@@ -12,6 +12,10 @@ system:
 # Editable install: builds the Cython extensions in place (RTAUDIOD_NO_EXT=1 skips them).
 python:
 	$(PY) -m pip install -q -e '.[test]'
+
+# The daemon's main job. Until the daemon lands, the local Realtime simulator (see README).
+run: setup
+	$(PY) -m rtaudiod.sim --host 127.0.0.1 --port 8765 --dialect ga
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
