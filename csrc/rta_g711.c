@@ -155,6 +155,8 @@ static uint16_t ulaw_decode_table[256];
 static uint16_t alaw_decode_table[256];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
+static void choose_decoders(void);
+
 static void build_tables(void) {
     for (int i = 0; i < (1 << 14); i++) /* pattern i is the 14-bit two's complement value */
         ulaw_table[i] = rta_ulaw_from_linear14((int16_t)(i >= (1 << 13) ? i - (1 << 14) : i));
@@ -168,6 +170,7 @@ static void build_tables(void) {
         memcpy(&ulaw_decode_table[c], ule, 2);
         memcpy(&alaw_decode_table[c], ale, 2);
     }
+    choose_decoders();
 }
 
 void rta_g711_init(void) { pthread_once(&tables_once, build_tables); }
@@ -186,24 +189,133 @@ static void decode_with(const uint16_t *table, const unsigned char *codes, size_
         memcpy(out + 2 * i, &table[codes[i]], 2);
 }
 
+/* Four samples per step: one 8-byte load, four lookups, one 4-byte store. */
+static void encode_with(const unsigned char *table, int shift, const unsigned char *pcm, size_t n,
+                        unsigned char *out) {
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const unsigned char *p = pcm + 2 * i;
+        unsigned char four[4] = {table[load_le16(p) >> shift], table[load_le16(p + 2) >> shift],
+                                 table[load_le16(p + 4) >> shift], table[load_le16(p + 6) >> shift]};
+        memcpy(out + i, four, 4);
+    }
+    for (; i < n; i++)
+        out[i] = table[load_le16(pcm + 2 * i) >> shift];
+}
+
 void rta_ulaw_encode(const unsigned char *pcm, size_t n, unsigned char *out) {
     rta_g711_init();
-    for (size_t i = 0; i < n; i++)
-        out[i] = ulaw_table[load_le16(pcm + 2 * i) >> 2];
+    encode_with(ulaw_table, 2, pcm, n, out);
 }
 
 void rta_alaw_encode(const unsigned char *pcm, size_t n, unsigned char *out) {
     rta_g711_init();
-    for (size_t i = 0; i < n; i++)
-        out[i] = alaw_table[load_le16(pcm + 2 * i) >> 3];
+    encode_with(alaw_table, 3, pcm, n, out);
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define RTA_G711_SSSE3 1
+
+/*
+ * SSSE3 decoders, 16 codes per step, computing the reference formulas instead of looking up 256
+ * entries (a byte shuffle can only index 16). Both laws decode as  magnitude = base << shift  with
+ * base and shift taken from the code's nibbles, so each step is: split nibbles, two 16-entry shuffles
+ * for the per-segment constants, one 16-bit multiply by 2^shift, then the sign.
+ *   mu-law  (u = ~code):    t = ((u & 0xF) << 3) + 0x84) << seg;  out = sign ? 0x84 - t : t - 0x84
+ *   A-law   (a = code^0x55): t = (a & 0xF) << 4 + (seg ? 0x108 : 8), then << (seg - 1) for seg >= 2;
+ *                            out = sign ? t : -t
+ */
+__attribute__((target("ssse3"))) static void ulaw_decode_ssse3(const unsigned char *codes, size_t n,
+                                                                unsigned char *out) {
+    const __m128i pow2 = _mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, (char)128, 1, 2, 4, 8, 16, 32, 64, (char)128);
+    const __m128i low4 = _mm_set1_epi8(0x0F), bias = _mm_set1_epi16(0x84), zero = _mm_setzero_si128();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i u = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(codes + i)), _mm_set1_epi8((char)0xFF));
+        __m128i mant = _mm_and_si128(u, low4);
+        __m128i scale = _mm_shuffle_epi8(pow2, _mm_and_si128(_mm_srli_epi16(u, 4), low4)); /* 2^seg */
+        __m128i neg = _mm_cmplt_epi8(u, zero);                                           /* sign bit */
+        for (int half = 0; half < 2; half++) {
+            __m128i m16 = half ? _mm_unpackhi_epi8(mant, zero) : _mm_unpacklo_epi8(mant, zero);
+            __m128i s16 = half ? _mm_unpackhi_epi8(scale, zero) : _mm_unpacklo_epi8(scale, zero);
+            __m128i n16 = half ? _mm_unpackhi_epi8(neg, neg) : _mm_unpacklo_epi8(neg, neg);
+            __m128i t = _mm_mullo_epi16(_mm_add_epi16(_mm_slli_epi16(m16, 3), bias), s16);
+            __m128i x = _mm_sub_epi16(t, bias);
+            x = _mm_sub_epi16(_mm_xor_si128(x, n16), n16); /* negate where the sign bit was set */
+            _mm_storeu_si128((__m128i *)(out + 2 * i + 16 * half), x);
+        }
+    }
+    decode_with(ulaw_decode_table, codes + i, n - i, out + 2 * i);
+}
+
+__attribute__((target("ssse3"))) static void alaw_decode_ssse3(const unsigned char *codes, size_t n,
+                                                                unsigned char *out) {
+    /* Per segment (the low 3 bits of the high nibble; bit 3 is the sign): shift = max(seg - 1, 0) and
+     * the high byte of the added constant (0x108 for seg >= 1, 0x008 for seg 0). */
+    const __m128i pow2 = _mm_setr_epi8(1, 1, 2, 4, 8, 16, 32, 64, 1, 1, 2, 4, 8, 16, 32, 64);
+    const __m128i addhi = _mm_setr_epi8(0, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1);
+    const __m128i low4 = _mm_set1_epi8(0x0F), eight = _mm_set1_epi16(8), zero = _mm_setzero_si128();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m128i a = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(codes + i)), _mm_set1_epi8(0x55));
+        __m128i hi = _mm_and_si128(_mm_srli_epi16(a, 4), low4);
+        __m128i mant = _mm_and_si128(a, low4);
+        __m128i scale = _mm_shuffle_epi8(pow2, hi);
+        __m128i add = _mm_shuffle_epi8(addhi, hi);
+        __m128i pos = _mm_cmplt_epi8(a, zero); /* A-law: sign bit set means positive */
+        for (int half = 0; half < 2; half++) {
+            __m128i m16 = half ? _mm_unpackhi_epi8(mant, zero) : _mm_unpacklo_epi8(mant, zero);
+            __m128i s16 = half ? _mm_unpackhi_epi8(scale, zero) : _mm_unpacklo_epi8(scale, zero);
+            __m128i a16 = half ? _mm_unpackhi_epi8(zero, add) : _mm_unpacklo_epi8(zero, add); /* add << 8 */
+            __m128i p16 = half ? _mm_unpackhi_epi8(pos, pos) : _mm_unpacklo_epi8(pos, pos);
+            __m128i t = _mm_add_epi16(_mm_add_epi16(_mm_slli_epi16(m16, 4), a16), eight);
+            t = _mm_mullo_epi16(t, s16);
+            __m128i negmask = _mm_xor_si128(p16, _mm_set1_epi16(-1)); /* negate the negatives */
+            t = _mm_sub_epi16(_mm_xor_si128(t, negmask), negmask);
+            _mm_storeu_si128((__m128i *)(out + 2 * i + 16 * half), t);
+        }
+    }
+    decode_with(alaw_decode_table, codes + i, n - i, out + 2 * i);
+}
+#endif
+
+typedef void (*decode_fn)(const unsigned char *, size_t, unsigned char *);
+static void ulaw_decode_scalar(const unsigned char *codes, size_t n, unsigned char *out) {
+    decode_with(ulaw_decode_table, codes, n, out);
+}
+static void alaw_decode_scalar(const unsigned char *codes, size_t n, unsigned char *out) {
+    decode_with(alaw_decode_table, codes, n, out);
+}
+static decode_fn ulaw_decoder = ulaw_decode_scalar, alaw_decoder = alaw_decode_scalar;
+
+static void choose_decoders(void) {
+#ifdef RTA_G711_SSSE3
+    /* SSSE3 stores little-endian 16-bit lanes: right for the wire format, and x86 is little-endian. */
+    if (__builtin_cpu_supports("ssse3")) {
+        ulaw_decoder = ulaw_decode_ssse3;
+        alaw_decoder = alaw_decode_ssse3;
+    }
+#endif
+}
+
+int rta_g711_force_scalar(int scalar) {
+    rta_g711_init();
+    if (scalar) {
+        ulaw_decoder = ulaw_decode_scalar;
+        alaw_decoder = alaw_decode_scalar;
+    } else {
+        choose_decoders();
+    }
+    return ulaw_decoder != ulaw_decode_scalar;
 }
 
 void rta_ulaw_decode(const unsigned char *codes, size_t n, unsigned char *out) {
     rta_g711_init();
-    decode_with(ulaw_decode_table, codes, n, out);
+    ulaw_decoder(codes, n, out);
 }
 
 void rta_alaw_decode(const unsigned char *codes, size_t n, unsigned char *out) {
     rta_g711_init();
-    decode_with(alaw_decode_table, codes, n, out);
+    alaw_decoder(codes, n, out);
 }

@@ -27,6 +27,11 @@ void rta_alaw_encode(const unsigned char *pcm, size_t nsamples, unsigned char *o
 void rta_ulaw_decode(const unsigned char *codes, size_t n, unsigned char *out);
 void rta_alaw_decode(const unsigned char *codes, size_t n, unsigned char *out);
 
+/* Decoding uses SSSE3 on x86-64 CPUs that have it. rta_g711_force_scalar(1) selects the portable
+ * table loop (for tests and comparisons), (0) restores the automatic choice. Returns 1 when a vector
+ * decoder is active afterwards. Not thread-safe against concurrent decodes. */
+int rta_g711_force_scalar(int scalar);
+
 /* The reference functions themselves (one sample), exposed for the C tests. */
 unsigned char rta_ulaw_from_linear14(int16_t pcm_val);
 unsigned char rta_alaw_from_linear13(int16_t pcm_val);

@@ -1,0 +1,9 @@
+from collections.abc import Buffer
+
+from rtaudiod._ext._ring import RingBuffer
+
+DELTA_TYPES: frozenset[str]
+
+def encode_append(audio: Buffer, event_id: str | None = None) -> bytes: ...
+def decode_audio_delta(frame: Buffer | str) -> bytes | None: ...
+def decode_audio_delta_into(frame: Buffer | str, ring: RingBuffer) -> int | None: ...
