@@ -27,6 +27,7 @@ from .session import Options, SimSession
 
 PATH = "/v1/realtime"
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024   # the service accepts 15 MiB audio appends
+STOP_GRACE_S = 2.0
 DIALECTS = {"beta": BetaDialect, "ga": GADialect}
 
 
@@ -67,7 +68,7 @@ class Simulator:
         self.port = port
         self.options = Options(pace=pace, chunk_ms=chunk_ms, voice=voice, max_session_seconds=max_session_seconds)
         self.sessions: list[SimSession] = []
-        self.rejected: list[dict[str, Any]] = []   # connections refused at the door: {"code", "close_code"}
+        self.rejected: list[dict[str, Any]] = []   # refused at the door: {"code", "close_code", "event"}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Future | None = None
         self._thread: threading.Thread | None = None
@@ -128,7 +129,10 @@ class Simulator:
             self._ready.set()
             await self._stop
             server.close(close_connections=True)
-            await server.wait_closed()
+            try:  # a client that never finishes the closing handshake must not hold up stop()
+                await asyncio.wait_for(server.wait_closed(), STOP_GRACE_S)
+            except asyncio.TimeoutError:
+                pass  # asyncio.run() cancels the connections left
 
     # ---- connections ---------------------------------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Any) -> Any:
@@ -138,9 +142,9 @@ class Simulator:
 
     async def _refuse(self, ws: ServerConnection, code: str, message: str, close_code: int, reason: str,
                       error_type: str = "invalid_request_error") -> None:
-        self.rejected.append({"code": code, "close_code": close_code})
         event = {"type": "error", "event_id": new_id("event"),
                  "error": {"type": error_type, "code": code, "message": message, "param": None, "event_id": None}}
+        self.rejected.append({"code": code, "close_code": close_code, "event": event})
         try:
             await ws.send(json.dumps(event))
             await ws.close(close_code, reason)
