@@ -8,3 +8,4 @@ cdef class RingBuffer:
 
     cdef tuple _views(self, rta_region *reg)
     cdef int _check_wait(self, Py_ssize_t nbytes) except -1
+    cdef int _wait_for_data(self, Py_ssize_t nbytes, object timeout) except -1

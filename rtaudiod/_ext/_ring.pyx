@@ -90,12 +90,21 @@ cdef class RingBuffer:
             rta_ring_close(self._ring)
 
     # -- producer ------------------------------------------------------------------------------------
-    def write(self, data):
-        """Copy as much of `data` as fits; returns the bytes written. A short write counts an overrun."""
+    def write(self, data, timeout=0.0):
+        """Copy as much of `data` as fits; returns the bytes written. A short write counts an overrun.
+
+        With a timeout (None: forever) first wait, GIL released, until all of `data` fits, like
+        Queue.put; what still does not fit when it runs out (or the ring is closed) is dropped."""
         cdef Py_buffer view
         cdef size_t n
+        cdef int64_t ns = _timeout_ns(timeout)
         get_bytes(data, &view)
         try:
+            if ns != 0 and rta_ring_write_available(self._ring) < <size_t>view.len:
+                if <size_t>view.len > self._size:
+                    raise ValueError(f"cannot wait for room for {view.len} bytes in a ring of {self._size}")
+                with nogil:
+                    rta_ring_wait_writable(self._ring, <size_t>view.len, ns)
             if view.len >= NOGIL_MIN_BYTES:
                 with nogil:
                     n = rta_ring_write(self._ring, view.buf, <size_t>view.len)
@@ -123,15 +132,19 @@ cdef class RingBuffer:
         """Sleep until `nbytes` can be written, the timeout passes or the ring is closed. True if writable."""
         self._check_wait(nbytes)
         cdef int64_t ns = _timeout_ns(timeout)
-        cdef int ok
+        cdef int ok = rta_ring_write_available(self._ring) >= <size_t>nbytes
+        if ok or ns == 0:  # answered without sleeping: keep the GIL (dropping it invites a 5 ms convoy)
+            return bool(ok)
         with nogil:
             ok = rta_ring_wait_writable(self._ring, <size_t>nbytes, ns)
         return bool(ok)
 
     # -- consumer ------------------------------------------------------------------------------------
-    def read(self, Py_ssize_t nbytes):
-        """Take up to `nbytes`; fewer than asked counts an underrun."""
+    def read(self, Py_ssize_t nbytes, timeout=0.0):
+        """Take up to `nbytes`; fewer than asked counts an underrun. With a timeout (None: forever)
+        first wait, GIL released, until `nbytes` are there, like Queue.get."""
         _check_count(nbytes)
+        self._wait_for_data(nbytes, timeout)
         cdef size_t avail = rta_ring_read_available(self._ring)
         cdef size_t n = <size_t>nbytes if <size_t>nbytes < avail else avail
         cdef bytes out = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>n)
@@ -145,12 +158,14 @@ cdef class RingBuffer:
             rta_ring_note_underrun(self._ring)
         return out
 
-    def readinto(self, buf):
-        """Fill `buf` with up to len(buf) bytes; returns the count. Fewer than len(buf) counts an underrun."""
+    def readinto(self, buf, timeout=0.0):
+        """Fill `buf` with up to len(buf) bytes; returns the count. Fewer than len(buf) counts an
+        underrun. With a timeout (None: forever) first wait until len(buf) bytes are there."""
         cdef Py_buffer view
         cdef size_t n
         get_writable(buf, &view)
         try:
+            self._wait_for_data(view.len, timeout)
             if view.len >= NOGIL_MIN_BYTES:
                 with nogil:
                     n = rta_ring_read(self._ring, view.buf, <size_t>view.len)
@@ -183,7 +198,9 @@ cdef class RingBuffer:
         """Sleep until `nbytes` are readable, the timeout passes or the ring is closed. True if readable."""
         self._check_wait(nbytes)
         cdef int64_t ns = _timeout_ns(timeout)
-        cdef int ok
+        cdef int ok = rta_ring_read_available(self._ring) >= <size_t>nbytes
+        if ok or ns == 0:  # answered without sleeping: keep the GIL
+            return bool(ok)
         with nogil:
             ok = rta_ring_wait_readable(self._ring, <size_t>nbytes, ns)
         return bool(ok)
@@ -194,6 +211,15 @@ cdef class RingBuffer:
         cdef Py_ssize_t a = <char *>reg[0].data - base
         view = memoryview(self._storage)
         return view[a:a + <Py_ssize_t>reg[0].len], view[0:<Py_ssize_t>reg[1].len]
+
+    cdef int _wait_for_data(self, Py_ssize_t nbytes, object timeout) except -1:
+        cdef int64_t ns = _timeout_ns(timeout)
+        if ns == 0 or rta_ring_read_available(self._ring) >= <size_t>nbytes:
+            return 0
+        self._check_wait(nbytes)
+        with nogil:
+            rta_ring_wait_readable(self._ring, <size_t>nbytes, ns)
+        return 0
 
     cdef int _check_wait(self, Py_ssize_t nbytes) except -1:
         if nbytes < 0 or <size_t>nbytes > self._size:

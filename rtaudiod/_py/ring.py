@@ -67,9 +67,16 @@ class RingBuffer:
             self._cond.notify_all()
 
     # -- producer ----------------------------------------------------------------------------------
-    def write(self, data) -> int:
-        """Copy as much of `data` as fits; returns the bytes written. A short write counts an overrun."""
+    def write(self, data, timeout: float | None = 0.0) -> int:
+        """Copy as much of `data` as fits; returns the bytes written. A short write counts an overrun.
+
+        With a timeout (None: forever) first wait until all of `data` fits, like Queue.put; what still
+        does not fit when it runs out (or the ring is closed) is dropped."""
         src = memoryview(data).cast("B")
+        if timeout is None or timeout > 0:
+            if len(src) > self._size:
+                raise ValueError(f"cannot wait for room for {len(src)} bytes in a ring of {self._size}")
+            self.wait_writable(len(src), timeout)
         with self._cond:
             n = min(len(src), self._size - (self._write - self._read))
             pos = self._write & self._mask
@@ -107,17 +114,36 @@ class RingBuffer:
             ) and self._size - (self._write - self._read) >= nbytes
 
     # -- consumer ----------------------------------------------------------------------------------
-    def read(self, nbytes: int) -> bytes:
-        """Take up to `nbytes`; fewer than asked counts an underrun."""
-        out = bytearray(self._check_count(nbytes))
-        n = self.readinto(out)
+    def read(self, nbytes: int, timeout: float | None = 0.0) -> bytes:
+        """Take up to `nbytes`; fewer than asked counts an underrun. With a timeout (None: forever)
+        first wait until `nbytes` are there, like Queue.get."""
+        self._check_count(nbytes)
+        self._wait_for_data(nbytes, timeout)
+        out = bytearray(min(nbytes, self.read_available))
+        n = self._read_into(memoryview(out))
+        if n < nbytes:
+            with self._cond:
+                self._underruns += 1
         return bytes(out[:n])
 
-    def readinto(self, buf) -> int:
-        """Fill `buf` with up to len(buf) bytes; returns the count. Fewer than len(buf) counts an underrun."""
+    def readinto(self, buf, timeout: float | None = 0.0) -> int:
+        """Fill `buf` with up to len(buf) bytes; returns the count. Fewer than len(buf) counts an
+        underrun. With a timeout (None: forever) first wait until len(buf) bytes are there."""
         dst = memoryview(buf).cast("B")
         if dst.readonly:
             raise TypeError("readinto() needs a writable buffer")
+        self._wait_for_data(len(dst), timeout)
+        n = self._read_into(dst)
+        if n < len(dst):
+            with self._cond:
+                self._underruns += 1
+        return n
+
+    def _wait_for_data(self, nbytes: int, timeout: float | None) -> None:
+        if (timeout is None or timeout > 0) and self.read_available < nbytes:
+            self.wait_readable(nbytes, timeout)
+
+    def _read_into(self, dst: memoryview) -> int:
         with self._cond:
             n = min(len(dst), self._write - self._read)
             pos = self._read & self._mask
@@ -125,8 +151,6 @@ class RingBuffer:
             dst[:first] = self._buf[pos : pos + first]
             dst[first:n] = self._buf[: n - first]
             self._read += n
-            if n < len(dst):
-                self._underruns += 1
             if n:
                 self._cond.notify_all()
         return n
