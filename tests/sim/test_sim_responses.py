@@ -1,0 +1,240 @@
+"""Responses: the full event sequence, text modality, function calls, cancel, truncate/delete, limits."""
+
+import base64
+import json
+
+import pytest
+
+N = {  # internal (beta) name -> name per dialect
+    "beta": lambda n: n,
+    "ga": lambda n: {"response.audio.delta": "response.output_audio.delta",
+                     "response.audio.done": "response.output_audio.done",
+                     "response.audio_transcript.delta": "response.output_audio_transcript.delta",
+                     "response.audio_transcript.done": "response.output_audio_transcript.done",
+                     "response.text.delta": "response.output_text.delta",
+                     "response.text.done": "response.output_text.done"}.get(n, n),
+}
+TEXT_ONLY = {"beta": {"modalities": ["text"]}, "ga": {"type": "realtime", "output_modalities": ["text"]}}
+PTT = {"beta": {"turn_detection": None}, "ga": {"type": "realtime", "audio": {"input": {"turn_detection": None}}}}
+WEATHER = {"type": "function", "name": "get_weather", "description": "Weather for a city",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+                          "required": ["city"]}}
+
+
+def say(client, text):
+    client.send({"type": "conversation.item.create",
+                 "item": {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}})
+
+
+def update(client, session):
+    client.send({"type": "session.update", "session": session})
+    assert client.recv()["type"] == "session.updated"
+
+
+def collapse(types):
+    """The event type sequence with runs of deltas collapsed to one."""
+    out = []
+    for t in types:
+        if not (out and out[-1] == t and t.endswith(".delta")):
+            out.append(t)
+    return out
+
+
+def test_audio_response_full_sequence(connect, dialect):
+    n = N[dialect]
+    sim, client = connect(dialect)
+    say(client, "What time is it?")
+    client.send({"type": "response.create", "event_id": "r1"})
+    events = client.until("rate_limits.updated")
+    types = [e["type"] for e in events if e["type"] not in (n("response.audio.delta"),
+                                                             n("response.audio_transcript.delta"))]
+    item_added = ["conversation.item.created"] if dialect == "beta" else ["conversation.item.added",
+                                                                          "conversation.item.done"]
+    assert types[:len(item_added)] == item_added  # the user's text item
+    tail = types[len(item_added):]
+    expected = ["response.created", "response.output_item.added", item_added[0], "response.content_part.added",
+                n("response.audio.done"), n("response.audio_transcript.done"), "response.content_part.done",
+                "response.output_item.done"] + (["conversation.item.done"] if dialect == "ga" else []) + \
+               ["response.done", "rate_limits.updated"]
+    assert tail == expected
+    transcript = "".join(e["delta"] for e in events if e["type"] == n("response.audio_transcript.delta"))
+    assert transcript == "You said: What time is it."
+    done = events[-2]["response"]
+    assert done["status"] == "completed" and done["usage"]["output_tokens"] > 0
+    assert done["usage"]["total_tokens"] == done["usage"]["input_tokens"] + done["usage"]["output_tokens"]
+    assert done["output"][0]["content"][0]["transcript"] == transcript
+    item_id = done["output"][0]["id"]
+    audio = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == n("response.audio.delta"))
+    assert all(e["item_id"] == item_id and e["response_id"] == done["id"] for e in events
+               if e["type"] == n("response.audio.delta"))
+    assert len(audio) > 48000 * 0.5 and len(audio) % 2 == 0
+    assert sim.sessions[0].audio_sent_ms[item_id] == pytest.approx(len(audio) / 48)
+
+
+def test_text_response_sequence(connect, dialect):
+    n = N[dialect]
+    sim, client = connect(dialect)
+    update(client, TEXT_ONLY[dialect])
+    say(client, "hello")
+    client.send({"type": "response.create"})
+    events = client.until("response.done")
+    types = collapse(e["type"] for e in events)
+    assert n("response.text.delta") in types and not any("audio" in t for t in types)
+    assert types.index("response.content_part.added") < types.index(n("response.text.delta")) \
+        < types.index(n("response.text.done")) < types.index("response.content_part.done")
+    text_done = next(e for e in events if e["type"] == n("response.text.done"))
+    assert text_done["text"] == "You said: hello." == "".join(
+        e["delta"] for e in events if e["type"] == n("response.text.delta"))
+
+
+def test_response_without_input_greets(connect, dialect):
+    sim, client = connect(dialect)
+    update(client, TEXT_ONLY[dialect])
+    client.send({"type": "response.create"})
+    done = client.until("response.done")[-1]["response"]
+    assert done["output"][0]["content"][0]["text"] == "Hello! How can I help you today?"
+
+
+def test_response_create_overrides_modalities(connect, dialect):
+    sim, client = connect(dialect)
+    say(client, "hi")
+    client.send({"type": "response.create", "response": {"modalities": ["text"]} if dialect == "beta"
+                 else {"output_modalities": ["text"]}})
+    events = client.until("response.done")
+    assert not any("audio" in e["type"] for e in events)
+
+
+def test_function_call_then_output_continues_with_speech(connect, dialect):
+    n = N[dialect]
+    sim, client = connect(dialect)
+    update(client, {"tools": [WEATHER]} if dialect == "beta" else {"type": "realtime", "tools": [WEATHER]})
+    say(client, "What's the weather in Paris? Use get weather.")
+    client.send({"type": "response.create"})
+    events = client.until("response.done")
+    deltas = [e for e in events if e["type"] == "response.function_call_arguments.delta"]
+    args_done = next(e for e in events if e["type"] == "response.function_call_arguments.done")
+    assert len(deltas) > 1 and "".join(d["delta"] for d in deltas) == args_done["arguments"]
+    assert json.loads(args_done["arguments"]) == {"city": "What's the weather in Paris? Use get weather.", "days": 1}
+    item = events[-1]["response"]["output"][0]
+    assert item["type"] == "function_call" and item["name"] == "get_weather"
+    assert item["call_id"] == args_done["call_id"] and item["arguments"] == args_done["arguments"]
+    assert not any("audio" in e["type"] for e in events)
+    client.send({"type": "conversation.item.create", "item": {"type": "function_call_output",
+                                                              "call_id": item["call_id"], "output": "sunny, 21 C"}})
+    client.send({"type": "response.create"})
+    events = client.until("response.done")
+    transcript = next(e for e in events if e["type"] == n("response.audio_transcript.done"))["transcript"]
+    assert transcript == "The get_weather tool returned sunny, 21 C."
+
+
+def test_tool_choice_none_answers_instead(connect, dialect):
+    sim, client = connect(dialect)
+    session = {"tools": [WEATHER], "tool_choice": "none"}
+    update(client, session if dialect == "beta" else {"type": "realtime", **session})
+    say(client, "get_weather please")
+    client.send({"type": "response.create"})
+    assert client.until("response.done")[-1]["response"]["output"][0]["type"] == "message"
+
+
+def test_cancel_stops_audio_mid_stream(connect, dialect):
+    n = N[dialect]
+    sim, client = connect(dialect, pace=4)
+    say(client, "Tell me a long story about the sea and the wind and the stars above.")
+    client.send({"type": "response.create"})
+    for _ in range(200):
+        if client.recv()["type"] == n("response.audio.delta"):
+            break
+    client.send({"type": "response.cancel", "event_id": "cx"})
+    events = client.until("response.done")
+    done = events[-1]["response"]
+    assert done["status"] == "cancelled" and done["status_details"]["reason"] == "client_cancelled"
+    assert done["output"][0]["status"] == "incomplete"
+    sent_ms = sim.sessions[0].audio_sent_ms[done["output"][0]["id"]]
+    received = sum(len(base64.b64decode(e["delta"])) for e in client.events if e["type"] == n("response.audio.delta"))
+    assert sent_ms == pytest.approx(received / 48) and 0 < sent_ms < 2000
+    # nothing is active any more
+    client.send({"type": "response.cancel", "event_id": "again"})
+    error = client.until("error")[-1]["error"]
+    assert error["code"] == "response_cancel_not_active" and error["event_id"] == "again"
+
+
+def test_response_create_during_active_response_is_refused(connect, dialect):
+    sim, client = connect(dialect, pace=4)
+    say(client, "one")
+    client.send({"type": "response.create"})
+    client.send({"type": "response.create", "event_id": "second"})
+    events = client.until("response.done")
+    errors = [e["error"] for e in events if e["type"] == "error"]
+    assert [(e["code"], e["event_id"]) for e in errors] == [("conversation_already_has_active_response", "second")]
+    assert events[-1]["response"]["status"] == "completed"
+    assert sum(e["type"] == "response.created" for e in events) == 1
+
+
+def test_truncate_delete_retrieve(connect, dialect):
+    sim, client = connect(dialect)
+    say(client, "hi")
+    client.send({"type": "response.create"})
+    events = client.until("response.done")
+    user_id = next(e for e in events if e["type"].startswith("conversation.item."))["item"]["id"]
+    item_id = events[-1]["response"]["output"][0]["id"]
+    sent = sim.sessions[0].audio_sent_ms[item_id]
+    client.send({"type": "conversation.item.truncate", "event_id": "t1", "item_id": item_id, "content_index": 0,
+                 "audio_end_ms": int(sent) + 500})
+    error = client.until("error")[-1]["error"]
+    assert error["event_id"] == "t1" and error["param"] == "audio_end_ms"
+    client.send({"type": "conversation.item.truncate", "event_id": "t2", "item_id": user_id, "content_index": 0,
+                 "audio_end_ms": 0})
+    assert client.expect_error()["code"] == "item_truncate_invalid_item_id"
+    client.send({"type": "conversation.item.truncate", "item_id": "item_nope", "content_index": 0, "audio_end_ms": 0})
+    assert client.expect_error()["code"] == "item_truncate_invalid_item_id"
+    client.send({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0, "audio_end_ms": 300})
+    truncated = client.recv()
+    assert truncated == {**truncated, "type": "conversation.item.truncated", "item_id": item_id, "audio_end_ms": 300}
+    client.send({"type": "conversation.item.retrieve", "item_id": item_id})
+    retrieved = client.recv()
+    assert retrieved["type"] == "conversation.item.retrieved" and retrieved["item"]["content"][0]["transcript"] == ""
+    client.send({"type": "conversation.item.delete", "item_id": item_id})
+    assert client.recv() == {**client.events[-1], "type": "conversation.item.deleted", "item_id": item_id}
+    client.send({"type": "conversation.item.delete", "event_id": "d2", "item_id": item_id})
+    error = client.expect_error()
+    assert error["code"] == "item_delete_invalid_item_id" and error["event_id"] == "d2"
+
+
+def test_max_output_tokens_makes_an_incomplete_response(connect, dialect):
+    sim, client = connect(dialect)
+    update(client, {**TEXT_ONLY[dialect], **({"max_response_output_tokens": 2} if dialect == "beta"
+                                              else {"max_output_tokens": 2})})
+    say(client, "a rather long sentence to echo back")
+    client.send({"type": "response.create"})
+    done = client.until("response.done")[-1]["response"]
+    assert done["status"] == "incomplete" and done["status_details"]["reason"] == "max_output_tokens"
+    assert done["output"][0]["content"][0]["text"] == "You said"
+
+
+def test_out_of_band_response_stays_out_of_the_conversation(connect, dialect):
+    sim, client = connect(dialect)
+    update(client, TEXT_ONLY[dialect])
+    say(client, "hi")
+    client.until("conversation.item.created" if dialect == "beta" else "conversation.item.done")
+    client.send({"type": "response.create", "response": {"conversation": "none"}})
+    events = client.until("response.done")
+    assert not any(e["type"].startswith("conversation.item") for e in events)
+    assert events[-1]["response"]["conversation_id"] is None
+    assert len(sim.sessions[0].items) == 1
+
+
+def test_barge_in_cancels_with_turn_detected(connect, dialect):
+    """Server VAD hears speech while a response plays: the response ends `cancelled` / `turn_detected`."""
+    from conftest import append_chunked, silence, tone
+
+    n = N[dialect]
+    sim, client = connect(dialect, pace=2)
+    say(client, "Tell me a long story about the sea and the wind and the stars above.")
+    client.send({"type": "response.create"})
+    for _ in range(200):
+        if client.recv()["type"] == n("response.audio.delta"):
+            break
+    append_chunked(client, silence(100) + tone(300))
+    events = client.until("response.done")
+    assert "input_audio_buffer.speech_started" in [e["type"] for e in events]
+    assert events[-1]["response"]["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
