@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,10 @@ from .vad import Vad
 from .validate import SimError
 
 MIN_COMMIT_MS = 100
+#: With server VAD and no speech, the buffer keeps only this much audio beyond the prefix padding (memory bound).
+IDLE_KEEP_MS = 1000
+
+log = logging.getLogger("rtaudiod.sim")
 
 
 @dataclass
@@ -139,6 +144,12 @@ class SimSession:
             await getattr(self, "on_" + kind.replace(".", "_"))(event)
         except SimError as error:
             await self.send_error(error, event_id)
+        except ConnectionClosed:
+            raise
+        except Exception:  # a simulator bug: say so like the service does, log it, keep the session
+            log.exception("rtaudiod-sim: error while handling %r", message[:200])
+            await self.send_error(SimError(None, "The server had an error while processing your request.",
+                                           type_="server_error"), event_id)
 
     # ---- session -------------------------------------------------------------------------------------------
     def render_session(self) -> dict[str, Any]:
@@ -183,6 +194,19 @@ class SimSession:
                 await self._speech_started(at_ms)
             else:
                 await self._speech_stopped(at_ms)
+        if not self.vad.speaking:
+            self._trim_idle_buffer()
+
+    def _trim_idle_buffer(self) -> None:
+        """Under server VAD, silence before a turn is only needed as prefix padding: drop the rest."""
+        fmt = self.settings["input_format"]
+        keep_ms = self.settings["turn_detection"].get("prefix_padding_ms", 300) + IDLE_KEEP_MS
+        bpm = formats.bytes_per_ms(fmt)
+        excess = len(self.buffer) - int(keep_ms * bpm)
+        if excess > 0:
+            excess -= excess % formats.WIDTHS[fmt]
+            del self.buffer[:excess]
+            self.buffer_start_ms += excess / bpm
 
     async def _speech_started(self, at_ms: int) -> None:
         self.speech_item_id = new_id("item")
@@ -363,4 +387,10 @@ class SimSession:
         self._cancel.clear()
         task = asyncio.create_task(Responder(self, self.active, overrides).run())
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._response_finished)
+
+    def _response_finished(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None \
+                and not isinstance(task.exception(), ConnectionClosed):
+            log.error("rtaudiod-sim: response failed", exc_info=task.exception())

@@ -13,7 +13,7 @@ Rule = Callable[[Any, str], Any]
 class SimError(Exception):
     """An error the simulator reports to the client as an `error` event (the connection stays open)."""
 
-    def __init__(self, code: str, message: str, param: str | None = None,
+    def __init__(self, code: str | None, message: str, param: str | None = None,
                  type_: str = "invalid_request_error") -> None:
         super().__init__(message)
         self.code, self.message, self.param, self.type = code, message, param, type_
