@@ -180,7 +180,8 @@ class Responder:
         opts = self.s.options
         fmt = self.settings["output_format"]
         loop = asyncio.get_running_loop()
-        audio = await loop.run_in_executor(None, voice.synthesize, text, fmt, opts.voice)
+        audio = await loop.run_in_executor(None, voice.synthesize, text, fmt, opts.voice, self.settings["speed"])
+        self.s.spoke = True
         width = formats.WIDTHS[fmt]
         chunk = int(formats.bytes_per_ms(fmt) * opts.chunk_ms)
         chunk -= chunk % width

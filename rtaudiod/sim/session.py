@@ -24,6 +24,8 @@ from .vad import Vad
 from .validate import SimError
 
 MIN_COMMIT_MS = 100
+#: Each recording list stops growing here (a soak test must not exhaust memory); `dropped_records` counts the rest.
+MAX_RECORDED = 200_000
 #: With server VAD and no speech, the buffer keeps only this much audio beyond the prefix padding (memory bound).
 IDLE_KEEP_MS = 1000
 
@@ -59,9 +61,11 @@ class SimSession:
         self.invalid_messages: list[str | bytes] = []
         self.sent_events: list[dict[str, Any]] = []
         self.committed_audio: dict[str, bytes] = {}
+        self.dropped_records = 0
         self.close_code: int | None = None
         # conversation
         self.items: list[dict[str, Any]] = []
+        self.spoke = False  # the model has answered with audio: the voice is fixed from now on
         self.audio_sent_ms: dict[str, float] = {}
         # input audio
         self.buffer = bytearray()
@@ -79,8 +83,14 @@ class SimSession:
     async def send(self, event: dict[str, Any]) -> None:
         """Send one server event: wire name of the dialect, a fresh `event_id`, recorded in `sent_events`."""
         event = {"event_id": new_id("event"), **event, "type": self.dialect.wire(event["type"])}
-        self.sent_events.append(event)
+        self._record(self.sent_events, event)
         await self.ws.send(json.dumps(event))
+
+    def _record(self, where: list, what: Any) -> None:
+        if len(where) < MAX_RECORDED:
+            where.append(what)
+        else:
+            self.dropped_records += 1
 
     async def send_error(self, error: SimError, event_id: str | None) -> None:
         await self.send({"type": "error", "error": {"type": error.type, "code": error.code,
@@ -120,17 +130,17 @@ class SimSession:
         event_id = None
         try:
             if isinstance(message, bytes):
-                self.invalid_messages.append(message)
+                self._record(self.invalid_messages, message)
                 raise SimError("invalid_json", "Binary frames are not supported; send JSON text frames.")
             try:
                 event = json.loads(message)
             except ValueError as exc:
-                self.invalid_messages.append(message)
+                self._record(self.invalid_messages, message)
                 raise SimError("invalid_json", f"We could not parse the JSON body of your request. ({exc})") from None
             if not isinstance(event, dict):
-                self.invalid_messages.append(message)
+                self._record(self.invalid_messages, message)
                 raise SimError("invalid_type", "Invalid type for event: expected an object.")
-            self.received_events.append(event)
+            self._record(self.received_events, event)
             event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
             kind = event.get("type")
             if kind is None:
@@ -165,9 +175,9 @@ class SimSession:
 
     async def on_session_update(self, event: dict[str, Any]) -> None:
         new = self.dialect.apply_session(self.settings, event["session"])
-        if self.active is not None and new["voice"] != self.settings["voice"]:
-            raise SimError("invalid_value", "Cannot update the voice while a response is in progress.",
-                           "session.voice")
+        if new["voice"] != self.settings["voice"] and self.spoke:
+            raise SimError("cannot_update_voice", "Cannot update a conversation's voice if assistant audio is "
+                           "present.", "session.voice" if self.dialect.name == "beta" else "session.audio.output.voice")
         vad_changed = (new["turn_detection"], new["input_format"]) != (self.settings["turn_detection"],
                                                                        self.settings["input_format"])
         if new["input_format"] != self.settings["input_format"]:

@@ -16,6 +16,7 @@ import soxr
 from . import formats
 
 ESPEAK_TIMEOUT_S = 20
+ESPEAK_WPM = 175  # espeak-ng's default rate, our speed 1.0
 
 
 def espeak_available() -> bool:
@@ -40,9 +41,10 @@ def _wav_pcm16(wav: bytes) -> tuple[bytes, int]:
     raise ValueError("no data chunk in espeak-ng output")
 
 
-def _espeak_pcm16(text: str, rate: int) -> bytes:
-    """espeak-ng speech of `text`, resampled with soxr to `rate`."""
-    wav = subprocess.run(["espeak-ng", "--stdout", text], check=True, capture_output=True,
+def _espeak_pcm16(text: str, rate: int, speed: float) -> bytes:
+    """espeak-ng speech of `text` at `speed` x its default words per minute, resampled with soxr to `rate`."""
+    wpm = str(round(ESPEAK_WPM * speed))
+    wav = subprocess.run(["espeak-ng", "-s", wpm, "--stdout", "--", text], check=True, capture_output=True,
                          timeout=ESPEAK_TIMEOUT_S).stdout
     pcm, src_rate = _wav_pcm16(wav)
     samples = np.frombuffer(pcm, dtype="<i2")
@@ -52,7 +54,8 @@ def _espeak_pcm16(text: str, rate: int) -> bytes:
 
 
 def _synthetic_pcm16(text: str, rate: int) -> bytes:
-    """A deterministic stand-in for speech: per word a 180 ms tone burst (pitch from the word) and 60 ms of silence."""
+    """A deterministic stand-in for speech: per word a 180 ms tone burst (pitch from the word) and 60 ms of silence.
+    (`speed` does not apply: tests rely on these exact durations.)"""
     out = bytearray()
     for word in text.split() or ["..."]:
         freq = 150 + sum(word.encode()) % 200
@@ -65,9 +68,9 @@ def _synthetic_pcm16(text: str, rate: int) -> bytes:
 
 
 @functools.lru_cache(maxsize=64)
-def synthesize(text: str, fmt: str, engine: str = "auto") -> bytes:
+def synthesize(text: str, fmt: str, engine: str = "auto", speed: float = 1.0) -> bytes:
     """Wire audio of `text` in `fmt`. `engine`: "espeak", "synthetic", or "auto" (espeak-ng when installed)."""
     rate = formats.RATES[fmt]
     use_espeak = engine == "espeak" or (engine == "auto" and espeak_available())
-    pcm = _espeak_pcm16(text, rate) if use_espeak else _synthetic_pcm16(text, rate)
+    pcm = _espeak_pcm16(text, rate, speed) if use_espeak else _synthetic_pcm16(text, rate)
     return formats.from_linear16(pcm, fmt)

@@ -238,3 +238,30 @@ def test_barge_in_cancels_with_turn_detected(connect, dialect):
     events = client.until("response.done")
     assert "input_audio_buffer.speech_started" in [e["type"] for e in events]
     assert events[-1]["response"]["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
+
+
+def test_voice_is_fixed_once_the_model_has_spoken(connect, dialect):
+    sim, client = connect(dialect)
+    voice = (lambda v: {"voice": v}) if dialect == "beta" else \
+        (lambda v: {"type": "realtime", "audio": {"output": {"voice": v}}})
+    update(client, voice("echo"))  # before any audio: allowed
+    say(client, "hi")
+    client.send({"type": "response.create"})
+    client.until("response.done")
+    client.send({"type": "session.update", "event_id": "v2", "session": voice("shimmer")})
+    error = client.until("error")[-1]["error"]
+    assert error["code"] == "cannot_update_voice" and error["event_id"] == "v2"
+    update(client, voice("echo"))  # the same voice again is fine
+
+
+def test_speed_changes_the_spoken_duration(connect):
+    sim, client = connect("ga")
+    durations = []
+    for speed in (1.0, 1.5):
+        update(client, {"type": "realtime", "audio": {"output": {"speed": speed}}})
+        say(client, "The quick brown fox jumps over the lazy dog")
+        client.send({"type": "response.create"})
+        events = client.until("response.done")
+        durations.append(sum(len(base64.b64decode(e["delta"])) for e in events
+                             if e["type"] == "response.output_audio.delta") / 48000)
+    assert durations[1] < durations[0] * 0.8
