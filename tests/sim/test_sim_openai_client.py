@@ -5,7 +5,7 @@ import base64
 import pytest
 from openai import OpenAI
 
-from conftest import KEY
+from conftest import KEY, validate_client_event
 
 # openai 3.57's sync client calls websockets' connect() without a context manager; websockets >= 17.1 warns about
 # that (a DeprecationWarning, an error under our warnings policy) unless the caller asks for `legacy=True`.
@@ -47,6 +47,8 @@ def test_openai_ga_client_session_update_text_and_full_response(make_sim):
     session = sim.sessions[0]
     assert [e["type"] for e in session.received_events] == ["session.update", "conversation.item.create",
                                                             "response.create"]
+    for event in session.received_events:  # what the official client sent is a valid GA client event
+        validate_client_event(event, "ga")
 
 
 def test_openai_ga_client_with_wrong_key_gets_invalid_api_key(make_sim):
