@@ -13,7 +13,7 @@ import secrets
 import string
 from typing import Any
 
-from .validate import Rule
+from .validate import Rule, SimError, integer, nullable, obj, string
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -138,8 +138,6 @@ def usage_dict(usage: dict[str, int]) -> dict[str, Any]:
 
 def client_rules(session: Rule, item: Rule, response: Rule) -> dict[str, Rule]:
     """Rules for every client event the simulator serves over WebSocket, given the dialect's own parts."""
-    from .validate import integer, nullable, obj, string
-
     base = {"type": string(), "event_id": string()}
     return {
         "session.update": obj({**base, "session": session}, required=("session",)),
@@ -163,8 +161,6 @@ def parse_item_common(item: dict[str, Any], user_parts: tuple[str, ...], assista
     """Check an item's semantics and convert it to the internal shape.
 
     `assistant_parts` maps the dialect's assistant part names to the internal ones."""
-    from .validate import SimError
-
     kind = item["type"]
     out: dict[str, Any] = {"id": item.get("id") or new_id("item"), "type": kind, "status": "completed"}
 

@@ -53,8 +53,8 @@ class Responder:
                     await self._function_call(plan)
                 else:
                     await self._message(plan["text"])
-                self.response["status"] = self.response["status"] if self.response["status"] != "in_progress" \
-                    else "completed"
+                if self.response["status"] == "in_progress":  # (else already "incomplete")
+                    self.response["status"] = "completed"
             except Cancelled:
                 self.response["status"] = "cancelled"
                 self.response["status_details"] = {"type": "cancelled", "reason": self.active["cancel_reason"]}
