@@ -10,12 +10,12 @@ Internal item: `{"id", "type": "message"|"function_call"|"function_call_output",
 """
 
 import secrets
-import string
+import string as _string
 from typing import Any
 
 from .validate import Rule, SimError, integer, nullable, obj, string
 
-_ALPHABET = string.ascii_letters + string.digits
+_ALPHABET = _string.ascii_letters + _string.digits
 
 #: Models the simulator accepts in the `model` query parameter (the service answers others with an error).
 KNOWN_MODELS = (
