@@ -113,6 +113,17 @@ class Simulator:
             done.wait(0.01)
         raise TimeoutError(f"{len(self.sessions)} of {count} sessions connected")
 
+    def drop_connections(self, code: int = 1011, reason: str = "simulated server failure",
+                         timeout: float = 5.0) -> None:
+        """Close every open session with `code` (for testing a client's reconnect); new connections still work."""
+        async def close_all() -> None:
+            await asyncio.gather(*(s.ws.close(code, reason) for s in self.sessions if s.close_code is None),
+                                 return_exceptions=True)
+
+        if self._loop is None:
+            raise RuntimeError("the simulator is not running")
+        asyncio.run_coroutine_threadsafe(close_all(), self._loop).result(timeout)
+
     def _thread_main(self) -> None:
         try:
             asyncio.run(self._serve())

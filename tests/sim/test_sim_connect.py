@@ -108,3 +108,18 @@ def test_cli_port_zero_prints_url_and_serves():
         finally:
             proc.terminate()
             assert proc.wait(timeout=10) == 0
+
+
+def test_drop_connections_closes_sessions_and_new_ones_connect(make_sim, dialect):
+    sim = make_sim(dialect)
+    headers = dict(h.split(": ", 1) for h in headers_for(dialect))
+    with connect(sim.url, additional_headers=headers, open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "session.created"
+        sim.wait_for_sessions(1)
+        sim.drop_connections(1011, "boom")
+        with pytest.raises(ConnectionClosed) as info:
+            ws.recv(timeout=5)
+    assert (info.value.rcvd.code, info.value.rcvd.reason) == (1011, "boom")
+    with connect(sim.url, additional_headers=headers, open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "session.created"
+    assert len(sim.wait_for_sessions(2)) == 2
