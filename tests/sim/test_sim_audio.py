@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import append_chunked, b64, silence, speech_pcm16, tone
+from simhelpers import append_chunked, b64, silence, speech_pcm16, tone
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)

@@ -3,7 +3,7 @@ one validates strictly (discriminated on `type`, no unknown keys) against the `o
 
 (Every other sim test also checks everything the simulator sent, in the `make_sim` fixture's teardown.)"""
 
-from conftest import append_chunked, b64, silence, speech_pcm16, tone, validate_server_event
+from simhelpers import append_chunked, b64, silence, speech_pcm16, tone, validate_server_event
 
 WEATHER = {"type": "function", "name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}}}

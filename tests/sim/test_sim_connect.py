@@ -11,7 +11,7 @@ import websocket
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from conftest import KEY, Client, headers_for
+from simhelpers import KEY, Client, headers_for
 
 
 def _refused(url: str, headers: list[str]) -> tuple[dict, int, str]:

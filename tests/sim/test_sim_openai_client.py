@@ -5,7 +5,7 @@ import base64
 import pytest
 from openai import OpenAI
 
-from conftest import KEY, validate_client_event
+from simhelpers import KEY, validate_client_event
 
 # openai 3.57's sync client calls websockets' connect() without a context manager; websockets >= 17.1 warns about
 # that (a DeprecationWarning, an error under our warnings policy) unless the caller asks for `legacy=True`.

@@ -225,7 +225,7 @@ def test_out_of_band_response_stays_out_of_the_conversation(connect, dialect):
 
 def test_barge_in_cancels_with_turn_detected(connect, dialect):
     """Server VAD hears speech while a response plays: the response ends `cancelled` / `turn_detected`."""
-    from conftest import append_chunked, silence, tone
+    from simhelpers import append_chunked, silence, tone
 
     n = N[dialect]
     sim, client = connect(dialect, pace=2)

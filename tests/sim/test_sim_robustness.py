@@ -6,7 +6,7 @@ import json
 import random
 import time
 
-from conftest import tone
+from simhelpers import tone
 
 SEEDS = {
     "beta": [
