@@ -46,6 +46,14 @@ class Options:
     text_delay_ms: float = 20.0
 
 
+def _vad_params(settings: dict[str, Any]) -> tuple:
+    """What the detector depends on (a change of `create_response` alone keeps a turn in progress)."""
+    td = settings["turn_detection"]
+    if td is None:
+        return (settings["input_format"],)
+    return (settings["input_format"], td.get("threshold"), td.get("prefix_padding_ms"), td.get("silence_duration_ms"))
+
+
 class SimSession:
     """State and recordings of one connection (`received_events`, `sent_events`, `committed_audio`)."""
 
@@ -178,8 +186,7 @@ class SimSession:
         if new["voice"] != self.settings["voice"] and self.spoke:
             raise SimError("cannot_update_voice", "Cannot update a conversation's voice if assistant audio is "
                            "present.", "session.voice" if self.dialect.name == "beta" else "session.audio.output.voice")
-        vad_changed = (new["turn_detection"], new["input_format"]) != (self.settings["turn_detection"],
-                                                                       self.settings["input_format"])
+        vad_changed = _vad_params(new) != _vad_params(self.settings)
         if new["input_format"] != self.settings["input_format"]:
             self.buffer.clear()
             self.buffer_start_ms = self.stream_ms
