@@ -15,8 +15,6 @@
 import json
 from typing import Any
 
-from . import formats
-
 GREETING = "Hello! How can I help you today?"
 MAX_ARGUMENTS = 64
 
@@ -113,7 +111,3 @@ def input_usage(items: list[dict[str, Any]]) -> tuple[int, int]:
             text += text_tokens(part.get("text") or part.get("transcript") or "")
             audio += int(part.get("audio_ms", 0) / 100)
     return text, audio
-
-
-def input_audio_ms(b64_audio_len_bytes: int, fmt: str) -> float:
-    return formats.duration_ms(b64_audio_len_bytes, fmt)
