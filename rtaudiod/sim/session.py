@@ -322,15 +322,14 @@ class SimSession:
                                    "item.content.audio") from None
                 part["audio_ms"] = formats.duration_ms(len(data), self.settings["input_format"])
             part.pop("audio", None)
-        if "previous_item_id" in event and event["previous_item_id"] is not None:
-            previous = event["previous_item_id"]
-            if self.find_item(previous) is None:
-                raise SimError("invalid_value", f"Invalid previous_item_id: '{previous}' does not exist.",
-                               "previous_item_id")
-        elif "previous_item_id" in event:
-            previous = None
-        else:
+        previous = event.get("previous_item_id")
+        if previous is None:  # not set: append
             previous = self.items[-1]["id"] if self.items else None
+        elif previous == "root":  # the beginning of the conversation
+            previous = None
+        elif self.find_item(previous) is None:
+            raise SimError("invalid_value", f"Invalid previous_item_id: '{previous}' does not exist.",
+                           "previous_item_id")
         await self.add_item(item, previous)
 
     async def on_conversation_item_retrieve(self, event: dict[str, Any]) -> None:

@@ -265,3 +265,25 @@ def test_speed_changes_the_spoken_duration(connect):
         durations.append(sum(len(base64.b64decode(e["delta"])) for e in events
                              if e["type"] == "response.output_audio.delta") / 48000)
     assert durations[1] < durations[0] * 0.8
+
+
+def test_item_create_positions(connect, dialect):
+    sim, client = connect(dialect)
+    added = "conversation.item.created" if dialect == "beta" else "conversation.item.added"
+
+    def create(item_id, **extra):
+        client.send({"type": "conversation.item.create", "event_id": "c_" + item_id, **extra, "item": {
+            "id": item_id, "type": "message", "role": "user", "content": [{"type": "input_text", "text": item_id}]}})
+
+    create("a")
+    create("b")
+    create("c", previous_item_id="root")
+    create("d", previous_item_id="a")
+    create("e", previous_item_id="nope")
+    error = client.until("error")[-1]["error"]
+    assert error["event_id"] == "c_e" and error["param"] == "previous_item_id"
+    previous = [e["previous_item_id"] for e in client.events if e["type"] == added]
+    assert previous == [None, "a", None, "a"]
+    assert [i["id"] for i in sim.sessions[0].items] == ["c", "a", "d", "b"]
+    create("a")
+    assert client.until("error")[-1]["error"]["param"] == "item.id"
