@@ -287,3 +287,54 @@ def test_item_create_positions(connect, dialect):
     assert [i["id"] for i in sim.sessions[0].items] == ["c", "a", "d", "b"]
     create("a")
     assert client.until("error")[-1]["error"]["param"] == "item.id"
+
+
+def test_out_of_band_response_on_referenced_input(connect):
+    sim, client = connect("ga")
+    update(client, TEXT_ONLY["ga"])
+    say(client, "first")
+    first_id = client.until("conversation.item.done")[-1]["item"]["id"]
+    say(client, "second")
+    client.until("conversation.item.done")
+    client.send({"type": "response.create", "response": {
+        "conversation": "none", "input": [{"type": "item_reference", "id": first_id}]}})
+    done = client.until("response.done")[-1]["response"]
+    assert done["output"][0]["content"][0]["text"] == "You said: first."
+    client.send({"type": "response.create", "event_id": "ref", "response": {
+        "input": [{"type": "item_reference", "id": "item_missing"}]}})
+    error = client.until("error")[-1]["error"]
+    assert error["event_id"] == "ref" and error["param"] == "response.input"
+
+
+def test_forced_tool_choice(connect):
+    sim, client = connect("ga")
+    other = {"type": "function", "name": "set_timer", "parameters": {
+        "type": "object", "properties": {"unit": {"type": "string", "enum": ["s", "min"]}, "on": {"type": "boolean"}}}}
+    update(client, {"type": "realtime", "tools": [WEATHER, other],
+                    "tool_choice": {"type": "function", "name": "set_timer"}})
+    say(client, "nothing to do with tools")
+    client.send({"type": "response.create"})
+    item = client.until("response.done")[-1]["response"]["output"][0]
+    assert item["name"] == "set_timer" and json.loads(item["arguments"]) == {"unit": "s", "on": True}
+
+
+def test_sessions_are_independent(make_sim):
+    from simhelpers import Client, headers_for
+
+    sim = make_sim("ga")
+    one, two = (Client(sim.url, headers_for("ga")) for _ in range(2))
+    try:
+        for client in (one, two):
+            assert client.recv()["type"] == "session.created"
+        update(one, TEXT_ONLY["ga"])
+        say(one, "only here")
+        one.until("conversation.item.done")
+        two.send({"type": "response.create"})
+        done = two.until("response.done")[-1]["response"]
+        assert done["output_modalities"] == ["audio"]
+        assert done["output"][0]["content"][0]["transcript"] == "Hello! How can I help you today?"
+        assert [len(s.items) for s in sim.sessions] == [1, 1]
+        assert sim.sessions[0].id != sim.sessions[1].id
+    finally:
+        one.close()
+        two.close()
