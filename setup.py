@@ -57,8 +57,8 @@ def extensions():
     return cythonize(
         [
             ext("_ring", ["rta_ring.c"]),
-            ext("_codecs", ["rta_g711.c", "rta_b64.c"]),
-            ext("_framing", ["rta_framing.c", "rta_b64.c", "rta_ring.c"]),
+            ext("_codecs", ["rta_g711.c", "rta_b64.c", "rta_b64_simd.c"]),
+            ext("_framing", ["rta_framing.c", "rta_b64.c", "rta_b64_simd.c", "rta_ring.c"]),
         ],
         compiler_directives=DIRECTIVES,
         include_path=["rtaudiod/_ext"],

@@ -6,13 +6,18 @@
  * Decode: four 256-entry tables map each character of a quad straight to its 6 bits in their final
  * position within 24 bits, or to a flag bit (bit 24) for a character outside the alphabet; one OR of
  * four lookups decodes a quad and one test of the OR'ed flags validates it.
+ * Vector kernels (rta_b64_simd.c: AVX2, SSSE3, NEON), when the CPU has one, do the bulk of both
+ * directions first; the code here finishes the tail and the padding and finds and names any error.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "rta_b64.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "rta_b64_simd.h"
 
 static const char ALPHABET[65] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 #define BAD 0x01000000u /* flag bit above the 24 data bits */
@@ -20,6 +25,21 @@ static const char ALPHABET[65] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst
 static uint16_t enc_pairs[4096];          /* 12 bits -> 2 characters, in memory order */
 static uint32_t dec0[256], dec1[256], dec2[256], dec3[256];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+/* The kernel in use. Chosen once in build_tables; rta_b64_force_impl may swap it at any time, and
+ * kernels are immutable statics, so a relaxed load is enough: no other memory rides on the pointer. */
+static const rta_b64_kernel scalar_kernel = {"scalar", NULL, NULL};
+static _Atomic(const rta_b64_kernel *) active_kernel = &scalar_kernel;
+
+static inline const rta_b64_kernel *kernel(void) {
+    return atomic_load_explicit(&active_kernel, memory_order_relaxed);
+}
+
+/* The vector kernels this CPU runs, best first; none if rta_b64_simd.c was not linked in. */
+static const rta_b64_kernel *const *simd_kernels(void) {
+    static const rta_b64_kernel *const none[] = {NULL};
+    return rta_b64_simd_kernels ? rta_b64_simd_kernels() : none;
+}
 
 static void build_tables(void) {
     for (int i = 0; i < 4096; i++) {
@@ -35,6 +55,9 @@ static void build_tables(void) {
         dec2[c] = v << 6;
         dec3[c] = v;
     }
+    const rta_b64_kernel *const *k = simd_kernels();
+    if (k[0])
+        atomic_store_explicit(&active_kernel, k[0], memory_order_relaxed);
 }
 
 static inline void init(void) { pthread_once(&tables_once, build_tables); }
@@ -51,7 +74,9 @@ size_t rta_b64_encoded_size(size_t n) { return (n + 2) / 3 * 4; }
 size_t rta_b64_encode(const unsigned char *src, size_t n, char *out) {
     init();
     char *o = out;
-    size_t i = 0;
+    const rta_b64_kernel *k = kernel();
+    size_t i = k->encode ? k->encode(src, n, o) : 0; /* whole vector blocks, if any */
+    o += i / 3 * 4;
     /* 6 bytes -> 8 characters per step; the 8-byte load reads 2 bytes past the 6, so stop 8 early. */
     for (; i + 8 <= n; i += 6) {
         uint64_t x = load_be64(src + i);
@@ -108,7 +133,12 @@ static rta_b64_status locate(const unsigned char *q, size_t base, size_t *err_po
 /* Decode `nq` quads with no padding allowed. `base` is the offset of src in the whole input. */
 static rta_b64_status decode_quads(const unsigned char *src, size_t nq, unsigned char *o, size_t base,
                                    size_t *err_pos) {
-    size_t i = 0, len = nq * 4;
+    size_t len = nq * 4;
+    /* The kernel decodes whole blocks up to the first one holding a bad character; the loops below
+     * finish the rest and, starting at that block, find the offending character. */
+    const rta_b64_kernel *k = kernel();
+    size_t i = k->decode ? k->decode(src, len, o) : 0;
+    o += i / 4 * 3;
     /* Two quads per step; their flags are OR'ed and tested once. */
     for (; i + 8 <= len; i += 8) {
         uint32_t a = dec0[src[i]] | dec1[src[i + 1]] | dec2[src[i + 2]] | dec3[src[i + 3]];
@@ -221,6 +251,26 @@ rta_b64_status rta_b64_decode_split(const char *src_chars, size_t len, unsigned 
 rta_b64_status rta_b64_decode(const char *src, size_t len, unsigned char *out, size_t *out_len,
                               size_t *err_pos) {
     return rta_b64_decode_split(src, len, out, SIZE_MAX, NULL, out_len, err_pos);
+}
+
+const char *rta_b64_impl(void) {
+    init();
+    return kernel()->name;
+}
+
+int rta_b64_force_impl(const char *name) {
+    init();
+    if (strcmp(name, scalar_kernel.name) == 0) {
+        atomic_store_explicit(&active_kernel, &scalar_kernel, memory_order_relaxed);
+        return 0;
+    }
+    for (const rta_b64_kernel *const *k = simd_kernels(); *k; k++) {
+        if (strcmp(name, (*k)->name) == 0) {
+            atomic_store_explicit(&active_kernel, *k, memory_order_relaxed);
+            return 0;
+        }
+    }
+    return -1;
 }
 
 const char *rta_b64_strerror(rta_b64_status status) {

@@ -43,6 +43,14 @@ rta_b64_status rta_b64_decode(const char *src, size_t len, unsigned char *out, s
 rta_b64_status rta_b64_decode_split(const char *src, size_t len, unsigned char *out1, size_t cap1,
                                     unsigned char *out2, size_t *out_len, size_t *err_pos);
 
+/* The kernel doing the bulk of encode and decode: "avx2", "ssse3", "neon" or "scalar". The best one
+ * this CPU runs is chosen on first use; results never depend on the choice. */
+const char *rta_b64_impl(void);
+
+/* Use kernel `name` from now on, in every thread (of this copy of the library: each Python extension
+ * links its own). Returns 0, or -1 if this build or CPU has no such kernel. For tests and benchmarks. */
+int rta_b64_force_impl(const char *name);
+
 /* A short human-readable reason for a status. */
 const char *rta_b64_strerror(rta_b64_status status);
 

@@ -127,3 +127,15 @@ def b64decode(data):
         return b64decode_chars(<const char *>view.buf, <size_t>view.len)
     finally:
         PyBuffer_Release(&view)
+
+
+def _b64_impl():
+    """The base64 kernel in use in this module: "avx2", "ssse3", "neon" or "scalar". For tests and benchmarks."""
+    return rta_b64_impl().decode()
+
+
+def _b64_force_impl(name):
+    """Use base64 kernel `name` in this module from now on (not in _framing, which links its own copy);
+    ValueError if this build or CPU has no such kernel. For tests and benchmarks."""
+    if rta_b64_force_impl(name.encode()) != 0:
+        raise ValueError(f"base64 kernel {name!r} is not available on this CPU")

@@ -14,4 +14,6 @@ cdef extern from "rta_b64.h" nogil:
                                   size_t *err_pos)
     rta_b64_status rta_b64_decode_split(const char *src, size_t len, unsigned char *out1, size_t cap1,
                                         unsigned char *out2, size_t *out_len, size_t *err_pos)
+    const char *rta_b64_impl()
+    int rta_b64_force_impl(const char *name)
     const char *rta_b64_strerror(rta_b64_status status)
