@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 CSRC = Path(__file__).resolve().parent.parent / "csrc"
-SOURCES = ["rta_ring.c", "rta_g711.c", "rta_b64.c", "rta_framing.c"]
+SOURCES = ["rta_ring.c", "rta_g711.c", "rta_b64.c", "rta_b64_simd.c", "rta_framing.c"]
 CFLAGS = ["-std=c11", "-O2", "-g", "-Wall", "-Wextra", "-Werror", "-pthread", f"-I{CSRC}"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]
 
