@@ -12,10 +12,7 @@ import websocket
 
 from rtaudiod.sim import Simulator
 
-try:  # the suite-wide helper, when the protocol engineer's commit is in
-    from openai_schemas import validate_client_event, validate_server_event
-except ImportError:  # pragma: no cover - fallback until then
-    from sim_schemas import validate_client_event, validate_server_event
+from openai_schemas import validate_client_event, validate_server_event
 
 __all__ = ["KEY", "Client", "append_chunked", "b64", "check_conformance", "headers_for", "silence", "speech_pcm16",
            "tone", "validate_client_event", "validate_server_event", "wait_for"]

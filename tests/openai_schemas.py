@@ -1,6 +1,10 @@
-"""Strict checks of Realtime events against the `openai` package's models (TESTING.md's recipe).
+"""Strict checks of Realtime events against the `openai` package's models (TESTING.md's recipe), suite-wide.
 
-Fallback for the suite-wide `tests/openai_schemas.py`; the sim tests use that helper when it is importable.
+`validate_client_event(event, dialect)` / `validate_server_event(event, dialect)` with `dialect` "beta"
+(`openai.types.beta.realtime`, the seeds) or "ga" (`openai.types.realtime`); both return the parsed model and raise
+pydantic's `ValidationError` or `ValueError` (unknown keys). Import it as `from openai_schemas import ...`: `tests/`
+is on `sys.path` through the rootdir `tests/conftest.py` (pytest's default `prepend` import mode).
+
 The package's unions ignore the discriminator and allow extra keys, so: a union discriminated on `type`, strict
 validation, and a recursive walk of `model_extra` to catch unknown (misspelled) keys.
 """
