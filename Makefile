@@ -2,7 +2,7 @@
 PY ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: setup system python run test test-both ctest bench clean
+.PHONY: setup system python run test test-both ctest bench bench-smoke clean
 
 setup: system python
 
@@ -29,10 +29,20 @@ test-both: setup
 ctest: system
 	$(MAKE) -C csrc/tests run
 
+# Benchmarks (benchmarks/, outside the default test run): rtaudiod side by side with what a user would
+# write instead, then the ratios (benchmarks/ratios.py). Absolute times on a shared VM are noisy.
+BENCH_JSON ?= .benchmarks/latest.json
+
 bench: setup
+	mkdir -p $(dir $(BENCH_JSON))
 	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-only --benchmark-group-by=group \
-	    --benchmark-columns=min,median,ops,rounds --benchmark-sort=name $(PYTEST_ARGS)
-	$(PY) benchmarks/ratios.py
+	    --benchmark-columns=min,median,ops,rounds --benchmark-sort=name \
+	    --benchmark-json=$(BENCH_JSON) $(PYTEST_ARGS)
+	$(PY) benchmarks/ratios.py $(BENCH_JSON)
+
+# Every benchmark once, untimed, each contender checked against rtaudiod's result (for CI; < 30 s).
+bench-smoke: setup
+	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-disable -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .benchmarks rtaudiod/_ext/*.c rtaudiod/_ext/*.so csrc/tests/build
