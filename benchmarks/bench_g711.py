@@ -62,10 +62,9 @@ TARGETS = {("encode", True): 10.0, ("encode", False): 3.0, ("decode", True): 1.2
 
 
 def g711_input(op, size):
-    """The op's input of `size` bytes: PCM for an encoder, G.711 codes for a decoder."""
-    if op.endswith("_decode"):
-        return audioop.lin2ulaw(pcm(2 * size), 2)
-    return pcm(size)
+    """The op's input for `size` bytes of PCM: the PCM for an encoder, its G.711 codes for a decoder."""
+    data = pcm(size)
+    return audioop.lin2ulaw(data, 2) if op.endswith("_decode") else data
 
 
 def codec_call(op, contender, data):

@@ -27,8 +27,9 @@ import pytest
 
 import rtaudiod
 
-# 20 ms of 16-bit mono PCM at 8 kHz and 24 kHz, and 1 MiB. The size is the *input* of the operation:
-# "1MiB" is 1 MiB of PCM for an encoder and 1 MiB of codes (or base64 text) for a decoder.
+# 20 ms of 16-bit mono PCM at 8 kHz and 24 kHz, and 1 MiB. A size label always names the PCM audio
+# (bytes) involved: an encoder's input, a decoder's output ("ulaw_decode 1MiB" decodes 512 KiB of codes
+# into 1 MiB of PCM; "b64decode 20ms@24k" decodes the base64 text of a 960-byte frame).
 FRAME_8K = 160  # samples
 FRAME_24K = 480  # samples
 SIZES = {"20ms@8k": FRAME_8K * 2, "20ms@24k": FRAME_24K * 2, "1MiB": 1 << 20}
@@ -55,8 +56,9 @@ def smoke(config) -> bool:
     return bool(config.getoption("benchmark_disable"))
 
 
-def timed(benchmark, fn, *args, contender, expected, baseline=False, target=None, same=None, **extra):
-    """Time fn(*args) as `contender`, then check (outside the timed loop) that it returned `expected`.
+def timed(benchmark, fn, *args, contender, expected, kwargs=None, baseline=False, target=None, same=None,
+          **extra):
+    """Time fn(*args, **kwargs) as `contender`, then check (outside the timed loop) that it returned `expected`.
 
     `same(result, expected)` replaces == when contenders return equal values in different forms
     (str vs bytes JSON text, say)."""
@@ -66,7 +68,7 @@ def timed(benchmark, fn, *args, contender, expected, baseline=False, target=None
     if target is not None:
         benchmark.extra_info["target"] = target
     benchmark.extra_info.update(extra)
-    result = benchmark(fn, *args)
+    result = benchmark(fn, *args, **(kwargs or {}))
     ok = same(result, expected) if same else result == expected
     assert ok, f"{contender} does not compute what rtaudiod computes"
     return result
@@ -76,3 +78,10 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["rtaudiod_backend"] = rtaudiod.backend()
     machine_info["cpu_count"] = os.cpu_count()
 
+
+
+def pytest_collect_file(file_path, parent):
+    """Collect bench_*.py (pyproject's python_files is test_*.py); a file named on the command line is
+    already collected by pytest itself."""
+    if file_path.suffix == ".py" and file_path.name.startswith("bench_") and not parent.session.isinitpath(file_path):
+        return pytest.Module.from_parent(parent, path=file_path)
