@@ -1,0 +1,72 @@
+"""Pure-Python twin of rtaudiod._ext._framing: audio events on the wire. The contract is in
+rtaudiod/framing.py.
+
+This is the readable reference and the test oracle: every frame takes a full JSON decode (the C
+module's fallback path), so whatever the C fast path answers must equal what is answered here.
+"""
+
+import msgspec
+
+from rtaudiod._py.codecs import _byte_view, b64decode, b64encode
+from rtaudiod._py.ring import RingBuffer
+
+DELTA_TYPES = frozenset(("response.audio.delta", "response.output_audio.delta"))
+
+# Reused: building a Decoder per frame costs more than decoding a small event. float_hook=float
+# keeps numbers beyond the double range (1e400) valid JSON, as json.loads and the C fast path see them.
+_decoder = msgspec.json.Decoder(float_hook=float)
+
+
+def encode_append(audio, event_id=None) -> bytes:
+    """The exact JSON text of an input_audio_buffer.append event carrying `audio` (any bytes-like):
+    {"type":"input_audio_buffer.append","audio":"<base64>"}, with "event_id" after "type" when given."""
+    head = b'{"type":"input_audio_buffer.append",'
+    if event_id is not None:
+        if not isinstance(event_id, str):
+            raise TypeError(f"event_id must be a str, not {type(event_id).__name__}")
+        head += b'"event_id":' + msgspec.json.encode(event_id) + b","
+    return head + b'"audio":"' + b64encode(audio) + b'"}'
+
+
+def _delta_text(frame) -> str | None:
+    """The base64 text of an audio delta frame's `delta`, or None when the frame is another event."""
+    try:
+        event = _decoder.decode(frame if isinstance(frame, str) else _byte_view(frame))
+    except (msgspec.DecodeError, UnicodeError) as exc:  # UnicodeError: invalid UTF-8 bytes, lone surrogates
+        raise ValueError(f"audio delta frame: not valid JSON: {exc}") from None
+    if not isinstance(event, dict):
+        return None
+    kind = event.get("type")
+    if not isinstance(kind, str) or kind not in DELTA_TYPES:
+        return None
+    delta = event.get("delta")
+    if not isinstance(delta, str):
+        raise ValueError(f"audio delta frame: 'delta' is {'not a string' if 'delta' in event else 'missing'}")
+    return delta
+
+
+def decode_audio_delta(frame) -> bytes | None:
+    """The audio of a response.audio.delta / response.output_audio.delta frame (str or bytes-like), or
+    None for another event. ValueError for broken JSON, or a delta whose `delta` is missing, not a
+    string or not strict base64."""
+    text = _delta_text(frame)
+    if text is None:
+        return None
+    try:
+        return b64decode(text)
+    except ValueError as exc:
+        raise ValueError(f"audio delta frame: 'delta' is not valid base64: {exc}") from None
+
+
+def decode_audio_delta_into(frame, ring: RingBuffer) -> int | None:
+    """decode_audio_delta, writing the audio into `ring` (producer side). Returns the byte count, or None
+    for another event. BufferError, with nothing written, when the ring has less room than the audio."""
+    if not isinstance(ring, RingBuffer):
+        raise TypeError(f"ring must be a {RingBuffer.__module__}.RingBuffer, not {type(ring).__name__}")
+    audio = decode_audio_delta(frame)
+    if audio is None:
+        return None
+    room = ring.write_available
+    if len(audio) > room:
+        raise BufferError(f"audio delta of {len(audio)} bytes does not fit: {room} bytes free in the ring")
+    return ring.write(audio)
