@@ -1,0 +1,147 @@
+"""The small interface every audio backend implements (PyAudio, WAV file, null).
+
+Callback style, chosen over blocking reads/writes for one reason: barge-in. A blocking playback thread
+fills its next buffer *before* `write()` waits for room, so a flush finds one stale buffer already on
+its way to the device; a callback fills the buffer at the moment the device asks for it, so a flush
+is heard within the device's own buffering (measured ~25 ms with 10 ms periods on PulseAudio). The
+device is the clock for both directions, and underruns are impossible to miss: the device asks, the
+callback must answer now, with silence if the ring is dry.
+
+Callbacks run on the backend's thread (PortAudio's own thread for PyAudio; a pacing thread for the
+file and null backends). They take the GIL, so the rest of the daemon must not hold it for long; they
+never log, wait or do I/O: ring reads/writes, numpy on preallocated buffers, counters. PyAudio itself
+allocates one bytes object per input callback and one result tuple per output callback; we cannot
+avoid those from Python.
+
+    input callback:  callback(data)  - `data` holds `frames` interleaved int16 frames of the device.
+    output callback: callback(buf) -> bool - fill the writable `buf` (frames x channels int16) completely;
+                     return True when it holds real audio, False for pure silence (file backends use this
+                     to pace idle time in real time when running as fast as possible).
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+InputCallback = Callable[[bytes], None]
+OutputCallback = Callable[[memoryview], bool]
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """One device as the backend sees it."""
+
+    index: int
+    name: str
+    max_input_channels: int
+    max_output_channels: int
+    default_rate: int
+    host_api: str = ""
+
+    def channels(self, output: bool) -> int:
+        return self.max_output_channels if output else self.max_input_channels
+
+
+class Stream(ABC):
+    """An open input or output stream; created stopped."""
+
+    device: DeviceInfo
+    rate: int
+    channels: int
+    frames: int  # frames per callback
+
+    @abstractmethod
+    def start(self) -> None: ...
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop calling back (waits for a callback in progress to return)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the device; stops first. Safe to call twice."""
+
+    @property
+    @abstractmethod
+    def latency(self) -> float:
+        """Seconds between a sample crossing the callback and it being heard (output) or from it being
+        captured to the callback (input), as the backend reports it."""
+
+    @property
+    def xruns(self) -> int:
+        """Device-level under/overflows reported by the backend (not the rings' counters)."""
+        return 0
+
+    @property
+    def callback_errors(self) -> int:
+        """Exceptions raised by the callback (the stream kept running; see last_error)."""
+        return 0
+
+    @property
+    def last_error(self) -> BaseException | None:
+        return None
+
+
+class Backend(ABC):
+    """Opens streams on devices. One instance per engine; close() releases everything it holds."""
+
+    name: str
+
+    @abstractmethod
+    def devices(self) -> list[DeviceInfo]: ...
+
+    @abstractmethod
+    def resolve(self, device: int | str | None, output: bool) -> DeviceInfo:
+        """The device for an index, a name substring or None (the default); AudioDeviceError otherwise."""
+
+    @abstractmethod
+    def open_input(self, device: DeviceInfo, rate: int, channels: int, frames: int, callback: InputCallback) -> Stream: ...
+
+    @abstractmethod
+    def open_output(self, device: DeviceInfo, rate: int, channels: int, frames: int, callback: OutputCallback) -> Stream: ...
+
+    def close(self) -> None:
+        """Release the backend (PyAudio's terminate)."""
+
+
+def describe_devices(devices: list[DeviceInfo]) -> str:
+    """A short listing for error messages: `0 "pulse" (in 32, out 32, 44100 Hz)`, one per line."""
+    if not devices:
+        return "  (no devices: is a sound server running, or a card present?)"
+    return "\n".join(
+        f"  {d.index} {d.name!r} (in {d.max_input_channels}, out {d.max_output_channels}, {d.default_rate} Hz)"
+        for d in devices
+    )
+
+
+def select_device(devices: list[DeviceInfo], device: int | str | None, default: int | None, output: bool) -> DeviceInfo:
+    """Pick a device by index, by name (exact first, then case-insensitive substring) or the default.
+
+    The device must have channels in the wanted direction. Raises AudioDeviceError naming the request
+    and listing what exists.
+    """
+    from rtaudiod.audio.errors import AudioDeviceError
+
+    kind = "output" if output else "input"
+    usable = [d for d in devices if d.channels(output) > 0]
+    if device is None:
+        found = [d for d in usable if d.index == default]
+        if not found:
+            raise AudioDeviceError(f"no default {kind} device; available {kind} devices:\n{describe_devices(usable)}")
+        return found[0]
+    if isinstance(device, int):
+        found = [d for d in devices if d.index == device]
+        if not found:
+            raise AudioDeviceError(f"no {kind} device with index {device}; available {kind} devices:\n{describe_devices(usable)}")
+        if found[0].channels(output) == 0:
+            raise AudioDeviceError(
+                f"device {device} {found[0].name!r} has no {kind} channels; available {kind} devices:\n{describe_devices(usable)}"
+            )
+        return found[0]
+    exact = [d for d in usable if d.name == device]
+    if exact:
+        return exact[0]
+    partial = [d for d in usable if device.lower() in d.name.lower()]
+    if not partial:
+        raise AudioDeviceError(f"no {kind} device matches {device!r}; available {kind} devices:\n{describe_devices(usable)}")
+    return partial[0]

@@ -1,0 +1,80 @@
+"""Audio engine settings (a msgspec Struct, so the daemon's TOML loader validates it) and latency modes."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import msgspec
+
+LatencyName = Literal["low", "balanced", "high"]
+
+
+@dataclass(frozen=True)
+class LatencyMode:
+    """Timing of one latency mode.
+
+    capture_ms: the capture frame (the device read size and the uplink's granularity).
+    playout_period_ms: the playback device buffer. Kept at 10 ms in `low` and `balanced` because a flush
+        (barge-in) can only silence the speaker after what was already handed to the device drains:
+        measured on PulseAudio, 10 ms periods go quiet ~25 ms after a flush, 20 ms periods ~55 ms.
+    prebuffer_ms: audio gathered before playback starts, to absorb network bursts.
+    """
+
+    capture_ms: int
+    playout_period_ms: int
+    prebuffer_ms: int
+
+
+LATENCY_MODES: dict[str, LatencyMode] = {
+    "low": LatencyMode(capture_ms=10, playout_period_ms=10, prebuffer_ms=40),
+    "balanced": LatencyMode(capture_ms=20, playout_period_ms=10, prebuffer_ms=100),
+    "high": LatencyMode(capture_ms=40, playout_period_ms=20, prebuffer_ms=200),
+}
+
+
+class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Everything the engine needs; the defaults run the default devices in `balanced` mode."""
+
+    backend: Literal["pyaudio", "wav", "null"] = "pyaudio"
+    # Device by index or by a case-insensitive substring of its name; None: the system default.
+    input_device: int | str | None = None
+    output_device: int | str | None = None
+    # Device format; None: the device's default rate, and stereo when the device has two channels or more.
+    input_rate: int | None = None
+    output_rate: int | None = None
+    input_channels: int | None = None
+    output_channels: int | None = None
+    session_rate: int = 24000  # 24000 for pcm16, 8000 for G.711
+    latency: LatencyName = "balanced"
+    # soxr recipe. LQ: steady output every frame and ~3 ms delay; HQ/VHQ/MQ hold back 35-40 ms and emit in
+    # bursts (measured with ResampleStream at 20 ms chunks), too much for a barge-in path.
+    resample_quality: Literal["QQ", "LQ", "MQ", "HQ", "VHQ"] = "LQ"
+    gain_db: float = 0.0
+    mute: bool = False
+    half_duplex: bool = False  # gate the mic while the speaker is audible (devices without echo cancel)
+    half_duplex_tail_ms: int = 250  # ...and this long after, for the room's echo to die down
+    fade_ms: float = 2.5  # ramp at underrun/flush edges so cuts do not click
+    capture: bool = True
+    playout: bool = True
+    capture_ring_ms: int = 2000
+    playout_ring_s: int = 60  # a whole response usually arrives faster than it plays
+    # wav backend: input file (None: silence) and output file (None: discard); realtime=False runs as fast as
+    # the data allows (output still waits in real time while there is nothing to play).
+    wav_input: str | None = None
+    wav_output: str | None = None
+    realtime: bool = True
+
+    def __post_init__(self) -> None:
+        if self.session_rate not in (8000, 16000, 24000, 48000):
+            raise ValueError(f"session_rate must be 8000, 16000, 24000 or 48000, got {self.session_rate}")
+        for key in ("input_rate", "output_rate"):
+            rate = getattr(self, key)
+            if rate is not None and not 8000 <= rate <= 192000:
+                raise ValueError(f"{key} must be between 8000 and 192000 Hz, got {rate}")
+        for key in ("input_channels", "output_channels"):
+            ch = getattr(self, key)
+            if ch is not None and not 1 <= ch <= 32:
+                raise ValueError(f"{key} must be between 1 and 32, got {ch}")
+
+    @property
+    def mode(self) -> LatencyMode:
+        return LATENCY_MODES[self.latency]
