@@ -24,7 +24,9 @@ DELTA_TYPES = frozenset(("response.audio.delta", "response.output_audio.delta"))
 cdef bytes APPEND_HEAD = b'{"type":"input_audio_buffer.append","audio":"'
 cdef bytes APPEND_TAIL = b'"}'
 cdef object _json_encode = msgspec.json.encode
-cdef object _json_decode = msgspec.json.decode
+# float_hook: a number beyond the double range (1e400) is valid JSON, as json.loads and the fast path
+# see it; msgspec's default would call the frame broken only when the fast path is not taken.
+cdef object _json_decode = msgspec.json.Decoder(float_hook=float).decode
 
 
 def encode_append(audio, event_id=None):
@@ -52,7 +54,10 @@ cdef str _full_delta_text(object frame):
         event = _json_decode(frame)
     except msgspec.DecodeError as exc:
         raise ValueError(f"audio delta frame: not valid JSON: {exc}") from None
-    if not isinstance(event, dict) or event.get("type") not in DELTA_TYPES:
+    if not isinstance(event, dict):
+        return None
+    kind = event.get("type")
+    if not isinstance(kind, str) or kind not in DELTA_TYPES:  # a list or dict `type` is unhashable
         return None
     delta = event.get("delta")
     if not isinstance(delta, str):
@@ -126,7 +131,7 @@ def decode_audio_delta_into(frame, RingBuffer ring not None):
     cdef Py_ssize_t n
     cdef rta_delta_info info
     cdef rta_delta_kind kind
-    cdef size_t need, room, out_len = 0, err_pos = 0
+    cdef size_t need, out_len = 0, err_pos = 0
     cdef rta_region reg[2]
     cdef rta_b64_status status
     cdef int release = _frame_chars(frame, &view, &src, &n)
@@ -136,21 +141,21 @@ def decode_audio_delta_into(frame, RingBuffer ring not None):
             return None
         if kind == RTA_DELTA_FOUND:
             need = rta_b64_decoded_size(src + info.delta_start, info.delta_len)
-            room = rta_ring_write_available(ring._ring)
-            if need > room:
-                raise BufferError(f"audio delta of {need} bytes does not fit: {room} bytes free in the ring")
-            rta_ring_write_regions(ring._ring, need, reg)
-            # Decode straight into the ring's free space; publish only if the whole delta was valid.
-            if info.delta_len >= NOGIL_MIN_BYTES:
-                with nogil:
+            # `need` is counted from the raw text: an escape makes it too big and a broken delta has no
+            # size at all, so when it seems not to fit the full decode below gives the verdict.
+            if need <= rta_ring_write_available(ring._ring):
+                rta_ring_write_regions(ring._ring, need, reg)
+                # Decode straight into the ring's free space; publish only if the whole delta was valid.
+                if info.delta_len >= NOGIL_MIN_BYTES:
+                    with nogil:
+                        status = rta_b64_decode_split(src + info.delta_start, info.delta_len, reg[0].data,
+                                                      reg[0].len, reg[1].data, &out_len, &err_pos)
+                else:
                     status = rta_b64_decode_split(src + info.delta_start, info.delta_len, reg[0].data,
                                                   reg[0].len, reg[1].data, &out_len, &err_pos)
-            else:
-                status = rta_b64_decode_split(src + info.delta_start, info.delta_len, reg[0].data,
-                                              reg[0].len, reg[1].data, &out_len, &err_pos)
-            if status == RTA_B64_OK:
-                rta_ring_advance_write(ring._ring, out_len)
-                return out_len
+                if status == RTA_B64_OK:
+                    rta_ring_advance_write(ring._ring, out_len)
+                    return out_len
     finally:
         if release:
             PyBuffer_Release(&view)
