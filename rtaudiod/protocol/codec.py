@@ -1,0 +1,125 @@
+"""Frames to events and events to frames (no I/O).
+
+`decode_server_event` runs on the receive thread for every non-audio event, so it uses decoders built once: in the
+beta dialect one typed msgspec decode straight into the tagged union (the internal model is the beta shape); in
+GA, and for any frame the typed decode refuses, a plain JSON decode, the dialect table, then `msgspec.convert`
+into the event's Struct. Only that second path decides between "unknown event" and "malformed frame".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+import msgspec
+
+from . import dialect as _dialect
+from .client_events import CLIENT_EVENT_TYPES, ClientEvent, ConversationItemCreate, ResponseCreate, SessionUpdate
+from .dialect import Dialect
+from .errors import ProtocolError
+from .server_events import SERVER_EVENT_TYPES, ServerEvent, UnknownEvent
+
+__all__ = ["Codec", "decode_client_event", "decode_server_event", "encode_client_event"]
+
+_raw_decoder = msgspec.json.Decoder()
+_beta_decoder = msgspec.json.Decoder(ServerEvent)
+_encoder = msgspec.json.Encoder()
+#: client events whose nested objects differ between the dialects (the others encode as they are)
+_SHAPED_CLIENT = (SessionUpdate, ConversationItemCreate, ResponseCreate)
+_AT = re.compile(r" - at `(\$[^`]*)`$")
+_MISSING = re.compile(r"missing required field `([^`]*)`")
+
+
+def _fail(message: str, event_type: str | None = None, path: str | None = None) -> ProtocolError:
+    return ProtocolError(message, event_type=event_type, path=path)
+
+
+def _validation_error(kind: str, error: msgspec.ValidationError) -> ProtocolError:
+    text = str(error)
+    at = _AT.search(text)
+    path = at.group(1) if at else "$"
+    missing = _MISSING.search(text)
+    if missing:
+        path = f"{path}.{missing.group(1)}"
+    return _fail(f"malformed {kind} event: {text}", kind, path)
+
+
+def _load(frame: bytes | str, what: str) -> dict[str, Any]:
+    """The frame as a JSON object with a string `type`, or ProtocolError."""
+    try:
+        obj = _raw_decoder.decode(frame)
+    except (msgspec.DecodeError, UnicodeError, RecursionError) as e:
+        raise _fail(f"{what} frame is not valid JSON: {e}") from None
+    if not isinstance(obj, dict):
+        raise _fail(f"{what} frame is not a JSON object (got {type(obj).__name__})")
+    kind = obj.get("type")
+    if not isinstance(kind, str):
+        raise _fail(f"{what} event has no string 'type' field", path="$.type")
+    return obj
+
+
+def _decode_general(frame: bytes | str) -> Any:
+    obj = _load(frame, "server")
+    wire_type = obj["type"]
+    cls = SERVER_EVENT_TYPES.get(_dialect.server_name_from_wire(wire_type))
+    if cls is None:
+        return UnknownEvent(type=wire_type, raw=obj)
+    try:
+        return msgspec.convert(_dialect.server_event_from_wire(obj), cls)
+    except msgspec.ValidationError as e:
+        raise _validation_error(wire_type, e) from None
+
+
+def decode_server_event(frame: bytes | str, dialect: Dialect | str = Dialect.GA) -> ServerEvent | UnknownEvent:
+    """One server frame as a `ServerEvent` Struct (internal names and shapes), or `UnknownEvent` for a type this
+    layer does not know. Names and shapes of either dialect are accepted. Raises `ProtocolError` (and nothing
+    else) for broken JSON, a non-object, a missing `type`, or a known event with missing or mistyped fields."""
+    if dialect == Dialect.BETA:
+        try:
+            return _beta_decoder.decode(frame)
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError, RecursionError):
+            pass  # a GA name, an unknown type or a malformed frame: the general path tells which
+    return _decode_general(frame)
+
+
+def encode_client_event(event: ClientEvent, dialect: Dialect | str = Dialect.GA) -> bytes:
+    """The JSON frame of a client event in the dialect's wire shape (keys left unset are not sent)."""
+    if isinstance(event, _SHAPED_CLIENT):
+        return _encoder.encode(_dialect.client_event_to_wire(msgspec.to_builtins(event), dialect))
+    return _encoder.encode(event)
+
+
+def decode_client_event(frame: bytes | str) -> ClientEvent:
+    """A client frame of either dialect back into its Struct (round trips, recordings); `ProtocolError` for
+    anything that is not one of the 9 client events."""
+    obj = _load(frame, "client")
+    kind = obj["type"]
+    cls = CLIENT_EVENT_TYPES.get(kind)
+    if cls is None:
+        raise _fail(f"unknown client event type {kind!r}", kind, "$.type")
+    try:
+        return msgspec.convert(_dialect.client_event_from_wire(obj), cls)
+    except msgspec.ValidationError as e:
+        raise _validation_error(kind, e) from None
+
+
+class Codec:
+    """One connection's codec: the dialect, and counts of the unknown server event types seen (the caller logs
+    them; `unknown` is a Counter by wire type)."""
+
+    def __init__(self, dialect: Dialect | str) -> None:
+        self.dialect = Dialect(dialect)
+        self.unknown: Counter[str] = Counter()
+
+    def decode(self, frame: bytes | str) -> ServerEvent | UnknownEvent:
+        event = decode_server_event(frame, self.dialect)
+        if type(event) is UnknownEvent:
+            self.unknown[event.type] += 1
+        return event
+
+    def encode(self, event: ClientEvent) -> bytes:
+        return encode_client_event(event, self.dialect)
+
+    def __repr__(self) -> str:
+        return f"Codec(dialect={self.dialect.value!r}, unknown={sum(self.unknown.values())})"

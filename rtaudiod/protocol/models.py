@@ -1,0 +1,231 @@
+"""Nested objects of the internal event model: session configuration, conversation items and their content parts,
+responses, usage, rate limits, errors.
+
+The internal model has the beta (seed) shape: flat session fields (`input_audio_format: "pcm16"`, `voice`,
+`turn_detection`, `max_response_output_tokens`), assistant content parts `text` / `audio`. A few GA-only fields are
+here too (`TurnDetection.idle_timeout_ms`, `FunctionCallArgumentsDone.name`); `dialect.py` maps everything to and
+from each wire dialect. Every optional field defaults to `UNSET` and structs omit defaults, so an event built from
+these never carries a key its builder did not set; `None` is sent as JSON `null` (e.g. `turn_detection=None` turns
+server VAD off). Enumerations are plain `str` where the service adds values over time (a client must not reject
+them); the audio formats the daemon depends on are checked.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Union
+
+from msgspec import UNSET, Struct, UnsetType
+
+__all__ = [
+    "AUDIO_FORMATS", "AudioFormat", "ContentPart", "Conversation", "ErrorInfo", "InputTokenDetails", "Item",
+    "MaxTokens", "NoiseReduction", "OutputTokenDetails", "RateLimit", "Response", "ResponseError", "ResponseParams",
+    "SessionConfig", "StatusDetails", "Tool", "ToolChoice", "ToolChoiceFunction", "Transcription", "TurnDetection",
+    "Usage",
+]
+
+#: Audio formats by their beta names: 16-bit LE mono 24 kHz; G.711 u-law / A-law, 8 kHz, one byte a sample.
+AudioFormat = Literal["pcm16", "g711_ulaw", "g711_alaw"]
+AUDIO_FORMATS: tuple[str, ...] = ("pcm16", "g711_ulaw", "g711_alaw")
+#: A token limit: 1..4096, or "inf".
+MaxTokens = Union[int, Literal["inf"]]
+
+
+class _Obj(Struct, omit_defaults=True, kw_only=True):
+    """Base of every nested object: keyword-only, unset fields left out of the JSON."""
+
+
+# ---- session configuration -----------------------------------------------------------------------------------
+class TurnDetection(_Obj):
+    """Server VAD (`server_vad`) or semantic VAD (`semantic_vad`). `idle_timeout_ms` is GA-only (dropped in beta);
+    GA accepts only each type's own fields (`threshold`, `prefix_padding_ms`, `silence_duration_ms`,
+    `idle_timeout_ms` for `server_vad`; `eagerness` for `semantic_vad`), the GA mapping drops the others."""
+
+    type: str | UnsetType = UNSET
+    threshold: float | UnsetType = UNSET
+    prefix_padding_ms: int | UnsetType = UNSET
+    silence_duration_ms: int | UnsetType = UNSET
+    create_response: bool | UnsetType = UNSET
+    interrupt_response: bool | UnsetType = UNSET
+    eagerness: str | UnsetType = UNSET
+    idle_timeout_ms: int | None | UnsetType = UNSET
+
+
+class Transcription(_Obj):
+    """Input audio transcription (beta `input_audio_transcription`, GA `audio.input.transcription`)."""
+
+    model: str | UnsetType = UNSET
+    language: str | UnsetType = UNSET
+    prompt: str | UnsetType = UNSET
+
+
+class NoiseReduction(_Obj):
+    """`near_field` or `far_field` (beta `input_audio_noise_reduction`, GA `audio.input.noise_reduction`)."""
+
+    type: str | UnsetType = UNSET
+
+
+class Tool(_Obj):
+    """A function the model may call; `parameters` is a JSON Schema object."""
+
+    type: str | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    parameters: dict[str, Any] | UnsetType = UNSET
+
+
+class ToolChoiceFunction(_Obj):
+    """Force one function: GA `{"type": "function", "name": ...}` (the mapping writes `type`); beta has only a
+    string `tool_choice` and gets the bare name."""
+
+    name: str
+
+
+ToolChoice = Union[str, ToolChoiceFunction]
+
+
+class SessionConfig(_Obj):
+    """A session, flat (beta shape). In `session.update` only what you set is sent; in `session.created` /
+    `.updated` it is the server's full view (`id` set). `modalities`: `["text"]` or `["text", "audio"]` (GA
+    `output_modalities` `["text"]` / `["audio"]`). `temperature` has no GA counterpart (dropped in GA)."""
+
+    id: str | UnsetType = UNSET
+    model: str | UnsetType = UNSET
+    modalities: list[str] | UnsetType = UNSET
+    instructions: str | UnsetType = UNSET
+    voice: str | UnsetType = UNSET
+    input_audio_format: AudioFormat | UnsetType = UNSET
+    output_audio_format: AudioFormat | UnsetType = UNSET
+    input_audio_transcription: Transcription | None | UnsetType = UNSET
+    input_audio_noise_reduction: NoiseReduction | None | UnsetType = UNSET
+    turn_detection: TurnDetection | None | UnsetType = UNSET
+    tools: list[Tool] | UnsetType = UNSET
+    tool_choice: ToolChoice | UnsetType = UNSET
+    temperature: float | UnsetType = UNSET
+    max_response_output_tokens: MaxTokens | UnsetType = UNSET
+    speed: float | UnsetType = UNSET
+
+
+# ---- conversation items --------------------------------------------------------------------------------------
+class ContentPart(_Obj):
+    """One content part. Types: `input_text`, `input_audio` (user), `text`, `audio` (assistant; GA `output_text`,
+    `output_audio` on items), `input_image` (GA). `audio` is base64."""
+
+    type: str | UnsetType = UNSET
+    text: str | UnsetType = UNSET
+    audio: str | UnsetType = UNSET
+    transcript: str | None | UnsetType = UNSET
+    image_url: str | UnsetType = UNSET
+    detail: str | UnsetType = UNSET
+
+
+class Item(_Obj):
+    """A conversation item: `message` (`role`, `content`), `function_call` (`call_id`, `name`, `arguments`) or
+    `function_call_output` (`call_id`, `output`)."""
+
+    id: str | UnsetType = UNSET
+    type: str | UnsetType = UNSET
+    object: str | UnsetType = UNSET
+    status: str | UnsetType = UNSET
+    role: str | UnsetType = UNSET
+    content: list[ContentPart] | UnsetType = UNSET
+    call_id: str | UnsetType = UNSET
+    name: str | UnsetType = UNSET
+    arguments: str | UnsetType = UNSET
+    output: str | UnsetType = UNSET
+
+
+# ---- responses -----------------------------------------------------------------------------------------------
+class ResponseParams(_Obj):
+    """Per-response overrides of `response.create` (beta shape; GA: `output_modalities`,
+    `audio.output.{format,voice}`, `max_output_tokens`; `temperature` dropped in GA). `conversation`: `auto` or
+    `none` (out of band); `input`: the items to use instead of the conversation."""
+
+    modalities: list[str] | UnsetType = UNSET
+    instructions: str | UnsetType = UNSET
+    voice: str | UnsetType = UNSET
+    output_audio_format: AudioFormat | UnsetType = UNSET
+    tools: list[Tool] | UnsetType = UNSET
+    tool_choice: ToolChoice | UnsetType = UNSET
+    temperature: float | UnsetType = UNSET
+    max_response_output_tokens: MaxTokens | UnsetType = UNSET
+    conversation: str | UnsetType = UNSET
+    metadata: dict[str, str] | None | UnsetType = UNSET
+    input: list[Item] | UnsetType = UNSET
+
+
+class ResponseError(_Obj):
+    type: str | UnsetType = UNSET
+    code: str | None | UnsetType = UNSET
+    message: str | UnsetType = UNSET
+
+
+class StatusDetails(_Obj):
+    """Why a response is `cancelled` (`turn_detected`, `client_cancelled`), `incomplete` (`max_output_tokens`,
+    `content_filter`) or `failed` (`error`)."""
+
+    type: str | UnsetType = UNSET
+    reason: str | None | UnsetType = UNSET
+    error: ResponseError | None | UnsetType = UNSET
+
+
+class InputTokenDetails(_Obj):
+    text_tokens: int | UnsetType = UNSET
+    audio_tokens: int | UnsetType = UNSET
+    cached_tokens: int | UnsetType = UNSET
+
+
+class OutputTokenDetails(_Obj):
+    text_tokens: int | UnsetType = UNSET
+    audio_tokens: int | UnsetType = UNSET
+
+
+class Usage(_Obj):
+    total_tokens: int | UnsetType = UNSET
+    input_tokens: int | UnsetType = UNSET
+    output_tokens: int | UnsetType = UNSET
+    input_token_details: InputTokenDetails | UnsetType = UNSET
+    output_token_details: OutputTokenDetails | UnsetType = UNSET
+
+
+class Response(_Obj):
+    """A response as the server reports it (`response.created` / `.done`). `status`: `in_progress`, `completed`,
+    `cancelled`, `failed`, `incomplete`. GA's `output_modalities` / `audio.output` arrive as `modalities`,
+    `output_audio_format`, `voice`."""
+
+    id: str | UnsetType = UNSET
+    object: str | UnsetType = UNSET
+    status: str | UnsetType = UNSET
+    status_details: StatusDetails | None | UnsetType = UNSET
+    output: list[Item] | UnsetType = UNSET
+    conversation_id: str | None | UnsetType = UNSET
+    modalities: list[str] | UnsetType = UNSET
+    voice: str | UnsetType = UNSET
+    output_audio_format: AudioFormat | UnsetType = UNSET
+    temperature: float | UnsetType = UNSET
+    max_output_tokens: MaxTokens | None | UnsetType = UNSET
+    usage: Usage | None | UnsetType = UNSET
+    metadata: dict[str, str] | None | UnsetType = UNSET
+
+
+# ---- misc ----------------------------------------------------------------------------------------------------
+class RateLimit(_Obj):
+    name: str | UnsetType = UNSET
+    limit: int | UnsetType = UNSET
+    remaining: int | UnsetType = UNSET
+    reset_seconds: float | UnsetType = UNSET
+
+
+class ErrorInfo(_Obj):
+    """The `error` object of `error` and `...transcription.failed` events; `event_id` names the client event that
+    caused it."""
+
+    type: str | UnsetType = UNSET
+    code: str | None | UnsetType = UNSET
+    message: str | UnsetType = UNSET
+    param: str | None | UnsetType = UNSET
+    event_id: str | None | UnsetType = UNSET
+
+
+class Conversation(_Obj):
+    id: str | UnsetType = UNSET
+    object: str | UnsetType = UNSET
