@@ -52,6 +52,8 @@ def main(path: str) -> int:
     latencies = []
     for bench in data["benchmarks"]:
         extra = bench.get("extra_info") or {}
+        if not bench.get("stats"):
+            continue
         entry = {"contender": contender_of(bench), "extra": extra, "group": bench.get("group") or bench["name"]}
         if "latency_us" in extra:
             latencies.append(entry)
@@ -63,7 +65,8 @@ def main(path: str) -> int:
     print(f"rtaudiod backend: {info.get('rtaudiod_backend', '?')}; {info.get('python_implementation', '')} "
           f"{info.get('python_version', '')}; {info.get('cpu', {}).get('brand_raw', '?')}; "
           f"{info.get('cpu_count', '?')} CPUs; {data.get('datetime', '')}")
-    print("median per call; ratio = contender / rtaudiod (how many times slower than rtaudiod)\n")
+    print("median per call; ratio = contender / the group's first line, rtaudiod (how many times slower than")
+    print("rtaudiod); a group without rtaudiod is compared with its baseline, else its fastest (\"reference\")\n")
 
     targets = []
     for group, entries in groups.items():
@@ -79,7 +82,7 @@ def main(path: str) -> int:
                 line += " " * 8
             if "items" in e["extra"]:
                 line += f"  {fmt_rate(e['extra']['items'] / e['median']):>9}"
-            notes = []
+            notes = ["reference"] if e is subject and e["contender"] != "rtaudiod" else []
             if e["extra"].get("baseline") and e is not subject:
                 notes.append("baseline")
                 target = e["extra"].get("target")
@@ -98,7 +101,7 @@ def main(path: str) -> int:
         width = max(len(f"{e['group']}: {e['contender']}") for e in latencies)
         for e in latencies:
             dist = e["extra"]["latency_us"]
-            cells = "  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in dist.items())
+            cells = "  ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in dist.items())
             line = f"  {e['group'] + ': ' + e['contender']:<{width}}  {cells}"
             target = e["extra"].get("target_p99_us")
             if target is not None:
