@@ -1,0 +1,120 @@
+"""Sample-format work at the device edge: down-mix, resample, gain, levels, fades.
+
+Everything is int16 mono at the session rate after the edge. Buffers are allocated once and reused;
+python-soxr's resample_chunk returns a fresh (small) array per call, which we cannot avoid from Python.
+"""
+
+import math
+
+import numpy as np
+import soxr
+
+FULL_SCALE = 32768.0
+# An edge quieter than this (-40 dBFS) does not click when cut, so it is left alone (keeps quiet audio,
+# such as the start and end of speech, bit-exact through the engine).
+EDGE_QUIET = 328
+
+
+def dbfs(value: float) -> float:
+    """Linear amplitude (0..32768) to dBFS; silence is -120."""
+    return 20.0 * math.log10(value / FULL_SCALE) if value > 0 else -120.0
+
+
+class Resampler:
+    """Streaming mono int16 resampler (soxr ResampleStream); identity when the rates match."""
+
+    def __init__(self, in_rate: int, out_rate: int, quality: str):
+        self.in_rate, self.out_rate = in_rate, out_rate
+        self._stream = None if in_rate == out_rate else soxr.ResampleStream(in_rate, out_rate, 1, dtype="int16", quality=quality)
+
+    def process(self, x: np.ndarray, last: bool = False) -> np.ndarray:
+        if self._stream is None:
+            return x
+        return self._stream.resample_chunk(x, last=last)
+
+    def clear(self) -> None:
+        if self._stream is not None:
+            self._stream.clear()
+
+    @property
+    def delay(self) -> float:
+        """Samples (output rate) held inside the resampler."""
+        return 0.0 if self._stream is None else float(self._stream.delay())
+
+
+class Downmixer:
+    """Interleaved int16 frames of `channels` → int16 mono (the channel mean)."""
+
+    def __init__(self, channels: int, max_frames: int):
+        self.channels = channels
+        self._acc = np.empty(max_frames, np.int32)
+        self._mono = np.empty(max_frames, np.int16)
+
+    def process(self, data: bytes) -> np.ndarray:
+        x = np.frombuffer(data, np.int16)
+        if self.channels == 1:
+            return x
+        n = len(x) // self.channels
+        if n > len(self._acc):
+            self._acc, self._mono = np.empty(n, np.int32), np.empty(n, np.int16)
+        acc, mono = self._acc[:n], self._mono[:n]
+        np.sum(x[: n * self.channels].reshape(n, self.channels), axis=1, dtype=np.int32, out=acc)
+        np.floor_divide(acc, self.channels, out=acc)
+        np.copyto(mono, acc, casting="unsafe")
+        return mono
+
+
+class LevelMeter:
+    """Gain and RMS/peak of int16 blocks, in a reused float32 buffer."""
+
+    def __init__(self, max_samples: int):
+        self._f = np.empty(max_samples, np.float32)
+        self._out = np.empty(max_samples, np.int16)
+        self.rms = 0.0  # linear, 0..32768, of the last block
+        self.peak = 0.0
+
+    def process(self, x: np.ndarray, gain: float) -> np.ndarray:
+        """Measure `x` after `gain` (linear); returns the gained block (x itself when gain is 1)."""
+        n = len(x)
+        if n == 0:
+            return x
+        if n > len(self._f):
+            self._f, self._out = np.empty(n, np.float32), np.empty(n, np.int16)
+        f = self._f[:n]
+        np.copyto(f, x, casting="unsafe")
+        if gain != 1.0:
+            f *= gain
+            np.clip(f, -32768.0, 32767.0, out=f)
+            np.rint(f, out=f)
+            out = self._out[:n]
+            np.copyto(out, f, casting="unsafe")
+        else:
+            out = x
+        self.rms = math.sqrt(float(np.dot(f, f)) / n)
+        self.peak = float(np.max(np.abs(f, out=f)))
+        return out
+
+
+class Fader:
+    """Linear ramps over `length` samples, applied in place when the edge is loud enough to click."""
+
+    def __init__(self, length: int):
+        self.length = max(1, length)
+        self._down = np.linspace(1.0, 0.0, self.length + 2, dtype=np.float32)[1:-1]
+        self._up = self._down[::-1].copy()
+        self._f = np.empty(self.length, np.float32)
+
+    def _apply(self, seg: np.ndarray, ramp: np.ndarray) -> None:
+        f = self._f[: len(seg)]
+        np.multiply(seg, ramp[: len(seg)], out=f)
+        np.copyto(seg, f, casting="unsafe")
+
+    def fade_in(self, x: np.ndarray) -> None:
+        seg = x[: self.length]
+        if len(seg) and np.abs(seg[:1]).max() > EDGE_QUIET:
+            self._apply(seg, self._up[-len(seg):] if len(seg) < self.length else self._up)
+
+    def fade_out(self, x: np.ndarray) -> None:
+        seg = x[-self.length :] if len(x) else x
+        if len(seg) and abs(int(seg[-1])) > EDGE_QUIET:
+            self._apply(seg, self._down[-len(seg):] if len(seg) < self.length else self._down)

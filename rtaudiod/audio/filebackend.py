@@ -1,0 +1,179 @@
+"""Headless backends: WAV files and null, driven by a pacing thread instead of a sound card.
+
+The pacing thread plays the device's part: every `frames / rate` seconds (absolute deadlines, so no
+drift) it calls the stream's callback. With realtime=False it runs as fast as the data allows: input
+reads the file without waiting (stopping at its end), output writes without waiting while the callback
+returns audio and falls back to real time while there is none (so an idle engine does not write
+minutes of silence per second).
+"""
+
+import threading
+import time
+import wave
+
+from rtaudiod.audio.backend import Backend, DeviceInfo, InputCallback, OutputCallback, Stream, select_device
+from rtaudiod.audio.errors import AudioDeviceError
+
+
+class _PacedStream(Stream):
+    def __init__(self, device: DeviceInfo, rate: int, channels: int, frames: int, realtime: bool):
+        self.device, self.rate, self.channels, self.frames = device, rate, channels, frames
+        self._realtime = realtime
+        self._period = frames / rate
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._errors = 0
+        self._last_error: BaseException | None = None
+        self.finished = threading.Event()  # set when an input file ran out (fast mode stops there)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name=f"rtaudiod-{self.device.name}", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+
+    def close(self) -> None:
+        self.stop()
+
+    @property
+    def latency(self) -> float:
+        return 0.0
+
+    @property
+    def callback_errors(self) -> int:
+        return self._errors
+
+    @property
+    def last_error(self) -> BaseException | None:
+        return self._last_error
+
+    def _run(self) -> None:
+        deadline = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                paced = self._tick()
+            except Exception as e:
+                self._errors += 1
+                self._last_error = e
+                paced = True
+            if paced is None:  # input exhausted in fast mode
+                return
+            if self._realtime or paced:
+                deadline += self._period
+                delay = deadline - time.monotonic()
+                if delay > 0:
+                    self._stop.wait(delay)
+                else:
+                    deadline = max(deadline, time.monotonic() - self._period)  # do not burst to catch up
+            else:
+                deadline = time.monotonic()
+
+    def _tick(self) -> bool | None:
+        """One period; returns True to wait a period before the next, False to go on, None to end."""
+        raise NotImplementedError
+
+
+class _InputStream(_PacedStream):
+    def __init__(self, device: DeviceInfo, rate: int, channels: int, frames: int, realtime: bool,
+                 callback: InputCallback, path: str | None):
+        super().__init__(device, rate, channels, frames, realtime)
+        self._callback = callback
+        self._silence = bytes(frames * channels * 2)
+        self._wav = None
+        if path is not None:
+            self._wav = wave.open(path, "rb")
+            got = (self._wav.getframerate(), self._wav.getnchannels(), self._wav.getsampwidth())
+            if got != (rate, channels, 2):
+                self._wav.close()
+                raise AudioDeviceError(
+                    f"WAV input {path!r} is {got[0]} Hz, {got[1]} channel(s), {8 * got[2]}-bit; "
+                    f"the stream wants {rate} Hz, {channels} channel(s), 16-bit (set input_rate/input_channels)"
+                )
+
+    def _tick(self) -> bool | None:
+        if self._wav is None:
+            self._callback(self._silence)
+            return True
+        data = self._wav.readframes(self.frames)
+        if len(data) < len(self._silence):
+            self.finished.set()
+            if not self._realtime and not data:
+                return None
+            data += self._silence[len(data):]  # pad the last frame (and feed silence after the end)
+        self._callback(data)
+        return self._realtime
+
+    def close(self) -> None:
+        super().close()
+        if self._wav is not None:
+            self._wav.close()
+            self._wav = None
+
+
+class _OutputStream(_PacedStream):
+    def __init__(self, device: DeviceInfo, rate: int, channels: int, frames: int, realtime: bool,
+                 callback: OutputCallback, path: str | None):
+        super().__init__(device, rate, channels, frames, realtime)
+        self._callback = callback
+        self._buf = bytearray(frames * channels * 2)
+        self._view = memoryview(self._buf)
+        self._wav = None
+        if path is not None:
+            self._wav = wave.open(path, "wb")
+            self._wav.setnchannels(channels)
+            self._wav.setsampwidth(2)
+            self._wav.setframerate(rate)
+
+    def _tick(self) -> bool:
+        audio = self._callback(self._view)
+        if self._wav is not None:
+            self._wav.writeframes(self._buf)
+        return not audio
+
+    def close(self) -> None:
+        super().close()
+        if self._wav is not None:
+            self._wav.close()
+            self._wav = None
+
+
+class FileBackend(Backend):
+    """`wav`: input from `input_path` (None: silence), output to `output_path` (None: discarded).
+    With no paths it is the null backend."""
+
+    def __init__(self, input_path: str | None = None, output_path: str | None = None, realtime: bool = True,
+                 rate: int = 48000, channels: int = 2):
+        self.name = "wav" if input_path or output_path else "null"
+        self._input_path, self._output_path, self._realtime = input_path, output_path, realtime
+        in_rate, in_ch = rate, channels
+        if input_path is not None:
+            try:
+                with wave.open(input_path, "rb") as w:
+                    in_rate, in_ch = w.getframerate(), w.getnchannels()
+            except (OSError, wave.Error, EOFError) as e:
+                raise AudioDeviceError(f"cannot read WAV input {input_path!r}: {e}") from None
+        self._devices = [
+            DeviceInfo(0, input_path or "null input", in_ch, 0, in_rate, self.name),
+            DeviceInfo(1, output_path or "null output", 0, channels, rate, self.name),
+        ]
+
+    def devices(self) -> list[DeviceInfo]:
+        return list(self._devices)
+
+    def resolve(self, device: int | str | None, output: bool) -> DeviceInfo:
+        return select_device(self._devices, device, 1 if output else 0, output)
+
+    def open_input(self, device: DeviceInfo, rate: int, channels: int, frames: int, callback: InputCallback) -> Stream:
+        return _InputStream(device, rate, channels, frames, self._realtime, callback, self._input_path)
+
+    def open_output(self, device: DeviceInfo, rate: int, channels: int, frames: int, callback: OutputCallback) -> Stream:
+        try:
+            return _OutputStream(device, rate, channels, frames, self._realtime, callback, self._output_path)
+        except OSError as e:
+            raise AudioDeviceError(f"cannot write WAV output {self._output_path!r}: {e}") from None

@@ -1,0 +1,85 @@
+"""Played-sample accounting per response item, for `conversation.item.truncate`.
+
+Positions are byte offsets in the stream of everything ever written to the playout ring.
+
+- The writer (receive thread) calls begin_item(item_id) before writing an item's audio and wrote(n)
+  after each write; an item spans [its start, the next item's start).
+- The playback callback calls consumed(n) for bytes it took from the ring for the device and
+  unplayed(a, b) for bytes it threw away (a flush skips the ring; it may also drop resampled audio
+  that was taken but not yet handed over).
+- played_bytes(item) = the item's bytes below the consumer position, minus the thrown-away ones.
+
+What "played" means: handed to the device, not yet necessarily heard. Audio handed to PortAudio is
+heard one device latency later (~25 ms on PulseAudio with 10 ms periods), but a flush does not abort
+the device, so that tail still plays out: once a flush has been served, handed == heard. The session
+truncates after flushing, which is when the figure is right.
+"""
+
+import threading
+from collections import deque
+
+
+class PlayoutLedger:
+    def __init__(self, max_items: int = 64):
+        self._lock = threading.Lock()  # held only for list updates and lookups, never across I/O
+        self._items: deque[tuple[str, int]] = deque(maxlen=max_items)
+        self._unplayed: deque[tuple[int, int]] = deque(maxlen=256)
+        self.written = 0  # writer thread only
+        self.read_pos = 0  # consumer thread only
+
+    # -- writer ----------------------------------------------------------------------------------
+    def begin_item(self, item_id: str) -> None:
+        with self._lock:
+            self._items.append((item_id, self.written))
+
+    def wrote(self, n: int) -> None:
+        self.written += n
+
+    # -- consumer ---------------------------------------------------------------------------------
+    def consumed(self, n: int) -> None:
+        self.read_pos += n
+
+    def skipped(self, n: int) -> None:
+        """`n` bytes skipped in the ring (never handed to the device)."""
+        if n:
+            with self._lock:
+                self._unplayed.append((self.read_pos, self.read_pos + n))
+            self.read_pos += n
+
+    def dropped(self, n: int) -> None:
+        """The last `n` consumed bytes were dropped before reaching the device."""
+        if n:
+            with self._lock:
+                self._unplayed.append((self.read_pos - n, self.read_pos))
+
+    # -- anyone -----------------------------------------------------------------------------------
+    def _span(self, item_id: str) -> tuple[int, int] | None:
+        items = list(self._items)
+        for i, (iid, start) in enumerate(items):
+            if iid == item_id:
+                end = items[i + 1][1] if i + 1 < len(items) else self.written
+                return start, end
+        return None
+
+    def played_bytes(self, item_id: str) -> int | None:
+        """Bytes of the item handed to the device; None for an unknown (or long-forgotten) item."""
+        with self._lock:
+            span = self._span(item_id)
+            if span is None:
+                return None
+            start, end = span
+            end = min(end, self.read_pos)
+            if end <= start:
+                return 0
+            lost = sum(max(0, min(b, end) - max(a, start)) for a, b in self._unplayed)
+            return end - start - lost
+
+    def received_bytes(self, item_id: str) -> int | None:
+        """Bytes of the item written to the ring."""
+        with self._lock:
+            span = self._span(item_id)
+            return None if span is None else span[1] - span[0]
+
+    def current_item(self) -> str | None:
+        with self._lock:
+            return self._items[-1][0] if self._items else None

@@ -1,0 +1,160 @@
+"""Playback: the playout ring (session-rate mono int16) → the device's output callback.
+
+States: waiting (gathering the prebuffer; silence out) and playing. Playback starts when the ring
+holds the prebuffer, or when audio has waited a prebuffer's time (so a short reply still plays).
+Running dry while playing is an underrun: what was there plays, its tail fades if loud, the rest of
+the buffer is silence, and we wait for a prebuffer again (fading in on resume).
+
+flush() may be called from any thread; the callback serves it on its next run: a few ms of what would
+have come next ramp down to silence, the ring is skipped up to what had been written when flush() was
+called (audio written after it is kept), and the resampler is reset. What was already handed to the
+device plays out: silence is heard one device buffer (plus the sound server's latency) after the call.
+"""
+
+import math
+import time
+
+import numpy as np
+
+from rtaudiod.audio.dsp import Fader, Resampler
+from rtaudiod.audio.ledger import PlayoutLedger
+from rtaudiod.ring import RingBuffer
+
+
+class Playout:
+    def __init__(self, ring: RingBuffer, ledger: PlayoutLedger, session_rate: int, device_rate: int, channels: int,
+                 frames: int, prebuffer_ms: int, fade_ms: float, quality: str):
+        self.ring, self.ledger = ring, ledger
+        self.session_rate, self.device_rate, self.channels, self.frames = session_rate, device_rate, channels, frames
+        self.period = frames / device_rate
+        self.prebuffer_bytes = prebuffer_ms * session_rate // 1000 * 2
+        self._prebuffer_s = prebuffer_ms / 1000
+        self._resampler = Resampler(session_rate, device_rate, quality)
+        self._fader = Fader(round(fade_ms * session_rate / 1000))
+        self._fade_dev = max(1, round(fade_ms * device_rate / 1000))
+        self._chunk = math.ceil(frames * session_rate / device_rate)  # session samples per callback
+        self._sess = np.zeros(self._chunk + self._fader.length, np.int16)
+        self._sess_bytes = memoryview(self._sess).cast("B")
+        # Device-rate mono waiting for the device: soxr emits in blocks of up to ~20 ms (LQ).
+        self._fifo = np.zeros(frames + 16384, np.int16)
+        self._fifo_len = 0
+        self._out_buf: memoryview | None = None
+        self._out: np.ndarray | None = None
+        self.playing = False
+        self._resume = False
+        self._waited = 0.0
+        self._flush_request = (0, 0)  # (generation, written position); one tuple, swapped atomically
+        self._flush_served = 0
+        self._got_audio = False
+        # Counters (read from any thread).
+        self.underruns = 0
+        self.flushes = 0
+        self.callbacks = 0
+        self.audible_until = 0.0  # monotonic time the last handed audio stops sounding (minus device latency)
+        self.device_latency = 0.0  # set by the engine once the stream is open
+
+    # -- any thread -------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Discard everything written so far; the callback serves it on its next run."""
+        gen = self._flush_request[0] + 1
+        self._flush_request = (gen, self.ledger.written)
+
+    @property
+    def flush_pending(self) -> bool:
+        return self._flush_request[0] != self._flush_served
+
+    # -- device callback --------------------------------------------------------------------------
+    def fill(self, buf: memoryview) -> bool:
+        """Output callback: fill `buf` (frames x channels int16) from the ring. True when it holds audio."""
+        self.callbacks += 1
+        if buf is not self._out_buf:  # PyAudio hands the same buffer every time; build its array once
+            self._out_buf = buf
+            self._out = np.frombuffer(buf, np.int16).reshape(-1, self.channels)
+        out = self._out
+        frames = len(out)
+        self._got_audio = False
+        gen, target = self._flush_request
+        if gen != self._flush_served:
+            self._serve_flush(target)
+            self._flush_served = gen
+        if not self.playing:
+            self._maybe_start()
+        loops = 0
+        while self._fifo_len < frames and loops < 8:
+            need = math.ceil((frames - self._fifo_len) * self.session_rate / self.device_rate)
+            self._push(self._resampler.process(self._pull(need)))
+            loops += 1
+        n = min(frames, self._fifo_len)
+        out[:n] = self._fifo[:n, None]
+        out[n:] = 0
+        rest = self._fifo_len - n
+        self._fifo[:rest] = self._fifo[n : self._fifo_len]
+        self._fifo_len = rest
+        if self._got_audio:
+            self.audible_until = time.monotonic() + self.period + self.device_latency
+        return self._got_audio
+
+    def _maybe_start(self) -> None:
+        avail = self.ring.read_available
+        if avail >= self.prebuffer_bytes or (avail > 0 and self._waited >= self._prebuffer_s):
+            self.playing = True
+            self._waited = 0.0
+        elif avail > 0:
+            self._waited += self.period
+
+    def _pull(self, n: int) -> np.ndarray:
+        """`n` session samples: from the ring while playing, silence otherwise."""
+        x = self._sess[:n]
+        if not self.playing:
+            x[:] = 0
+            return x
+        k = min(n * 2, self.ring.read_available) & ~1
+        if k:
+            self.ring.readinto(self._sess_bytes[:k])
+            self.ledger.consumed(k)
+            self._got_audio = True
+        got = k // 2
+        if self._resume:
+            self._fader.fade_in(x[:got])
+            self._resume = False
+        if got < n:  # ran dry: fade what we had, silence the rest, gather a prebuffer again
+            self._fader.fade_out(x[:got])
+            x[got:] = 0
+            self.underruns += 1
+            self.playing = False
+            self._resume = True
+        return x
+
+    def _push(self, y: np.ndarray) -> None:
+        room = len(self._fifo) - self._fifo_len
+        m = min(len(y), room)
+        self._fifo[self._fifo_len : self._fifo_len + m] = y[:m]
+        self._fifo_len += m
+
+    def _serve_flush(self, target: int) -> None:
+        pending = max(0, target - self.ledger.read_pos) & ~1
+        if self.playing:
+            # The next few ms of audio, ramped to zero, so the cut does not click.
+            k = min(self._fader.length * 2, pending, self.ring.read_available) & ~1
+            x = self._sess[: k // 2]
+            if k:
+                self.ring.readinto(self._sess_bytes[:k])
+                self.ledger.consumed(k)
+                pending -= k
+                self._got_audio = True
+            self._push(self._resampler.process(x, last=True))
+            keep = min(self._fifo_len, self._fade_dev)
+            if keep:
+                head = self._fifo[:keep]
+                head[:] = (head * np.linspace(1.0, 0.0, keep + 1, dtype=np.float32)[1:]).astype(np.int16)
+            dropped = self._fifo_len - keep
+            self._fifo_len = keep
+            # Audio taken from the ring but dropped here was never heard; it is the newest consumed.
+            self.ledger.dropped(min(self.ledger.read_pos, round(dropped * self.session_rate / self.device_rate) * 2))
+        self._resampler.clear()
+        skipped = self.ring.skip(min(pending, self.ring.read_available))
+        self.ledger.skipped(skipped)
+        self.playing = False
+        self._resume = False
+        self._waited = 0.0
+        self.flushes += 1

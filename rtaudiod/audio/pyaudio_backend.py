@@ -1,0 +1,185 @@
+"""Real devices through PyAudio (PortAudio), in callback mode (see backend.py for why)."""
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import pyaudio
+
+from rtaudiod.audio.backend import Backend, DeviceInfo, InputCallback, OutputCallback, Stream, select_device
+from rtaudiod.audio.errors import AudioDeviceError
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Send fd 2 to /dev/null: PortAudio's ALSA and JACK probes print ~80 lines of harmless noise.
+
+    Process-wide for the duration (another thread's stderr is lost meanwhile), so keep it short:
+    around PyAudio() and around opening a stream.
+    """
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def _device_info(pa: pyaudio.PyAudio, index: int) -> DeviceInfo:
+    info = pa.get_device_info_by_index(index)
+    host = pa.get_host_api_info_by_index(info["hostApi"])["name"]
+    return DeviceInfo(
+        index=index,
+        name=str(info["name"]),
+        max_input_channels=int(info["maxInputChannels"]),
+        max_output_channels=int(info["maxOutputChannels"]),
+        default_rate=int(info["defaultSampleRate"]),
+        host_api=str(host),
+    )
+
+
+def list_devices() -> list[DeviceInfo]:
+    """Every device PortAudio sees (a fresh PyAudio, terminated before returning)."""
+    with quiet_stderr():
+        pa = pyaudio.PyAudio()
+    try:
+        return [_device_info(pa, i) for i in range(pa.get_device_count())]
+    finally:
+        pa.terminate()
+
+
+class _PaStream(Stream):
+    def __init__(self, pa: pyaudio.PyAudio, device: DeviceInfo, rate: int, channels: int, frames: int, output: bool):
+        self.device, self.rate, self.channels, self.frames = device, rate, channels, frames
+        self._output = output
+        self._xruns = 0
+        self._errors = 0
+        self._last_error: BaseException | None = None
+        kind = "output" if output else "input"
+        try:
+            with quiet_stderr():
+                self._stream = pa.open(
+                    rate=rate,
+                    channels=channels,
+                    format=pyaudio.paInt16,
+                    input=not output,
+                    output=output,
+                    input_device_index=None if output else device.index,
+                    output_device_index=device.index if output else None,
+                    frames_per_buffer=frames,
+                    start=False,
+                    stream_callback=self._callback,
+                )
+        except (OSError, ValueError) as e:
+            raise AudioDeviceError(
+                f"cannot open {kind} device {device.index} {device.name!r} at {rate} Hz, {channels} channel(s), "
+                f"{frames} frames per buffer: {e} (busy, or a format it does not offer; "
+                f"it has {device.channels(output)} {kind} channels, default rate {device.default_rate} Hz)"
+            ) from None
+        self._closed = False
+
+    def _callback(self, in_data, frame_count, time_info, status):  # noqa: ANN001 - PortAudio's signature
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self._stream.start_stream()
+
+    def stop(self) -> None:
+        if not self._closed and not self._stream.is_stopped():
+            self._stream.stop_stream()
+
+    def close(self) -> None:
+        if not self._closed:
+            self.stop()
+            self._stream.close()
+            self._closed = True
+
+    @property
+    def latency(self) -> float:
+        return self._stream.get_output_latency() if self._output else self._stream.get_input_latency()
+
+    @property
+    def xruns(self) -> int:
+        return self._xruns
+
+    @property
+    def callback_errors(self) -> int:
+        return self._errors
+
+    @property
+    def last_error(self) -> BaseException | None:
+        return self._last_error
+
+
+class _PaInput(_PaStream):
+    def __init__(self, pa: pyaudio.PyAudio, device: DeviceInfo, rate: int, channels: int, frames: int, callback: InputCallback):
+        self._user = callback
+        super().__init__(pa, device, rate, channels, frames, output=False)
+
+    def _callback(self, in_data, frame_count, time_info, status):  # noqa: ANN001
+        if status:
+            self._xruns += 1
+        try:
+            self._user(in_data)
+        except Exception as e:  # keep the device running; the engine reports it
+            self._errors += 1
+            self._last_error = e
+        return (None, pyaudio.paContinue)
+
+
+class _PaOutput(_PaStream):
+    def __init__(self, pa: pyaudio.PyAudio, device: DeviceInfo, rate: int, channels: int, frames: int, callback: OutputCallback):
+        self._user = callback
+        self._buf = bytearray(frames * channels * 2)
+        self._view = memoryview(self._buf)
+        # PyAudio copies the returned buffer into PortAudio's; a read-only view of our one buffer is
+        # accepted, so no bytes object is built per callback.
+        self._readonly = self._view.toreadonly()
+        super().__init__(pa, device, rate, channels, frames, output=True)
+
+    def _callback(self, in_data, frame_count, time_info, status):  # noqa: ANN001
+        if status:
+            self._xruns += 1
+        view = self._view if frame_count == self.frames else memoryview(bytearray(frame_count * self.channels * 2))
+        try:
+            self._user(view)
+        except Exception as e:
+            self._errors += 1
+            self._last_error = e
+            view[:] = bytes(len(view))
+        return (self._readonly if view is self._view else view.toreadonly(), pyaudio.paContinue)
+
+
+class PyAudioBackend(Backend):
+    """PortAudio devices. Holds one PyAudio instance until close()."""
+
+    name = "pyaudio"
+
+    def __init__(self) -> None:
+        with quiet_stderr():
+            self._pa = pyaudio.PyAudio()
+
+    def devices(self) -> list[DeviceInfo]:
+        return [_device_info(self._pa, i) for i in range(self._pa.get_device_count())]
+
+    def resolve(self, device: int | str | None, output: bool) -> DeviceInfo:
+        default = None
+        if device is None:
+            with contextlib.suppress(OSError):  # PortAudio raises when there is no default device
+                info = self._pa.get_default_output_device_info() if output else self._pa.get_default_input_device_info()
+                default = int(info["index"])
+        return select_device(self.devices(), device, default, output)
+
+    def open_input(self, device: DeviceInfo, rate: int, channels: int, frames: int, callback: InputCallback) -> Stream:
+        return _PaInput(self._pa, device, rate, channels, frames, callback)
+
+    def open_output(self, device: DeviceInfo, rate: int, channels: int, frames: int, callback: OutputCallback) -> Stream:
+        return _PaOutput(self._pa, device, rate, channels, frames, callback)
+
+    def close(self) -> None:
+        if self._pa is not None:
+            self._pa.terminate()
+            self._pa = None
