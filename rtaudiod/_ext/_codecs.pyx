@@ -119,9 +119,11 @@ def b64decode(data):
     """Strict base64 (what binascii.a2b_base64(strict_mode=True) accepts) -> bytes; ValueError otherwise."""
     cdef Py_buffer view
     if isinstance(data, str):
-        if not PyUnicode_IS_COMPACT_ASCII(data):
+        if PyUnicode_IS_COMPACT_ASCII(data):  # the common case: the characters are the bytes
+            return b64decode_chars(<const char *>PyUnicode_DATA(data), <size_t>PyUnicode_GET_LENGTH(data))
+        if not data.isascii():
             raise ValueError("invalid base64: string argument should contain only ASCII characters")
-        return b64decode_chars(<const char *>PyUnicode_DATA(data), <size_t>PyUnicode_GET_LENGTH(data))
+        data = data.encode("ascii")  # ASCII but not stored compactly: a str subclass
     get_bytes(data, &view)
     try:
         return b64decode_chars(<const char *>view.buf, <size_t>view.len)

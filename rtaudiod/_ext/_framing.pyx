@@ -51,7 +51,7 @@ def encode_append(audio, event_id=None):
 cdef str _full_delta_text(object frame):
     """The slow path: full JSON decode. The delta's base64 text, or None when not an audio delta."""
     try:
-        event = _json_decode(frame)
+        event = _json_decode(str(frame) if isinstance(frame, str) else frame)  # msgspec refuses str subclasses
     except msgspec.DecodeError as exc:
         raise ValueError(f"audio delta frame: not valid JSON: {exc}") from None
     if not isinstance(event, dict):
