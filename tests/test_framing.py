@@ -205,10 +205,17 @@ def test_delta_with_bad_base64_is_a_value_error(impl, delta):
 
 def test_decode_takes_str_and_any_bytes_like(impl):
     frame = delta_frame()
-    for form in (frame, frame.encode(), bytearray(frame.encode()), memoryview(frame.encode())):
+    for form in (frame, frame.encode(), bytearray(frame.encode()), memoryview(frame.encode()), Text(frame)):
         assert impl.framing.decode_audio_delta(form) == AUDIO
     with pytest.raises(TypeError):
         impl.framing.decode_audio_delta(None)
+    assert impl.framing.decode_audio_delta(Text('{"delta":"%s","type":"%s"}' % (B64, GA))) == AUDIO  # full decode
+    with pytest.raises(BufferError):
+        impl.framing.decode_audio_delta(memoryview(frame.encode())[::2])
+
+
+class Text(str):
+    """A str subclass: CPython does not store it as a compact ASCII string."""
 
 
 def test_non_ascii_str_frames(impl):

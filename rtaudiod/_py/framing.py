@@ -30,8 +30,8 @@ def encode_append(audio, event_id=None) -> bytes:
 
 def _delta_text(frame) -> str | None:
     """The base64 text of an audio delta frame's `delta`, or None when the frame is another event."""
-    try:
-        event = _decoder.decode(frame if isinstance(frame, str) else _byte_view(frame))
+    try:  # str(): msgspec refuses str subclasses
+        event = _decoder.decode(str(frame) if isinstance(frame, str) else _byte_view(frame))
     except (msgspec.DecodeError, UnicodeError) as exc:  # UnicodeError: invalid UTF-8 bytes, lone surrogates
         raise ValueError(f"audio delta frame: not valid JSON: {exc}") from None
     if not isinstance(event, dict):
