@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 BETA, GA = "response.audio.delta", "response.output_audio.delta"
-AUDIO = bytes(range(256)) * 3 + b"\x00\x01"  # 770 bytes: the base64 ends in "=="
+AUDIO = bytes(range(256)) * 3 + b"\x00\x01"  # 770 bytes: the base64 ends in "="
 B64 = base64.b64encode(AUDIO).decode()
 
 # `impl` is a function-scoped fixture, but only a namespace of modules: safe to share between examples.
@@ -43,7 +43,9 @@ def test_encode_append_parses_back(impl, audio):
     assert list(event) == ["type", "audio"]
 
 
-@pytest.mark.parametrize("event_id", ["", 'quote " and backslash \\', "tab\tnewline\n\x00\x1f\x7f", "é€😀", "</script>"])
+@pytest.mark.parametrize(
+    "event_id", ["", 'quote " and backslash \\', "tab\tnewline\n\x00\x1f\x7f", "é€😀", "</script>"]
+)
 def test_encode_append_escapes_event_ids(impl, event_id):
     event = json.loads(impl.framing.encode_append(AUDIO, event_id=event_id))
     assert event == {"type": "input_audio_buffer.append", "event_id": event_id, "audio": B64}
@@ -373,7 +375,8 @@ def test_decode_into_many_frames_through_a_small_ring(impl):
     sent, got = bytearray(), bytearray()
     for i in range(300):
         audio = rnd.randbytes(rnd.randint(0, 900))
-        got += ring.read(ring.read_available) if ring.write_available < len(audio) else b""
+        if ring.write_available < len(audio):
+            got += ring.read(ring.read_available)  # the consumer catches up
         frame = delta_frame(audio, GA if i % 2 else BETA, event_id=f"ev_{i}")
         assert impl.framing.decode_audio_delta_into(frame if i % 3 else frame.encode(), ring) == len(audio)
         sent += audio
