@@ -13,6 +13,10 @@ the consumer is the benchmark's own thread. Contenders, each written the way a u
                  (no synchronisation at all: fast in bulk, but see its wake latency below)
 Queue and deque hand over a reference to the producer's bytes; the ring copies each frame in and out.
 
+The ceiling ("handoff 960B one thread"): the same calls, producer and consumer alternating in one
+thread (write then readinto, put then get), so no thread ever waits or switches: the cost of the calls
+alone, which bounds the two-thread ratio.
+
 Paced hand-off ("paced 20ms"): one frame every 20 ms for PACED_FRAMES frames; the latency from just
 before the producer's write/put to the consumer holding the frame (after wait_readable + readinto, after
 get, after popleft). Reported as a distribution in extra_info["latency_us"] (the pytest-benchmark time of
@@ -173,6 +177,30 @@ def test_handoff(benchmark, request, contender):
         benchmark.extra_info.update(baseline=True, target=RING_FPS_TARGET)
     result = benchmark.pedantic(handoff_round, args=(PAIRS[contender], n), rounds=ROUNDS, warmup_rounds=1)
     assert result == expected, f"{contender} did not hand over every frame in order"
+
+
+def one_thread_round(contender, n):
+    if contender == "rtaudiod":
+        ring, buf = RingBuffer(RING_BYTES), bytearray(FRAME)
+        for i in range(n):
+            ring.write(FRAMES_16[i & 15], timeout=TIMEOUT)
+            if ring.readinto(buf, timeout=TIMEOUT) != FRAME:
+                raise RuntimeError("ring read came up short")
+        return n, bytes(buf)
+    q, item = queue.Queue(), None
+    for i in range(n):
+        q.put(FRAMES_16[i & 15])
+        item = q.get(timeout=TIMEOUT)
+    return n, item
+
+
+@pytest.mark.benchmark(group="handoff 960B one thread")
+@pytest.mark.parametrize("contender", ["rtaudiod", "queue.Queue"])
+def test_handoff_one_thread(benchmark, request, contender):
+    n = 2_000 if smoke(request.config) else FRAMES
+    benchmark.extra_info.update(contender=contender, items=n)
+    result = benchmark.pedantic(one_thread_round, args=(contender, n), rounds=ROUNDS, warmup_rounds=1)
+    assert result == (n, FRAMES_16[(n - 1) & 15]), f"{contender} did not hand over every frame in order"
 
 
 # -- paced hand-off: wake latency --------------------------------------------------------------------
