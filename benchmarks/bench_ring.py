@@ -47,7 +47,7 @@ WAKE_P99_TARGET_US = 100.0
 
 
 def make_frames(count=16):
-    """Distinct frames, each starting with its index, so the consumer can check what arrived."""
+    """Distinct frames (each starts with its index): the last one received must be frames[(n - 1) % 16]."""
     return [i.to_bytes(4, "little") + bytes([i]) * (FRAME - 4) for i in range(count)]
 
 
@@ -82,7 +82,7 @@ def queue_pair(maxsize=0):
 
     def produce(n, frames=FRAMES_16):
         for i in range(n):
-            q.put(frames[i & 15])
+            q.put(frames[i & 15], timeout=TIMEOUT)
 
     def consume(n):
         item = None
@@ -108,11 +108,22 @@ def deque_cond_pair():
         for _ in range(n):
             with cond:
                 while not dq:
-                    cond.wait(TIMEOUT)
+                    if not cond.wait(TIMEOUT):
+                        raise RuntimeError("deque+cond: no frame within the timeout")
                 item = dq.popleft()
         return n, item
 
     return produce, consume
+
+
+def poll(dq):
+    """popleft(), sleeping POLL_SLEEP whenever the deque is empty (a user's polling consumer)."""
+    for _ in range(int(TIMEOUT / POLL_SLEEP)):
+        try:
+            return dq.popleft()
+        except IndexError:
+            time.sleep(POLL_SLEEP)
+    raise RuntimeError("deque-poll: no frame within the timeout")
 
 
 def deque_poll_pair():
@@ -125,12 +136,7 @@ def deque_poll_pair():
     def consume(n):
         item = None
         for _ in range(n):
-            while True:
-                try:
-                    item = dq.popleft()
-                    break
-                except IndexError:
-                    time.sleep(POLL_SLEEP)
+            item = poll(dq)
         return n, item
 
     return produce, consume
@@ -233,11 +239,7 @@ def paced_round(contender, n):
         put = dq.append
 
         def get():
-            while True:
-                try:
-                    return dq.popleft()
-                except IndexError:
-                    time.sleep(POLL_SLEEP)
+            return poll(dq)
 
     def producer():
         start = time.perf_counter()
