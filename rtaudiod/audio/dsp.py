@@ -21,16 +21,38 @@ def dbfs(value: float) -> float:
 
 
 class Resampler:
-    """Streaming mono int16 resampler (soxr ResampleStream); identity when the rates match."""
+    """Streaming mono int16 resampler (soxr ResampleStream); identity when the rates match.
 
-    def __init__(self, in_rate: int, out_rate: int, quality: str):
+    soxr runs in float32: its int16 output is dithered (+-1 LSB noise even on silence), and we want
+    silence to stay silence and equal rates to stay bit-exact. Samples are scaled to [-1, 1): soxr
+    clips float output there.
+    """
+
+    def __init__(self, in_rate: int, out_rate: int, quality: str, max_in: int = 4096):
         self.in_rate, self.out_rate = in_rate, out_rate
-        self._stream = None if in_rate == out_rate else soxr.ResampleStream(in_rate, out_rate, 1, dtype="int16", quality=quality)
+        self._stream = None
+        if in_rate != out_rate:
+            self._stream = soxr.ResampleStream(in_rate, out_rate, 1, dtype="float32", quality=quality)
+        self._f = np.empty(max_in, np.float32)
+        self._out = np.empty(max_in * out_rate // in_rate + 4096, np.int16)
 
     def process(self, x: np.ndarray, last: bool = False) -> np.ndarray:
+        """Resample `x`; the result is valid until the next call."""
         if self._stream is None:
             return x
-        return self._stream.resample_chunk(x, last=last)
+        if len(x) > len(self._f):
+            self._f = np.empty(len(x), np.float32)
+        f = self._f[: len(x)]
+        np.multiply(x, 1 / 32768, out=f, casting="unsafe")
+        y = self._stream.resample_chunk(f, last=last)
+        if len(y) > len(self._out):
+            self._out = np.empty(len(y), np.int16)
+        y *= 32768
+        np.rint(y, out=y)
+        np.clip(y, -32768.0, 32767.0, out=y)
+        out = self._out[: len(y)]
+        np.copyto(out, y, casting="unsafe")
+        return out
 
     def clear(self) -> None:
         if self._stream is not None:

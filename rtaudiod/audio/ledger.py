@@ -7,7 +7,8 @@ Positions are byte offsets in the stream of everything ever written to the playo
 - The playback callback calls consumed(n) for bytes it took from the ring for the device and
   unplayed(a, b) for bytes it threw away (a flush skips the ring; it may also drop resampled audio
   that was taken but not yet handed over).
-- played_bytes(item) = the item's bytes below the consumer position, minus the thrown-away ones.
+- played_bytes(item) = the item's bytes below the consumer position (less what the playback side still
+  holds in its resampler and FIFO, `pending`), minus the thrown-away ones.
 
 What "played" means: handed to the device, not yet necessarily heard. Audio handed to PortAudio is
 heard one device latency later (~25 ms on PulseAudio with 10 ms periods), but a flush does not abort
@@ -26,6 +27,7 @@ class PlayoutLedger:
         self._unplayed: deque[tuple[int, int]] = deque(maxlen=256)
         self.written = 0  # writer thread only
         self.read_pos = 0  # consumer thread only
+        self.pending = 0  # consumer: of the consumed bytes, those still on their way (resampler, FIFO)
 
     # -- writer ----------------------------------------------------------------------------------
     def begin_item(self, item_id: str) -> None:
@@ -68,7 +70,7 @@ class PlayoutLedger:
             if span is None:
                 return None
             start, end = span
-            end = min(end, self.read_pos)
+            end = min(end, self.read_pos - self.pending)
             if end <= start:
                 return 0
             lost = sum(max(0, min(b, end) - max(a, start)) for a, b in self._unplayed)

@@ -46,6 +46,8 @@ class Playout:
         self._flush_request = (0, 0)  # (generation, written position); one tuple, swapped atomically
         self._flush_served = 0
         self._got_audio = False
+        self._pulled = 0  # session samples taken from the ring in this callback
+        self._real_pending = 0.0
         # Counters (read from any thread).
         self.underruns = 0
         self.flushes = 0
@@ -73,6 +75,7 @@ class Playout:
         out = self._out
         frames = len(out)
         self._got_audio = False
+        self._pulled = 0
         gen, target = self._flush_request
         if gen != self._flush_served:
             self._serve_flush(target)
@@ -81,7 +84,8 @@ class Playout:
             self._maybe_start()
         loops = 0
         while self._fifo_len < frames and loops < 8:
-            need = math.ceil((frames - self._fifo_len) * self.session_rate / self.device_rate)
+            # At least a period's worth: soxr may answer a small chunk with nothing, then emit a block.
+            need = max(self._chunk, math.ceil((frames - self._fifo_len) * self.session_rate / self.device_rate))
             self._push(self._resampler.process(self._pull(need)))
             loops += 1
         n = min(frames, self._fifo_len)
@@ -90,6 +94,13 @@ class Playout:
         rest = self._fifo_len - n
         self._fifo[:rest] = self._fifo[n : self._fifo_len]
         self._fifo_len = rest
+        # Consumed from the ring but not yet handed to the device (FIFO + inside the resampler), counting
+        # only real audio: once silence has pushed it through, the resampler's delay holds only zeros.
+        ratio = self.session_rate / self.device_rate
+        held = (self._fifo_len + self._resampler.delay) * ratio
+        self._real_pending = max(0.0, self._real_pending + self._pulled - n * ratio)
+        self._pulled = 0
+        self.ledger.pending = round(min(held, self._real_pending)) * 2
         if self._got_audio:
             self.audible_until = time.monotonic() + self.period + self.device_latency
         return self._got_audio
@@ -113,6 +124,7 @@ class Playout:
             self.ring.readinto(self._sess_bytes[:k])
             self.ledger.consumed(k)
             self._got_audio = True
+            self._pulled += k // 2
         got = k // 2
         if self._resume:
             self._fader.fade_in(x[:got])
@@ -151,6 +163,8 @@ class Playout:
             self._fifo_len = keep
             # Audio taken from the ring but dropped here was never heard; it is the newest consumed.
             self.ledger.dropped(min(self.ledger.read_pos, round(dropped * self.session_rate / self.device_rate) * 2))
+            self._real_pending = keep * self.session_rate / self.device_rate
+            self._pulled = 0
         self._resampler.clear()
         skipped = self.ring.skip(min(pending, self.ring.read_available))
         self.ledger.skipped(skipped)

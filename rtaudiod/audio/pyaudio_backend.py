@@ -135,9 +135,6 @@ class _PaOutput(_PaStream):
         self._user = callback
         self._buf = bytearray(frames * channels * 2)
         self._view = memoryview(self._buf)
-        # PyAudio copies the returned buffer into PortAudio's; a read-only view of our one buffer is
-        # accepted, so no bytes object is built per callback.
-        self._readonly = self._view.toreadonly()
         super().__init__(pa, device, rate, channels, frames, output=True)
 
     def _callback(self, in_data, frame_count, time_info, status):  # noqa: ANN001
@@ -150,7 +147,9 @@ class _PaOutput(_PaStream):
             self._errors += 1
             self._last_error = e
             view[:] = bytes(len(view))
-        return (self._readonly if view is self._view else view.toreadonly(), pyaudio.paContinue)
+        # PyAudio parses the result with "z#", which takes bytes only (no memoryview/bytearray): one
+        # copy per callback, 1.9 KB for 10 ms of 48 kHz stereo.
+        return (bytes(view), pyaudio.paContinue)
 
 
 class PyAudioBackend(Backend):

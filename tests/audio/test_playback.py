@@ -1,0 +1,76 @@
+"""Playback through a real sound server: PulseAudio null sink `rtspk`, recorded from its monitor."""
+
+import time
+
+import numpy as np
+import soxr
+
+from conftest import rms_db, tone, wait_for, xcorr_peak
+from rtaudiod.audio import AudioConfig
+
+SESSION = 24000
+
+
+def pulse_config(**kw) -> AudioConfig:
+    kw.setdefault("capture", False)
+    return AudioConfig(backend="pyaudio", output_device="pulse", output_rate=48000, output_channels=2,
+                       input_device="pulse", input_rate=48000, input_channels=2, **kw)
+
+
+def test_playout_comes_out_intact_at_the_right_speed(pulse_server, engines, tmp_path):
+    from conftest import speech
+
+    pcm = speech(tmp_path / "s.raw", "Turn on the kitchen lights, please.", SESSION, 1)[:, 0]
+    engine = engines(pulse_config())
+    rec = pulse_server.record(f"{pulse_server.speaker}.monitor")
+    time.sleep(0.2)
+    engine.begin_item("item_a")
+    assert engine.write(pcm) == pcm.nbytes
+    wait_for(lambda: not engine.is_playing, 10, "playback to finish")
+    time.sleep(0.1)
+    got = rec.stop().samples
+    assert np.array_equal(got[:, 0], got[:, 1])  # mono up-mixed to both channels
+    ref = soxr.resample(pcm.astype(np.float32), SESSION, 48000, "VHQ")
+    lag, corr = xcorr_peak(ref, got[:, 0])
+    assert corr >= 0.95, corr
+    seg = got[lag : lag + len(ref), 0]
+    assert abs(rms_db(seg) - rms_db(ref)) < 1.0
+    # Speed: the sound spans as many device samples as the audio lasts.
+    loud = np.flatnonzero(np.abs(got[:, 0]) > 300)
+    span = (loud[-1] - loud[0]) / 48000
+    ref_loud = np.flatnonzero(np.abs(ref) > 300)
+    expected = (ref_loud[-1] - ref_loud[0]) / 48000
+    assert abs(span - expected) / expected < 0.02, (span, expected)
+    assert engine.played_ms("item_a") == engine.received_ms("item_a") == len(pcm) * 1000 / SESSION
+    assert engine.status()["output"]["device"] == "pulse"
+
+
+def test_barge_in_flush_silences_within_50ms_and_played_ms_matches(pulse_server, engines):
+    """5 s of tone; flush after ~1.5 s. The monitor must go quiet within 50 ms of flush(), and played_ms
+    must match the audio the monitor captured within one device buffer (10 ms in balanced mode)."""
+    pcm = tone(440, 5.0, SESSION, 0.5)
+    engine = engines(pulse_config())
+    rec = pulse_server.record(f"{pulse_server.speaker}.monitor")
+    time.sleep(0.2)
+    engine.begin_item("item_b")
+    engine.write(pcm)
+    time.sleep(1.5)
+    t_flush = time.monotonic()
+    engine.flush()
+    time.sleep(0.4)
+    recorded = rec.stop()
+    got = recorded.samples[:, 0]
+    loud = np.flatnonzero(np.abs(got) > 1000)
+    start, end = loud[0], loud[-1]
+    # Upper bound on when the last loud sample was rendered (see Recorded.start_time).
+    silent_after = recorded.start_time() + end / 48000 - t_flush
+    heard_ms = (end - start) * 1000 / 48000
+    played = engine.played_ms("item_b")
+    period_ms = engine.output_stream.frames * 1000 / engine.output_stream.rate
+    print(f"silence {silent_after * 1000:.1f} ms after flush; played {played:.1f} ms, monitor {heard_ms:.1f} ms; "
+          f"device latency {engine.output_stream.latency * 1000:.1f} ms")
+    assert 0 < silent_after <= 0.050
+    assert abs(played - heard_ms) <= period_ms
+    assert engine.status()["playout"]["flushes"] == 1
+    assert not engine.is_playing  # the rest of the 5 s was discarded
+    assert engine.playout_ring.read_available == 0

@@ -1,0 +1,173 @@
+"""A private PulseAudio server with two null sinks, for audio tests on machines with no sound card.
+
+Recipe and measurements: /work/shared/TESTING.md. `rtspk` is the speaker (what is played into it can be
+recorded from `rtspk.monitor`), `rtmic` stands in for a microphone: the tests play into it and the
+engine captures from `rtmic.monitor`, the default source. Both sinks run at 48 kHz stereo, the
+commonest device format, so the engine's resampling and down-mixing are exercised and PulseAudio
+itself converts nothing.
+
+The fixture sets PULSE_SERVER (and a client.conf without autospawn) in os.environ, so PortAudio's ALSA
+`pulse`/`default` devices reach this server and no other.
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+RATE = 48000
+CHANNELS = 2
+SPEAKER = "rtspk"
+MIC = "rtmic"
+FORMAT_ARGS = [f"--rate={RATE}", f"--channels={CHANNELS}", "--format=s16le", "--raw"]
+
+
+class Recording:
+    """parec on a source, each chunk stamped with its arrival time (time.monotonic)."""
+
+    def __init__(self, env: dict[str, str], source: str):
+        self._proc = subprocess.Popen(
+            ["parec", "-d", source, "--latency-msec=5", *FORMAT_ARGS],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+        )
+        self.chunks: list[tuple[float, bytes]] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        fd = self._proc.stdout.fileno()
+        while True:
+            data = os.read(fd, 1920)
+            if not data:
+                return
+            self.chunks.append((time.monotonic(), data))
+
+    def stop(self) -> "Recorded":
+        self._proc.terminate()
+        self._proc.wait(5)
+        self._thread.join(5)
+        self._proc.stdout.close()
+        return Recorded(self.chunks)
+
+
+@dataclass
+class Recorded:
+    chunks: list[tuple[float, bytes]]
+    samples: np.ndarray = field(init=False)  # int16, shape (n, CHANNELS)
+
+    def __post_init__(self) -> None:
+        raw = b"".join(c for _, c in self.chunks)
+        raw = raw[: len(raw) // (2 * CHANNELS) * 2 * CHANNELS]
+        self.samples = np.frombuffer(raw, np.int16).reshape(-1, CHANNELS)
+
+    def start_time(self) -> float:
+        """An upper bound on the time the first recorded sample was rendered.
+
+        A real-time stream's sample i is rendered at t0 + i/RATE and arrives later; each chunk's arrival
+        minus the time its samples span is therefore >= t0, and the smallest such figure is the tightest
+        bound (late by only the quickest delivery)."""
+        ends = np.cumsum([len(c) // (2 * CHANNELS) for _, c in self.chunks])
+        return min(t - end / RATE for (t, _), end in zip(self.chunks, ends, strict=True))
+
+
+@dataclass
+class PulseServer:
+    env: dict[str, str]
+    runtime_dir: Path
+    speaker: str = SPEAKER
+    mic: str = MIC
+    rate: int = RATE
+    channels: int = CHANNELS
+
+    def pactl(self, *args: str) -> str:
+        return subprocess.run(["pactl", *args], env=self.env, check=True, capture_output=True, text=True).stdout
+
+    def record(self, source: str) -> Recording:
+        return Recording(self.env, source)
+
+    def play(self, sink: str, pcm: np.ndarray) -> subprocess.Popen:
+        """Play interleaved int16 (RATE, CHANNELS) into a sink; returns the pacat process (wait() it)."""
+        proc = subprocess.Popen(["pacat", "--playback", "-d", sink, "--latency-msec=20", *FORMAT_ARGS],
+                                stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.env)
+        proc.stdin.write(np.ascontiguousarray(pcm, np.int16).tobytes())
+        proc.stdin.close()
+        return proc
+
+    def sink_latency_us(self) -> list[int]:
+        out = self.pactl("list", "sinks")
+        return [int(line.split()[1]) for line in out.splitlines() if line.strip().startswith("Latency:")]
+
+
+def _wait(pred, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"PulseAudio test server: timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def pulse_server() -> Iterator[PulseServer]:
+    for tool in ("pulseaudio", "pactl", "pacat", "parec"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"`{tool}` is not installed (scripts/install-system-deps: pulseaudio pulseaudio-utils libasound2-plugins)")
+    runtime = Path(tempfile.mkdtemp(prefix="rtaudiod-pulse-"))
+    runtime.chmod(0o700)
+    client_conf = runtime / "client.conf"
+    client_conf.write_text("autospawn = no\n")
+    socket = runtime / "native"
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(runtime), PULSE_SERVER=f"unix:{socket}", PULSE_CLIENTCONFIG=str(client_conf))
+    sinks = [f"--load=module-null-sink sink_name={name} rate={RATE} channels={CHANNELS} format=s16le" for name in (SPEAKER, MIC)]
+    log = open(runtime / "pa.log", "wb")  # noqa: SIM115 - closed at teardown
+    daemon = subprocess.Popen(
+        ["pulseaudio", "--daemonize=no", "-n", "--exit-idle-time=-1", "--disallow-exit", "--log-target=stderr",
+         *sinks, f"--load=module-native-protocol-unix auth-anonymous=1 socket={socket}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=log,
+    )
+    keepalive: list[subprocess.Popen] = []
+    saved = {k: os.environ.get(k) for k in ("PULSE_SERVER", "PULSE_CLIENTCONFIG")}
+    try:
+        server = PulseServer(env=env, runtime_dir=runtime)
+
+        def up() -> bool:
+            if daemon.poll() is not None:
+                raise RuntimeError(f"pulseaudio exited: {(runtime / 'pa.log').read_text()[-2000:]}")
+            return subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0
+
+        _wait(up, 10, "the server to answer")
+        server.pactl("set-default-sink", SPEAKER)
+        server.pactl("set-default-source", f"{MIC}.monitor")
+        # An idle null sink renders in blocks of up to 2 s (the first write of a new stream then stalls):
+        # a silent low-latency stream on each keeps them rendering every 20 ms.
+        for sink in (SPEAKER, MIC):
+            keepalive.append(subprocess.Popen(
+                ["pacat", "--playback", "-d", sink, "--latency-msec=20", *FORMAT_ARGS, "/dev/zero"],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        _wait(lambda: all(lat < 50000 for lat in server.sink_latency_us()), 10, "the sinks' latency to drop")
+        os.environ["PULSE_SERVER"] = env["PULSE_SERVER"]
+        os.environ["PULSE_CLIENTCONFIG"] = env["PULSE_CLIENTCONFIG"]
+        yield server
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        for proc in [*keepalive, daemon]:
+            proc.terminate()
+        for proc in [*keepalive, daemon]:
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+        shutil.rmtree(runtime, ignore_errors=True)
