@@ -1,9 +1,13 @@
 """Pure-Python twin of rtaudiod._ext._framing: audio events on the wire. The contract is in
 rtaudiod/framing.py.
 
-This is the readable reference and the test oracle: every frame takes a full JSON decode (the C
-module's fallback path), so whatever the C fast path answers must equal what is answered here.
+This is the readable reference and the test oracle. One rule is shared with the C fast path: a frame
+that opens with {"type":"<T>" (JSON whitespace allowed, no backslash in T) where T is not an audio delta
+is another event, and the rest of it is not examined: the receive thread hands such frames to the full
+event decoder, which reports any damage. Every other frame takes a full JSON decode.
 """
+
+import re
 
 import msgspec
 
@@ -15,6 +19,9 @@ DELTA_TYPES = frozenset(("response.audio.delta", "response.output_audio.delta"))
 # Reused: building a Decoder per frame costs more than decoding a small event. float_hook=float
 # keeps numbers beyond the double range (1e400) valid JSON, as json.loads and the C fast path see them.
 _decoder = msgspec.json.Decoder(float_hook=float)
+
+# The leading {"type":"<T>" of a frame, as rta_delta_scan reads it.
+_LEADING_TYPE = re.compile(rb'[ \t\n\r]*\{[ \t\n\r]*"type"[ \t\n\r]*:[ \t\n\r]*"([^"\\]*)"')
 
 
 def encode_append(audio, event_id=None) -> bytes:
@@ -30,6 +37,10 @@ def encode_append(audio, event_id=None) -> bytes:
 
 def _delta_text(frame) -> str | None:
     """The base64 text of an audio delta frame's `delta`, or None when the frame is another event."""
+    raw = frame.encode() if isinstance(frame, str) else _byte_view(frame)
+    leading = _LEADING_TYPE.match(raw)
+    if leading and leading.group(1).decode("latin-1") not in DELTA_TYPES:
+        return None
     try:  # str(): msgspec refuses str subclasses
         event = _decoder.decode(str(frame) if isinstance(frame, str) else _byte_view(frame))
     except (msgspec.DecodeError, UnicodeError) as exc:  # UnicodeError: invalid UTF-8 bytes, lone surrogates
