@@ -1,0 +1,69 @@
+"""Device problems give one clear AudioDeviceError naming the device and the options."""
+
+import numpy as np
+import pytest
+
+from rtaudiod.audio import AudioConfig, AudioDeviceError, AudioEngine
+
+
+def start_error(config: AudioConfig) -> AudioDeviceError:
+    engine = AudioEngine(config)
+    try:
+        with pytest.raises(AudioDeviceError) as info:
+            engine.start()
+        assert engine.input_stream is None and engine.output_stream is None  # nothing left open
+    finally:
+        engine.close()
+    err = info.value
+    assert err.__cause__ is None and (err.__context__ is None or err.__suppress_context__)
+    return err
+
+
+def test_unknown_device_name_lists_the_options(pulse_server):
+    err = start_error(AudioConfig(output_device="no-such-card", capture=False))
+    msg = str(err)
+    assert "'no-such-card'" in msg and "output" in msg
+    assert "'pulse'" in msg and "'default'" in msg
+
+
+def test_unknown_device_index(pulse_server):
+    msg = str(start_error(AudioConfig(input_device=99, playout=False)))
+    assert "index 99" in msg and "'pulse'" in msg
+
+
+def test_input_failure_closes_the_output_already_open(pulse_server):
+    msg = str(start_error(AudioConfig(output_device="pulse", input_device="nope")))
+    assert "'nope'" in msg
+
+
+def test_device_without_channels_in_that_direction(tmp_path):
+    msg = str(start_error(AudioConfig(backend="null", output_device=0)))
+    assert "device 0 'null input' has no output channels" in msg
+
+
+def test_no_sound_server(monkeypatch, tmp_path):
+    """With no server to reach PortAudio offers no device: the error says so instead of a traceback."""
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path}/nothing-here")
+    conf = tmp_path / "client.conf"
+    conf.write_text("autospawn = no\n")
+    monkeypatch.setenv("PULSE_CLIENTCONFIG", str(conf))
+    msg = str(start_error(AudioConfig(output_device="pulse", capture=False)))
+    assert "'pulse'" in msg and "available output devices" in msg
+
+
+def test_wav_input_in_another_format(tmp_path):
+    import wave
+
+    path = tmp_path / "in.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.zeros(160, np.int16).tobytes())
+    msg = str(start_error(AudioConfig(backend="wav", wav_input=str(path), input_rate=48000, playout=False)))
+    assert str(path) in msg and "16000 Hz" in msg and "48000 Hz" in msg
+
+
+def test_missing_wav_input(tmp_path):
+    with pytest.raises(AudioDeviceError, match="cannot read WAV input"):
+        AudioEngine(AudioConfig(backend="wav", wav_input=str(tmp_path / "missing.wav")))

@@ -1,0 +1,115 @@
+"""WAV and null backends: exact round trips, resampling from a 48 kHz stereo file, real-time pacing."""
+
+import time
+import wave
+
+import numpy as np
+import pytest
+
+from conftest import speech, tone, wait_for
+from rtaudiod.audio import LATENCY_MODES, AudioConfig, FileBackend
+
+
+def write_wav(path, samples: np.ndarray, rate: int) -> str:
+    samples = samples.reshape(len(samples), -1)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(samples.shape[1])
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.astype(np.int16).tobytes())
+    return str(path)
+
+
+def read_wav(path) -> tuple[np.ndarray, int, int]:
+    with wave.open(str(path), "rb") as w:
+        return np.frombuffer(w.readframes(w.getnframes()), np.int16), w.getframerate(), w.getnchannels()
+
+
+@pytest.fixture
+def speech24(tmp_path) -> np.ndarray:
+    return speech(tmp_path / "s24.raw", "Turn on the kitchen lights.", 24000, 1)[:, 0]
+
+
+def test_wav_input_round_trips_exactly(engines, tmp_path, speech24):
+    path = write_wav(tmp_path / "in.wav", speech24, 24000)
+    engine = engines(AudioConfig(backend="wav", wav_input=path, realtime=False, playout=False, capture_ring_ms=10000))
+    wait_for(engine.input_stream.finished.is_set, 5, "the file to be read")
+    engine.stop()
+    got = np.frombuffer(engine.capture_ring.read(engine.capture_ring.read_available), np.int16)
+    assert np.array_equal(got[: len(speech24)], speech24)
+    assert not got[len(speech24):].any()  # the last frame is padded with silence
+    assert len(got) == -(-len(speech24) // 480) * 480
+
+
+def test_wav_output_round_trips_exactly(engines, tmp_path, speech24):
+    path = tmp_path / "out.wav"
+    engine = engines(AudioConfig(backend="wav", wav_output=str(path), output_rate=24000, output_channels=1,
+                                 realtime=False, capture=False))
+    engine.begin_item("x")
+    engine.write(speech24)
+    wait_for(lambda: not engine.is_playing, 10, "the audio to be written")
+    engine.close()
+    got, rate, channels = read_wav(path)
+    assert (rate, channels) == (24000, 1)
+    start = np.flatnonzero(got)[0] - np.flatnonzero(speech24)[0]
+    assert np.array_equal(got[start : start + len(speech24)], speech24)
+    assert not got[:start].any() and not got[start + len(speech24):].any()
+    assert engine.played_ms("x") == len(speech24) / 24
+
+
+def test_wav_output_fast_mode_resampled_to_48k_stereo(engines, tmp_path):
+    pcm = tone(440, 5.0, 24000)
+    engine = engines(AudioConfig(backend="wav", wav_output=str(tmp_path / "o.wav"), output_rate=48000, capture=False,
+                                 realtime=False))
+    engine.write(pcm)
+    wait_for(lambda: not engine.is_playing, 10, "the audio to be written")
+    engine.close()
+    got, rate, channels = read_wav(tmp_path / "o.wav")
+    assert (rate, channels) == (48000, 2)
+    loud = np.flatnonzero(np.abs(got[::2]) > 1000)
+    assert abs((loud[-1] - loud[0]) / 48000 - 5.0) < 0.01
+
+
+def test_wav_input_48k_stereo_is_downmixed_and_resampled(engines, tmp_path):
+    left = tone(1000, 1.0, 48000, 0.4)
+    stereo = np.stack([left, np.zeros_like(left)], axis=1)  # one channel only: the mix halves it
+    path = write_wav(tmp_path / "in48.wav", stereo, 48000)
+    engine = engines(AudioConfig(backend="wav", wav_input=path, realtime=False, playout=False, capture_ring_ms=10000))
+    wait_for(engine.input_stream.finished.is_set, 5, "the file to be read")
+    engine.stop()
+    got = np.frombuffer(engine.capture_ring.read(engine.capture_ring.read_available), np.int16)
+    assert abs(len(got) - 24000) < 600
+    steady = got[2400:21600].astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(steady * np.hanning(len(steady))))
+    assert abs(np.argmax(spectrum) * 24000 / len(steady) - 1000) < 2  # still 1 kHz at the session rate
+    assert abs(np.abs(steady).max() - 0.2 * 32767) < 0.01 * 32767
+
+
+def test_null_backend_runs_in_real_time(engines):
+    engine = engines(AudioConfig(backend="null"))
+    assert engine.backend.name == "null"
+    wait_for(lambda: engine.capture_ring.read_available > 0, 2, "capture")
+    engine.capture_ring.skip(engine.capture_ring.read_available)
+    engine.begin_item("n")
+    engine.write(tone(440, 0.2, 24000))
+    t0 = time.monotonic()
+    time.sleep(0.5)
+    got = np.frombuffer(engine.capture_ring.read(engine.capture_ring.read_available), np.int16)
+    assert not got.any() and abs(len(got) / 24000 - (time.monotonic() - t0)) < 0.1
+    assert engine.played_ms("n") == 200.0 and not engine.is_playing
+
+
+@pytest.mark.parametrize("mode", ["low", "balanced", "high"])
+def test_latency_modes_set_frames(engines, mode):
+    engine = engines(AudioConfig(backend="null", latency=mode))
+    status = engine.status()
+    m = LATENCY_MODES[mode]
+    assert status["latency_mode"] == mode
+    assert status["input"]["frames"] == 48000 * m.capture_ms // 1000
+    assert status["output"]["frames"] == 48000 * m.playout_period_ms // 1000
+    assert status["playout"]["prebuffer_ms"] == m.prebuffer_ms
+
+
+def test_file_backend_lists_its_devices(tmp_path):
+    backend = FileBackend(output_path=str(tmp_path / "o.wav"))
+    assert [d.name for d in backend.devices()] == ["null input", str(tmp_path / "o.wav")]
