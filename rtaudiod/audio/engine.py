@@ -232,7 +232,7 @@ class AudioEngine:
             "ring_ms": round(self.playout_ring.read_available * ms, 1),
             "prebuffer_ms": cfg.mode.prebuffer_ms,
             "written_ms": round(self.ledger.written * ms, 1),
-            "played_ms": round(self.ledger.read_pos * ms, 1),
+            "played_ms": round(self.ledger.played_total * ms, 1),
             "item": self.ledger.current_item(),
         }
         return out

@@ -28,6 +28,7 @@ class PlayoutLedger:
         self.written = 0  # writer thread only
         self.read_pos = 0  # consumer thread only
         self.pending = 0  # consumer: of the consumed bytes, those still on their way (resampler, FIFO)
+        self.unplayed_total = 0  # consumer: bytes skipped or dropped, ever
 
     # -- writer ----------------------------------------------------------------------------------
     def begin_item(self, item_id: str) -> None:
@@ -47,12 +48,14 @@ class PlayoutLedger:
             with self._lock:
                 self._unplayed.append((self.read_pos, self.read_pos + n))
             self.read_pos += n
+            self.unplayed_total += n
 
     def dropped(self, n: int) -> None:
         """The last `n` consumed bytes were dropped before reaching the device."""
         if n:
             with self._lock:
                 self._unplayed.append((self.read_pos - n, self.read_pos))
+            self.unplayed_total += n
 
     # -- anyone -----------------------------------------------------------------------------------
     def _span(self, item_id: str) -> tuple[int, int] | None:
@@ -81,6 +84,11 @@ class PlayoutLedger:
         with self._lock:
             span = self._span(item_id)
             return None if span is None else span[1] - span[0]
+
+    @property
+    def played_total(self) -> int:
+        """Bytes handed to the device, all items together."""
+        return max(0, self.read_pos - self.pending - self.unplayed_total)
 
     def current_item(self) -> str | None:
         with self._lock:

@@ -2,8 +2,9 @@
 
 States: waiting (gathering the prebuffer; silence out) and playing. Playback starts when the ring
 holds the prebuffer, or when audio has waited a prebuffer's time (so a short reply still plays).
-Running dry while playing is an underrun: what was there plays, its tail fades if loud, the rest of
-the buffer is silence, and we wait for a prebuffer again (fading in on resume).
+Running dry while playing is an underrun: what was there plays untouched, then its last sample decays
+to zero over the fade length (when loud enough to click), then silence; we wait for a prebuffer again
+and fade in on resume. Quiet edges are left alone, so speech passes bit-exact.
 
 flush() may be called from any thread; the callback serves it on its next run: a few ms of what would
 have come next ramp down to silence, the ring is skipped up to what had been written when flush() was
@@ -47,6 +48,7 @@ class Playout:
         self._flush_served = 0
         self._got_audio = False
         self._pulled = 0  # session samples taken from the ring in this callback
+        self._last = 0  # the last sample taken from the ring (an underrun decays from it)
         self._real_pending = 0.0
         # Counters (read from any thread).
         self.underruns = 0
@@ -114,7 +116,7 @@ class Playout:
             self._waited += self.period
 
     def _pull(self, n: int) -> np.ndarray:
-        """`n` session samples: from the ring while playing, silence otherwise."""
+        """At least `n` session samples: from the ring while playing, silence otherwise."""
         x = self._sess[:n]
         if not self.playing:
             x[:] = 0
@@ -129,9 +131,13 @@ class Playout:
         if self._resume:
             self._fader.fade_in(x[:got])
             self._resume = False
-        if got < n:  # ran dry: fade what we had, silence the rest, gather a prebuffer again
-            self._fader.fade_out(x[:got])
+        if got:
+            self._last = int(x[got - 1])
+        if got < n:  # ran dry: let the last sample decay to zero, silence the rest, gather a prebuffer again
+            x = self._sess[: max(n, got + self._fader.length)]
             x[got:] = 0
+            self._fader.decay(x[got:], self._last)
+            self._last = 0
             self.underruns += 1
             self.playing = False
             self._resume = True

@@ -1,0 +1,131 @@
+"""Playout and the played-sample ledger driven by hand (the test plays the device): exact and fast."""
+
+import numpy as np
+import pytest
+
+from conftest import tone
+from rtaudiod.audio.ledger import PlayoutLedger
+from rtaudiod.audio.playout import Playout
+from rtaudiod.ring import RingBuffer
+
+
+class Device:
+    """A playout and a fake device calling it; `run(n)` returns the n periods it produced (mono)."""
+
+    def __init__(self, device_rate=24000, channels=1, prebuffer_ms=40, period_ms=10, quality="LQ"):
+        self.ring, self.ledger = RingBuffer(1 << 20), PlayoutLedger()
+        frames = device_rate * period_ms // 1000
+        self.playout = Playout(self.ring, self.ledger, 24000, device_rate, channels, frames, prebuffer_ms, 2.5, quality)
+        self.buf = memoryview(bytearray(frames * channels * 2))
+        self.channels = channels
+
+    def write(self, pcm: np.ndarray, item: str | None = None) -> None:
+        if item is not None:
+            self.ledger.begin_item(item)
+        n = self.ring.write(pcm)
+        self.ledger.wrote(n)
+
+    def run(self, periods: int) -> np.ndarray:
+        out = []
+        for _ in range(periods):
+            self.playout.fill(self.buf)
+            out.append(np.frombuffer(bytes(self.buf), np.int16)[:: self.channels])
+        return np.concatenate(out)
+
+    def played_ms(self, item: str) -> float:
+        return self.ledger.played_bytes(item) / 48
+
+
+def test_prebuffer_then_exact_passthrough():
+    dev = Device()
+    pcm = tone(440, 0.2, 24000, 0.5)
+    dev.write(pcm[:480], "a")  # 20 ms: under the 40 ms prebuffer
+    assert not dev.run(1).any() and not dev.playout.playing
+    dev.write(pcm[480:])
+    got = dev.run(30)
+    assert dev.playout.playing is False and dev.playout.underruns == 1  # ran dry at the end
+    start = np.flatnonzero(got)[0] - 1  # the tone starts with a 0 sample
+    assert np.array_equal(got[start : start + len(pcm)], pcm)
+    assert dev.played_ms("a") == 200.0
+
+
+def test_short_reply_plays_after_waiting_one_prebuffer():
+    dev = Device(prebuffer_ms=100)
+    dev.write(tone(440, 0.03, 24000), "a")  # 30 ms never reaches the 100 ms prebuffer
+    got = dev.run(20)
+    assert np.count_nonzero(got) > 0 and dev.played_ms("a") == 30.0
+    assert not got[: 240 * 10].any()  # but it waited the prebuffer's 100 ms
+
+
+def test_underrun_fades_instead_of_clicking_and_fades_back_in():
+    dev = Device(prebuffer_ms=20)
+    loud = np.full(2400, 20000, np.int16)  # a DC step: the worst case for a click
+    dev.write(loud, "a")
+    got = dev.run(15)
+    assert dev.playout.underruns == 1
+    start = np.flatnonzero(got)[0]
+    assert np.array_equal(got[start : start + 2400], loud)  # the audio itself is untouched
+    end = np.flatnonzero(got)[-1]
+    assert end - (start + 2400) == 59  # then a 2.5 ms decay (60 samples, the last one above zero)
+    assert np.abs(np.diff(got[end - 80 : end + 2].astype(int))).max() < 1000  # no step anywhere
+    dev.write(loud)
+    got = np.concatenate([[0], dev.run(15)])  # the device was silent before
+    start = np.flatnonzero(got)[0]
+    assert np.abs(np.diff(got[start - 1 : start + 80].astype(int))).max() < 1000  # ramped up again
+    assert got[start + 60] == 20000
+
+
+def test_flush_drops_queued_audio_keeps_later_items_and_counts_played():
+    dev = Device()
+    dev.write(tone(440, 1.0, 24000, 0.5), "a")
+    dev.run(20)  # 200 ms played after the 40 ms prebuffer started at once
+    dev.playout.flush()
+    dev.write(tone(660, 0.1, 24000, 0.5), "b")  # written after the flush: must play
+    got = dev.run(40)
+    assert dev.playout.flushes == 1
+    played_a = dev.played_ms("a")
+    assert 200.0 <= played_a <= 203.0  # 20 periods + the 2.5 ms ramp taken from what came next
+    assert dev.played_ms("b") == 100.0
+    assert dev.ledger.received_bytes("a") == 48000
+    assert np.count_nonzero(got) > 0.9 * 2400  # b's 100 ms came out
+
+
+def test_flush_with_resampling_drops_the_fifo_and_accounts_for_it():
+    dev = Device(device_rate=48000, channels=2)
+    dev.write(tone(440, 1.0, 24000, 0.5), "a")
+    out = dev.run(30)
+    dev.playout.flush()
+    after = dev.run(3)
+    assert np.abs(after[120:]).max() == 0  # silent after the 2.5 ms ramp (120 samples at 48 kHz)
+    heard = np.flatnonzero(np.abs(np.concatenate([out, after])) > 0)
+    heard_ms = (heard[-1] - heard[0] + 1) / 48
+    assert abs(dev.played_ms("a") - heard_ms) < 1.0, (dev.played_ms("a"), heard_ms)
+
+
+def test_ledger_spans_unplayed_and_pending():
+    led = PlayoutLedger()
+    led.begin_item("a")
+    led.wrote(1000)
+    led.begin_item("b")
+    led.wrote(500)
+    led.consumed(600)
+    led.pending = 100
+    assert led.played_bytes("a") == 500 and led.played_bytes("b") == 0
+    led.dropped(100)  # the last 100 consumed bytes never reached the device
+    led.pending = 0
+    led.skipped(400)  # a flush skips the rest of a
+    assert led.played_bytes("a") == 500 and led.received_bytes("a") == 1000
+    led.consumed(300)
+    assert led.played_bytes("b") == 300 and led.played_total == 800
+    assert led.played_bytes("nope") is None and led.current_item() == "b"
+
+
+@pytest.mark.parametrize("quality", ["LQ", "HQ"])
+def test_played_accounting_holds_with_bursty_resamplers(quality):
+    """soxr HQ emits ~35 ms blocks: pending must cover what sits in the FIFO and the resampler."""
+    dev = Device(device_rate=44100, channels=2, quality=quality)
+    dev.write(tone(440, 2.0, 24000, 0.5), "a")
+    out = dev.run(60)
+    heard = np.flatnonzero(np.abs(out) > 0)
+    heard_ms = (heard[-1] - heard[0] + 1) / 44.1
+    assert abs(dev.played_ms("a") - heard_ms) < 2.0, (dev.played_ms("a"), heard_ms)
