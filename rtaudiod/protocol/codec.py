@@ -75,7 +75,11 @@ def _decode_general(frame: bytes | str) -> Any:
     if cls is None:
         return UnknownEvent(type=wire_type, raw=obj)
     try:
-        return msgspec.convert(_dialect.server_event_from_wire(obj), cls)
+        internal = _dialect.server_event_from_wire(obj)
+    except (TypeError, AttributeError, KeyError) as e:  # a mapping bug must not kill the receive thread
+        raise _fail(f"cannot map {wire_type} event: {e!r}", wire_type) from e
+    try:
+        return msgspec.convert(internal, cls)
     except msgspec.ValidationError as e:
         raise _validation_error(wire_type, e) from None
 

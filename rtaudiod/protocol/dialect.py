@@ -362,7 +362,7 @@ def server_event_from_wire(event: dict[str, Any]) -> dict[str, Any]:
             out["item"] = item_from_wire(out["item"])
     elif kind in ("response.content_part.added", "response.content_part.done"):
         part = out.get("part")
-        if isinstance(part, dict) and part.get("type") in _PART_FROM_GA:
+        if isinstance(part, dict) and isinstance(part.get("type"), str) and part["type"] in _PART_FROM_GA:
             out["part"] = dict(part, type=_PART_FROM_GA[part["type"]])
     return out
 
