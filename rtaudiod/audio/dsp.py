@@ -132,9 +132,10 @@ class Fader:
         np.copyto(seg, f, casting="unsafe")
 
     def fade_in(self, x: np.ndarray) -> None:
+        """Ramp the start of `x` up from zero, when its first sample is loud enough to click."""
         seg = x[: self.length]
-        if len(seg) and np.abs(seg[:1]).max() > EDGE_QUIET:
-            self._apply(seg, self._up[-len(seg):] if len(seg) < self.length else self._up)
+        if len(seg) and abs(int(seg[0])) > EDGE_QUIET:
+            self._apply(seg, self._up)
 
     def decay(self, x: np.ndarray, last: int) -> None:
         """Write a ramp from `last` down to zero into the start of `x` (after audio that stopped short)."""
@@ -142,8 +143,3 @@ class Fader:
             m = min(len(x), self.length)
             np.multiply(self._down[:m], last, out=self._f[:m])
             np.copyto(x[:m], self._f[:m], casting="unsafe")
-
-    def fade_out(self, x: np.ndarray) -> None:
-        seg = x[-self.length :] if len(x) else x
-        if len(seg) and abs(int(seg[-1])) > EDGE_QUIET:
-            self._apply(seg, self._down[-len(seg):] if len(seg) < self.length else self._down)

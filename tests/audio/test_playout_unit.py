@@ -129,3 +129,50 @@ def test_played_accounting_holds_with_bursty_resamplers(quality):
     heard = np.flatnonzero(np.abs(out) > 0)
     heard_ms = (heard[-1] - heard[0] + 1) / 44.1
     assert abs(dev.played_ms("a") - heard_ms) < 2.0, (dev.played_ms("a"), heard_ms)
+
+
+def test_write_delta_decodes_into_the_ring_and_counts_overruns():
+    import base64
+    import json
+
+    from rtaudiod.audio import AudioConfig, AudioEngine
+
+    engine = AudioEngine(AudioConfig(backend="null", playout_ring_s=1))  # 64 KiB ring, not started
+    try:
+        pcm = tone(440, 0.5, 24000)
+        frame = json.dumps({"type": "response.output_audio.delta", "item_id": "i", "delta": base64.b64encode(pcm.tobytes()).decode()})
+        engine.begin_item("i")
+        assert engine.write_delta(frame) == pcm.nbytes
+        assert engine.write_delta('{"type":"response.done"}') is None
+        assert engine.received_ms("i") == 500.0 and engine.played_ms("i") == 0.0
+        big = json.dumps({"type": "response.audio.delta", "delta": base64.b64encode(bytes(100_000)).decode()})
+        n = engine.write_delta(big)  # does not fit: what fits is kept, one overrun counted
+        assert n == engine.playout_ring.capacity - pcm.nbytes and engine.playout_ring.overruns == 1
+        assert engine.received_ms("i") * 48 == engine.playout_ring.capacity
+        engine.flush()  # not started: the queued audio is simply forgotten
+        assert engine.playout_ring.read_available == 0 and engine.played_ms("i") == 0.0
+    finally:
+        engine.close()
+
+
+def test_a_raising_callback_is_counted_and_the_stream_goes_on():
+    import time
+
+    from rtaudiod.audio import FileBackend
+
+    backend = FileBackend()
+    calls = []
+
+    def bad(buf):
+        calls.append(1)
+        raise ValueError("boom")
+
+    stream = backend.open_output(backend.resolve(None, output=True), 48000, 2, 480, bad)
+    stream.start()
+    try:
+        deadline = time.monotonic() + 2
+        while len(calls) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stream.close()
+    assert stream.callback_errors >= 3 and isinstance(stream.last_error, ValueError)
