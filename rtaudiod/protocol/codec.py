@@ -112,7 +112,11 @@ def decode_client_event(frame: bytes | str) -> ClientEvent:
     if cls is None:
         raise _fail(f"unknown client event type {kind!r}", kind, "$.type")
     try:
-        return msgspec.convert(_dialect.client_event_from_wire(obj), cls)
+        internal = _dialect.client_event_from_wire(obj)
+    except (TypeError, AttributeError, KeyError) as e:
+        raise _fail(f"cannot map {kind} event: {e!r}", kind) from e
+    try:
+        return msgspec.convert(internal, cls)
     except msgspec.ValidationError as e:
         raise _validation_error(kind, e) from None
 

@@ -196,3 +196,15 @@ def test_out_of_band_response_with_overrides(peer, dialect):
     response = events[-2].response
     assert response.conversation_id is None and response.metadata == {"purpose": "classify"}
     assert response.modalities == ["text"] and response.output_audio_format == "g711_ulaw"
+
+
+def test_ga_service_refuses_the_beta_header():
+    """The header rule matters: a GA server answers the beta shape with `beta_api_shape_disabled` (decoded)."""
+    with Simulator(dialect="ga", api_key=KEY, pace=0) as sim:
+        ws = websocket.create_connection(realtime_url("gpt-realtime", sim.url),
+                                         header=headers("beta", KEY).lines(), timeout=10)
+        try:
+            error = Codec("ga").decode(ws.recv())
+        finally:
+            ws.close()
+    assert isinstance(error, ErrorEvent) and error.error.code == "beta_api_shape_disabled"
