@@ -14,6 +14,8 @@ writer of the playout ring (the receive thread) and one reader of the capture ri
 """
 
 import contextlib
+import math
+import time
 from typing import Any
 
 from rtaudiod.audio.backend import Backend, DeviceInfo, Stream
@@ -157,8 +159,6 @@ class AudioEngine:
     @property
     def is_playing(self) -> bool:
         """True while audio is queued, playing, or still sounding from the device's buffer."""
-        import time
-
         p = self.playout
         if p is None:
             return False
@@ -239,8 +239,6 @@ class AudioEngine:
 
 
 def _db(gain: float) -> float:
-    import math
-
     return 20 * math.log10(gain) if gain > 0 else -120.0
 
 

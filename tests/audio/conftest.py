@@ -1,54 +1,8 @@
-"""Audio test fixtures: the private PulseAudio server (tests/pulse_server.py) and test signals."""
+"""Audio test fixtures: the private PulseAudio server (tests/pulse_server.py) and engines closed at teardown."""
 
-import shutil
-import subprocess
-from pathlib import Path
-
-import numpy as np
 import pytest
 
 from pulse_server import pulse_server  # noqa: F401 - the session fixture
-
-
-def tone(freq: float, seconds: float, rate: int, amplitude: float = 0.3) -> np.ndarray:
-    t = np.arange(round(seconds * rate)) / rate
-    return np.round(np.sin(2 * np.pi * freq * t) * amplitude * 32767).astype(np.int16)
-
-
-def speech(path: Path, text: str, rate: int, channels: int) -> np.ndarray:
-    """Real speech: espeak-ng → sox at `rate`/`channels`; int16 samples, shape (n, channels)."""
-    if shutil.which("espeak-ng") is None or shutil.which("sox") is None:
-        pytest.skip("espeak-ng and sox are needed for real speech (scripts/install-system-deps)")
-    raw = subprocess.run(["espeak-ng", "--stdout", text], check=True, capture_output=True).stdout
-    subprocess.run(["sox", "-t", "wav", "-", "-r", str(rate), "-c", str(channels), "-b", "16", "-e", "signed-integer",
-                    "-t", "raw", str(path)], input=raw, check=True)
-    return np.fromfile(path, np.int16).reshape(-1, channels)
-
-
-def xcorr_peak(ref: np.ndarray, got: np.ndarray) -> tuple[int, float]:
-    """(lag, normalised correlation) of `ref` found inside `got` (got[lag:lag+len(ref)] ~ ref)."""
-    ref = ref.astype(np.float64)
-    got = got.astype(np.float64)
-    n = 1 << (len(ref) + len(got)).bit_length()
-    corr = np.fft.irfft(np.fft.rfft(got, n) * np.conj(np.fft.rfft(ref, n)), n)[: len(got) - len(ref) + 1]
-    lag = int(np.argmax(corr))
-    seg = got[lag : lag + len(ref)]
-    return lag, float(np.dot(seg, ref) / (np.linalg.norm(seg) * np.linalg.norm(ref) + 1e-12))
-
-
-def rms_db(x: np.ndarray) -> float:
-    x = x.astype(np.float64)
-    return 20 * np.log10(np.sqrt(np.mean(x * x)) / 32768 + 1e-12)
-
-
-def wait_for(pred, timeout: float, what: str) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import soxr
 
-from conftest import rms_db, speech, wait_for, xcorr_peak
+from audiohelpers import rms_db, speech, wait_for, xcorr_peak
 from rtaudiod.audio import AudioConfig
 
 

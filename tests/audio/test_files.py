@@ -1,28 +1,12 @@
 """WAV and null backends: exact round trips, resampling from a 48 kHz stereo file, real-time pacing."""
 
 import time
-import wave
 
 import numpy as np
 import pytest
 
-from conftest import speech, tone, wait_for
+from audiohelpers import read_wav, speech, tone, wait_for, write_wav
 from rtaudiod.audio import LATENCY_MODES, AudioConfig, FileBackend
-
-
-def write_wav(path, samples: np.ndarray, rate: int) -> str:
-    samples = samples.reshape(len(samples), -1)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(samples.shape[1])
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(samples.astype(np.int16).tobytes())
-    return str(path)
-
-
-def read_wav(path) -> tuple[np.ndarray, int, int]:
-    with wave.open(str(path), "rb") as w:
-        return np.frombuffer(w.readframes(w.getnframes()), np.int16), w.getframerate(), w.getnchannels()
 
 
 @pytest.fixture

@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from conftest import tone, wait_for
+from audiohelpers import tone, wait_for, write_wav
 from rtaudiod.audio import AudioConfig
 
-from test_files import write_wav
 
 
 def captured(engine) -> np.ndarray:

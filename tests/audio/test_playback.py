@@ -5,7 +5,7 @@ import time
 import numpy as np
 import soxr
 
-from conftest import rms_db, tone, wait_for, xcorr_peak
+from audiohelpers import rms_db, speech, tone, wait_for, xcorr_peak
 from rtaudiod.audio import AudioConfig
 
 SESSION = 24000
@@ -18,7 +18,7 @@ def pulse_config(**kw) -> AudioConfig:
 
 
 def test_playout_comes_out_intact_at_the_right_speed(pulse_server, engines, tmp_path):
-    from conftest import speech
+    from audiohelpers import speech
 
     pcm = speech(tmp_path / "s.raw", "Turn on the kitchen lights, please.", SESSION, 1)[:, 0]
     engine = engines(pulse_config())

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import tone
+from audiohelpers import tone
 from rtaudiod.audio.ledger import PlayoutLedger
 from rtaudiod.audio.playout import Playout
 from rtaudiod.ring import RingBuffer

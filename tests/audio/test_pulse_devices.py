@@ -1,8 +1,8 @@
-"""The private PulseAudio server is reachable through PortAudio, and device errors are clear."""
+"""The private PulseAudio server is reachable through PortAudio, and the listing is clean."""
 
-import pytest
-
-from rtaudiod.audio import AudioConfig, AudioDeviceError, AudioEngine, list_devices
+from rtaudiod.audio import list_devices
+from rtaudiod.audio.__main__ import main as list_main
+from rtaudiod.audio.pyaudio_backend import PyAudioBackend
 
 
 def test_pyaudio_sees_pulse_devices(pulse_server, capfd):
@@ -12,3 +12,20 @@ def test_pyaudio_sees_pulse_devices(pulse_server, capfd):
     pulse = devices[names.index("pulse")]
     assert pulse.max_input_channels > 0 and pulse.max_output_channels > 0 and pulse.default_rate > 0
     assert capfd.readouterr().err == ""  # PortAudio's ALSA/JACK probing noise is hidden
+
+
+def test_device_listing_command(pulse_server, capfd):
+    assert list_main() == 0
+    out, err = capfd.readouterr()
+    assert "pulse" in out and "default" in out and err == ""
+
+
+def test_resolve_by_substring_index_and_default(pulse_server):
+    backend = PyAudioBackend()
+    try:
+        by_name = backend.resolve("PULS", output=True)
+        assert by_name.name == "pulse"
+        assert backend.resolve(by_name.index, output=False) == by_name
+        assert backend.resolve(None, output=True).name == "default"
+    finally:
+        backend.close()

@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from conftest import tone, wait_for
+from audiohelpers import tone, wait_for
 from rtaudiod.audio import AudioConfig
 
 
