@@ -18,7 +18,7 @@ import msgspec
 
 from . import dialect as _dialect
 from .client_events import CLIENT_EVENT_TYPES, ClientEvent, ConversationItemCreate, ResponseCreate, SessionUpdate
-from .dialect import Dialect
+from .dialect import Dialect, as_dialect
 from .errors import ProtocolError
 from .server_events import SERVER_EVENT_TYPES, ServerEvent, UnknownEvent
 
@@ -88,7 +88,7 @@ def decode_server_event(frame: bytes | str, dialect: Dialect | str = Dialect.GA)
     """One server frame as a `ServerEvent` Struct (internal names and shapes), or `UnknownEvent` for a type this
     layer does not know. Names and shapes of either dialect are accepted. Raises `ProtocolError` (and nothing
     else) for broken JSON, a non-object, a missing `type`, or a known event with missing or mistyped fields."""
-    if dialect == Dialect.BETA:
+    if as_dialect(dialect) is Dialect.BETA:
         try:
             return _beta_decoder.decode(frame)
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError, RecursionError):
@@ -98,6 +98,7 @@ def decode_server_event(frame: bytes | str, dialect: Dialect | str = Dialect.GA)
 
 def encode_client_event(event: ClientEvent, dialect: Dialect | str = Dialect.GA) -> bytes:
     """The JSON frame of a client event in the dialect's wire shape (keys left unset are not sent)."""
+    dialect = as_dialect(dialect)
     if isinstance(event, _SHAPED_CLIENT):
         return _encoder.encode(_dialect.client_event_to_wire(msgspec.to_builtins(event), dialect))
     return _encoder.encode(event)

@@ -35,7 +35,7 @@ import enum
 from typing import Any
 
 __all__ = [
-    "BETA_HEADER", "Dialect", "GA_SERVER_NAMES", "client_event_from_wire", "client_event_to_wire",
+    "BETA_HEADER", "Dialect", "GA_SERVER_NAMES", "as_dialect", "client_event_from_wire", "client_event_to_wire",
     "server_event_from_wire", "server_event_to_wire", "server_name_from_wire", "server_name_to_wire",
 ]
 
@@ -46,6 +46,11 @@ BETA_HEADER = ("OpenAI-Beta", "realtime=v1")
 class Dialect(enum.StrEnum):
     BETA = "beta"
     GA = "ga"
+
+
+def as_dialect(dialect: Dialect | str) -> Dialect:
+    """`dialect` as a `Dialect` ("beta" or "ga"); ValueError for anything else (never a silent default)."""
+    return dialect if dialect is Dialect.GA or dialect is Dialect.BETA else Dialect(dialect)
 
 
 #: internal server event name -> GA wire name (names not listed are the same in both dialects)
@@ -114,8 +119,13 @@ def _tool_choice_to_wire(choice: Any, dialect: Dialect | str) -> Any:
 
 
 def _tool_choice_from_wire(choice: Any) -> Any:
-    if isinstance(choice, dict) and choice.get("type") == "function" and "name" in choice:
-        return {"name": choice["name"]}
+    """`{"type": "function", "name": n}` -> `{"name": n}`; another GA choice object (e.g. `mcp`) -> its type
+    string (this layer does not model it, and must not fail a `session.updated` because of it)."""
+    if isinstance(choice, dict):
+        if choice.get("type") == "function" and "name" in choice:
+            return {"name": choice["name"]}
+        if isinstance(choice.get("type"), str):
+            return choice["type"]
     return choice
 
 
@@ -332,6 +342,7 @@ _ITEM_EVENTS = ("conversation.item.created", "conversation.item.done", "conversa
 
 def server_event_to_wire(event: dict[str, Any], dialect: Dialect | str) -> dict[str, Any]:
     """An internal server event (as builtins) in the dialect's wire shape (for tests, recordings, proxies)."""
+    dialect = as_dialect(dialect)
     kind = event["type"]
     out = dict(event, type=server_name_to_wire(kind, dialect))
     if kind in ("session.created", "session.updated"):
@@ -369,6 +380,7 @@ def server_event_from_wire(event: dict[str, Any]) -> dict[str, Any]:
 
 def client_event_to_wire(event: dict[str, Any], dialect: Dialect | str) -> dict[str, Any]:
     """An internal client event (as builtins) in the dialect's wire shape."""
+    dialect = as_dialect(dialect)
     kind = event["type"]
     if kind == "session.update":
         return dict(event, session=session_to_wire(event["session"], dialect))

@@ -50,3 +50,12 @@ def test_public_api_is_documented():
         assert name in doc and name in protocol.__all__, name
     assert len(protocol.__all__) == len(set(protocol.__all__))
     assert all(hasattr(protocol, name) for name in protocol.__all__)
+
+
+def test_a_misspelt_dialect_is_an_error_not_a_default():
+    with pytest.raises(ValueError):
+        protocol.encode_client_event(protocol.input_audio_commit(), "GA")
+    with pytest.raises(ValueError):
+        protocol.decode_server_event(b'{"type":"input_audio_buffer.cleared"}', "v1")
+    with pytest.raises(ValueError):
+        protocol.Codec("realtime")

@@ -186,3 +186,13 @@ def test_broken_frames(data, message, mode):
         decode_server_event(data, mode)
     with pytest.raises(ValueError):  # ProtocolError is a ValueError
         decode_server_event(data.decode("latin-1"), mode)
+
+
+def test_ga_choices_this_layer_does_not_model_never_fail_a_session_event():
+    body = {"type": "session.updated", "session": {
+        "type": "realtime", "tool_choice": {"type": "mcp", "server_label": "deepwiki"},
+        "tools": [{"type": "mcp", "server_label": "deepwiki", "server_url": "https://example.invalid/mcp"}],
+        "audio": {"output": {"voice": {"id": "voice_1234"}}}}}
+    event = decode_server_event(frame(body), "ga")
+    assert event.session.tool_choice == "mcp" and event.session.tools[0].type == "mcp"
+    assert event.session.voice == "voice_1234"
