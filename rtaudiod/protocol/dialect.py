@@ -48,9 +48,15 @@ class Dialect(enum.StrEnum):
     GA = "ga"
 
 
+_DIALECTS = {d.value: d for d in Dialect}
+
+
 def as_dialect(dialect: Dialect | str) -> Dialect:
     """`dialect` as a `Dialect` ("beta" or "ga"); ValueError for anything else (never a silent default)."""
-    return dialect if dialect is Dialect.GA or dialect is Dialect.BETA else Dialect(dialect)
+    try:
+        return _DIALECTS[dialect]
+    except (KeyError, TypeError):
+        raise ValueError(f"dialect must be 'beta' or 'ga', not {dialect!r}") from None
 
 
 #: internal server event name -> GA wire name (names not listed are the same in both dialects)
