@@ -100,6 +100,8 @@ class Playout:
         # only real audio: once silence has pushed it through, the resampler's delay holds only zeros.
         ratio = self.session_rate / self.device_rate
         held = (self._fifo_len + self._resampler.delay) * ratio
+        # Real audio went out if it was taken now or was still held from earlier callbacks.
+        self._got_audio = self._got_audio or self._real_pending > 0
         self._real_pending = max(0.0, self._real_pending + self._pulled - n * ratio)
         self._pulled = 0
         self.ledger.pending = round(min(held, self._real_pending)) * 2
