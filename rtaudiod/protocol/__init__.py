@@ -43,24 +43,50 @@ from msgspec import UNSET
 from .builders import (conversation_item_create, function_call_output, function_tool, input_audio_append,
                        input_audio_clear, input_audio_commit, item_delete, item_truncate, response_cancel,
                        response_create, session_update, user_audio, user_text)
-from .client_events import *  # noqa: F401,F403
-from .client_events import CLIENT_EVENT_TYPES, ClientEvent
-from .client_events import __all__ as _client_all
+from .client_events import (CLIENT_EVENT_TYPES, ClientEvent, ClientEventBase, ConversationItemCreate,
+                            ConversationItemDelete, ConversationItemTruncate, InputAudioBufferAppend,
+                            InputAudioBufferClear, InputAudioBufferCommit, ResponseCancel, ResponseCreate,
+                            SessionUpdate)
 from .codec import Codec, decode_client_event, decode_server_event, encode_client_event
 from .dialect import Dialect
 from .endpoint import DEFAULT_BASE_URL, Endpoint, Headers, headers, realtime_url
 from .errors import ProtocolError
-from .models import *  # noqa: F401,F403
-from .models import __all__ as _models_all
-from .server_events import *  # noqa: F401,F403
-from .server_events import SERVER_EVENT_TYPES, ServerEvent, UnknownEvent
-from .server_events import __all__ as _server_all
+from .models import (AUDIO_FORMATS, AudioFormat, ContentPart, Conversation, ErrorInfo, InputTokenDetails, Item,
+                     MaxTokens, NoiseReduction, OutputTokenDetails, RateLimit, Response, ResponseError,
+                     ResponseParams, SessionConfig, StatusDetails, Tool, ToolChoice, ToolChoiceFunction,
+                     Transcription, TurnDetection, Usage)
+from .server_events import (ConversationCreated, ConversationItemCreated, ConversationItemDeleted,
+                            ConversationItemDone, ConversationItemRetrieved, ConversationItemTruncated, ErrorEvent,
+                            InputAudioBufferCleared, InputAudioBufferCommitted, InputAudioBufferTimeoutTriggered,
+                            InputAudioTranscriptionCompleted, InputAudioTranscriptionDelta,
+                            InputAudioTranscriptionFailed, OutputAudioBufferCleared, OutputAudioBufferStarted,
+                            OutputAudioBufferStopped, RateLimitsUpdated, ResponseAudioDelta, ResponseAudioDone,
+                            ResponseAudioTranscriptDelta, ResponseAudioTranscriptDone, ResponseContentPartAdded,
+                            ResponseContentPartDone, ResponseCreated, ResponseDone,
+                            ResponseFunctionCallArgumentsDelta, ResponseFunctionCallArgumentsDone,
+                            ResponseOutputItemAdded, ResponseOutputItemDone, ResponseTextDelta, ResponseTextDone,
+                            SERVER_EVENT_TYPES, ServerEvent, ServerEventBase, SessionCreated, SessionUpdated,
+                            SpeechStarted, SpeechStopped, UnknownEvent)
 
-__all__ = list(dict.fromkeys([
-    "CLIENT_EVENT_TYPES", "ClientEvent", "Codec", "DEFAULT_BASE_URL", "Dialect", "Endpoint", "Headers",
-    "ProtocolError", "SERVER_EVENT_TYPES", "ServerEvent", "UNSET", "UnknownEvent", "conversation_item_create",
-    "decode_client_event", "decode_server_event", "encode_client_event", "function_call_output", "function_tool",
-    "headers", "input_audio_append", "input_audio_clear", "input_audio_commit", "item_delete", "item_truncate",
-    "realtime_url", "response_cancel", "response_create", "session_update", "user_audio", "user_text",
-    *_client_all, *_models_all, *_server_all,
-]))
+__all__ = [
+    "AUDIO_FORMATS", "AudioFormat", "CLIENT_EVENT_TYPES", "ClientEvent", "ClientEventBase", "Codec", "ContentPart",
+    "Conversation", "ConversationCreated", "ConversationItemCreate", "ConversationItemCreated",
+    "ConversationItemDelete", "ConversationItemDeleted", "ConversationItemDone", "ConversationItemRetrieved",
+    "ConversationItemTruncate", "ConversationItemTruncated", "DEFAULT_BASE_URL", "Dialect", "Endpoint", "ErrorEvent",
+    "ErrorInfo", "Headers", "InputAudioBufferAppend", "InputAudioBufferClear", "InputAudioBufferCleared",
+    "InputAudioBufferCommit", "InputAudioBufferCommitted", "InputAudioBufferTimeoutTriggered",
+    "InputAudioTranscriptionCompleted", "InputAudioTranscriptionDelta", "InputAudioTranscriptionFailed",
+    "InputTokenDetails", "Item", "MaxTokens", "NoiseReduction", "OutputAudioBufferCleared",
+    "OutputAudioBufferStarted", "OutputAudioBufferStopped", "OutputTokenDetails", "ProtocolError", "RateLimit",
+    "RateLimitsUpdated", "Response", "ResponseAudioDelta", "ResponseAudioDone", "ResponseAudioTranscriptDelta",
+    "ResponseAudioTranscriptDone", "ResponseCancel", "ResponseContentPartAdded", "ResponseContentPartDone",
+    "ResponseCreate", "ResponseCreated", "ResponseDone", "ResponseError", "ResponseFunctionCallArgumentsDelta",
+    "ResponseFunctionCallArgumentsDone", "ResponseOutputItemAdded", "ResponseOutputItemDone", "ResponseParams",
+    "ResponseTextDelta", "ResponseTextDone", "SERVER_EVENT_TYPES", "ServerEvent", "ServerEventBase", "SessionConfig",
+    "SessionCreated", "SessionUpdate", "SessionUpdated", "SpeechStarted", "SpeechStopped", "StatusDetails", "Tool",
+    "ToolChoice", "ToolChoiceFunction", "Transcription", "TurnDetection", "UNSET", "UnknownEvent", "Usage",
+    "conversation_item_create", "decode_client_event", "decode_server_event", "encode_client_event",
+    "function_call_output", "function_tool", "headers", "input_audio_append", "input_audio_clear",
+    "input_audio_commit", "item_delete", "item_truncate", "realtime_url", "response_cancel", "response_create",
+    "session_update", "user_audio", "user_text",
+]

@@ -190,7 +190,8 @@ def test_function_call_round_trip(peer, dialect):
 def test_out_of_band_response_with_overrides(peer, dialect):
     peer.send(response_create(ResponseParams(
         conversation="none", modalities=["text"], metadata={"purpose": "classify"},
-        input=[user_text("Is this a question?").item], output_audio_format="g711_ulaw", max_response_output_tokens=200)))
+        input=[user_text("Is this a question?").item], output_audio_format="g711_ulaw",
+        max_response_output_tokens=200)))
     events = peer.response()
     assert not any(isinstance(e, (ConversationItemCreated, ConversationItemDone)) for e in events)
     response = events[-2].response
