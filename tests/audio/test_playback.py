@@ -3,6 +3,7 @@
 import time
 
 import numpy as np
+import pytest
 import soxr
 
 from audiohelpers import rms_db, speech, tone, wait_for, xcorr_peak
@@ -45,11 +46,15 @@ def test_playout_comes_out_intact_at_the_right_speed(pulse_server, engines, tmp_
     assert engine.status()["output"]["device"] == "pulse"
 
 
-def test_barge_in_flush_silences_within_50ms_and_played_ms_matches(pulse_server, engines):
+@pytest.mark.parametrize("latency", ["low", "balanced"])
+def test_barge_in_flush_silences_within_50ms_and_played_ms_matches(pulse_server, engines, latency):
     """5 s of tone; flush after ~1.5 s. The monitor must go quiet within 50 ms of flush(), and played_ms
-    must match the audio the monitor captured within one device buffer (10 ms in balanced mode)."""
+    must match the audio the monitor captured within one device buffer (10 ms in both modes).
+
+    Measured here: silence 25-28 ms after flush() (an upper bound, see Recorded.start_time), PortAudio
+    reporting 20 ms of output latency; played_ms within 1 ms of the monitor."""
     pcm = tone(440, 5.0, SESSION, 0.5)
-    engine = engines(pulse_config())
+    engine = engines(pulse_config(latency=latency))
     rec = pulse_server.record(f"{pulse_server.speaker}.monitor")
     time.sleep(0.2)
     engine.begin_item("item_b")
