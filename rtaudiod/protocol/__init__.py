@@ -35,7 +35,9 @@ ToolChoiceFunction, Item, ContentPart, ResponseParams, Response, StatusDetails, 
 Optional fields default to `msgspec.UNSET` and are never sent unset; `None` is sent as `null`.
 
 Modules: `models` (nested objects), `client_events` (9), `server_events` (28 of the seeds + 7 the service also
-sends), `dialect` (the table), `codec` (frames), `builders`, `endpoint`, `errors`.
+sends), `dialect` (the table: names, headers, whole events), `shapes` (session / response / item shapes),
+`codec` (frames), `builders`, `endpoint`, `errors`. Internal names are the seeds' (beta) names: the daemon matches
+`ResponseAudioTranscriptDelta` whichever dialect is on the wire.
 """
 
 from msgspec import UNSET

@@ -5,6 +5,7 @@ import base64
 import json
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 import websocket
 from openai_schemas import validate_client_event, validate_server_event
@@ -17,7 +18,8 @@ from rtaudiod.protocol import (Codec, ConversationItemCreated, ConversationItemD
                                ResponseCreated, ResponseDone, ResponseFunctionCallArgumentsDelta,
                                ResponseFunctionCallArgumentsDone, ResponseOutputItemAdded, ResponseOutputItemDone,
                                ResponseParams, ResponseTextDelta, ResponseTextDone, SessionConfig, SessionCreated,
-                               SessionUpdated, Transcription, UNSET, UnknownEvent, function_call_output, function_tool,
+                               SessionUpdated, SpeechStarted, SpeechStopped, Transcription, TurnDetection, UNSET,
+                               UnknownEvent, function_call_output, function_tool,
                                headers, input_audio_append, input_audio_clear, input_audio_commit, item_delete,
                                item_truncate, realtime_url, response_cancel, response_create, session_update,
                                user_text)
@@ -209,3 +211,21 @@ def test_ga_service_refuses_the_beta_header():
         finally:
             ws.close()
     assert isinstance(error, ErrorEvent) and error.error.code == "beta_api_shape_disabled"
+
+
+def test_server_vad_turn(peer, dialect):
+    """Server VAD on a tone between silences: speech started/stopped, auto-commit and an automatic response."""
+    peer.send(session_update(SessionConfig(input_audio_format="pcm16", modalities=["text"], turn_detection=(
+        TurnDetection(type="server_vad", threshold=0.5, prefix_padding_ms=300, silence_duration_ms=500)))))
+    td = peer.until(SessionUpdated)[-1].session.turn_detection
+    assert (td.type, td.silence_duration_ms) == ("server_vad", 500)
+    t = np.arange(24000 * 800 // 1000) / 24000
+    tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
+    audio = bytes(24000 * 2 // 2) + tone + bytes(24000 * 2)  # 0.5 s silence, 0.8 s tone, 1 s silence
+    for i in range(0, len(audio), 4800):
+        peer.send(input_audio_append(audio[i:i + 4800]))
+    started = peer.until(SpeechStarted)[-1]
+    stopped = peer.until(SpeechStopped)[-1]
+    assert started.item_id == stopped.item_id and 0 < started.audio_start_ms < stopped.audio_end_ms
+    assert peer.until(InputAudioBufferCommitted)[-1].item_id == started.item_id
+    check_message_response(peer.response(), dialect, audio=False)
