@@ -137,8 +137,9 @@ def client_event_to_wire(event: dict[str, Any], dialect: Dialect | str) -> dict[
     """An internal client event (as builtins) in the dialect's wire shape."""
     ga = as_dialect(dialect) is Dialect.GA
     kind = event["type"]
-    if kind == "session.update":
-        return dict(event, session=session_to_wire(event["session"], ga))
+    if kind == "session.update":  # a session read back from the server may be sent again: its `id` is not
+        session = {k: v for k, v in event["session"].items() if k != "id"}
+        return dict(event, session=session_to_wire(session, ga))
     if kind == "conversation.item.create":
         return dict(event, item=item_to_wire(event["item"], ga))
     if kind == "response.create" and "response" in event:

@@ -85,8 +85,9 @@ ToolChoice = Union[str, ToolChoiceFunction]
 
 class SessionConfig(_Obj):
     """A session, flat (beta shape). In `session.update` only what you set is sent; in `session.created` /
-    `.updated` it is the server's full view (`id` set). `modalities`: `["text"]` or `["text", "audio"]` (GA
-    `output_modalities` `["text"]` / `["audio"]`). `temperature` has no GA counterpart (dropped in GA)."""
+    `.updated` it is the server's full view (`id` set; never sent back). `modalities`: `["text"]` or
+    `["text", "audio"]` (GA `output_modalities` `["text"]` / `["audio"]`). `temperature` has no GA counterpart
+    (dropped in GA)."""
 
     id: str | UnsetType = UNSET
     model: str | UnsetType = UNSET

@@ -7,12 +7,13 @@ import json
 import msgspec
 import pytest
 from openai_schemas import validate_client_event
-from protohelpers import SEED_CLIENT_EVENTS, client_builds, full_response_params, full_session
+from protohelpers import SEED_CLIENT_EVENTS, SESSION, client_builds, full_response_params, full_session
 
 from rtaudiod import framing
 from rtaudiod.protocol import (CLIENT_EVENT_TYPES, UNSET, ProtocolError, ResponseParams, SessionConfig,
-                               TurnDetection, decode_client_event, encode_client_event, input_audio_append,
-                               response_create, session_update, user_text)
+                               TurnDetection, decode_client_event, decode_server_event, encode_client_event,
+                               input_audio_append, response_create, session_update, user_text)
+from rtaudiod.protocol.dialect import server_event_to_wire
 
 BUILDS = client_builds()
 
@@ -129,3 +130,12 @@ def test_decode_client_event_rejects_what_is_not_a_client_event():
         decode_client_event(b'{"type":"conversation.item.truncate","item_id":"x","content_index":0}')
     assert info.value.path == "$.audio_end_ms"
     assert decode_client_event(b'{"type":"response.cancel"}').response_id is UNSET
+
+
+@pytest.mark.parametrize("dialect", ["beta", "ga"])
+def test_a_session_read_from_the_server_can_be_sent_back(dialect):
+    wire_event = server_event_to_wire({"type": "session.updated", "event_id": "e", "session": SESSION}, dialect)
+    session = decode_server_event(json.dumps(wire_event), dialect).session
+    body = wire(session_update(session), dialect)
+    validate_client_event(body, dialect)
+    assert "id" not in body["session"]
