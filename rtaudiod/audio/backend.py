@@ -9,9 +9,10 @@ callback must answer now, with silence if the ring is dry.
 
 Callbacks run on the backend's thread (PortAudio's own thread for PyAudio; a pacing thread for the
 file and null backends). They take the GIL, so the rest of the daemon must not hold it for long; they
-never log, wait or do I/O: ring reads/writes, numpy on preallocated buffers, counters. PyAudio itself
-allocates one bytes object per input callback and one result tuple per output callback; we cannot
-avoid those from Python.
+never log, wait or do I/O: ring reads/writes, numpy on preallocated buffers, counters. What we cannot
+avoid from Python: PyAudio builds a bytes object for each input buffer and accepts only bytes back
+from an output callback (one 1.9 KB copy per 10 ms), python-soxr returns a fresh array per chunk, and
+numpy makes a few small temporaries. Measured cost per 20 ms frame: benchmarks/bench_audio.py.
 
     input callback:  callback(data)  - `data` holds `frames` interleaved int16 frames of the device.
     output callback: callback(buf) -> bool - fill the writable `buf` (frames x channels int16) completely;
