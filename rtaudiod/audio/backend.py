@@ -69,6 +69,11 @@ class Stream(ABC):
         captured to the callback (input), as the backend reports it."""
 
     @property
+    def active(self) -> bool:
+        """True while the device calls back (False once stopped, or when the device went away)."""
+        return False
+
+    @property
     def xruns(self) -> int:
         """Device-level under/overflows reported by the backend (not the rings' counters)."""
         return 0

@@ -253,6 +253,7 @@ def _stream_status(stream: Stream | None) -> dict[str, Any] | None:
         "channels": stream.channels,
         "frames": stream.frames,
         "latency_ms": round(stream.latency * 1000, 1),
+        "active": stream.active,
         "xruns": stream.xruns,
         "callback_errors": stream.callback_errors,
     }

@@ -46,6 +46,10 @@ class _PacedStream(Stream):
         return 0.0
 
     @property
+    def active(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def callback_errors(self) -> int:
         return self._errors
 

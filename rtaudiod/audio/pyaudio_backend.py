@@ -102,6 +102,10 @@ class _PaStream(Stream):
         return self._stream.get_output_latency() if self._output else self._stream.get_input_latency()
 
     @property
+    def active(self) -> bool:
+        return not self._closed and self._stream.is_active()
+
+    @property
     def xruns(self) -> int:
         return self._xruns
 

@@ -97,3 +97,18 @@ def test_latency_modes_set_frames(engines, mode):
 def test_file_backend_lists_its_devices(tmp_path):
     backend = FileBackend(output_path=str(tmp_path / "o.wav"))
     assert [d.name for d in backend.devices()] == ["null input", str(tmp_path / "o.wav")]
+
+
+def test_engine_restarts_and_keeps_its_rings(engines):
+    engine = engines(AudioConfig(backend="null"))
+    assert engine.status()["input"]["active"] and engine.status()["output"]["active"]
+    engine.begin_item("r")
+    engine.write(tone(440, 0.1, 24000))
+    wait_for(lambda: not engine.is_playing, 2, "playback")
+    engine.stop()
+    assert engine.status()["input"] is None and engine.input_stream is None
+    engine.start()
+    engine.write(tone(440, 0.1, 24000))
+    wait_for(lambda: not engine.is_playing, 2, "playback after a restart")
+    assert engine.played_ms("r") == 200.0
+    assert engine.status()["output"]["active"]

@@ -33,7 +33,7 @@ def test_starved_playout_counts_underruns_and_resumes(pulse_server, engines):
     bursts = [e for i, e in enumerate(edges) if i == 0 or e - edges[i - 1] > 4800]
     assert len(bursts) == 2
     assert engine.played_ms("a") == 600.0
-    assert engine.output_stream.callback_errors == 0
+    assert engine.output_stream.callback_errors == 0 and engine.output_stream.active
 
 
 def test_flooded_rings_count_overruns_and_keep_running(pulse_server, engines):
@@ -54,3 +54,5 @@ def test_flooded_rings_count_overruns_and_keep_running(pulse_server, engines):
     wait_for(lambda: engine.playout.playing, 2, "playback to start")
     engine.capture_ring.skip(engine.capture_ring.read_available)
     wait_for(lambda: engine.capture_ring.read_available > 0, 2, "capture to go on")
+    assert engine.input_stream.active and engine.output_stream.active
+    assert engine.input_stream.callback_errors == engine.output_stream.callback_errors == 0
