@@ -3,8 +3,9 @@
 States: waiting (gathering the prebuffer; silence out) and playing. Playback starts when the ring
 holds the prebuffer, or when audio has waited a prebuffer's time (so a short reply still plays).
 Running dry while playing is an underrun: what was there plays untouched, then its last sample decays
-to zero over the fade length (when loud enough to click), then silence; we wait for a prebuffer again
-and fade in on resume. Quiet edges are left alone, so speech passes bit-exact.
+to zero over the fade length (when loud enough to click), then silence; we wait for a prebuffer again.
+Audio that starts from silence (first start, after an underrun or a flush) fades in if its first
+sample is loud. Quiet edges are left alone, so speech passes bit-exact.
 
 flush() may be called from any thread; the callback serves it on its next run: a few ms of what would
 have come next ramp down to silence, the ring is skipped up to what had been written when flush() was
@@ -42,7 +43,7 @@ class Playout:
         self._out_buf: memoryview | None = None
         self._out: np.ndarray | None = None
         self.playing = False
-        self._resume = False
+        self._from_silence = True  # the next audio starts from silence: fade it in if it starts loud
         self._waited = 0.0
         self._flush_request = (0, 0)  # (generation, written position); one tuple, swapped atomically
         self._flush_served = 0
@@ -130,9 +131,9 @@ class Playout:
             self._got_audio = True
             self._pulled += k // 2
         got = k // 2
-        if self._resume:
+        if self._from_silence and got:
             self._fader.fade_in(x[:got])
-            self._resume = False
+            self._from_silence = False
         if got:
             self._last = int(x[got - 1])
         if got < n:  # ran dry: let the last sample decay to zero, silence the rest, gather a prebuffer again
@@ -142,7 +143,7 @@ class Playout:
             self._last = 0
             self.underruns += 1
             self.playing = False
-            self._resume = True
+            self._from_silence = True
         return x
 
     def _push(self, y: np.ndarray) -> None:
@@ -177,6 +178,6 @@ class Playout:
         skipped = self.ring.skip(min(pending, self.ring.read_available))
         self.ledger.skipped(skipped)
         self.playing = False
-        self._resume = False
+        self._from_silence = True
         self._waited = 0.0
         self.flushes += 1

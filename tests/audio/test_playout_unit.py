@@ -64,7 +64,7 @@ def test_underrun_fades_instead_of_clicking_and_fades_back_in():
     got = dev.run(15)
     assert dev.playout.underruns == 1
     start = np.flatnonzero(got)[0]
-    assert np.array_equal(got[start : start + 2400], loud)  # the audio itself is untouched
+    assert np.array_equal(got[start + 60 : start + 2400], loud[60:])  # past the fade-in, untouched
     end = np.flatnonzero(got)[-1]
     assert end - (start + 2400) == 59  # then a 2.5 ms decay (60 samples, the last one above zero)
     assert np.abs(np.diff(got[end - 80 : end + 2].astype(int))).max() < 1000  # no step anywhere
@@ -176,3 +176,10 @@ def test_a_raising_callback_is_counted_and_the_stream_goes_on():
     finally:
         stream.close()
     assert stream.callback_errors >= 3 and isinstance(stream.last_error, ValueError)
+
+
+def test_a_loud_first_sample_fades_in_even_at_the_first_start():
+    dev = Device(prebuffer_ms=20)
+    dev.write(np.full(2400, -20000, np.int16))
+    got = np.concatenate([[0], dev.run(5)])
+    assert np.abs(np.diff(got.astype(int))).max() < 1000
