@@ -45,8 +45,9 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     output_channels: int | None = None
     session_rate: int = 24000  # 24000 for pcm16, 8000 for G.711
     latency: LatencyName = "balanced"
-    # soxr recipe. LQ: steady output every frame and ~3 ms delay; HQ/VHQ/MQ hold back 35-40 ms and emit in
-    # bursts (measured with ResampleStream at 20 ms chunks), too much for a barge-in path.
+    # soxr recipe. Measured with ResampleStream on 20 ms chunks: LQ holds 4 ms (48<->24 kHz; 14 ms for
+    # 48->8 kHz) and emits every chunk; MQ/HQ hold 20-27 ms (55-71 ms for 8 kHz) and emit every other chunk
+    # or less, latency a voice loop pays twice. LQ is 16-bit precision, which PCM16 cannot tell apart.
     resample_quality: Literal["QQ", "LQ", "MQ", "HQ", "VHQ"] = "LQ"
     gain_db: float = 0.0
     mute: bool = False
