@@ -92,3 +92,46 @@ def test_two_threads_blocking_forms_move_every_byte_in_order(impl):
     producer.join()
     assert received.digest() == sent.digest()
     assert ring.overruns == 0 and ring.underruns == 0
+
+
+
+def later(action):
+    """Run `action` in 50 ms on another thread (the Timer, to join)."""
+    timer = threading.Timer(0.05, action)
+    timer.start()
+    return timer
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), 1e10])
+def test_a_timeout_too_long_to_represent_waits_forever(impl, timeout):
+    """Beyond ~31 years (1e9 s) a timeout means "forever", as None does, in every blocking call: the twin must
+    not raise OverflowError where the C core waits."""
+    ring = impl.ring.RingBuffer(8)
+    timers = [later(lambda: ring.write(b"ab"))]
+    assert ring.wait_readable(2, timeout=timeout) is True
+    timers.append(later(lambda: ring.write(b"cd")))
+    assert ring.read(4, timeout=timeout) == b"abcd"
+    timers.append(later(lambda: ring.write(b"ef")))
+    buf = bytearray(2)
+    assert ring.readinto(buf, timeout=timeout) == 2 and buf == b"ef"
+    ring.write(b"12345678")
+    timers.append(later(lambda: ring.read(2)))
+    assert ring.wait_writable(2, timeout=timeout) is True
+    timers.append(later(lambda: ring.read(2)))
+    assert ring.write(b"ABCD", timeout=timeout) == 4
+    for timer in timers:
+        timer.join()
+    assert ring.read(8) == b"5678ABCD" and (ring.overruns, ring.underruns) == (0, 0)
+
+
+def test_a_nan_timeout_is_a_value_error(impl):
+    """Not a wait of undefined length (C: a NaN cast to an integer; twin: a busy loop in Condition.wait_for)."""
+    ring = impl.ring.RingBuffer(8)
+    ring.write(b"12345678")
+    nan = float("nan")
+    for call in (lambda: ring.wait_writable(1, timeout=nan), lambda: ring.write(b"x", timeout=nan),
+                 lambda: ring.wait_readable(1, timeout=nan), lambda: ring.read(1, timeout=nan),
+                 lambda: ring.readinto(bytearray(1), timeout=nan)):
+        with pytest.raises(ValueError, match="NaN"):
+            call()
+    assert ring.read_available == 8 and (ring.overruns, ring.underruns) == (0, 0)

@@ -13,10 +13,13 @@ cdef extern from "Python.h":
 
 
 cdef int64_t _timeout_ns(object timeout) except? -2:
-    """None waits forever (-1); negative timeouts do not wait at all."""
+    """None waits forever (-1); negative timeouts do not wait at all; NaN is a ValueError (casting it to
+    an integer is undefined behaviour)."""
     if timeout is None:
         return -1
     cdef double t = timeout
+    if t != t:
+        raise ValueError("timeout must be a number of seconds or None, not NaN")
     if t <= 0:
         return 0
     if t > 1e9:  # ~31 years: forever, without overflowing int64 nanoseconds

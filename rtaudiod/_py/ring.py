@@ -11,6 +11,16 @@ def _round_up_pow2(n: int) -> int:
     return 1 << (n - 1).bit_length()
 
 
+def _wait_timeout(timeout: float | None) -> float | None:
+    """A Condition.wait timeout, as the C core reads it: None and anything beyond ~31 years (1e9 s, inf
+    included: time_t would overflow) wait forever; NaN is a ValueError."""
+    if timeout is None or timeout > 1e9:
+        return None
+    if timeout != timeout:
+        raise ValueError("timeout must be a number of seconds or None, not NaN")
+    return timeout
+
+
 class RingBuffer:
     """Single-producer/single-consumer byte ring.
 
@@ -73,6 +83,7 @@ class RingBuffer:
         With a timeout (None: forever) first wait until all of `data` fits, like Queue.put; what still
         does not fit when it runs out (or the ring is closed) is dropped."""
         src = memoryview(data).cast("B")
+        timeout = _wait_timeout(timeout)
         if timeout is None or timeout > 0:
             if len(src) > self._size:
                 raise ValueError(f"cannot wait for room for {len(src)} bytes in a ring of {self._size}")
@@ -110,7 +121,7 @@ class RingBuffer:
         self._check_wait(nbytes)
         with self._cond:
             return self._cond.wait_for(
-                lambda: self._closed or self._size - (self._write - self._read) >= nbytes, timeout
+                lambda: self._closed or self._size - (self._write - self._read) >= nbytes, _wait_timeout(timeout)
             ) and self._size - (self._write - self._read) >= nbytes
 
     # -- consumer ----------------------------------------------------------------------------------
@@ -140,6 +151,7 @@ class RingBuffer:
         return n
 
     def _wait_for_data(self, nbytes: int, timeout: float | None) -> None:
+        timeout = _wait_timeout(timeout)
         if (timeout is None or timeout > 0) and self.read_available < nbytes:
             self.wait_readable(nbytes, timeout)
 
@@ -184,7 +196,7 @@ class RingBuffer:
         self._check_wait(nbytes)
         with self._cond:
             return self._cond.wait_for(
-                lambda: self._closed or self._write - self._read >= nbytes, timeout
+                lambda: self._closed or self._write - self._read >= nbytes, _wait_timeout(timeout)
             ) and self._write - self._read >= nbytes
 
     # -- helpers -----------------------------------------------------------------------------------
