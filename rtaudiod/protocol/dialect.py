@@ -81,7 +81,8 @@ _FROM_GA_NAMES = {wire: internal for internal, wire in GA_SERVER_NAMES.items()}
 
 # ---- event names ---------------------------------------------------------------------------------------------
 def server_name_to_wire(internal: str, dialect: Dialect | str) -> str:
-    return GA_SERVER_NAMES.get(internal, internal) if dialect == Dialect.GA else internal
+    """The wire name of an internal server event name in `dialect` (ValueError for a misspelt dialect)."""
+    return GA_SERVER_NAMES.get(internal, internal) if as_dialect(dialect) is Dialect.GA else internal
 
 
 def server_name_from_wire(wire: str) -> str:

@@ -5,6 +5,7 @@ import logging
 import pytest
 
 import rtaudiod.protocol as protocol
+from rtaudiod.protocol import dialect
 from rtaudiod.protocol import DEFAULT_BASE_URL, Endpoint, Headers, headers, realtime_url
 
 KEY = "sk-live-SECRET-0123456789"
@@ -59,3 +60,7 @@ def test_a_misspelt_dialect_is_an_error_not_a_default():
         protocol.decode_server_event(b'{"type":"input_audio_buffer.cleared"}', "v1")
     with pytest.raises(ValueError):
         protocol.Codec("realtime")
+    with pytest.raises(ValueError):  # was the beta name, silently
+        dialect.server_name_to_wire("response.audio.delta", "GA")
+    with pytest.raises(ValueError):
+        protocol.headers("Beta", "sk-test")
