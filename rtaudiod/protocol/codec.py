@@ -54,8 +54,14 @@ def _validation_error(kind: str, error: msgspec.ValidationError) -> ProtocolErro
     return _fail(f"malformed {kind} event: {text}", kind, path)
 
 
+def _plain(frame: bytes | str) -> bytes | str:
+    """msgspec decodes str and bytes-like objects but refuses str subclasses: those become plain str."""
+    return str(frame) if type(frame) is not str and isinstance(frame, str) else frame
+
+
 def _load(frame: bytes | str, what: str) -> dict[str, Any]:
     """The frame as a JSON object with a string `type`, or ProtocolError."""
+    frame = _plain(frame)
     try:
         obj = _raw_decoder.decode(frame)
     except (msgspec.DecodeError, UnicodeError, RecursionError) as e:
@@ -88,6 +94,7 @@ def decode_server_event(frame: bytes | str, dialect: Dialect | str = Dialect.GA)
     """One server frame as a `ServerEvent` Struct (internal names and shapes), or `UnknownEvent` for a type this
     layer does not know. Names and shapes of either dialect are accepted. Raises `ProtocolError` (and nothing
     else) for broken JSON, a non-object, a missing `type`, or a known event with missing or mistyped fields."""
+    frame = _plain(frame)
     if as_dialect(dialect) is Dialect.BETA:
         try:
             return _beta_decoder.decode(frame)

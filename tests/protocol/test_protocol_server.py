@@ -13,7 +13,7 @@ from protohelpers import (GA_ONLY_EXAMPLES, GA_REQUIRED_EXTRAS, GA_WIRE_EXAMPLES
 from rtaudiod.protocol import (SERVER_EVENT_TYPES, UNSET, Codec, ConversationItemCreated, ConversationItemDone,
                                ProtocolError, ResponseAudioDelta, ResponseAudioTranscriptDelta, ResponseDone,
                                ResponseFunctionCallArgumentsDone, ResponseTextDone, SessionUpdated,
-                               ToolChoiceFunction, UnknownEvent, decode_server_event)
+                               ToolChoiceFunction, UnknownEvent, decode_client_event, decode_server_event)
 from rtaudiod.protocol.dialect import server_event_to_wire
 
 IDS = [f"{e['type']}-{e['event_id']}" for e in SERVER_EXAMPLES]
@@ -196,3 +196,18 @@ def test_ga_choices_this_layer_does_not_model_never_fail_a_session_event():
     event = decode_server_event(frame(body), "ga")
     assert event.session.tool_choice == "mcp" and event.session.tools[0].type == "mcp"
     assert event.session.voice == "voice_1234"
+
+
+class Text(str):
+    """A str subclass (msgspec's decoders refuse them; the framing layer takes them)."""
+
+
+@pytest.mark.parametrize("mode", ["beta", "ga"])
+def test_frames_of_any_text_or_bytes_like_type_decode(mode):
+    body = b'{"type":"input_audio_buffer.cleared","event_id":"e"}'
+    for data in (body, body.decode(), Text(body.decode()), bytearray(body), memoryview(body)):
+        assert decode_server_event(data, mode).event_id == "e"
+    assert isinstance(decode_server_event(Text('{"type":"something.new"}'), mode), UnknownEvent)
+    with pytest.raises(ProtocolError, match="not valid JSON"):
+        decode_server_event(Text("{"), mode)
+    assert decode_client_event(Text('{"type":"input_audio_buffer.clear"}')).event_id is UNSET
