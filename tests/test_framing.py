@@ -416,3 +416,31 @@ def test_a_later_duplicate_type_after_a_leading_delta_decides_as_in_the_full_dec
     frame = '{"type":"response.audio.delta","type":"session.updated","delta":"QUJD"}'
     assert json.loads(frame)["type"] == "session.updated"  # json.loads and msgspec: the last duplicate wins
     assert impl.framing.decode_audio_delta(frame) is None
+
+
+# ---- large deltas: the C wrappers decode them with the GIL released -----------------------------------
+
+
+@pytest.mark.parametrize("kind", [BETA, GA])
+def test_large_deltas_decode_whole_and_across_the_wrap(impl, kind):
+    """A delta of more than 64 KiB of base64 (the C wrappers' threshold for releasing the GIL), straight and
+    into a ring where it wraps; broken at its end, it is still a ValueError that writes nothing."""
+    audio = random.Random(9).randbytes(300_001)
+    frame = delta_frame(audio, kind, event_id="ev_big")
+    assert impl.framing.decode_audio_delta(frame) == audio
+    assert impl.framing.decode_audio_delta(frame.encode()) == audio
+    ring = advanced_ring(impl, 1 << 19, (1 << 19) - 1000)  # 1000 bytes to the end of the storage
+    assert impl.framing.decode_audio_delta_into(frame, ring) == len(audio)
+    assert lengths_of(ring.get_read_regions(len(audio))) == (1000, len(audio) - 1000)
+    assert ring.read(len(audio)) == audio
+    broken = frame[: -len('"}') - 4] + '!!!!"}'
+    before = ring_state(ring)
+    with pytest.raises(ValueError, match="base64"):
+        impl.framing.decode_audio_delta(broken)
+    with pytest.raises(ValueError, match="base64"):
+        impl.framing.decode_audio_delta_into(broken, ring)
+    assert ring_state(ring) == before
+
+
+def lengths_of(regions) -> tuple[int, int]:
+    return len(regions[0]), len(regions[1])

@@ -173,6 +173,20 @@ def test_waits_for_more_than_the_capacity_are_value_errors(impl, call):
         getattr(ring, call)(-1, timeout=0)
 
 
+def test_large_copies_across_the_wrap(impl):
+    """Copies of 64 KiB and more (the C wrappers release the GIL for them) through write, read and readinto,
+    each crossing the end of the storage."""
+    data = random.Random(3).randbytes(200_000)
+    ring = ring_at(impl, 1 << 18, (1 << 18) - 5000)
+    assert ring.write(data) == len(data)
+    assert lengths(ring.get_read_regions(len(data))) == (5000, len(data) - 5000)
+    assert ring.read(len(data)) == data
+    assert ring.write(data) == len(data)  # now from offset 195,000: wraps at 67,144
+    buf = bytearray(len(data))
+    assert ring.readinto(buf) == len(data) and buf == data
+    assert (ring.overruns, ring.underruns, ring.read_available) == (0, 0, 0)
+
+
 # ---- zero-copy regions ---------------------------------------------------------------------------
 
 
