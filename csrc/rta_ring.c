@@ -110,8 +110,10 @@ void rta_ring_destroy(rta_ring *r) {
 
 size_t rta_ring_capacity(const rta_ring *r) { return r->size; }
 
-/* Fill level as seen from any thread. Loading read before write keeps the difference >= 0; the clamp
- * covers a third-party caller that sees the consumer advance past a stale write index. */
+/* Fill level as seen from any thread. Loading read before write keeps the difference >= 0 (the write
+ * index only grows, and was >= the read index when that was loaded); the clamp covers a third-party
+ * caller between whose two loads both sides moved on, so that the write index is > size past the
+ * stale read index. */
 size_t rta_ring_read_available(rta_ring *r) {
     size_t rd = atomic_load_explicit(&r->read_idx, memory_order_acquire);
     size_t wr = atomic_load_explicit(&r->write_idx, memory_order_acquire);

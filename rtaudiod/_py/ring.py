@@ -1,7 +1,7 @@
 """Pure-Python twin of the C ring buffer (csrc/rta_ring.h): same API, same counters, same rounding.
 
 The readable reference and test oracle. Indices grow without bound and are masked into the storage,
-exactly as in C; a Condition stands in for the C core's atomics and futex-style wake-ups.
+exactly as in C; one Condition stands in for the C core's atomics and its condition-variable wake-ups.
 """
 
 import threading

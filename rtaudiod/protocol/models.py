@@ -3,11 +3,11 @@ responses, usage, rate limits, errors.
 
 The internal model has the beta (seed) shape: flat session fields (`input_audio_format: "pcm16"`, `voice`,
 `turn_detection`, `max_response_output_tokens`), assistant content parts `text` / `audio`. A few GA-only fields are
-here too (`TurnDetection.idle_timeout_ms`, `FunctionCallArgumentsDone.name`); `dialect.py` maps everything to and
-from each wire dialect. Every optional field defaults to `UNSET` and structs omit defaults, so an event built from
-these never carries a key its builder did not set; `None` is sent as JSON `null` (e.g. `turn_detection=None` turns
-server VAD off). Enumerations are plain `str` where the service adds values over time (a client must not reject
-them); the audio formats the daemon depends on are checked.
+here too (`TurnDetection.idle_timeout_ms`; `ResponseFunctionCallArgumentsDone.name` in `server_events.py`);
+`dialect.py` maps everything to and from each wire dialect. Every optional field defaults to `UNSET` and structs
+omit defaults, so an event built from these never carries a key its builder did not set; `None` is sent as JSON
+`null` (e.g. `turn_detection=None` turns server VAD off). Enumerations are plain `str` where the service adds values
+over time (a client must not reject them); the audio formats the daemon depends on are checked.
 """
 
 from __future__ import annotations
