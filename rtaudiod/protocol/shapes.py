@@ -203,11 +203,17 @@ def response_params_to_wire(params: dict[str, Any], ga: bool) -> dict[str, Any]:
         out["input"] = _items_to_wire(out["input"], ga)
     if not ga:
         return out
-    out.pop("temperature", None)
-    _rename(out, "modalities", "output_modalities")
-    if "output_modalities" in out:
-        out["output_modalities"] = _modalities_to_ga(out["output_modalities"])
     _rename(out, "max_response_output_tokens", "max_output_tokens")
+    _response_to_ga(out)
+    return out
+
+
+def _response_to_ga(out: dict[str, Any]) -> None:
+    """What a response and its parameters share, to GA in place: no `temperature`; `modalities` ->
+    `output_modalities`; flat `output_audio_format` / `voice` -> `audio.output`."""
+    out.pop("temperature", None)
+    if "modalities" in out:
+        out["output_modalities"] = _modalities_to_ga(out.pop("modalities"))
     audio_out: dict[str, Any] = {}
     if "output_audio_format" in out:
         audio_out["format"] = _format_to_ga(out.pop("output_audio_format"))
@@ -215,7 +221,6 @@ def response_params_to_wire(params: dict[str, Any], ga: bool) -> dict[str, Any]:
         audio_out["voice"] = out.pop("voice")
     if audio_out:
         out["audio"] = {"output": audio_out}
-    return out
 
 
 def _response_audio_from_wire(out: dict[str, Any]) -> None:
@@ -252,16 +257,7 @@ def response_to_wire(response: dict[str, Any], ga: bool) -> dict[str, Any]:
         out["output"] = _items_to_wire(out["output"], ga)
     if not ga:
         return out
-    out.pop("temperature", None)
-    if "modalities" in out:
-        out["output_modalities"] = _modalities_to_ga(out.pop("modalities"))
-    audio_out: dict[str, Any] = {}
-    if "output_audio_format" in out:
-        audio_out["format"] = _format_to_ga(out.pop("output_audio_format"))
-    if "voice" in out:
-        audio_out["voice"] = out.pop("voice")
-    if audio_out:
-        out["audio"] = {"output": audio_out}
+    _response_to_ga(out)
     return out
 
 
