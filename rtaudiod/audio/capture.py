@@ -44,6 +44,10 @@ class Capture:
     def set_gain_db(self, gain_db: float) -> None:
         self.gain = 10 ** (gain_db / 20)
 
+    def close(self) -> None:
+        """The stream has stopped for good: release the soxr stream."""
+        self._resampler.close()
+
     def feed(self, data: bytes) -> None:
         """Input callback."""
         self.frames_in += 1

@@ -39,6 +39,8 @@ class Resampler:
     def process(self, x: np.ndarray, last: bool = False) -> np.ndarray:
         """Resample `x`; the result is valid until the next call."""
         if self._stream is None:
+            if self.in_rate != self.out_rate:
+                raise RuntimeError("Resampler.process() after close()")
             return x
         if len(x) > len(self._f):
             self._f = np.empty(len(x), np.float32)
@@ -57,6 +59,11 @@ class Resampler:
     def clear(self) -> None:
         if self._stream is not None:
             self._stream.clear()
+
+    def close(self) -> None:
+        """Drop the soxr stream now, not whenever the owner is collected: nanobind reports soxr objects
+        still alive at interpreter exit as leaked. process() raises afterwards."""
+        self._stream = None
 
     @property
     def delay(self) -> float:

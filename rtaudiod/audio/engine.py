@@ -15,6 +15,7 @@ writer of the playout ring (the receive thread) and one reader of the capture ri
 
 import contextlib
 import math
+import threading
 import time
 from typing import Any
 
@@ -55,10 +56,20 @@ class AudioEngine:
         self._half_duplex = config.half_duplex
         self._muted = config.mute
         self._playout_overruns = 0
+        # start/stop/flush: flush() decides whether a callback will serve it or it must drop the queue
+        # itself, and a stop() in between would leave the request unserved (stale audio after a restart).
+        self._life = threading.RLock()
 
     # -- life cycle -------------------------------------------------------------------------------
     def start(self) -> "AudioEngine":
-        """Open and start the streams. AudioDeviceError (nothing left open) when a device fails."""
+        """Open and start the streams; a no-op while they run (a second pair would be a second reader
+        of the playout ring). AudioDeviceError (nothing left open) when a device fails."""
+        with self._life:
+            if self.input_stream is None and self.output_stream is None:
+                self._start()
+        return self
+
+    def _start(self) -> None:
         try:
             if self.config.playout:
                 self._open_output()
@@ -71,7 +82,6 @@ class AudioEngine:
         except BaseException:
             self.stop()
             raise
-        return self
 
     def _open_output(self) -> None:
         cfg, mode = self.config, self.config.mode
@@ -94,12 +104,20 @@ class AudioEngine:
         self.input_stream = self.backend.open_input(dev, rate, channels, frames, self.capture.feed)
 
     def stop(self) -> None:
-        """Stop and close both streams (the rings and counters stay readable)."""
-        for name in ("input_stream", "output_stream"):
-            stream = getattr(self, name)
-            if stream is not None:
-                setattr(self, name, None)
-                stream.close()
+        """Stop and close both streams (the rings and counters stay readable).
+
+        What the playout had taken from the ring but not handed to the device never plays: the ledger
+        counts it as unplayed. The soxr streams are released (start() makes new ones): soxr objects
+        still reachable at interpreter exit make nanobind print "leaked instances"."""
+        with self._life:
+            for name in ("input_stream", "output_stream"):
+                stream = getattr(self, name)
+                if stream is not None:
+                    setattr(self, name, None)
+                    stream.close()
+            for part in (self.capture, self.playout):
+                if part is not None:
+                    part.close()
 
     def close(self) -> None:
         """stop(), release the backend and close the rings (waking their waiters)."""
@@ -142,10 +160,11 @@ class AudioEngine:
     # -- control (any thread) ---------------------------------------------------------------------
     def flush(self) -> None:
         """Barge-in: silence the speaker within one device buffer and discard what is queued."""
-        if self.playout is not None:
-            self.playout.flush()
-        else:  # no device: nothing plays, just forget the queued audio (we are the only reader)
-            self.ledger.skipped(self.playout_ring.skip(self.playout_ring.read_available))
+        with self._life:
+            if self.output_stream is not None and self.playout is not None:
+                self.playout.flush()
+            else:  # no stream calls back: nothing plays, forget the queued audio here (the only reader now)
+                self.ledger.skipped(self.playout_ring.skip(self.playout_ring.read_available))
 
     def played_ms(self, item_id: str) -> float | None:
         """Milliseconds of the item handed to the speaker (see ledger.py); None for an unknown item."""
@@ -160,7 +179,7 @@ class AudioEngine:
     def is_playing(self) -> bool:
         """True while audio is queued, playing, or still sounding from the device's buffer."""
         p = self.playout
-        if p is None:
+        if p is None or self.output_stream is None:
             return False
         return p.playing or self.playout_ring.read_available > 0 or time.monotonic() < p.audible_until
 

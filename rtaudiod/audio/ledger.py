@@ -3,9 +3,10 @@
 Positions are byte offsets in the stream of everything ever written to the playout ring.
 
 - The writer (receive thread) calls begin_item(item_id) before writing an item's audio and wrote(n)
-  after each write; an item spans [its start, the next item's start).
+  after each write; an item spans [its start, the next item's start). Beginning the current item
+  again changes nothing.
 - The playback callback calls consumed(n) for bytes it took from the ring for the device and
-  unplayed(a, b) for bytes it threw away (a flush skips the ring; it may also drop resampled audio
+  skipped(n) / dropped(n) for bytes it threw away (a flush skips the ring; it may also drop resampled audio
   that was taken but not yet handed over).
 - played_bytes(item) = the item's bytes below the consumer position (less what the playback side still
   holds in its resampler and FIFO, `pending`), minus the thrown-away ones.
@@ -32,8 +33,10 @@ class PlayoutLedger:
 
     # -- writer ----------------------------------------------------------------------------------
     def begin_item(self, item_id: str) -> None:
+        """Audio written from now on belongs to `item_id` (again for the current item: it goes on)."""
         with self._lock:
-            self._items.append((item_id, self.written))
+            if not (self._items and self._items[-1][0] == item_id):
+                self._items.append((item_id, self.written))
 
     def wrote(self, n: int) -> None:
         self.written += n

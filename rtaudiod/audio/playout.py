@@ -15,12 +15,63 @@ device plays out: silence is heard one device buffer (plus the sound server's la
 
 import math
 import time
+from collections import deque
 
 import numpy as np
 
 from rtaudiod.audio.dsp import Fader, Resampler
 from rtaudiod.audio.ledger import PlayoutLedger
 from rtaudiod.ring import RingBuffer
+
+
+class _Held:
+    """What the resampler and the FIFO hold, oldest first, as runs of session samples that are either
+    real audio from the ring or filler (silence while waiting for a prebuffer, an underrun's decay).
+
+    soxr aligns its output with its input (it trims its own delay), so the pipeline is first in, first
+    out: the filler pushed while waiting reaches the device before the first real sample does, and is
+    not audio handed to the speaker. A handful of runs at most (filler and audio alternate).
+    """
+
+    def __init__(self) -> None:
+        self._runs: deque[list] = deque()  # [is_real, samples]
+
+    @property
+    def real(self) -> float:
+        return sum(n for is_real, n in self._runs if is_real)
+
+    def push(self, is_real: bool, n: float) -> None:
+        if n <= 0:
+            return
+        if self._runs and self._runs[-1][0] == is_real:
+            self._runs[-1][1] += n
+        else:
+            self._runs.append([is_real, n])
+
+    def hand(self, n: float) -> float:
+        """The oldest `n` samples went to the device; returns how many of them were real."""
+        real = 0.0
+        while n > 0 and self._runs:
+            run = self._runs[0]
+            m = min(n, run[1])
+            run[1] -= m
+            n -= m
+            if run[0]:
+                real += m
+            if run[1] <= 0:
+                self._runs.popleft()
+        return real
+
+    def keep(self, n: float) -> float:
+        """Only the oldest `n` samples stay (the rest was thrown away); returns the real ones thrown away."""
+        before = self.real
+        kept: deque[list] = deque()
+        while n > 0 and self._runs:
+            is_real, m = self._runs.popleft()
+            kept.append([is_real, min(n, m)])
+            n -= m
+        self._runs = kept
+        return before - self.real
 
 
 class Playout:
@@ -48,9 +99,9 @@ class Playout:
         self._flush_request = (0, 0)  # (generation, written position); one tuple, swapped atomically
         self._flush_served = 0
         self._got_audio = False
-        self._pulled = 0  # session samples taken from the ring in this callback
         self._last = 0  # the last sample taken from the ring (an underrun decays from it)
-        self._real_pending = 0.0
+        self._held = _Held()  # session samples inside the resampler and the FIFO
+        self._ratio = session_rate / device_rate
         # Counters (read from any thread).
         self.underruns = 0
         self.flushes = 0
@@ -63,6 +114,15 @@ class Playout:
         """Discard everything written so far; the callback serves it on its next run."""
         gen = self._flush_request[0] + 1
         self._flush_request = (gen, self.ledger.written)
+
+    def close(self) -> None:
+        """The stream has stopped for good (call after it stopped): what the resampler and the FIFO still
+        hold is never handed to the device, and the soxr stream is released."""
+        self.ledger.dropped(round(self._held.keep(0)) * 2)
+        self.ledger.pending = 0
+        self._fifo_len = 0
+        self.playing = False
+        self._resampler.close()
 
     @property
     def flush_pending(self) -> bool:
@@ -78,7 +138,6 @@ class Playout:
         out = self._out
         frames = len(out)
         self._got_audio = False
-        self._pulled = 0
         gen, target = self._flush_request
         if gen != self._flush_served:
             self._serve_flush(target)
@@ -97,15 +156,11 @@ class Playout:
         rest = self._fifo_len - n
         self._fifo[:rest] = self._fifo[n : self._fifo_len]
         self._fifo_len = rest
-        # Consumed from the ring but not yet handed to the device (FIFO + inside the resampler), counting
-        # only real audio: once silence has pushed it through, the resampler's delay holds only zeros.
-        ratio = self.session_rate / self.device_rate
-        held = (self._fifo_len + self._resampler.delay) * ratio
-        # Real audio went out if it was taken now or was still held from earlier callbacks.
-        self._got_audio = self._got_audio or self._real_pending > 0
-        self._real_pending = max(0.0, self._real_pending + self._pulled - n * ratio)
-        self._pulled = 0
-        self.ledger.pending = round(min(held, self._real_pending)) * 2
+        # Real audio went out if it was taken now or handed now from earlier callbacks' takings.
+        real_handed = self._held.hand(n * self._ratio)
+        self._got_audio = self._got_audio or real_handed > 0
+        # Consumed from the ring but not yet handed to the device (FIFO + inside the resampler).
+        self.ledger.pending = round(self._held.real) * 2
         if self._got_audio:
             self.audible_until = time.monotonic() + self.period + self.device_latency
         return self._got_audio
@@ -123,13 +178,13 @@ class Playout:
         x = self._sess[:n]
         if not self.playing:
             x[:] = 0
+            self._held.push(False, n)
             return x
         k = min(n * 2, self.ring.read_available) & ~1
         if k:
             self.ring.readinto(self._sess_bytes[:k])
             self.ledger.consumed(k)
             self._got_audio = True
-            self._pulled += k // 2
         got = k // 2
         if self._from_silence and got:
             self._fader.fade_in(x[:got])
@@ -144,6 +199,8 @@ class Playout:
             self.underruns += 1
             self.playing = False
             self._from_silence = True
+        self._held.push(True, got)
+        self._held.push(False, len(x) - got)
         return x
 
     def _push(self, y: np.ndarray) -> None:
@@ -163,17 +220,17 @@ class Playout:
                 self.ledger.consumed(k)
                 pending -= k
                 self._got_audio = True
+                self._held.push(True, k // 2)
             self._push(self._resampler.process(x, last=True))
             keep = min(self._fifo_len, self._fade_dev)
             if keep:
                 head = self._fifo[:keep]
                 head[:] = (head * np.linspace(1.0, 0.0, keep + 1, dtype=np.float32)[1:]).astype(np.int16)
-            dropped = self._fifo_len - keep
             self._fifo_len = keep
-            # Audio taken from the ring but dropped here was never heard; it is the newest consumed.
-            self.ledger.dropped(min(self.ledger.read_pos, round(dropped * self.session_rate / self.device_rate) * 2))
-            self._real_pending = keep * self.session_rate / self.device_rate
-            self._pulled = 0
+        # What the FIFO no longer holds, and all the resampler holds, is thrown away: audio taken from the
+        # ring but never handed to the device (the newest consumed).
+        self.ledger.dropped(round(self._held.keep(self._fifo_len * self._ratio)) * 2)
+        self.ledger.pending = round(self._held.real) * 2
         self._resampler.clear()
         skipped = self.ring.skip(min(pending, self.ring.read_available))
         self.ledger.skipped(skipped)

@@ -183,3 +183,28 @@ def test_a_loud_first_sample_fades_in_even_at_the_first_start():
     dev.write(np.full(2400, -20000, np.int16))
     got = np.concatenate([[0], dev.run(5)])
     assert np.abs(np.diff(got.astype(int))).max() < 1000
+
+
+@pytest.mark.parametrize("quality", ["LQ", "HQ"])
+@pytest.mark.parametrize("device_rate", [48000, 44100])
+def test_played_ms_in_mid_play_counts_only_what_reached_the_device(quality, device_rate):
+    """While the 1 s tone still plays, played_ms is what the device got so far: the silence that sat
+    in the resampler and the FIFO ahead of the tone is not part of it."""
+    dev = Device(device_rate=device_rate, channels=1, quality=quality)
+    idle = dev.run(5)  # the device runs before the audio comes: silence fills the resampler
+    dev.write(np.full(24000, 8000, np.int16), "a")  # DC: every handed sample of it is loud
+    out = np.concatenate([idle, dev.run(30)])
+    heard = np.flatnonzero(np.abs(out) > 100)
+    heard_ms = (heard[-1] - heard[0] + 1) * 1000 / device_rate
+    assert abs(dev.played_ms("a") - heard_ms) < 0.5, (dev.played_ms("a"), heard_ms)
+
+
+def test_begin_item_again_for_the_current_item_keeps_its_span():
+    led = PlayoutLedger()
+    led.begin_item("a")
+    led.wrote(1000)
+    led.begin_item("a")  # e.g. called for each delta of the item, or for a second content part
+    led.wrote(1000)
+    assert led.received_bytes("a") == 2000
+    led.consumed(2000)
+    assert led.played_bytes("a") == 2000
