@@ -36,9 +36,13 @@ class Headers(list[tuple[str, str]]):
 
 def headers(dialect: Dialect | str, api_key: str) -> Headers:
     """`Authorization: Bearer <key>`, plus `OpenAI-Beta: realtime=v1` in the beta dialect only (the GA service
-    refuses a session that sends it)."""
+    refuses a session that sends it). ValueError for an empty key, or one with whitespace or control characters."""
     if not api_key:
         raise ValueError("an API key is required")
+    if not (api_key.isascii() and api_key.isprintable()) or " " in api_key:
+        # A key file's trailing newline breaks the handshake, a CR LF injects a header; never quote the key.
+        raise ValueError(f"the API key ({len(api_key)} characters) holds whitespace, a control character or "
+                         "non-ASCII: strip what was read around it")
     out = Headers([("Authorization", f"Bearer {api_key}")])
     if Dialect(dialect) == Dialect.BETA:
         out.append(BETA_HEADER)

@@ -30,6 +30,18 @@ def test_headers_per_dialect():
         headers("v2", KEY)
 
 
+@pytest.mark.parametrize("key", [KEY + "\n", KEY + "\r\nX-Injected: 1", " " + KEY, "sk live", KEY + "\x00",
+                                 KEY + "\u00e9"])
+def test_a_key_with_whitespace_or_control_characters_is_refused_without_showing_it(key):
+    """A key file's trailing newline would break the handshake ("connection lost"), a CR LF would inject a
+    header: a clear ValueError instead, which does not quote the key."""
+    with pytest.raises(ValueError, match="API key") as info:
+        headers("ga", key)
+    assert KEY not in str(info.value) and "sk live" not in str(info.value)
+    with pytest.raises(ValueError, match="API key"):
+        Endpoint("gpt-realtime", "beta", key).headers()
+
+
 def test_the_key_is_never_in_a_repr(caplog):
     h = headers("beta", KEY)
     ep = Endpoint("gpt-realtime", "ga", KEY, base_url="ws://127.0.0.1:1/v1/realtime")
