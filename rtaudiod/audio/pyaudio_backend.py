@@ -2,12 +2,18 @@
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 
 import pyaudio
 
 from rtaudiod.audio.backend import Backend, DeviceInfo, InputCallback, OutputCallback, Stream, select_device
 from rtaudiod.audio.errors import AudioDeviceError
+
+
+# Two threads swapping fd 2 at once would each save the other's /dev/null and one would put it back
+# for good: one swap at a time (reentrant, for a nested use in one thread).
+_stderr_lock = threading.RLock()
 
 
 @contextlib.contextmanager
@@ -17,15 +23,16 @@ def quiet_stderr() -> Iterator[None]:
     Process-wide for the duration (another thread's stderr is lost meanwhile), so keep it short:
     around PyAudio() and around opening a stream.
     """
-    saved = os.dup(2)
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(null)
+    with _stderr_lock:
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(null)
 
 
 def _device_info(pa: pyaudio.PyAudio, index: int) -> DeviceInfo:

@@ -29,3 +29,28 @@ def test_resolve_by_substring_index_and_default(pulse_server):
         assert backend.resolve(None, output=True).name == "default"
     finally:
         backend.close()
+
+
+def test_quiet_stderr_from_two_threads_gives_stderr_back():
+    """Listing devices while a stream opens elsewhere: fd 2 must come back to what it was, not stay on
+    /dev/null for the rest of the process (the daemon would lose every error it prints)."""
+    import os
+    import threading
+    import time
+
+    from rtaudiod.audio.pyaudio_backend import quiet_stderr
+
+    before = os.fstat(2)
+
+    def worker() -> None:
+        for _ in range(10):
+            with quiet_stderr():
+                time.sleep(0.001)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
