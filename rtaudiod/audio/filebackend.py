@@ -24,7 +24,7 @@ class _PacedStream(Stream):
         self._thread: threading.Thread | None = None
         self._errors = 0
         self._last_error: BaseException | None = None
-        self.finished = threading.Event()  # set when an input file ran out (fast mode stops there)
+        self.finished = threading.Event()  # set once an input file's last frame was delivered (fast mode stops there)
 
     def start(self) -> None:
         if self._thread is None:
@@ -105,12 +105,15 @@ class _InputStream(_PacedStream):
             self._callback(self._silence)
             return True
         data = self._wav.readframes(self.frames)
-        if len(data) < len(self._silence):
-            self.finished.set()
+        short = len(data) < len(self._silence)
+        if short:
             if not self._realtime and not data:
+                self.finished.set()
                 return None
             data += self._silence[len(data):]  # pad the last frame (and feed silence after the end)
         self._callback(data)
+        if short:  # only now: a reader woken by `finished` finds the last frame delivered
+            self.finished.set()
         return self._realtime
 
     def close(self) -> None:

@@ -112,3 +112,28 @@ def test_engine_restarts_and_keeps_its_rings(engines):
     wait_for(lambda: not engine.is_playing, 2, "playback after a restart")
     assert engine.played_ms("r") == 200.0
     assert engine.status()["output"]["active"]
+
+
+@pytest.mark.parametrize("realtime", [False, True])
+def test_wav_input_finished_once_the_last_frame_was_delivered(tmp_path, realtime):
+    """`finished` says the whole file went to the callback: a reader waiting on it must find the
+    padded last frame already there (the callback here takes its time, as a loaded machine may)."""
+    import threading
+
+    path = write_wav(tmp_path / "in.wav", tone(440, 0.05, 24000) + 1, 24000)  # 2.5 frames of 480
+    backend = FileBackend(input_path=path, realtime=realtime)
+    frames: list[bytes] = []
+
+    def slow(data: bytes) -> None:
+        threading.Event().wait(0.02)
+        frames.append(data)
+
+    stream = backend.open_input(backend.resolve(None, output=False), 24000, 1, 480, slow)
+    stream.start()
+    try:
+        assert stream.finished.wait(5)
+        assert len(frames) >= 3
+        got = np.frombuffer(b"".join(frames[:3]), np.int16)
+        assert np.array_equal(got[:1200], tone(440, 0.05, 24000) + 1) and not got[1200:].any()
+    finally:
+        stream.close()
