@@ -140,8 +140,16 @@ class AudioEngine:
 
     def write(self, pcm: Any) -> int:
         """Write session-rate mono PCM16 to the playout ring; returns bytes written (short: overrun)."""
-        n = self.playout_ring.write(pcm)
+        n = self._whole_samples(self.playout_ring.write(pcm))
         self.ledger.wrote(n)
+        return n
+
+    def _whole_samples(self, n: int) -> int:
+        """After writing `n` bytes: an odd count (a broken delta) gets a zero byte, so the ring stays on
+        sample boundaries; one byte off, every later sample would play byte-swapped as loud noise. A
+        short write is always even, so the byte fits."""
+        if n & 1:
+            n += self.playout_ring.write(b"\0")
         return n
 
     def write_delta(self, frame: bytes | str) -> int | None:
@@ -154,6 +162,7 @@ class AudioEngine:
             n = self.write(decode_audio_delta(frame) or b"")
             return n
         if n:
+            n = self._whole_samples(n)
             self.ledger.wrote(n)
         return n
 

@@ -208,3 +208,28 @@ def test_begin_item_again_for_the_current_item_keeps_its_span():
     assert led.received_bytes("a") == 2000
     led.consumed(2000)
     assert led.played_bytes("a") == 2000
+
+
+def test_an_odd_length_delta_does_not_shift_the_samples_after_it():
+    """A delta of an odd byte count (a broken frame, or G.711 bytes sent by mistake) must not leave the
+    ring one byte off: every later sample would play byte-swapped, as full-scale noise."""
+    import base64
+    import json
+
+    from rtaudiod.audio import AudioConfig, AudioEngine
+
+    def delta(data: bytes) -> str:
+        return json.dumps({"type": "response.output_audio.delta", "delta": base64.b64encode(data).decode()})
+
+    engine = AudioEngine(AudioConfig(backend="null"))  # not started: the test reads the ring
+    try:
+        pcm = tone(440, 0.1, 24000)
+        engine.begin_item("i")
+        assert engine.write_delta(delta(b"\x01\x02\x03")) == 4  # padded to a whole sample
+        engine.write(np.frombuffer(b"\x05", np.uint8))
+        assert engine.write_delta(delta(pcm.tobytes())) == pcm.nbytes
+        got = np.frombuffer(engine.playout_ring.read(engine.playout_ring.read_available), np.int16)
+        assert np.array_equal(got[-len(pcm):], pcm) and len(got) == len(pcm) + 3
+        assert engine.received_ms("i") * 48 == got.nbytes
+    finally:
+        engine.close()
