@@ -171,9 +171,16 @@ size_t rta_ring_write_regions(rta_ring *r, size_t n, rta_region regions[2]) {
 }
 
 void rta_ring_advance_write(rta_ring *r, size_t n) {
-    size_t wr = atomic_load_explicit(&r->write_idx, memory_order_relaxed);
+    size_t wr = atomic_load_explicit(&r->write_idx, memory_order_relaxed) + n;
+    /* A caller may publish more than the last write_regions showed (it waited with wait_writable, which
+     * reads the consumer's index itself). Room for wr means read_idx >= wr - size: take that as the
+     * cached read index when ours is older, or `wr - cached_read` would exceed the size and the next
+     * producer_free() would wrap around to a huge figure and write over unread bytes and past the
+     * storage. */
+    if (wr - r->cached_read > r->size)
+        r->cached_read = wr - r->size;
     /* release: the bytes written into the regions are visible before the consumer can see the index. */
-    atomic_store_explicit(&r->write_idx, wr + n, memory_order_release);
+    atomic_store_explicit(&r->write_idx, wr, memory_order_release);
     if (n)
         wake(r, &r->reader_waiting, &r->readable);
 }
@@ -209,9 +216,14 @@ size_t rta_ring_read_regions(rta_ring *r, size_t n, rta_region regions[2]) {
 }
 
 void rta_ring_advance_read(rta_ring *r, size_t n) {
-    size_t rd = atomic_load_explicit(&r->read_idx, memory_order_relaxed);
+    size_t rd = atomic_load_explicit(&r->read_idx, memory_order_relaxed) + n;
+    /* The same on this side: having read up to rd means write_idx >= rd. An older cached write index
+     * would make `cached_write - rd` wrap around, and consumer_avail() would let us read past the
+     * producer and past the storage. */
+    if (r->cached_write - rd > r->size)
+        r->cached_write = rd;
     /* release: our reads of the bytes are complete before the producer may overwrite them. */
-    atomic_store_explicit(&r->read_idx, rd + n, memory_order_release);
+    atomic_store_explicit(&r->read_idx, rd, memory_order_release);
     if (n)
         wake(r, &r->writer_waiting, &r->writable);
 }

@@ -16,7 +16,9 @@
  *  - Each index sits on its own cache line with the state only its owner writes (a cached copy of the
  *    other side's index, its counter, its waiter flag), so producer and consumer never false-share.
  *    The cached copy (rigtorp/SPSCQueue's trick) is refreshed only when it says there is not enough
- *    room or data, which keeps the other side's line out of our cache in the steady state.
+ *    room or data, which keeps the other side's line out of our cache in the steady state. It is
+ *    always a bound we may trust (never more room or data than there is): an advance past what the
+ *    last *_regions call showed, which is allowed up to the real fill level, moves it along.
  *  - Waiting: a side that wants more than is there sleeps on a condition variable with a timeout. The
  *    other side signals only when the waiter flag is set, so the fast path costs one relaxed load and
  *    takes no lock. The flag and the index form a Dekker pair (see rta_ring.c) so no wake-up is lost.
@@ -59,12 +61,13 @@ size_t rta_ring_write_available(rta_ring *ring);
 uint64_t rta_ring_overruns(rta_ring *ring);
 uint64_t rta_ring_underruns(rta_ring *ring);
 
-/* Producer side. */
+/* Producer side. advance_write publishes n bytes written into the free space: n at most what is free
+ * (not only what the last write_regions showed). */
 size_t rta_ring_write(rta_ring *ring, const void *src, size_t n);
 size_t rta_ring_write_regions(rta_ring *ring, size_t n, rta_region regions[2]);
 void rta_ring_advance_write(rta_ring *ring, size_t n);
 
-/* Consumer side. */
+/* Consumer side. advance_read releases n bytes: n at most what is readable. */
 size_t rta_ring_read(rta_ring *ring, void *dst, size_t n);
 size_t rta_ring_skip(rta_ring *ring, size_t n);
 /* Count an underrun seen outside rta_ring_read (a caller that sized its read to what was there). */

@@ -251,6 +251,32 @@ def test_advancing_past_what_is_there_is_a_value_error(impl):
     assert (ring.read_available, ring.write_available) == (0, 8)
 
 
+def test_advancing_past_the_last_regions_keeps_the_ring_consistent(impl):
+    """advance_read / advance_write accept any count up to what is there (or free), not only what the last
+    get_*_regions call showed: after a wait_readable or wait_writable a side may publish or drop directly.
+    The C core's cached copy of the other side's index must not go stale then (it did: the consumer then
+    skipped past the producer, and the producer wrote 40 bytes into a full 16-byte ring, past its storage)."""
+    ring = impl.ring.RingBuffer(16)
+    first, _ = ring.get_write_regions(16)
+    first[:] = bytes(range(16))
+    ring.advance_write(16)
+    ring.advance_read(5)  # no get_read_regions before it
+    buf = bytearray(5)
+    assert ring.readinto(buf) == 5 and buf == bytes(range(5, 10))
+    ring.advance_read(2)
+    assert ring.skip(5) == 4 and (ring.read_available, ring.write_available) == (0, 16)
+    assert ring.read(1) == b"" and ring.underruns == 1
+
+    ring = impl.ring.RingBuffer(16)
+    assert ring.write(b"a" * 16) == 16 and ring.read(16) == b"a" * 16
+    assert ring.wait_writable(16, timeout=0)
+    ring.advance_write(16)  # no get_write_regions before it: the ring is full again
+    assert (ring.read_available, ring.write_available) == (16, 0)
+    assert ring.write(b"x" * 40) == 0 and ring.overruns == 1
+    assert ring.read(64) == b"a" * 16
+    assert ring.write(b"y" * 40) == 16 and ring.read(64) == b"y" * 16
+
+
 # ---- waits without sleeping, and close -----------------------------------------------------------
 
 

@@ -209,6 +209,27 @@ static void test_ring_basics(void) {
     rta_ring_destroy(r);
 }
 
+/* Advancing past what the last *_regions call showed (allowed up to the fill level): the cached copies
+ * of the other side's index must follow, or the next read runs past the producer and the next write
+ * past the storage (ASan: heap-buffer-overflow). */
+static void test_ring_advance_past_regions(void) {
+    unsigned char *storage = malloc(16), out[64], big[64];
+    memset(big, 'x', sizeof(big));
+    rta_ring *r = rta_ring_create(storage, 16, NULL);
+    rta_ring_advance_write(r, 16); /* no write_regions before it */
+    rta_ring_advance_read(r, 5);   /* no read_regions before it */
+    CHECK(rta_ring_read(r, out, 5) == 5);
+    rta_ring_advance_read(r, 2);
+    CHECK(rta_ring_skip(r, 5) == 4 && rta_ring_read_available(r) == 0);
+    CHECK(rta_ring_wait_writable(r, 16, 0) == 1);
+    rta_ring_advance_write(r, 16);
+    CHECK(rta_ring_write(r, big, sizeof(big)) == 0 && rta_ring_overruns(r) == 1);
+    CHECK(rta_ring_read(r, out, sizeof(out)) == 16 && rta_ring_read_available(r) == 0);
+    CHECK(rta_ring_write(r, big, sizeof(big)) == 16);
+    rta_ring_destroy(r);
+    free(storage);
+}
+
 #define STRESS_BYTES (8u << 20)
 typedef struct {
     rta_ring *ring;
@@ -268,6 +289,7 @@ int main(void) {
     test_b64();
     test_framing();
     test_ring_basics();
+    test_ring_advance_past_regions();
     test_ring_stress();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
