@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from audiohelpers import wait_for
 from rtaudiod.audio import AudioConfig, AudioDeviceError, AudioEngine
 
 
@@ -32,8 +33,20 @@ def test_unknown_device_index(pulse_server):
 
 
 def test_input_failure_closes_the_output_already_open(pulse_server):
-    msg = str(start_error(AudioConfig(output_device="pulse", input_device="nope")))
-    assert "'nope'" in msg
+    """The output opens first (a PulseAudio sink input appears); the input then fails: the output must be
+    closed by start() itself, before the caller's close()."""
+
+    def sink_inputs() -> int:
+        return len(pulse_server.pactl("list", "short", "sink-inputs").splitlines())
+
+    before = sink_inputs()
+    engine = AudioEngine(AudioConfig(output_device="pulse", input_device="nope"))
+    try:
+        with pytest.raises(AudioDeviceError, match="'nope'"):
+            engine.start()
+        wait_for(lambda: sink_inputs() == before, 2, "the output's sink input to go away")
+    finally:
+        engine.close()
 
 
 def test_device_without_channels_in_that_direction(tmp_path):

@@ -57,7 +57,9 @@ def test_mute_sends_silence_but_keeps_measuring(engines, tmp_path):
     engine = run_file(engines, write_wav(tmp_path / "t.wav", sine, 24000), mute=True)
     got = captured(engine)
     assert len(got) >= len(sine) and not got.any()
-    assert engine.status()["muted"] is True
+    status = engine.status()
+    assert status["muted"] is True
+    assert abs(status["capture"]["rms_dbfs"] - -15.05) < 0.15  # the level meter still hears the mic
 
 
 def test_half_duplex_gates_the_mic_while_playing_plus_tail(engines, tmp_path):
