@@ -6,6 +6,10 @@ import random
 import threading
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import rtaudiod
 
 
 def ring_at(impl, capacity: int, at: int):
@@ -375,3 +379,52 @@ def test_two_threads_move_every_byte_in_order(impl):
     assert not failures
     assert received.digest() == sent.digest()
     assert (ring.overruns, ring.underruns, ring.read_available) == (0, 0, 0)
+
+
+# ---- the C ring against its twin, call by call -------------------------------------------------------
+
+COUNTS = st.sampled_from([-1, 0, 1, 2, 3, 5, 8, 9, 16, 17, 64])
+OPS = st.lists(st.tuples(st.sampled_from(["write", "read", "readinto", "skip", "read_regions", "write_regions",
+                                          "advance_read", "advance_write", "fill_and_advance", "wait_readable",
+                                          "wait_writable"]), COUNTS), max_size=60)
+
+
+def apply(ring, op: str, n: int, data: bytes):
+    """One call; its result (views as bytes) or the exception's type."""
+    try:
+        if op == "write":
+            return ring.write(data[:max(n, 0)])
+        if op == "readinto":
+            buf = bytearray(max(n, 0))
+            return ring.readinto(buf), bytes(buf)
+        if op in ("read_regions", "write_regions"):
+            return tuple(bytes(v) for v in getattr(ring, f"get_{op}")(n))
+        if op == "fill_and_advance":  # write through the regions, then publish
+            first, second = ring.get_write_regions(max(n, 0))
+            first[:], second[:] = data[: len(first)], data[len(first) : len(first) + len(second)]
+            return ring.advance_write(len(first) + len(second))
+        if op.startswith("wait_"):
+            return getattr(ring, op)(n, timeout=0)
+        return getattr(ring, op)(n)
+    except (ValueError, TypeError) as exc:
+        return type(exc)
+
+
+@pytest.mark.skipif(rtaudiod.backend() != "c", reason="C extension not in use (RTAUDIOD_NO_EXT=1 run)")
+@settings(max_examples=1000)
+@given(capacity=st.sampled_from([1, 2, 3, 8, 13, 16]), ops=OPS)
+@example(capacity=16, ops=[("write", 3), ("advance_read", 3), ("readinto", 5)])
+@example(capacity=16, ops=[("write", 16), ("read", 16), ("advance_write", 16), ("write", 64)])
+def test_the_c_ring_and_its_twin_agree_call_by_call(capacity, ops):
+    """Any sequence of non-blocking calls gives the same results, counters and fill levels on both (this found
+    the C ring's stale cached index after an advance_read / advance_write past the last regions)."""
+    from rtaudiod._ext._ring import RingBuffer as CRing
+    from rtaudiod._py.ring import RingBuffer as PyRing
+
+    c, py = CRing(capacity), PyRing(capacity)
+    data = bytes(range(256)) * 2
+    for i, (op, n) in enumerate(ops):
+        data = data[7:] + data[:7]  # different bytes each call
+        assert apply(c, op, n, data) == apply(py, op, n, data), (i, op, n)
+        assert (c.read_available, c.write_available, c.overruns, c.underruns) == \
+            (py.read_available, py.write_available, py.overruns, py.underruns), (i, op, n)
