@@ -24,6 +24,7 @@ class _PacedStream(Stream):
         self._thread: threading.Thread | None = None
         self._errors = 0
         self._last_error: BaseException | None = None
+        self._wav: wave.Wave_read | wave.Wave_write | None = None
         self.finished = threading.Event()  # set once an input file's last frame was delivered (fast mode stops there)
 
     def start(self) -> None:
@@ -40,6 +41,9 @@ class _PacedStream(Stream):
 
     def close(self) -> None:
         self.stop()
+        if self._wav is not None:
+            self._wav.close()
+            self._wav = None
 
     @property
     def latency(self) -> float:
@@ -116,12 +120,6 @@ class _InputStream(_PacedStream):
             self.finished.set()
         return self._realtime
 
-    def close(self) -> None:
-        super().close()
-        if self._wav is not None:
-            self._wav.close()
-            self._wav = None
-
 
 class _OutputStream(_PacedStream):
     def __init__(self, device: DeviceInfo, rate: int, channels: int, frames: int, realtime: bool,
@@ -142,12 +140,6 @@ class _OutputStream(_PacedStream):
         if self._wav is not None:
             self._wav.writeframes(self._buf)
         return not audio
-
-    def close(self) -> None:
-        super().close()
-        if self._wav is not None:
-            self._wav.close()
-            self._wav = None
 
 
 class FileBackend(Backend):
@@ -177,7 +169,10 @@ class FileBackend(Backend):
         return select_device(self._devices, device, 1 if output else 0, output)
 
     def open_input(self, device: DeviceInfo, rate: int, channels: int, frames: int, callback: InputCallback) -> Stream:
-        return _InputStream(device, rate, channels, frames, self._realtime, callback, self._input_path)
+        try:
+            return _InputStream(device, rate, channels, frames, self._realtime, callback, self._input_path)
+        except (OSError, wave.Error, EOFError) as e:  # the file changed or went away since the backend read it
+            raise AudioDeviceError(f"cannot read WAV input {self._input_path!r}: {e}") from None
 
     def open_output(self, device: DeviceInfo, rate: int, channels: int, frames: int, callback: OutputCallback) -> Stream:
         try:

@@ -1,5 +1,7 @@
 """Device problems give one clear AudioDeviceError naming the device and the options."""
 
+import wave
+
 import numpy as np
 import pytest
 
@@ -65,8 +67,6 @@ def test_no_sound_server(monkeypatch, tmp_path):
 
 
 def test_wav_input_in_another_format(tmp_path):
-    import wave
-
     path = tmp_path / "in.wav"
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
@@ -80,3 +80,19 @@ def test_wav_input_in_another_format(tmp_path):
 def test_missing_wav_input(tmp_path):
     with pytest.raises(AudioDeviceError, match="cannot read WAV input"):
         AudioEngine(AudioConfig(backend="wav", wav_input=str(tmp_path / "missing.wav")))
+
+
+def test_wav_input_gone_by_the_time_the_stream_opens(tmp_path):
+    path = tmp_path / "in.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(24000)
+        w.writeframes(np.zeros(480, np.int16).tobytes())
+    engine = AudioEngine(AudioConfig(backend="wav", wav_input=str(path), playout=False))
+    path.unlink()  # e.g. a restart after the file was rotated away
+    try:
+        with pytest.raises(AudioDeviceError, match="cannot read WAV input"):
+            engine.start()
+    finally:
+        engine.close()
