@@ -65,11 +65,6 @@ class Resampler:
         still alive at interpreter exit as leaked. process() raises afterwards."""
         self._stream = None
 
-    @property
-    def delay(self) -> float:
-        """Samples (output rate) held inside the resampler."""
-        return 0.0 if self._stream is None else float(self._stream.delay())
-
 
 class Downmixer:
     """Interleaved int16 frames of `channels` → int16 mono (the channel mean)."""

@@ -55,7 +55,6 @@ class AudioEngine:
         self.output_stream: Stream | None = None
         self._half_duplex = config.half_duplex
         self._muted = config.mute
-        self._playout_overruns = 0
         # start/stop/flush: flush() decides whether a callback will serve it or it must drop the queue
         # itself, and a stop() in between would leave the request unserved (stale audio after a restart).
         self._life = threading.RLock()
