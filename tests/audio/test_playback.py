@@ -19,12 +19,10 @@ def pulse_config(**kw) -> AudioConfig:
 
 
 def test_playout_comes_out_intact_at_the_right_speed(pulse_server, engines, tmp_path):
-    from audiohelpers import speech
-
     pcm = speech(tmp_path / "s.raw", "Turn on the kitchen lights, please.", SESSION, 1)[:, 0]
     engine = engines(pulse_config())
     rec = pulse_server.record(f"{pulse_server.speaker}.monitor")
-    time.sleep(0.2)
+    wait_for(lambda: rec.chunks, 5, "the recorder to start")  # parec starts late on a loaded machine
     engine.begin_item("item_a")
     assert engine.write(pcm) == pcm.nbytes
     wait_for(lambda: not engine.is_playing, 10, "playback to finish")
@@ -56,7 +54,7 @@ def test_barge_in_flush_silences_within_50ms_and_played_ms_matches(pulse_server,
     pcm = tone(440, 5.0, SESSION, 0.5)
     engine = engines(pulse_config(latency=latency))
     rec = pulse_server.record(f"{pulse_server.speaker}.monitor")
-    time.sleep(0.2)
+    wait_for(lambda: rec.chunks, 5, "the recorder to start")  # parec starts late on a loaded machine
     engine.begin_item("item_b")
     engine.write(pcm)
     time.sleep(1.5)

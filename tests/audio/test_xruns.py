@@ -16,7 +16,7 @@ def duplex_config(**kw) -> AudioConfig:
 def test_starved_playout_counts_underruns_and_resumes(pulse_server, engines):
     engine = engines(duplex_config(capture=False))
     rec = pulse_server.record(f"{pulse_server.speaker}.monitor")
-    time.sleep(0.1)
+    wait_for(lambda: rec.chunks, 5, "the recorder to start")  # parec starts late on a loaded machine
     burst = tone(440, 0.3, 24000, 0.5)
     engine.begin_item("a")
     engine.write(burst)
