@@ -1,11 +1,11 @@
 """Device problems give one clear AudioDeviceError naming the device and the options."""
 
-import wave
+import os
 
 import numpy as np
 import pytest
 
-from audiohelpers import wait_for
+from audiohelpers import wait_for, write_wav
 from rtaudiod.audio import AudioConfig, AudioDeviceError, AudioEngine
 
 
@@ -67,12 +67,7 @@ def test_no_sound_server(monkeypatch, tmp_path):
 
 
 def test_wav_input_in_another_format(tmp_path):
-    path = tmp_path / "in.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(np.zeros(160, np.int16).tobytes())
+    path = write_wav(tmp_path / "in.wav", np.zeros(160, np.int16), 16000)
     msg = str(start_error(AudioConfig(backend="wav", wav_input=str(path), input_rate=48000, playout=False)))
     assert str(path) in msg and "16000 Hz" in msg and "48000 Hz" in msg
 
@@ -83,14 +78,9 @@ def test_missing_wav_input(tmp_path):
 
 
 def test_wav_input_gone_by_the_time_the_stream_opens(tmp_path):
-    path = tmp_path / "in.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(24000)
-        w.writeframes(np.zeros(480, np.int16).tobytes())
-    engine = AudioEngine(AudioConfig(backend="wav", wav_input=str(path), playout=False))
-    path.unlink()  # e.g. a restart after the file was rotated away
+    path = write_wav(tmp_path / "in.wav", np.zeros(480, np.int16), 24000)
+    engine = AudioEngine(AudioConfig(backend="wav", wav_input=path, playout=False))
+    os.unlink(path)  # e.g. a restart after the file was rotated away
     try:
         with pytest.raises(AudioDeviceError, match="cannot read WAV input"):
             engine.start()
