@@ -61,7 +61,7 @@ cdef str _full_delta_text(object frame):
         return None
     delta = event.get("delta")
     if not isinstance(delta, str):
-        raise ValueError(f"audio delta frame: 'delta' is {'missing' if delta is None else 'not a string'}")
+        raise ValueError(f"audio delta frame: 'delta' is {'not a string' if 'delta' in event else 'missing'}")
     return delta
 
 
