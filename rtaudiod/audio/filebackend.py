@@ -122,23 +122,20 @@ class _InputStream(_PacedStream):
 
 
 class _OutputStream(_PacedStream):
+    """Writes into the backend's WAV writer (None: discards), which outlives the stream."""
+
     def __init__(self, device: DeviceInfo, rate: int, channels: int, frames: int, realtime: bool,
-                 callback: OutputCallback, path: str | None):
+                 callback: OutputCallback, writer: wave.Wave_write | None):
         super().__init__(device, rate, channels, frames, realtime)
         self._callback = callback
         self._buf = bytearray(frames * channels * 2)
         self._view = memoryview(self._buf)
-        self._wav = None
-        if path is not None:
-            self._wav = wave.open(path, "wb")
-            self._wav.setnchannels(channels)
-            self._wav.setsampwidth(2)
-            self._wav.setframerate(rate)
+        self._writer = writer
 
     def _tick(self) -> bool:
         audio = self._callback(self._view)
-        if self._wav is not None:
-            self._wav.writeframes(self._buf)
+        if self._writer is not None:
+            self._writer.writeframes(self._buf)  # also rewrites the header: the file is valid at every step
         return not audio
 
 
@@ -150,6 +147,9 @@ class FileBackend(Backend):
                  rate: int = 48000, channels: int = 2):
         self.name = "wav" if input_path or output_path else "null"
         self._input_path, self._output_path, self._realtime = input_path, output_path, realtime
+        # Opened by the first output stream and kept until close(): a restart (stop, start) goes on in
+        # the same file instead of starting an empty one over what was played.
+        self._writer: wave.Wave_write | None = None
         in_rate, in_ch = rate, channels
         if input_path is not None:
             try:
@@ -175,7 +175,24 @@ class FileBackend(Backend):
             raise AudioDeviceError(f"cannot read WAV input {self._input_path!r}: {e}") from None
 
     def open_output(self, device: DeviceInfo, rate: int, channels: int, frames: int, callback: OutputCallback) -> Stream:
-        try:
-            return _OutputStream(device, rate, channels, frames, self._realtime, callback, self._output_path)
-        except OSError as e:
-            raise AudioDeviceError(f"cannot write WAV output {self._output_path!r}: {e}") from None
+        if self._output_path is not None:
+            if self._writer is None:
+                try:
+                    self._writer = wave.open(self._output_path, "wb")
+                except OSError as e:
+                    raise AudioDeviceError(f"cannot write WAV output {self._output_path!r}: {e}") from None
+                self._writer.setnchannels(channels)
+                self._writer.setsampwidth(2)
+                self._writer.setframerate(rate)
+            elif (self._writer.getframerate(), self._writer.getnchannels()) != (rate, channels):
+                raise AudioDeviceError(
+                    f"WAV output {self._output_path!r} is already {self._writer.getframerate()} Hz, "
+                    f"{self._writer.getnchannels()} channel(s); cannot go on at {rate} Hz, {channels} channel(s)"
+                )
+        return _OutputStream(device, rate, channels, frames, self._realtime, callback, self._writer)
+
+    def close(self) -> None:
+        """Finish the WAV output file."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None

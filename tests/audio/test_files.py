@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from audiohelpers import read_wav, speech, tone, wait_for, write_wav
+from audiohelpers import read_wav, speech, tone, wait_for, write_wav, xcorr_peak
 from rtaudiod.audio import LATENCY_MODES, AudioConfig, FileBackend
 
 
@@ -137,3 +137,21 @@ def test_wav_input_finished_once_the_last_frame_was_delivered(tmp_path, realtime
         assert np.array_equal(got[:1200], tone(440, 0.05, 24000) + 1) and not got[1200:].any()
     finally:
         stream.close()
+
+
+def test_wav_output_keeps_what_was_played_before_a_restart(engines, tmp_path):
+    path = tmp_path / "out.wav"
+    engine = engines(AudioConfig(backend="wav", wav_output=str(path), output_rate=24000, output_channels=1,
+                                 capture=False, realtime=False))
+    first, second = tone(440, 0.5, 24000), tone(660, 0.5, 24000)
+    engine.write(first)
+    wait_for(lambda: not engine.is_playing, 10, "the first half to be written")
+    engine.stop()
+    engine.start()  # the same "device" again: it must not start a new, empty file
+    engine.write(second)
+    wait_for(lambda: not engine.is_playing, 10, "the second half to be written")
+    engine.close()
+    got, _, _ = read_wav(path)
+    for pcm in (first, second):
+        lag, _ = xcorr_peak(pcm, got)
+        assert np.array_equal(got[lag : lag + len(pcm)], pcm)
