@@ -6,7 +6,8 @@ The internal model has the beta (seed) shape: flat session fields (`input_audio_
 here too (`TurnDetection.idle_timeout_ms`; `ResponseFunctionCallArgumentsDone.name` in `server_events.py`);
 `dialect.py` maps everything to and from each wire dialect. Every optional field defaults to `UNSET` and structs
 omit defaults, so an event built from these never carries a key its builder did not set; `None` is sent as JSON
-`null` (e.g. `turn_detection=None` turns server VAD off). Enumerations are plain `str` where the service adds values
+`null` (e.g. `turn_detection=None` turns server VAD off). Every optional field also takes `None` on input: the
+service sends explicit nulls for fields it has no value for, and such an event must be read, not lost. Enumerations are plain `str` where the service adds values
 over time (a client must not reject them); the audio formats the daemon depends on are checked.
 """
 
@@ -40,37 +41,37 @@ class TurnDetection(_Obj):
     GA accepts only each type's own fields (`threshold`, `prefix_padding_ms`, `silence_duration_ms`,
     `idle_timeout_ms` for `server_vad`; `eagerness` for `semantic_vad`), the GA mapping drops the others."""
 
-    type: str | UnsetType = UNSET
-    threshold: float | UnsetType = UNSET
-    prefix_padding_ms: int | UnsetType = UNSET
-    silence_duration_ms: int | UnsetType = UNSET
-    create_response: bool | UnsetType = UNSET
-    interrupt_response: bool | UnsetType = UNSET
-    eagerness: str | UnsetType = UNSET
+    type: str | None | UnsetType = UNSET
+    threshold: float | None | UnsetType = UNSET
+    prefix_padding_ms: int | None | UnsetType = UNSET
+    silence_duration_ms: int | None | UnsetType = UNSET
+    create_response: bool | None | UnsetType = UNSET
+    interrupt_response: bool | None | UnsetType = UNSET
+    eagerness: str | None | UnsetType = UNSET
     idle_timeout_ms: int | None | UnsetType = UNSET
 
 
 class Transcription(_Obj):
     """Input audio transcription (beta `input_audio_transcription`, GA `audio.input.transcription`)."""
 
-    model: str | UnsetType = UNSET
-    language: str | UnsetType = UNSET
-    prompt: str | UnsetType = UNSET
+    model: str | None | UnsetType = UNSET
+    language: str | None | UnsetType = UNSET
+    prompt: str | None | UnsetType = UNSET
 
 
 class NoiseReduction(_Obj):
     """`near_field` or `far_field` (beta `input_audio_noise_reduction`, GA `audio.input.noise_reduction`)."""
 
-    type: str | UnsetType = UNSET
+    type: str | None | UnsetType = UNSET
 
 
 class Tool(_Obj):
     """A function the model may call; `parameters` is a JSON Schema object."""
 
-    type: str | UnsetType = UNSET
-    name: str | UnsetType = UNSET
-    description: str | UnsetType = UNSET
-    parameters: dict[str, Any] | UnsetType = UNSET
+    type: str | None | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
+    description: str | None | UnsetType = UNSET
+    parameters: dict[str, Any] | None | UnsetType = UNSET
 
 
 class ToolChoiceFunction(_Obj):
@@ -89,21 +90,21 @@ class SessionConfig(_Obj):
     `["text", "audio"]` (GA `output_modalities` `["text"]` / `["audio"]`). `temperature` has no GA counterpart
     (dropped in GA)."""
 
-    id: str | UnsetType = UNSET
-    model: str | UnsetType = UNSET
-    modalities: list[str] | UnsetType = UNSET
-    instructions: str | UnsetType = UNSET
-    voice: str | UnsetType = UNSET
-    input_audio_format: AudioFormat | UnsetType = UNSET
-    output_audio_format: AudioFormat | UnsetType = UNSET
+    id: str | None | UnsetType = UNSET
+    model: str | None | UnsetType = UNSET
+    modalities: list[str] | None | UnsetType = UNSET
+    instructions: str | None | UnsetType = UNSET
+    voice: str | None | UnsetType = UNSET
+    input_audio_format: AudioFormat | None | UnsetType = UNSET
+    output_audio_format: AudioFormat | None | UnsetType = UNSET
     input_audio_transcription: Transcription | None | UnsetType = UNSET
     input_audio_noise_reduction: NoiseReduction | None | UnsetType = UNSET
     turn_detection: TurnDetection | None | UnsetType = UNSET
-    tools: list[Tool] | UnsetType = UNSET
-    tool_choice: ToolChoice | UnsetType = UNSET
-    temperature: float | UnsetType = UNSET
-    max_response_output_tokens: MaxTokens | UnsetType = UNSET
-    speed: float | UnsetType = UNSET
+    tools: list[Tool] | None | UnsetType = UNSET
+    tool_choice: ToolChoice | None | UnsetType = UNSET
+    temperature: float | None | UnsetType = UNSET
+    max_response_output_tokens: MaxTokens | None | UnsetType = UNSET
+    speed: float | None | UnsetType = UNSET
 
 
 # ---- conversation items --------------------------------------------------------------------------------------
@@ -111,28 +112,28 @@ class ContentPart(_Obj):
     """One content part. Types: `input_text`, `input_audio` (user), `text`, `audio` (assistant; GA `output_text`,
     `output_audio` on items), `input_image` (GA). `audio` is base64."""
 
-    type: str | UnsetType = UNSET
-    text: str | UnsetType = UNSET
-    audio: str | UnsetType = UNSET
+    type: str | None | UnsetType = UNSET
+    text: str | None | UnsetType = UNSET
+    audio: str | None | UnsetType = UNSET
     transcript: str | None | UnsetType = UNSET
-    image_url: str | UnsetType = UNSET
-    detail: str | UnsetType = UNSET
+    image_url: str | None | UnsetType = UNSET
+    detail: str | None | UnsetType = UNSET
 
 
 class Item(_Obj):
     """A conversation item: `message` (`role`, `content`), `function_call` (`call_id`, `name`, `arguments`) or
     `function_call_output` (`call_id`, `output`)."""
 
-    id: str | UnsetType = UNSET
-    type: str | UnsetType = UNSET
-    object: str | UnsetType = UNSET
-    status: str | UnsetType = UNSET
-    role: str | UnsetType = UNSET
-    content: list[ContentPart] | UnsetType = UNSET
-    call_id: str | UnsetType = UNSET
-    name: str | UnsetType = UNSET
-    arguments: str | UnsetType = UNSET
-    output: str | UnsetType = UNSET
+    id: str | None | UnsetType = UNSET
+    type: str | None | UnsetType = UNSET
+    object: str | None | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
+    role: str | None | UnsetType = UNSET
+    content: list[ContentPart] | None | UnsetType = UNSET
+    call_id: str | None | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
+    arguments: str | None | UnsetType = UNSET
+    output: str | None | UnsetType = UNSET
 
 
 # ---- responses -----------------------------------------------------------------------------------------------
@@ -141,51 +142,51 @@ class ResponseParams(_Obj):
     `audio.output.{format,voice}`, `max_output_tokens`; `temperature` dropped in GA). `conversation`: `auto` or
     `none` (out of band); `input`: the items to use instead of the conversation."""
 
-    modalities: list[str] | UnsetType = UNSET
-    instructions: str | UnsetType = UNSET
-    voice: str | UnsetType = UNSET
-    output_audio_format: AudioFormat | UnsetType = UNSET
-    tools: list[Tool] | UnsetType = UNSET
-    tool_choice: ToolChoice | UnsetType = UNSET
-    temperature: float | UnsetType = UNSET
-    max_response_output_tokens: MaxTokens | UnsetType = UNSET
-    conversation: str | UnsetType = UNSET
+    modalities: list[str] | None | UnsetType = UNSET
+    instructions: str | None | UnsetType = UNSET
+    voice: str | None | UnsetType = UNSET
+    output_audio_format: AudioFormat | None | UnsetType = UNSET
+    tools: list[Tool] | None | UnsetType = UNSET
+    tool_choice: ToolChoice | None | UnsetType = UNSET
+    temperature: float | None | UnsetType = UNSET
+    max_response_output_tokens: MaxTokens | None | UnsetType = UNSET
+    conversation: str | None | UnsetType = UNSET
     metadata: dict[str, str] | None | UnsetType = UNSET
-    input: list[Item] | UnsetType = UNSET
+    input: list[Item] | None | UnsetType = UNSET
 
 
 class ResponseError(_Obj):
-    type: str | UnsetType = UNSET
+    type: str | None | UnsetType = UNSET
     code: str | None | UnsetType = UNSET
-    message: str | UnsetType = UNSET
+    message: str | None | UnsetType = UNSET
 
 
 class StatusDetails(_Obj):
     """Why a response is `cancelled` (`turn_detected`, `client_cancelled`), `incomplete` (`max_output_tokens`,
     `content_filter`) or `failed` (`error`)."""
 
-    type: str | UnsetType = UNSET
+    type: str | None | UnsetType = UNSET
     reason: str | None | UnsetType = UNSET
     error: ResponseError | None | UnsetType = UNSET
 
 
 class InputTokenDetails(_Obj):
-    text_tokens: int | UnsetType = UNSET
-    audio_tokens: int | UnsetType = UNSET
-    cached_tokens: int | UnsetType = UNSET
+    text_tokens: int | None | UnsetType = UNSET
+    audio_tokens: int | None | UnsetType = UNSET
+    cached_tokens: int | None | UnsetType = UNSET
 
 
 class OutputTokenDetails(_Obj):
-    text_tokens: int | UnsetType = UNSET
-    audio_tokens: int | UnsetType = UNSET
+    text_tokens: int | None | UnsetType = UNSET
+    audio_tokens: int | None | UnsetType = UNSET
 
 
 class Usage(_Obj):
-    total_tokens: int | UnsetType = UNSET
-    input_tokens: int | UnsetType = UNSET
-    output_tokens: int | UnsetType = UNSET
-    input_token_details: InputTokenDetails | UnsetType = UNSET
-    output_token_details: OutputTokenDetails | UnsetType = UNSET
+    total_tokens: int | None | UnsetType = UNSET
+    input_tokens: int | None | UnsetType = UNSET
+    output_tokens: int | None | UnsetType = UNSET
+    input_token_details: InputTokenDetails | None | UnsetType = UNSET
+    output_token_details: OutputTokenDetails | None | UnsetType = UNSET
 
 
 class Response(_Obj):
@@ -193,16 +194,16 @@ class Response(_Obj):
     `cancelled`, `failed`, `incomplete`. GA's `output_modalities` / `audio.output` arrive as `modalities`,
     `output_audio_format`, `voice`."""
 
-    id: str | UnsetType = UNSET
-    object: str | UnsetType = UNSET
-    status: str | UnsetType = UNSET
+    id: str | None | UnsetType = UNSET
+    object: str | None | UnsetType = UNSET
+    status: str | None | UnsetType = UNSET
     status_details: StatusDetails | None | UnsetType = UNSET
-    output: list[Item] | UnsetType = UNSET
+    output: list[Item] | None | UnsetType = UNSET
     conversation_id: str | None | UnsetType = UNSET
-    modalities: list[str] | UnsetType = UNSET
-    voice: str | UnsetType = UNSET
-    output_audio_format: AudioFormat | UnsetType = UNSET
-    temperature: float | UnsetType = UNSET
+    modalities: list[str] | None | UnsetType = UNSET
+    voice: str | None | UnsetType = UNSET
+    output_audio_format: AudioFormat | None | UnsetType = UNSET
+    temperature: float | None | UnsetType = UNSET
     max_output_tokens: MaxTokens | None | UnsetType = UNSET
     usage: Usage | None | UnsetType = UNSET
     metadata: dict[str, str] | None | UnsetType = UNSET
@@ -210,23 +211,23 @@ class Response(_Obj):
 
 # ---- misc ----------------------------------------------------------------------------------------------------
 class RateLimit(_Obj):
-    name: str | UnsetType = UNSET
-    limit: int | UnsetType = UNSET
-    remaining: int | UnsetType = UNSET
-    reset_seconds: float | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
+    remaining: int | None | UnsetType = UNSET
+    reset_seconds: float | None | UnsetType = UNSET
 
 
 class ErrorInfo(_Obj):
     """The `error` object of `error` and `...transcription.failed` events; `event_id` names the client event that
     caused it."""
 
-    type: str | UnsetType = UNSET
+    type: str | None | UnsetType = UNSET
     code: str | None | UnsetType = UNSET
-    message: str | UnsetType = UNSET
+    message: str | None | UnsetType = UNSET
     param: str | None | UnsetType = UNSET
     event_id: str | None | UnsetType = UNSET
 
 
 class Conversation(_Obj):
-    id: str | UnsetType = UNSET
-    object: str | UnsetType = UNSET
+    id: str | None | UnsetType = UNSET
+    object: str | None | UnsetType = UNSET

@@ -211,3 +211,42 @@ def test_frames_of_any_text_or_bytes_like_type_decode(mode):
     with pytest.raises(ProtocolError, match="not valid JSON"):
         decode_server_event(Text("{"), mode)
     assert decode_client_event(Text('{"type":"input_audio_buffer.clear"}')).event_id is UNSET
+
+
+def nested_paths(value, path=()):
+    """The path of every key inside the event's nested objects (lists included), depth first."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if path or key not in ("type", "event_id"):
+                yield (*path, key)
+            yield from nested_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from nested_paths(item, (*path, i))
+
+
+def with_null(event, path):
+    out = json.loads(json.dumps(event))
+    target = out
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = None
+    return out
+
+
+# metadata values are free-form strings the user set, not optional fields
+NESTED_NULLS = [(e, p) for e in SERVER_EXAMPLES for p in nested_paths(e) if len(p) > 1 and "metadata" not in p[:-1]]
+
+
+@pytest.mark.parametrize("mode", ["beta", "ga"])
+@pytest.mark.parametrize(("example", "path"), NESTED_NULLS,
+                         ids=[f"{e['type']}:{'.'.join(map(str, p))}" for e, p in NESTED_NULLS])
+def test_an_explicit_null_in_a_nested_object_is_read_not_refused(example, path, mode):
+    """The openai models let servers send null for almost every optional nested field (item status, part text,
+    session instructions, rate-limit values...): such an event is read, with the field None, never lost."""
+    event = decode_server_event(frame(with_null(example, path)), mode)
+    assert type(event) is SERVER_EVENT_TYPES[example["type"]]
+    value = msgspec.to_builtins(event)
+    for step in path:
+        value = value[step]
+    assert value is None
