@@ -13,8 +13,10 @@ Positions are byte offsets in the stream of everything ever written to the playo
 
 What "played" means: handed to the device, not yet necessarily heard. Audio handed to PortAudio is
 heard one device latency later (~25 ms on PulseAudio with 10 ms periods), but a flush does not abort
-the device, so that tail still plays out: once a flush has been served, handed == heard. The session
-truncates after flushing, which is when the figure is right.
+the device, so that tail still plays out: once a flush has been served, handed == heard. flush() only
+asks; the next callback serves it (Playout.flush_pending). Read right after flush(), the figure lacks
+only the fade-out that callback still hands over (2.5 ms, measured on PulseAudio in all latency modes),
+so the session may truncate at once.
 """
 
 import threading
