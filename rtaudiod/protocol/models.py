@@ -7,8 +7,9 @@ here too (`TurnDetection.idle_timeout_ms`; `ResponseFunctionCallArgumentsDone.na
 `dialect.py` maps everything to and from each wire dialect. Every optional field defaults to `UNSET` and structs
 omit defaults, so an event built from these never carries a key its builder did not set; `None` is sent as JSON
 `null` (e.g. `turn_detection=None` turns server VAD off). Every optional field also takes `None` on input: the
-service sends explicit nulls for fields it has no value for, and such an event must be read, not lost. Enumerations are plain `str` where the service adds values
-over time (a client must not reject them); the audio formats the daemon depends on are checked.
+service sends explicit nulls for fields it has no value for, and such an event must be read, not lost.
+Enumerations are plain `str` where the service adds values over time (a client must not reject them); the audio
+formats the daemon depends on are checked.
 """
 
 from __future__ import annotations

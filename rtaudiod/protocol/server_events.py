@@ -94,14 +94,14 @@ class InputAudioTranscriptionCompleted(
     item_id: str
     content_index: int
     transcript: str
-    usage: dict[str, Any] | UnsetType = UNSET
+    usage: dict[str, Any] | None | UnsetType = UNSET
 
 
 class InputAudioTranscriptionDelta(
         ServerEventBase, tag="conversation.item.input_audio_transcription.delta", kw_only=True):
     item_id: str
-    content_index: int | UnsetType = UNSET
-    delta: str | UnsetType = UNSET
+    content_index: int | None | UnsetType = UNSET
+    delta: str | None | UnsetType = UNSET
 
 
 class InputAudioTranscriptionFailed(
@@ -237,7 +237,7 @@ class ResponseFunctionCallArgumentsDone(ServerEventBase, tag="response.function_
     output_index: int
     call_id: str
     arguments: str
-    name: str | UnsetType = UNSET
+    name: str | None | UnsetType = UNSET
 
 
 class RateLimitsUpdated(ServerEventBase, tag="rate_limits.updated", kw_only=True):
