@@ -58,6 +58,14 @@ def test_encode_append_takes_any_bytes_like(impl):
         assert impl.framing.encode_append(audio) == expected
 
 
+def test_encode_append_takes_a_str_subclass_event_id(impl):
+    class EventId(str):
+        pass
+
+    event = json.loads(impl.framing.encode_append(AUDIO, event_id=EventId("ev_7")))
+    assert event == {"type": "input_audio_buffer.append", "event_id": "ev_7", "audio": B64}
+
+
 @pytest.mark.parametrize("event_id", [1, b"ev", ["ev"]])
 def test_encode_append_refuses_non_str_event_ids(impl, event_id):
     with pytest.raises(TypeError, match="event_id"):

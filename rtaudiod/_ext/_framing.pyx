@@ -35,7 +35,7 @@ def encode_append(audio, event_id=None):
     if event_id is not None:
         if not isinstance(event_id, str):
             raise TypeError(f"event_id must be a str, not {type(event_id).__name__}")
-        head = b'{"type":"input_audio_buffer.append","event_id":' + _json_encode(event_id) + b',"audio":"'
+        head = b'{"type":"input_audio_buffer.append","event_id":' + _json_encode(str(event_id)) + b',"audio":"'
     cdef Py_buffer view
     get_bytes(audio, &view)
     try:

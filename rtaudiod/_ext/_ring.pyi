@@ -1,4 +1,4 @@
-from collections.abc import Buffer
+from typing_extensions import Buffer  # collections.abc.Buffer is 3.12+; we support 3.11
 
 class RingBuffer:
     def __init__(self, capacity: int) -> None: ...

@@ -31,7 +31,7 @@ def encode_append(audio, event_id=None) -> bytes:
     if event_id is not None:
         if not isinstance(event_id, str):
             raise TypeError(f"event_id must be a str, not {type(event_id).__name__}")
-        head += b'"event_id":' + msgspec.json.encode(event_id) + b","
+        head += b'"event_id":' + msgspec.json.encode(str(event_id)) + b","
     return head + b'"audio":"' + b64encode(audio) + b'"}'
 
 
