@@ -46,7 +46,7 @@ def test_input_failure_closes_the_output_already_open(pulse_server):
     try:
         with pytest.raises(AudioDeviceError, match="'nope'"):
             engine.start()
-        wait_for(lambda: sink_inputs() == before, 2, "the output's sink input to go away")
+        wait_for(lambda: sink_inputs() <= before, 2, "the output's sink input to go away")
     finally:
         engine.close()
 
