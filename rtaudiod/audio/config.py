@@ -43,7 +43,10 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     output_rate: int | None = None
     input_channels: int | None = None
     output_channels: int | None = None
-    session_rate: int = 24000  # 24000 for pcm16, 8000 for G.711
+    # The session's wire audio format. The rings always hold mono PCM16 at session_rate: write_delta decodes
+    # G.711 deltas to PCM16, and the uplink encodes the capture ring's PCM16 (rtaudiod.codecs).
+    session_format: Literal["pcm16", "g711_ulaw", "g711_alaw"] = "pcm16"
+    session_rate: int | None = None  # None: the format's rate, 24000 for pcm16, 8000 for G.711
     latency: LatencyName = "balanced"
     # soxr recipe. Measured with ResampleStream on 20 ms chunks: LQ holds 4 ms (48<->24 kHz; 14 ms for
     # 48->8 kHz) and emits every chunk; MQ/HQ hold 20-27 ms (55-71 ms for 8 kHz) and emit every other chunk
@@ -65,6 +68,11 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     realtime: bool = True
 
     def __post_init__(self) -> None:
+        g711 = self.session_format != "pcm16"
+        if self.session_rate is None:
+            self.session_rate = 8000 if g711 else 24000
+        if g711 and self.session_rate != 8000:
+            raise ValueError(f"G.711 ({self.session_format}) is 8000 Hz audio, got session_rate={self.session_rate}")
         if self.session_rate not in (8000, 16000, 24000, 48000):
             raise ValueError(f"session_rate must be 8000, 16000, 24000 or 48000, got {self.session_rate}")
         for key in ("input_rate", "output_rate"):

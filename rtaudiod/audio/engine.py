@@ -26,6 +26,7 @@ from rtaudiod.audio.dsp import dbfs
 from rtaudiod.audio.filebackend import FileBackend
 from rtaudiod.audio.ledger import PlayoutLedger
 from rtaudiod.audio.playout import Playout
+from rtaudiod.codecs import alaw_decode, ulaw_decode
 from rtaudiod.framing import decode_audio_delta, decode_audio_delta_into
 from rtaudiod.ring import RingBuffer
 
@@ -49,6 +50,8 @@ class AudioEngine:
         self.capture_ring = RingBuffer(config.capture_ring_ms * rate // 1000 * 2)
         self.playout_ring = RingBuffer(config.playout_ring_s * rate * 2)
         self.ledger = PlayoutLedger()
+        # G.711 deltas carry one code a sample: decoded to PCM16 before the ring (None: pcm16 goes straight in)
+        self._g711_decode = {"g711_ulaw": ulaw_decode, "g711_alaw": alaw_decode}.get(config.session_format)
         self.capture: Capture | None = None
         self.playout: Playout | None = None
         self.input_stream: Stream | None = None
@@ -152,9 +155,13 @@ class AudioEngine:
         return n
 
     def write_delta(self, frame: bytes | str) -> int | None:
-        """Decode an audio delta frame straight into the playout ring (None: not an audio delta).
+        """Decode an audio delta frame straight into the playout ring (None: not an audio delta); returns
+        the PCM16 bytes written. G.711 sessions decode the codes to PCM16 on the way.
 
         When the ring is too full for the whole delta, what fits is kept and an overrun counted."""
+        if self._g711_decode is not None:
+            codes = decode_audio_delta(frame)
+            return None if codes is None else self.write(self._g711_decode(codes))
         try:
             n = decode_audio_delta_into(frame, self.playout_ring)
         except BufferError:

@@ -155,3 +155,39 @@ def test_wav_output_keeps_what_was_played_before_a_restart(engines, tmp_path):
     for pcm in (first, second):
         lag, _ = xcorr_peak(pcm, got)
         assert np.array_equal(got[lag : lag + len(pcm)], pcm)
+
+
+@pytest.mark.parametrize("law", ["ulaw", "alaw"])
+def test_g711_session_deltas_play_as_their_decoded_pcm(engines, tmp_path, law):
+    """A G.711 session's deltas carry one code a sample at 8 kHz: what reaches the speaker is their PCM16
+    decoding (audioop-exact), timed at 8 kHz, not the codes played as 16-bit noise."""
+    import base64
+    import json
+
+    from rtaudiod import codecs
+
+    encode, decode = getattr(codecs, f"{law}_encode"), getattr(codecs, f"{law}_decode")
+    codes = encode(tone(440, 1.0, 8000).tobytes())
+    path = tmp_path / "g711.wav"
+    engine = engines(AudioConfig(backend="wav", session_format=f"g711_{law}", wav_output=str(path),
+                                 output_rate=8000, output_channels=1, realtime=False, capture=False))
+    assert engine.config.session_rate == 8000
+    engine.begin_item("x")
+    for at in range(0, len(codes), 800):  # 100 ms deltas, as the service sends them
+        delta = base64.b64encode(codes[at : at + 800]).decode()
+        assert engine.write_delta(json.dumps({"type": "response.audio.delta", "delta": delta})) == 1600
+    assert engine.received_ms("x") == 1000.0
+    wait_for(lambda: not engine.is_playing, 10, "the audio to be written")
+    engine.close()
+    got, rate, channels = read_wav(path)
+    expected = np.frombuffer(decode(codes), np.int16)
+    assert (rate, channels) == (8000, 1)
+    start = np.flatnonzero(got)[0] - np.flatnonzero(expected)[0]
+    assert np.array_equal(got[start : start + len(expected)], expected)
+
+
+def test_g711_needs_8k_and_pcm16_defaults_to_24k():
+    assert AudioConfig().session_rate == 24000
+    assert AudioConfig(session_format="g711_alaw").session_rate == 8000
+    with pytest.raises(ValueError, match="G.711"):
+        AudioConfig(session_format="g711_ulaw", session_rate=24000)
