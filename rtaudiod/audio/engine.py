@@ -140,6 +140,11 @@ class AudioEngine:
         """Mark the start of an item's audio; call before writing it."""
         self.ledger.begin_item(item_id)
 
+    def end_item(self) -> None:
+        """The current item's audio is complete (`response.audio.done`): running dry after it is the end of
+        the reply, counted in `drained`, not an underrun."""
+        self.ledger.end_item()
+
     def write(self, pcm: Any) -> int:
         """Write session-rate mono PCM16 to the playout ring; returns bytes written (short: overrun)."""
         n = self._whole_samples(self.playout_ring.write(pcm))
@@ -261,6 +266,7 @@ class AudioEngine:
         out["playout"] = {
             "playing": self.is_playing,
             "underruns": p.underruns if p else 0,
+            "drained": p.drained if p else 0,
             "flushes": p.flushes if p else 0,
             "overruns": self.playout_ring.overruns,
             "ring_ms": round(self.playout_ring.read_available * ms, 1),

@@ -4,7 +4,8 @@ Positions are byte offsets in the stream of everything ever written to the playo
 
 - The writer (receive thread) calls begin_item(item_id) before writing an item's audio and wrote(n)
   after each write; an item spans [its start, the next item's start). Beginning the current item
-  again changes nothing.
+  again changes nothing. end_item() says the audio written so far is all there is for now (the
+  response's audio is done), so the playout running dry right there is the end, not an underrun.
 - The playback callback calls consumed(n) for bytes it took from the ring for the device and
   skipped(n) / dropped(n) for bytes it threw away (a flush skips the ring; it may also drop resampled audio
   that was taken but not yet handed over).
@@ -29,6 +30,7 @@ class PlayoutLedger:
         self._items: deque[tuple[str, int]] = deque(maxlen=max_items)
         self._unplayed: deque[tuple[int, int]] = deque(maxlen=256)
         self.written = 0  # writer thread only
+        self.end_mark = -1  # writer: `written` when the last item's audio was complete (-1: never)
         self.read_pos = 0  # consumer thread only
         self.pending = 0  # consumer: of the consumed bytes, those still on their way (resampler, FIFO)
         self.unplayed_total = 0  # consumer: bytes skipped or dropped, ever
@@ -42,6 +44,14 @@ class PlayoutLedger:
 
     def wrote(self, n: int) -> None:
         self.written += n
+
+    def end_item(self) -> None:
+        """The current item's audio is complete (written up to here)."""
+        self.end_mark = self.written
+
+    def at_end(self) -> bool:
+        """Consumer: everything written so far was taken, and the writer had said it was complete."""
+        return self.read_pos == self.end_mark
 
     # -- consumer ---------------------------------------------------------------------------------
     def consumed(self, n: int) -> None:

@@ -104,6 +104,7 @@ class Playout:
         self._ratio = session_rate / device_rate
         # Counters (read from any thread).
         self.underruns = 0
+        self.drained = 0
         self.flushes = 0
         self.callbacks = 0
         self.audible_until = 0.0  # monotonic time the last handed audio stops sounding (minus device latency)
@@ -196,7 +197,10 @@ class Playout:
             x[got:] = 0
             self._fader.decay(x[got:], self._last)
             self._last = 0
-            self.underruns += 1
+            if self.ledger.at_end():
+                self.drained += 1  # the item's audio is over: a normal end
+            else:
+                self.underruns += 1  # starved mid-item: the network (or the writer) fell behind
             self.playing = False
             self._from_silence = True
         self._held.push(True, got)

@@ -49,6 +49,21 @@ def test_prebuffer_then_exact_passthrough():
     assert dev.played_ms("a") == 200.0
 
 
+def test_the_end_of_an_item_is_drained_not_an_underrun():
+    dev = Device(prebuffer_ms=20)
+    pcm = tone(440, 0.1, 24000)
+    dev.write(pcm[:1200], "a")  # the first 50 ms; the rest arrives late
+    dev.run(10)
+    assert (dev.playout.underruns, dev.playout.drained) == (1, 0)  # starved mid-item
+    dev.write(pcm[1200:])
+    dev.ledger.end_item()  # response.audio.done: that was all of it
+    dev.run(10)
+    assert (dev.playout.underruns, dev.playout.drained) == (1, 1)
+    dev.write(pcm, "b")  # the next reply, not yet complete, runs dry: an underrun again
+    dev.run(20)
+    assert (dev.playout.underruns, dev.playout.drained) == (2, 1)
+
+
 def test_short_reply_plays_after_waiting_one_prebuffer():
     dev = Device(prebuffer_ms=100)
     dev.write(tone(440, 0.03, 24000), "a")  # 30 ms never reaches the 100 ms prebuffer
