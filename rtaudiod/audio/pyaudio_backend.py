@@ -92,7 +92,12 @@ class _PaStream(Stream):
         raise NotImplementedError
 
     def start(self) -> None:
-        self._stream.start_stream()
+        try:
+            self._stream.start_stream()
+        except OSError as e:  # the device went away or was taken between open and start
+            kind = "output" if self._output else "input"
+            raise AudioDeviceError(
+                f"cannot start {kind} device {self.device.index} {self.device.name!r}: {e}") from None
 
     def stop(self) -> None:
         if not self._closed and not self._stream.is_stopped():
@@ -100,9 +105,19 @@ class _PaStream(Stream):
 
     def close(self) -> None:
         if not self._closed:
-            self.stop()
-            self._stream.close()
             self._closed = True
+            try:
+                self._stop_quietly()
+            finally:
+                self._stream.close()
+
+    def _stop_quietly(self) -> None:
+        """stop() for close(): a device that fails to stop (unplugged) must still be closed."""
+        try:
+            if not self._stream.is_stopped():
+                self._stream.stop_stream()
+        except OSError:
+            pass
 
     @property
     def latency(self) -> float:
