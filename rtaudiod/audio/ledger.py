@@ -28,7 +28,8 @@ class PlayoutLedger:
     def __init__(self, max_items: int = 64):
         self._lock = threading.Lock()  # held only for list updates and lookups, never across I/O
         self._items: deque[tuple[str, int]] = deque(maxlen=max_items)
-        self._unplayed: deque[tuple[int, int]] = deque(maxlen=256)
+        # Thrown-away byte ranges; those before the oldest remembered item can no longer matter (_forget_old).
+        self._unplayed: deque[tuple[int, int]] = deque()
         self.written = 0  # writer thread only
         self.end_mark = -1  # writer: `written` when the last item's audio was complete (-1: never)
         self.read_pos = 0  # consumer thread only
@@ -62,6 +63,7 @@ class PlayoutLedger:
         if n:
             with self._lock:
                 self._unplayed.append((self.read_pos, self.read_pos + n))
+                self._forget_old()
             self.read_pos += n
             self.unplayed_total += n
 
@@ -70,7 +72,14 @@ class PlayoutLedger:
         if n:
             with self._lock:
                 self._unplayed.append((self.read_pos - n, self.read_pos))
+                self._forget_old()
             self.unplayed_total += n
+
+    def _forget_old(self) -> None:
+        """Drop thrown-away ranges that end before the oldest remembered item starts (lock held)."""
+        oldest = self._items[0][1] if self._items else self.read_pos
+        while self._unplayed and self._unplayed[0][1] <= oldest:
+            self._unplayed.popleft()
 
     # -- anyone -----------------------------------------------------------------------------------
     def _span(self, item_id: str) -> tuple[int, int] | None:

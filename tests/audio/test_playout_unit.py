@@ -248,3 +248,22 @@ def test_an_odd_length_delta_does_not_shift_the_samples_after_it():
         assert engine.received_ms("i") * 48 == got.nbytes
     finally:
         engine.close()
+
+
+def test_ledger_keeps_every_thrown_away_range_of_a_remembered_item():
+    """Hundreds of flushes inside one remembered item: its played figure stays exact (a fixed cap on the
+    remembered ranges let old ones fall off, and played_ms then grew by what was never played)."""
+    ledger = PlayoutLedger()
+    ledger.begin_item("a")
+    for _ in range(300):  # per round: 100 bytes played, 60 skipped by a flush
+        ledger.wrote(160)
+        ledger.consumed(100)
+        ledger.skipped(60)
+    assert ledger.played_bytes("a") == 300 * 100
+    for i in range(100):  # later items push "a" out; their ranges before the oldest one are forgotten
+        ledger.begin_item(f"b{i}")
+        ledger.wrote(10)
+        ledger.consumed(4)
+        ledger.skipped(6)
+    assert ledger.played_bytes("a") is None and ledger.played_bytes("b99") == 4
+    assert len(ledger._unplayed) <= 64
