@@ -76,19 +76,24 @@ class Stream(ABC):
         """True while the device calls back (False once stopped, or when the device went away)."""
         return False
 
+    # Counters a backend's stream updates from its callback thread.
+    _xruns = 0
+    _errors = 0
+    _last_error: BaseException | None = None
+
     @property
     def xruns(self) -> int:
         """Device-level under/overflows reported by the backend (not the rings' counters)."""
-        return 0
+        return self._xruns
 
     @property
     def callback_errors(self) -> int:
         """Exceptions raised by the callback (the stream kept running; see last_error)."""
-        return 0
+        return self._errors
 
     @property
     def last_error(self) -> BaseException | None:
-        return None
+        return self._last_error
 
 
 class Backend(ABC):

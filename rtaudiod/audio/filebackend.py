@@ -53,14 +53,6 @@ class _PacedStream(Stream):
     def active(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    @property
-    def callback_errors(self) -> int:
-        return self._errors
-
-    @property
-    def last_error(self) -> BaseException | None:
-        return self._last_error
-
     def _run(self) -> None:
         deadline = time.monotonic()
         while not self._stop.is_set():

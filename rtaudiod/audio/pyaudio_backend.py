@@ -127,18 +127,6 @@ class _PaStream(Stream):
     def active(self) -> bool:
         return not self._closed and self._stream.is_active()
 
-    @property
-    def xruns(self) -> int:
-        return self._xruns
-
-    @property
-    def callback_errors(self) -> int:
-        return self._errors
-
-    @property
-    def last_error(self) -> BaseException | None:
-        return self._last_error
-
 
 class _PaInput(_PaStream):
     def __init__(self, pa: pyaudio.PyAudio, device: DeviceInfo, rate: int, channels: int, frames: int, callback: InputCallback):
