@@ -37,13 +37,13 @@ def encode_append(audio, event_id=None) -> bytes:
 
 def _delta_text(frame) -> str | None:
     """The base64 text of an audio delta frame's `delta`, or None when the frame is another event."""
-    raw = frame.encode() if isinstance(frame, str) else _byte_view(frame)
+    raw = frame.encode() if isinstance(frame, str) else _byte_view(frame)  # the bytes the C core reads
     leading = _LEADING_TYPE.match(raw)
     if leading and leading.group(1).decode("latin-1") not in DELTA_TYPES:
         return None
-    try:  # str(): msgspec refuses str subclasses
-        event = _decoder.decode(str(frame) if isinstance(frame, str) else _byte_view(frame))
-    except (msgspec.DecodeError, UnicodeError) as exc:  # UnicodeError: invalid UTF-8 bytes, lone surrogates
+    try:
+        event = _decoder.decode(raw)
+    except (msgspec.DecodeError, UnicodeError) as exc:  # UnicodeError: invalid UTF-8 bytes
         raise ValueError(f"audio delta frame: not valid JSON: {exc}") from None
     if not isinstance(event, dict):
         return None
