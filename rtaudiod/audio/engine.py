@@ -169,9 +169,8 @@ class AudioEngine:
             return None if codes is None else self.write(self._g711_decode(codes))
         try:
             n = decode_audio_delta_into(frame, self.playout_ring)
-        except BufferError:
-            n = self.write(decode_audio_delta(frame) or b"")
-            return n
+        except BufferError:  # keep what fits: write() counts the overrun
+            return self.write(decode_audio_delta(frame) or b"")
         if n:
             n = self._whole_samples(n)
             self.ledger.wrote(n)
@@ -188,12 +187,14 @@ class AudioEngine:
 
     def played_ms(self, item_id: str) -> float | None:
         """Milliseconds of the item handed to the speaker (see ledger.py); None for an unknown item."""
-        n = self.ledger.played_bytes(item_id)
-        return None if n is None else n * 1000 / (2 * self.config.session_rate)
+        return self._ms(self.ledger.played_bytes(item_id))
 
     def received_ms(self, item_id: str) -> float | None:
-        n = self.ledger.received_bytes(item_id)
-        return None if n is None else n * 1000 / (2 * self.config.session_rate)
+        return self._ms(self.ledger.received_bytes(item_id))
+
+    def _ms(self, nbytes: int | None) -> float | None:
+        """Milliseconds of mono PCM16 at the session rate (None stays None)."""
+        return None if nbytes is None else nbytes * 1000 / (2 * self.config.session_rate)
 
     @property
     def is_playing(self) -> bool:
