@@ -7,10 +7,11 @@ same event (its encoding is byte-for-byte the same).
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from msgspec import UNSET, UnsetType
+
+from rtaudiod.codecs import b64encode
 
 from .client_events import (ConversationItemCreate, ConversationItemDelete, ConversationItemTruncate,
                             InputAudioBufferAppend, InputAudioBufferClear, InputAudioBufferCommit, ResponseCancel,
@@ -24,46 +25,46 @@ __all__ = [
 ]
 
 
-def _eid(event_id: str | None) -> str | UnsetType:
-    return UNSET if event_id is None else event_id
+def _opt(value: Any) -> Any:
+    """A builder argument left at None is not sent (UNSET)."""
+    return UNSET if value is None else value
 
 
 def session_update(session: SessionConfig, *, event_id: str | None = None) -> SessionUpdate:
     """`session.update` with the fields set in `session` (e.g. `SessionConfig(input_audio_format="g711_ulaw",
     turn_detection=None)` for push-to-talk over G.711)."""
-    return SessionUpdate(session=session, event_id=_eid(event_id))
+    return SessionUpdate(session=session, event_id=_opt(event_id))
 
 
 def function_tool(name: str, description: str | None = None, parameters: dict[str, Any] | None = None) -> Tool:
     """A function tool for `SessionConfig.tools` / `ResponseParams.tools`."""
-    return Tool(type="function", name=name, description=UNSET if description is None else description,
-                parameters=UNSET if parameters is None else parameters)
+    return Tool(type="function", name=name, description=_opt(description), parameters=_opt(parameters))
 
 
 def input_audio_append(audio: bytes, *, event_id: str | None = None) -> InputAudioBufferAppend:
     """`input_audio_buffer.append` of raw audio in the session's input format (base64-encoded here)."""
-    return InputAudioBufferAppend(audio=base64.b64encode(audio).decode("ascii"), event_id=_eid(event_id))
+    return InputAudioBufferAppend(audio=b64encode(audio).decode("ascii"), event_id=_opt(event_id))
 
 
 def input_audio_commit(*, event_id: str | None = None) -> InputAudioBufferCommit:
-    return InputAudioBufferCommit(event_id=_eid(event_id))
+    return InputAudioBufferCommit(event_id=_opt(event_id))
 
 
 def input_audio_clear(*, event_id: str | None = None) -> InputAudioBufferClear:
-    return InputAudioBufferClear(event_id=_eid(event_id))
+    return InputAudioBufferClear(event_id=_opt(event_id))
 
 
 def conversation_item_create(item: Item, *, previous_item_id: str | None | UnsetType = UNSET,
                              event_id: str | None = None) -> ConversationItemCreate:
     """`conversation.item.create` of any item. `previous_item_id` unset appends; `None` is sent as `null`."""
-    return ConversationItemCreate(item=item, previous_item_id=previous_item_id, event_id=_eid(event_id))
+    return ConversationItemCreate(item=item, previous_item_id=previous_item_id, event_id=_opt(event_id))
 
 
 def user_text(text: str, *, item_id: str | None = None, previous_item_id: str | None | UnsetType = UNSET,
               event_id: str | None = None) -> ConversationItemCreate:
     """A user message with one `input_text` part."""
     item = Item(type="message", role="user", content=[ContentPart(type="input_text", text=text)],
-                id=UNSET if item_id is None else item_id)
+                id=_opt(item_id))
     return conversation_item_create(item, previous_item_id=previous_item_id, event_id=event_id)
 
 
@@ -71,9 +72,9 @@ def user_audio(audio: bytes, *, transcript: str | None = None, item_id: str | No
                previous_item_id: str | None | UnsetType = UNSET,
                event_id: str | None = None) -> ConversationItemCreate:
     """A user message with one `input_audio` part (raw audio in the session's input format, base64-encoded here)."""
-    part = ContentPart(type="input_audio", audio=base64.b64encode(audio).decode("ascii"),
-                       transcript=UNSET if transcript is None else transcript)
-    item = Item(type="message", role="user", content=[part], id=UNSET if item_id is None else item_id)
+    part = ContentPart(type="input_audio", audio=b64encode(audio).decode("ascii"),
+                       transcript=_opt(transcript))
+    item = Item(type="message", role="user", content=[part], id=_opt(item_id))
     return conversation_item_create(item, previous_item_id=previous_item_id, event_id=event_id)
 
 
@@ -81,7 +82,7 @@ def function_call_output(call_id: str, output: str, *, item_id: str | None = Non
                          previous_item_id: str | None | UnsetType = UNSET,
                          event_id: str | None = None) -> ConversationItemCreate:
     """The result of a function call (`output` is usually JSON text); follow it with `response_create()`."""
-    item = Item(type="function_call_output", call_id=call_id, output=output, id=UNSET if item_id is None else item_id)
+    item = Item(type="function_call_output", call_id=call_id, output=output, id=_opt(item_id))
     return conversation_item_create(item, previous_item_id=previous_item_id, event_id=event_id)
 
 
@@ -89,17 +90,17 @@ def item_truncate(item_id: str, content_index: int, audio_end_ms: int, *,
                   event_id: str | None = None) -> ConversationItemTruncate:
     """Cut an assistant audio item at `audio_end_ms` (barge-in: the audio actually played)."""
     return ConversationItemTruncate(item_id=item_id, content_index=content_index, audio_end_ms=audio_end_ms,
-                                    event_id=_eid(event_id))
+                                    event_id=_opt(event_id))
 
 
 def item_delete(item_id: str, *, event_id: str | None = None) -> ConversationItemDelete:
-    return ConversationItemDelete(item_id=item_id, event_id=_eid(event_id))
+    return ConversationItemDelete(item_id=item_id, event_id=_opt(event_id))
 
 
 def response_create(response: ResponseParams | None = None, *, event_id: str | None = None) -> ResponseCreate:
     """`response.create`, optionally with per-response overrides."""
-    return ResponseCreate(response=UNSET if response is None else response, event_id=_eid(event_id))
+    return ResponseCreate(response=_opt(response), event_id=_opt(event_id))
 
 
 def response_cancel(response_id: str | None = None, *, event_id: str | None = None) -> ResponseCancel:
-    return ResponseCancel(response_id=UNSET if response_id is None else response_id, event_id=_eid(event_id))
+    return ResponseCancel(response_id=_opt(response_id), event_id=_opt(event_id))
