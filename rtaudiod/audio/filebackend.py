@@ -22,8 +22,6 @@ class _PacedStream(Stream):
         self._period = frames / rate
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._errors = 0
-        self._last_error: BaseException | None = None
         self._wav: wave.Wave_read | wave.Wave_write | None = None
         self.finished = threading.Event()  # set once an input file's last frame was delivered (fast mode stops there)
 

@@ -62,9 +62,6 @@ class _PaStream(Stream):
     def __init__(self, pa: pyaudio.PyAudio, device: DeviceInfo, rate: int, channels: int, frames: int, output: bool):
         self.device, self.rate, self.channels, self.frames = device, rate, channels, frames
         self._output = output
-        self._xruns = 0
-        self._errors = 0
-        self._last_error: BaseException | None = None
         kind = "output" if output else "input"
         try:
             with quiet_stderr():
