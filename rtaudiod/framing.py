@@ -7,11 +7,11 @@ decode_audio_delta(frame) -> bytes | None
     The decoded audio of a `response.audio.delta` (beta) or `response.output_audio.delta` (ga) frame, or
     None when the frame is another event. A frame that opens with {"type":"<T>" (no backslash in T) for
     another T is another event without a look at the rest: the receive thread decodes those in full
-    and reports any damage there. ValueError when the frame is broken JSON (with no such plain leading
+    and reports any damage there. FramingError (a ValueError) when the frame is broken JSON (with no such plain leading
     type) or a delta whose `delta` is missing or not valid base64.
 decode_audio_delta_into(frame, ring) -> int | None
     The same, writing the audio straight into a RingBuffer; returns the bytes written. Raises
-    BufferError (nothing written) when the ring has less room than the audio needs.
+    RingFullError (a BufferError; nothing written) when the ring has less room than the audio needs.
 
 The fast path reads the frame's raw bytes; frames it cannot vouch for (fields in another order, escapes)
 take a full JSON decode and give the same result.

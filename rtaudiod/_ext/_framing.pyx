@@ -15,6 +15,7 @@ from rtaudiod._ext.rta_framing cimport *
 from rtaudiod._ext.rta_ring cimport rta_region, rta_ring_advance_write, rta_ring_write_available, rta_ring_write_regions
 
 from rtaudiod._ext._codecs import b64decode
+from rtaudiod.errors import FramingError, RingFullError
 
 cdef extern from "Python.h":
     bytes PyBytes_FromStringAndSize(const char *v, Py_ssize_t len)
@@ -53,7 +54,7 @@ cdef str _full_delta_text(object frame):
     try:
         event = _json_decode(str(frame) if isinstance(frame, str) else frame)  # msgspec refuses str subclasses
     except msgspec.DecodeError as exc:
-        raise ValueError(f"audio delta frame: not valid JSON: {exc}") from None
+        raise FramingError(f"audio delta frame: not valid JSON: {exc}") from None
     if not isinstance(event, dict):
         return None
     kind = event.get("type")
@@ -61,7 +62,7 @@ cdef str _full_delta_text(object frame):
         return None
     delta = event.get("delta")
     if not isinstance(delta, str):
-        raise ValueError(f"audio delta frame: 'delta' is {'not a string' if 'delta' in event else 'missing'}")
+        raise FramingError(f"audio delta frame: 'delta' is {'not a string' if 'delta' in event else 'missing'}")
     return delta
 
 
@@ -72,7 +73,7 @@ cdef bytes _full_decode(object frame):
     try:
         return b64decode(text)
     except ValueError as exc:
-        raise ValueError(f"audio delta frame: 'delta' is not valid base64: {exc}") from None
+        raise FramingError(f"audio delta frame: 'delta' is not valid base64: {exc}") from None
 
 
 cdef int _frame_chars(object frame, Py_buffer *view, const char **src, Py_ssize_t *n) except -1:
@@ -125,7 +126,7 @@ def decode_audio_delta(frame):
 
 def decode_audio_delta_into(frame, RingBuffer ring not None):
     """decode_audio_delta, writing the audio into `ring` (producer side). Returns the byte count, or None
-    for another event. BufferError, with nothing written, when the ring has less room than the audio."""
+    for another event. RingFullError (a BufferError), with nothing written, when the ring has less room than the audio."""
     cdef Py_buffer view
     cdef const char *src
     cdef Py_ssize_t n
@@ -163,6 +164,6 @@ def decode_audio_delta_into(frame, RingBuffer ring not None):
     if audio is None:
         return None
     if len(audio) > ring.write_available:
-        raise BufferError(f"audio delta of {len(audio)} bytes does not fit: {ring.write_available} bytes free in the ring")
+        raise RingFullError(f"audio delta of {len(audio)} bytes does not fit: {ring.write_available} bytes free in the ring")
     ring.write(audio)
     return len(audio)

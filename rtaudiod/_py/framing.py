@@ -11,6 +11,8 @@ import re
 
 import msgspec
 
+from rtaudiod.errors import FramingError, RingFullError
+
 from rtaudiod._py.codecs import _byte_view, b64decode, b64encode
 from rtaudiod._py.ring import RingBuffer
 
@@ -44,7 +46,7 @@ def _delta_text(frame) -> str | None:
     try:
         event = _decoder.decode(raw)
     except (msgspec.DecodeError, UnicodeError) as exc:  # UnicodeError: invalid UTF-8 bytes
-        raise ValueError(f"audio delta frame: not valid JSON: {exc}") from None
+        raise FramingError(f"audio delta frame: not valid JSON: {exc}") from None
     if not isinstance(event, dict):
         return None
     kind = event.get("type")
@@ -52,13 +54,13 @@ def _delta_text(frame) -> str | None:
         return None
     delta = event.get("delta")
     if not isinstance(delta, str):
-        raise ValueError(f"audio delta frame: 'delta' is {'not a string' if 'delta' in event else 'missing'}")
+        raise FramingError(f"audio delta frame: 'delta' is {'not a string' if 'delta' in event else 'missing'}")
     return delta
 
 
 def decode_audio_delta(frame) -> bytes | None:
     """The audio of a response.audio.delta / response.output_audio.delta frame (str or bytes-like), or
-    None for another event. ValueError for broken JSON, or a delta whose `delta` is missing, not a
+    None for another event. FramingError (a ValueError) for broken JSON, or a delta whose `delta` is missing, not a
     string or not strict base64."""
     text = _delta_text(frame)
     if text is None:
@@ -66,12 +68,12 @@ def decode_audio_delta(frame) -> bytes | None:
     try:
         return b64decode(text)
     except ValueError as exc:
-        raise ValueError(f"audio delta frame: 'delta' is not valid base64: {exc}") from None
+        raise FramingError(f"audio delta frame: 'delta' is not valid base64: {exc}") from None
 
 
 def decode_audio_delta_into(frame, ring: RingBuffer) -> int | None:
     """decode_audio_delta, writing the audio into `ring` (producer side). Returns the byte count, or None
-    for another event. BufferError, with nothing written, when the ring has less room than the audio."""
+    for another event. RingFullError (a BufferError), with nothing written, when the ring has less room than the audio."""
     if not isinstance(ring, RingBuffer):
         raise TypeError(f"ring must be a {RingBuffer.__module__}.RingBuffer, not {type(ring).__name__}")
     audio = decode_audio_delta(frame)
@@ -79,5 +81,5 @@ def decode_audio_delta_into(frame, ring: RingBuffer) -> int | None:
         return None
     room = ring.write_available
     if len(audio) > room:
-        raise BufferError(f"audio delta of {len(audio)} bytes does not fit: {room} bytes free in the ring")
+        raise RingFullError(f"audio delta of {len(audio)} bytes does not fit: {room} bytes free in the ring")
     return ring.write(audio)

@@ -1,9 +1,5 @@
-"""The audio engine's one exception type."""
+"""The audio engine's one exception type (defined with the package's other errors in rtaudiod/errors.py)."""
 
+from rtaudiod.errors import AudioDeviceError
 
-class AudioDeviceError(RuntimeError):
-    """A device is missing, busy or cannot run the requested format.
-
-    The message names the device asked for and the devices that exist, so the CLI and the daemon can
-    print it as-is (no traceback needed to act on it).
-    """
+__all__ = ["AudioDeviceError"]
