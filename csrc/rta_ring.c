@@ -190,11 +190,16 @@ size_t rta_ring_write(rta_ring *r, const void *src, size_t n) {
     size_t done = rta_ring_write_regions(r, n, reg);
     memcpy(reg[0].data, src, reg[0].len);
     memcpy(reg[1].data, (const unsigned char *)src + reg[0].len, reg[1].len);
-    if (done < n) /* only the producer stores this counter: a relaxed load + store is enough */
-        atomic_store_explicit(&r->overruns, atomic_load_explicit(&r->overruns, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
+    if (done < n)
+        rta_ring_note_overrun(r);
     rta_ring_advance_write(r, done);
     return done;
+}
+
+void rta_ring_note_overrun(rta_ring *r) {
+    /* only the producer stores this counter: a relaxed load + store is enough */
+    atomic_store_explicit(&r->overruns, atomic_load_explicit(&r->overruns, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
 }
 
 /* ---- consumer ------------------------------------------------------------------------------------ */

@@ -3,8 +3,9 @@
  *
  * CONTRACT
  *  - One producer thread calls the write side: rta_ring_write, rta_ring_write_regions,
- *    rta_ring_advance_write, rta_ring_wait_writable. One consumer thread calls the read side:
- *    rta_ring_read, rta_ring_skip, rta_ring_read_regions, rta_ring_advance_read, rta_ring_wait_readable.
+ *    rta_ring_advance_write, rta_ring_note_overrun, rta_ring_wait_writable. One consumer thread calls
+ *    the read side: rta_ring_read, rta_ring_skip, rta_ring_read_regions, rta_ring_advance_read,
+ *    rta_ring_note_underrun, rta_ring_wait_readable.
  *    Any thread may read the fill level and the counters; the figure may be stale but is never torn.
  *    rta_ring_close may be called from any thread.
  *  - The capacity is a power of two. The indices are free-running size_t counters, masked into the
@@ -66,6 +67,8 @@ uint64_t rta_ring_underruns(rta_ring *ring);
 size_t rta_ring_write(rta_ring *ring, const void *src, size_t n);
 size_t rta_ring_write_regions(rta_ring *ring, size_t n, rta_region regions[2]);
 void rta_ring_advance_write(rta_ring *ring, size_t n);
+/* Count an overrun seen outside rta_ring_write (a caller that wrote through the regions only what fit). */
+void rta_ring_note_overrun(rta_ring *ring);
 
 /* Consumer side. advance_read releases n bytes: n at most what is readable. */
 size_t rta_ring_read(rta_ring *ring, void *dst, size_t n);
