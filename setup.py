@@ -58,7 +58,7 @@ def extensions():
         [
             ext("_ring", ["rta_ring.c"]),
             ext("_codecs", ["rta_g711.c", "rta_b64.c", "rta_b64_simd.c"]),
-            ext("_framing", ["rta_framing.c", "rta_b64.c", "rta_b64_simd.c", "rta_ring.c"]),
+            ext("_framing", ["rta_framing.c", "rta_b64.c", "rta_b64_simd.c", "rta_ring.c", "rta_g711.c"]),
         ],
         compiler_directives=DIRECTIVES,
         include_path=["rtaudiod/_ext"],

@@ -158,10 +158,10 @@ static void test_framing(void) {
     rta_delta_info info;
     const char *beta = "{\"type\":\"response.audio.delta\",\"event_id\":\"e1\",\"response_id\":\"r\","
                        "\"item_id\":\"i\",\"output_index\":0,\"content_index\":0,\"delta\":\"Zm9v\"}";
-    CHECK(scan(beta, &info) == RTA_DELTA_FOUND && info.delta_len == 4 &&
-          memcmp(beta + info.delta_start, "Zm9v", 4) == 0);
+    CHECK(scan(beta, &info) == RTA_DELTA_FOUND && info.delta.len == 4 &&
+          memcmp(beta + info.delta.start, "Zm9v", 4) == 0);
     CHECK(scan(" {\"type\" : \"response.output_audio.delta\", \"x\": -1.5e3, \"y\": null, \"delta\": \"\" } \n",
-               &info) == RTA_DELTA_FOUND && info.delta_len == 0);
+               &info) == RTA_DELTA_FOUND && info.delta.len == 0);
     CHECK(scan("{\"type\":\"session.created\",\"whatever\":[}", &info) == RTA_DELTA_OTHER);
     CHECK(scan("{\"type\":\"response.audio.delta\",\"delta\":\"Zm9v\",\"item_id\":\"i\"}", &info) == RTA_DELTA_UNSURE);
     CHECK(scan("{\"item_id\":\"i\",\"type\":\"response.audio.delta\",\"delta\":\"Zm9v\"}", &info) == RTA_DELTA_UNSURE);
@@ -185,6 +185,212 @@ static void test_framing(void) {
         free(copy);
     }
     CHECK(prefixes_ok);
+
+    /* The ids: spans of plain strings, none when absent or not a string, the last duplicate counts. */
+    CHECK(scan(beta, &info) == RTA_DELTA_FOUND && info.item_id.len == 1 && beta[info.item_id.start] == 'i' &&
+          info.response_id.len == 1 && beta[info.response_id.start] == 'r');
+    CHECK(scan("{\"type\":\"response.audio.delta\",\"delta\":\"Zm9v\"}", &info) == RTA_DELTA_FOUND &&
+          info.item_id.start == RTA_NO_SPAN && info.response_id.start == RTA_NO_SPAN);
+    const char *dup = "{\"type\":\"response.audio.delta\",\"item_id\":\"a\",\"response_id\":7,\"item_id\":\"bb\","
+                      "\"delta\":\"\"}";
+    CHECK(scan(dup, &info) == RTA_DELTA_FOUND && info.item_id.len == 2 &&
+          memcmp(dup + info.item_id.start, "bb", 2) == 0 && info.response_id.start == RTA_NO_SPAN);
+    CHECK(scan("{\"type\":\"response.audio.delta\",\"item_id\":\"a\",\"item_id\":null,\"delta\":\"\"}", &info) ==
+              RTA_DELTA_FOUND && info.item_id.start == RTA_NO_SPAN);
+    CHECK(scan("{\"type\":\"response.audio.delta\",\"item_id\":\"a\\u0062\",\"delta\":\"\"}", &info) ==
+          RTA_DELTA_UNSURE); /* an escape in an id: the full decode reads it */
+    CHECK(rta_delta_types[0] && strcmp(rta_delta_types[0], "response.audio.delta") == 0 && rta_delta_types[1] &&
+          strcmp(rta_delta_types[1], "response.output_audio.delta") == 0 && rta_delta_types[2] == NULL);
+}
+
+/* ---- the fused uplink: ring -> append text / masked WebSocket frame ---------------------------- */
+
+/* An empty ring of `cap` bytes whose next write (and read) starts at offset `at` of its storage. */
+static rta_ring *ring_at(unsigned char *storage, size_t cap, size_t at) {
+    rta_ring *r = rta_ring_create(storage, cap, NULL);
+    rta_ring_advance_write(r, at);
+    rta_ring_advance_read(r, at);
+    return r;
+}
+
+/* The expected text: the plain append framing of `audio`. */
+static size_t expected_text(const unsigned char *audio, size_t n, char *out) {
+    static const char head[] = "{\"type\":\"input_audio_buffer.append\",\"audio\":\"";
+    return rta_frame_append(head, sizeof(head) - 1, audio, n, "\"}", 2, out);
+}
+
+/* Parse a client frame as a server would (RFC 6455 5.2): FIN + text, MASK set, the length in its
+ * shortest form; unmask the payload into `payload`. Returns its length, or (size_t)-1 if malformed. */
+static size_t ws_parse(const unsigned char *f, size_t n, unsigned char *payload) {
+    size_t len, at;
+    if (n < 2 || f[0] != 0x81 || !(f[1] & 0x80))
+        return (size_t)-1;
+    len = f[1] & 0x7F;
+    at = 2;
+    if (len == 126) {
+        len = ((size_t)f[2] << 8) | f[3];
+        at = 4;
+        if (len < 126)
+            return (size_t)-1;
+    } else if (len == 127) {
+        len = 0;
+        for (int k = 0; k < 8; k++)
+            len = (len << 8) | f[2 + k];
+        at = 10;
+        if (len <= 0xFFFF)
+            return (size_t)-1;
+    }
+    if (at + 4 + len != n)
+        return (size_t)-1;
+    for (size_t i = 0; i < len; i++)
+        payload[i] = f[at + 4 + i] ^ f[at + (i & 3)];
+    return len;
+}
+
+static void test_append_from_ring(void) {
+    enum { CAP = 1 << 17 };
+    unsigned char *storage = malloc(CAP), *pcm = malloc(CAP), *codes = malloc(CAP / 2), *payload = malloc(2 * CAP);
+    char *out = malloc(2 * CAP), *want = malloc(2 * CAP);
+    const unsigned char key[4] = {0x37, 0xfa, 0x21, 0x3d};
+    size_t n;
+    for (size_t k = 0; k < CAP; k++)
+        pcm[k] = (unsigned char)rng();
+
+    /* Text and masked frames, pcm16 and G.711, at every split of the wrap that matters (odd ones too)
+     * and at each length form (7-bit, 16-bit, 64-bit). */
+    static const size_t sizes[] = {2, 4, 6, 40, 116, 960, 3072, 50000};
+    int text_ok = 1, masked_ok = 1, g711_ok = 1, forms_ok = 1;
+    for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+        size_t sz = sizes[si];
+        for (size_t split = 0; split <= 7 && split <= sz; split++) {
+            for (int fmt = 0; fmt < 3; fmt++) {
+                for (int masked = 0; masked < 2; masked++) {
+                    rta_ring *r = ring_at(storage, CAP, CAP - split);
+                    rta_ring_write(r, pcm, sz);
+                    size_t cap = rta_append_frame_size(sz, (rta_audio_format)fmt, masked);
+                    if (rta_append_from_ring(r, sz, (rta_audio_format)fmt, masked ? key : NULL, out, cap, &n) !=
+                            RTA_FRAMING_OK ||
+                        n != cap || rta_ring_read_available(r) != 0)
+                        text_ok = 0;
+                    size_t audio_len = sz;
+                    const unsigned char *audio = pcm;
+                    if (fmt) {
+                        (fmt == RTA_AUDIO_G711_ULAW ? rta_ulaw_encode : rta_alaw_encode)(pcm, sz / 2, codes);
+                        audio = codes;
+                        audio_len = sz / 2;
+                    }
+                    size_t want_len = expected_text(audio, audio_len, want);
+                    if (masked) {
+                        size_t plen = ws_parse((unsigned char *)out, n, payload);
+                        if (plen != want_len || memcmp(payload, want, want_len) != 0)
+                            masked_ok = 0;
+                        int form = out[1] & 0x7F;
+                        if ((want_len < 126 && form != (int)want_len) || (want_len >= 126 && want_len <= 0xFFFF && form != 126) ||
+                            (want_len > 0xFFFF && form != 127))
+                            forms_ok = 0;
+                    } else if (n != want_len || memcmp(out, want, n) != 0) {
+                        *(fmt ? &g711_ok : &text_ok) = 0;
+                    }
+                    rta_ring_destroy(r);
+                }
+            }
+        }
+    }
+    CHECK(text_ok);
+    CHECK(masked_ok);
+    CHECK(g711_ok);
+    CHECK(forms_ok);
+
+    /* Nothing is read when the ring is short, the output too small or the count invalid. */
+    rta_ring *r = ring_at(storage, CAP, 5);
+    rta_ring_write(r, pcm, 958);
+    size_t cap = rta_append_frame_size(960, RTA_AUDIO_PCM16, 0);
+    CHECK(rta_append_from_ring(r, 960, RTA_AUDIO_PCM16, NULL, out, cap, &n) == RTA_FRAMING_NOT_READY);
+    CHECK(rta_ring_read_available(r) == 958 && rta_ring_underruns(r) == 0);
+    rta_ring_write(r, pcm + 958, 2);
+    CHECK(rta_append_from_ring(r, 960, RTA_AUDIO_PCM16, NULL, out, cap - 1, &n) == RTA_FRAMING_ESPACE);
+    CHECK(rta_append_from_ring(r, 960, RTA_AUDIO_PCM16, key, out, cap, &n) == RTA_FRAMING_ESPACE);
+    CHECK(rta_append_from_ring(r, 959, RTA_AUDIO_PCM16, NULL, out, 2 * CAP, &n) == RTA_FRAMING_EINVAL);
+    CHECK(rta_append_from_ring(r, 0, RTA_AUDIO_PCM16, NULL, out, 2 * CAP, &n) == RTA_FRAMING_EINVAL);
+    CHECK(rta_append_from_ring(r, 960, (rta_audio_format)7, NULL, out, 2 * CAP, &n) == RTA_FRAMING_EINVAL);
+    CHECK(rta_append_frame_size(960, (rta_audio_format)7, 0) == 0);
+    CHECK(rta_ring_read_available(r) == 960);
+    CHECK(rta_append_from_ring(r, 960, RTA_AUDIO_PCM16, NULL, out, cap, &n) == RTA_FRAMING_OK && n == cap);
+    CHECK(n == expected_text(pcm, 960, want) && memcmp(out, want, n) == 0);
+    rta_ring_destroy(r);
+    free(storage);
+    free(pcm);
+    free(codes);
+    free(payload);
+    free(out);
+    free(want);
+}
+
+/* ---- the downlink: a delta's base64 into the playout ring ---------------------------------------- */
+
+static void test_delta_decode_into(void) {
+    enum { CAP = 1 << 14 };
+    unsigned char storage[CAP], audio[12000], got[CAP], pcm[24000];
+    static unsigned char filler[CAP];
+    static char text[16100];
+    size_t n, w;
+    for (size_t k = 0; k < sizeof(audio); k++)
+        audio[k] = (unsigned char)rng();
+
+    /* pcm16 and G.711, sizes around the chunk edges, at every wrap offset that matters. */
+    static const size_t sizes[] = {0, 1, 2, 3, 5, 1151, 1152, 1153, 2304, 3457, 6000};
+    int ok = 1;
+    for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+        size_t sz = sizes[si];
+        n = rta_b64_encode(audio, sz, text);
+        for (size_t at = CAP - 7; at <= CAP; at += 3) {
+            for (int fmt = 0; fmt < 3; fmt++) {
+                rta_ring *r = ring_at(storage, CAP, at);
+                rta_framing_status st = rta_delta_decode_into(text, n, (rta_audio_format)fmt, r, &w);
+                size_t want = fmt ? 2 * sz : sz + (sz & 1);
+                if (fmt == RTA_AUDIO_PCM16) {
+                    memcpy(pcm, audio, sz);
+                    pcm[sz] = 0; /* the pad */
+                } else {
+                    (fmt == RTA_AUDIO_G711_ULAW ? rta_ulaw_decode : rta_alaw_decode)(audio, sz, pcm);
+                }
+                if (st != RTA_FRAMING_OK || w != want || rta_ring_read(r, got, CAP) != want ||
+                    memcmp(got, pcm, want) != 0 || rta_ring_overruns(r) != 0)
+                    ok = 0;
+                rta_ring_destroy(r);
+            }
+        }
+    }
+    CHECK(ok);
+
+    /* No room for all of it: what fits, whole samples, one overrun; validated to the end first. */
+    n = rta_b64_encode(audio, 9001, text);
+    rta_ring *r = ring_at(storage, CAP, 100);
+    rta_ring_write(r, filler, CAP - 5001); /* 5001 bytes free: an odd room keeps 5000 */
+    CHECK(rta_delta_decode_into(text, n, RTA_AUDIO_PCM16, r, &w) == RTA_FRAMING_OVERRUN && w == 5000);
+    CHECK(rta_ring_overruns(r) == 1 && rta_ring_write_available(r) == 1);
+    rta_ring_skip(r, CAP - 5001);
+    CHECK(rta_ring_read(r, got, CAP) == 5000 && memcmp(got, audio, 5000) == 0);
+    rta_ring_write(r, filler, CAP - 3000);
+    CHECK(rta_delta_decode_into(text, n, RTA_AUDIO_G711_ALAW, r, &w) == RTA_FRAMING_OVERRUN && w == 3000);
+    rta_alaw_decode(audio, 1500, pcm);
+    rta_ring_skip(r, CAP - 3000);
+    CHECK(rta_ring_read(r, got, CAP) == 3000 && memcmp(got, pcm, 3000) == 0 && rta_ring_overruns(r) == 2);
+
+    /* Broken base64 writes nothing, wherever it breaks: a bad character past the room, '=' at a chunk
+     * edge (each chunk would decode alone), a bad length. */
+    rta_ring_write(r, filler, CAP - 100);
+    text[n - 10] = '!';
+    CHECK(rta_delta_decode_into(text, n, RTA_AUDIO_PCM16, r, &w) == RTA_FRAMING_EBASE64 && w == 0);
+    n = rta_b64_encode(audio, 1151, text); /* 1536 characters, "=" at the end */
+    n += rta_b64_encode(audio, 300, text + n);
+    CHECK(rta_delta_decode_into(text, n, RTA_AUDIO_G711_ULAW, r, &w) == RTA_FRAMING_EBASE64);
+    rta_ring_skip(r, CAP);
+    CHECK(rta_delta_decode_into(text, n, RTA_AUDIO_PCM16, r, &w) == RTA_FRAMING_EBASE64);
+    CHECK(rta_delta_decode_into("QUJ", 3, RTA_AUDIO_PCM16, r, &w) == RTA_FRAMING_EBASE64);
+    CHECK(rta_delta_decode_into("QUJD", 4, (rta_audio_format)9, r, &w) == RTA_FRAMING_EINVAL);
+    CHECK(rta_ring_read_available(r) == 0 && rta_ring_overruns(r) == 2);
+    rta_ring_destroy(r);
 }
 
 /* ---- ring ---------------------------------------------------------------------------------------- */
@@ -288,6 +494,8 @@ int main(void) {
     test_g711();
     test_b64();
     test_framing();
+    test_append_from_ring();
+    test_delta_decode_into();
     test_ring_basics();
     test_ring_advance_past_regions();
     test_ring_stress();

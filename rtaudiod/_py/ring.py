@@ -101,6 +101,12 @@ class RingBuffer:
                 self._cond.notify_all()
         return n
 
+    def _note_overrun(self) -> None:
+        """Count an overrun seen outside write() (rta_ring_note_overrun): for rtaudiod._py.framing, which
+        writes only what fits of a delta."""
+        with self._cond:
+            self._overruns += 1
+
     def get_write_regions(self, nbytes: int) -> tuple[memoryview, memoryview]:
         """Up to `nbytes` of free space as two writable views (the second is empty unless it wraps)."""
         with self._cond:
