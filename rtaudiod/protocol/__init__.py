@@ -5,7 +5,7 @@ the wire of either dialect, `beta` (`OpenAI-Beta: realtime=v1`) or `ga` (the cur
 names and shapes of both dialects; writing uses the configured one.
 
 Decoding (receive thread, every non-audio event):
-    decode_server_event(frame: bytes | str, dialect="ga") -> ServerEvent | UnknownEvent
+    decode_server_event(frame: bytes | bytearray | memoryview | str, dialect="ga") -> ServerEvent | UnknownEvent
         A msgspec Struct of the tagged union `ServerEvent` (`ResponseAudioTranscriptDelta`, `ResponseDone`, ...),
         or `UnknownEvent(type, raw)` for a type not modelled here. Raises only `ProtocolError` (a ValueError;
         `.event_type`, `.path`) for broken JSON, a non-object, no `type`, or missing/mistyped fields.

@@ -1,5 +1,6 @@
 """Malformed frames raise only `ProtocolError`, never another exception and never a silent wrong event
-(Hypothesis: random bytes, random JSON, known types with random or wrongly typed fields, missing fields)."""
+(Hypothesis: random bytes, random JSON, known types with random or wrongly typed fields, missing fields). Every
+frame also goes through the general path alone: the typed fast path must give its event, or its error."""
 
 import copy
 import json
@@ -12,6 +13,7 @@ from protohelpers import GA_REQUIRED_EXTRAS, GA_WIRE_EXAMPLES, SERVER_EXAMPLES
 
 from rtaudiod.protocol import (SERVER_EVENT_TYPES, ProtocolError, UnknownEvent, decode_client_event,
                                decode_server_event)
+from rtaudiod.protocol.codec import _decode_general
 from rtaudiod.protocol.dialect import GA_SERVER_NAMES, server_event_to_wire
 
 MODES = ["beta", "ga"]
@@ -29,13 +31,19 @@ json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=
 
 
 def decode_or_protocol_error(data, mode):
-    """The decode result, or None when it raised ProtocolError (any other exception fails the test)."""
+    """The decode result, or None when it raised ProtocolError (any other exception fails the test); either way
+    what the general path alone gives for the frame (the same class and values, or the same error)."""
     try:
         event = decode_server_event(data, mode)
     except ProtocolError as e:
         assert str(e)
+        with pytest.raises(ProtocolError) as general:
+            _decode_general(data)
+        assert (str(general.value), general.value.event_type, general.value.path) == (str(e), e.event_type, e.path)
         return None
     assert isinstance(event, UnknownEvent) or type(event) in SERVER_EVENT_TYPES.values()
+    general = _decode_general(data)
+    assert type(general) is type(event) and general == event
     return event
 
 
@@ -84,8 +92,11 @@ def test_known_types_with_random_fields(name, fields, mode):
     decode_or_protocol_error(json.dumps({**fields, "type": name}).encode(), mode)
 
 
+OBFUSCATED = [e | {"obfuscation": "Vk1x2"} for _, e in WIRE_EXAMPLES if e["type"].endswith(".delta")]
+
+
 @pytest.mark.parametrize("mode", MODES)
-@given(data=st.data(), example=st.sampled_from([e for _, e in WIRE_EXAMPLES]))
+@given(data=st.data(), example=st.sampled_from([e for _, e in WIRE_EXAMPLES] + OBFUSCATED))
 def test_mutated_examples(data, example, mode):
     """Any field of a valid frame replaced by any JSON value, or deleted: an event or a ProtocolError."""
     path, _ = data.draw(st.sampled_from([p for p in paths(example) if p[0] != ("type",)]))

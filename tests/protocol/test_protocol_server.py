@@ -11,9 +11,11 @@ from protohelpers import (GA_ONLY_EXAMPLES, GA_REQUIRED_EXTRAS, GA_WIRE_EXAMPLES
                           SERVER_EXAMPLES, without)
 
 from rtaudiod.protocol import (SERVER_EVENT_TYPES, UNSET, Codec, ConversationItemCreated, ConversationItemDone,
-                               ProtocolError, ResponseAudioDelta, ResponseAudioTranscriptDelta, ResponseDone,
-                               ResponseFunctionCallArgumentsDone, ResponseTextDone, SessionUpdated,
-                               ToolChoiceFunction, UnknownEvent, decode_client_event, decode_server_event)
+                               ProtocolError, ResponseAudioDelta, ResponseAudioTranscriptDelta,
+                               ResponseContentPartDone, ResponseDone, ResponseFunctionCallArgumentsDone,
+                               ResponseTextDone, SessionUpdated, ToolChoiceFunction, UnknownEvent,
+                               decode_client_event, decode_server_event)
+from rtaudiod.protocol import codec
 from rtaudiod.protocol.dialect import server_event_to_wire
 
 IDS = [f"{e['type']}-{e['event_id']}" for e in SERVER_EXAMPLES]
@@ -202,11 +204,18 @@ class Text(str):
     """A str subclass (msgspec's decoders refuse them; the framing layer takes them)."""
 
 
+GA_DELTA = (b'{"type":"response.output_audio_transcript.delta","event_id":"e","response_id":"r","item_id":"i",'
+            b'"output_index":0,"content_index":0,"delta":"Hi","obfuscation":"x7Q"}')
+
+
 @pytest.mark.parametrize("mode", ["beta", "ga"])
 def test_frames_of_any_text_or_bytes_like_type_decode(mode):
-    body = b'{"type":"input_audio_buffer.cleared","event_id":"e"}'
-    for data in (body, body.decode(), Text(body.decode()), bytearray(body), memoryview(body)):
-        assert decode_server_event(data, mode).event_id == "e"
+    """websocket-client hands the session bytes or str (skip_utf8_validation=True); both paths take all of them."""
+    for body in (b'{"type":"input_audio_buffer.cleared","event_id":"e"}', GA_DELTA, frame(GA_WIRE_EXAMPLES[0])):
+        expected = decode_server_event(body, mode)
+        for data in (body, body.decode(), Text(body.decode()), bytearray(body), memoryview(body)):
+            event = decode_server_event(data, mode)
+            assert type(event) is type(expected) and event == expected and event.event_id != ""
     assert isinstance(decode_server_event(Text('{"type":"something.new"}'), mode), UnknownEvent)
     with pytest.raises(ProtocolError, match="not valid JSON"):
         decode_server_event(Text("{"), mode)
@@ -250,3 +259,74 @@ def test_an_explicit_null_in_a_nested_object_is_read_not_refused(example, path, 
     for step in path:
         value = value[step]
     assert value is None
+
+
+# ---- the typed fast path -------------------------------------------------------------------------------------
+#: the internal events whose nested objects have another shape in GA: only these take the general path
+SHAPED = {"session.created", "session.updated", "response.created", "response.done", "conversation.item.created",
+          "conversation.item.done", "conversation.item.retrieved", "response.output_item.added",
+          "response.output_item.done"}
+DELTAS = {"response.audio.delta", "response.audio_transcript.delta", "response.text.delta",
+          "response.function_call_arguments.delta", "conversation.item.input_audio_transcription.delta"}
+
+
+def with_obfuscation(event):
+    """The service adds `obfuscation` (random padding) to GA delta events; it must be ignored, not refused."""
+    internal = decode_server_event(frame(event)).__struct_config__.tag
+    return {**event, "obfuscation": "Vk1x2"} if internal in DELTAS else event
+
+
+WIRE_FRAMES = ([(f"beta:{e['type']}-{e['event_id']}", e) for e in SERVER_EXAMPLES]
+               + [(f"ga:{e['type']}-{e['event_id']}", ga_wire(e)) for e in SERVER_EXAMPLES + GA_ONLY_EXAMPLES]
+               + [(f"ga-hand:{e['type']}-{e['event_id']}", e) for e in GA_WIRE_EXAMPLES])
+WIRE_FRAMES += [(f"{name}+obfuscation", with_obfuscation(e)) for name, e in WIRE_FRAMES
+                if with_obfuscation(e) is not e]
+
+
+@pytest.mark.parametrize("mode", ["beta", "ga"])
+@pytest.mark.parametrize(("name", "event"), WIRE_FRAMES, ids=[n for n, _ in WIRE_FRAMES])
+def test_decode_gives_what_the_general_path_gives(name, event, mode):
+    """Every example frame of either dialect: the very class and the field values of the general path."""
+    data = frame(event)
+    general = codec._decode_general(data)
+    got = decode_server_event(data, mode)
+    assert type(got) is type(general) and type(got) in SERVER_EVENT_TYPES.values()
+    assert got == general and msgspec.to_builtins(got) == msgspec.to_builtins(general)
+
+
+@pytest.mark.parametrize("mode", ["beta", "ga"])
+@pytest.mark.parametrize(("name", "event"), WIRE_FRAMES, ids=[n for n, _ in WIRE_FRAMES])
+def test_events_of_the_internal_shape_take_one_typed_decode(name, event, mode, monkeypatch):
+    """Under the names of both dialects, everything but the shaped events decodes without the general path."""
+    expected = decode_server_event(frame(event), mode)
+    internal = expected.__struct_config__.tag
+
+    def general(data):
+        raise AssertionError(f"{event['type']} took the general path")
+
+    monkeypatch.setattr(codec, "_decode_general", general)
+    if internal in SHAPED:
+        with pytest.raises(AssertionError, match="general path"):
+            decode_server_event(frame(event), mode)
+    else:
+        got = decode_server_event(frame(event), mode)
+        assert type(got) is type(expected) and got == expected
+
+
+def test_the_fast_events_are_the_unshaped_ones():
+    assert SHAPED <= set(SERVER_EVENT_TYPES)
+    assert {"response.audio_transcript.delta", "response.text.delta", "response.audio.done",
+            "input_audio_buffer.speech_started", "response.content_part.added", "error",
+            "rate_limits.updated"}.isdisjoint(SHAPED)
+
+
+@pytest.mark.parametrize("mode", ["beta", "ga"])
+@pytest.mark.parametrize("part_type", ["output_text", "output_audio"])
+def test_a_content_part_typed_by_its_ga_item_name_is_mapped(part_type, mode):
+    """Content-part events keep `text` / `audio` in both dialects; a part typed like an item part is mapped by the
+    general path, as before."""
+    body = {"type": "response.content_part.done", "event_id": "e", "response_id": "r", "item_id": "i",
+            "output_index": 0, "content_index": 0, "part": {"type": part_type, "text": "Hi"}}
+    event = decode_server_event(frame(body), mode)
+    assert type(event) is ResponseContentPartDone and event.part.type == part_type.removeprefix("output_")
+    assert event == codec._decode_general(frame(body))
