@@ -17,6 +17,7 @@ Encoding and building (any thread):
     session_update(SessionConfig(...), event_id=None)          input_audio_append(audio: bytes, event_id=None)
     input_audio_commit(event_id=None)                         input_audio_clear(event_id=None)
     user_text(text, item_id=None, previous_item_id=UNSET, event_id=None)
+    assistant_text(text, item_id=None, previous_item_id=UNSET, event_id=None)    (history replay)
     user_audio(audio: bytes, transcript=None, item_id=None, previous_item_id=UNSET, event_id=None)
     function_call_output(call_id, output, item_id=None, previous_item_id=UNSET, event_id=None)
     conversation_item_create(Item(...), previous_item_id=UNSET, event_id=None)
@@ -42,9 +43,9 @@ sends), `dialect` (the table: names, headers, whole events), `shapes` (session /
 
 from msgspec import UNSET
 
-from .builders import (conversation_item_create, function_call_output, function_tool, input_audio_append,
-                       input_audio_clear, input_audio_commit, item_delete, item_truncate, response_cancel,
-                       response_create, session_update, user_audio, user_text)
+from .builders import (assistant_text, conversation_item_create, function_call_output, function_tool,
+                       input_audio_append, input_audio_clear, input_audio_commit, item_delete, item_truncate,
+                       response_cancel, response_create, session_update, user_audio, user_text)
 from .client_events import (CLIENT_EVENT_TYPES, ClientEvent, ClientEventBase, ConversationItemCreate,
                             ConversationItemDelete, ConversationItemTruncate, InputAudioBufferAppend,
                             InputAudioBufferClear, InputAudioBufferCommit, ResponseCancel, ResponseCreate,
@@ -87,7 +88,7 @@ __all__ = [
     "ResponseTextDelta", "ResponseTextDone", "SERVER_EVENT_TYPES", "ServerEvent", "ServerEventBase", "SessionConfig",
     "SessionCreated", "SessionUpdate", "SessionUpdated", "SpeechStarted", "SpeechStopped", "StatusDetails", "Tool",
     "ToolChoice", "ToolChoiceFunction", "Transcription", "TurnDetection", "UNSET", "UnknownEvent", "Usage",
-    "conversation_item_create", "decode_client_event", "decode_server_event", "encode_client_event",
+    "assistant_text", "conversation_item_create", "decode_client_event", "decode_server_event", "encode_client_event",
     "function_call_output", "function_tool", "headers", "input_audio_append", "input_audio_clear",
     "input_audio_commit", "item_delete", "item_truncate", "realtime_url", "response_cancel", "response_create",
     "session_update", "user_audio", "user_text",

@@ -19,9 +19,9 @@ from .client_events import (ConversationItemCreate, ConversationItemDelete, Conv
 from .models import ContentPart, Item, ResponseParams, SessionConfig, Tool
 
 __all__ = [
-    "conversation_item_create", "function_call_output", "function_tool", "input_audio_append", "input_audio_clear",
-    "input_audio_commit", "item_delete", "item_truncate", "response_cancel", "response_create", "session_update",
-    "user_audio", "user_text",
+    "assistant_text", "conversation_item_create", "function_call_output", "function_tool", "input_audio_append",
+    "input_audio_clear", "input_audio_commit", "item_delete", "item_truncate", "response_cancel", "response_create",
+    "session_update", "user_audio", "user_text",
 ]
 
 
@@ -65,6 +65,14 @@ def user_text(text: str, *, item_id: str | None = None, previous_item_id: str | 
     """A user message with one `input_text` part."""
     item = Item(type="message", role="user", content=[ContentPart(type="input_text", text=text)],
                 id=_opt(item_id))
+    return conversation_item_create(item, previous_item_id=previous_item_id, event_id=event_id)
+
+
+def assistant_text(text: str, *, item_id: str | None = None, previous_item_id: str | None | UnsetType = UNSET,
+                   event_id: str | None = None) -> ConversationItemCreate:
+    """An assistant message with one text part, to replay history (after a reconnect, say). The part is `text` here
+    and in beta; GA takes `output_text` for assistant messages (the dialect table writes it)."""
+    item = Item(type="message", role="assistant", content=[ContentPart(type="text", text=text)], id=_opt(item_id))
     return conversation_item_create(item, previous_item_id=previous_item_id, event_id=event_id)
 
 

@@ -11,8 +11,8 @@ from protohelpers import SEED_CLIENT_EVENTS, SESSION, client_builds, full_respon
 
 from rtaudiod import framing
 from rtaudiod.protocol import (CLIENT_EVENT_TYPES, UNSET, ProtocolError, ResponseParams, SessionConfig,
-                               TurnDetection, decode_client_event, decode_server_event, encode_client_event,
-                               input_audio_append, response_create, session_update, user_text)
+                               TurnDetection, assistant_text, decode_client_event, decode_server_event,
+                               encode_client_event, input_audio_append, response_create, session_update, user_text)
 from rtaudiod.protocol.dialect import server_event_to_wire
 
 BUILDS = client_builds()
@@ -139,3 +139,33 @@ def test_a_session_read_from_the_server_can_be_sent_back(dialect):
     body = wire(session_update(session), dialect)
     validate_client_event(body, dialect)
     assert "id" not in body["session"]
+
+
+ASSISTANT = [
+    ("min", assistant_text("It is 18 degrees in Lyon.")),
+    ("full", assistant_text("It is 18 degrees in Lyon.", item_id="msg_010", previous_item_id="msg_009",
+                            event_id="event_348")),
+    ("root", assistant_text("Hello.", previous_item_id=None)),
+]
+
+
+@pytest.mark.parametrize("dialect", ["beta", "ga"])
+@pytest.mark.parametrize(("name", "event"), ASSISTANT, ids=[name for name, _ in ASSISTANT])
+def test_assistant_text_validates_strictly_and_round_trips(name, event, dialect):
+    """History replay: an assistant message with one text part, `text` in beta and `output_text` in GA."""
+    body = wire(event, dialect)
+    validate_client_event(body, dialect)
+    part = {"type": "text" if dialect == "beta" else "output_text", "text": event.item.content[0].text}
+    assert body["item"] == {"type": "message", "role": "assistant", "content": [part]} | (
+        {"id": "msg_010"} if name == "full" else {})
+    assert ("previous_item_id" in body) is (name != "min") and ("event_id" in body) is (name == "full")
+    assert decode_client_event(encode_client_event(event, dialect)) == event
+
+
+@pytest.mark.parametrize(("dialect", "other"), [("beta", "output_text"), ("ga", "text")])
+def test_an_assistant_text_part_named_for_the_other_dialect_is_refused(dialect, other):
+    """The openai models take only their own dialect's name for an assistant text part: the mapping is needed."""
+    body = wire(assistant_text("Hi"), dialect)
+    body["item"]["content"][0]["type"] = other
+    with pytest.raises(ValueError, match=r"content\.0\.type"):
+        validate_client_event(body, dialect)

@@ -57,7 +57,7 @@ def test_the_key_is_never_in_a_repr(caplog):
 def test_public_api_is_documented():
     doc = protocol.__doc__
     for name in ("decode_server_event", "encode_client_event", "Codec", "session_update", "input_audio_append",
-                 "user_text", "user_audio", "function_call_output", "item_truncate", "item_delete",
+                 "user_text", "assistant_text", "user_audio", "function_call_output", "item_truncate", "item_delete",
                  "response_create", "response_cancel", "headers", "realtime_url", "Endpoint", "ProtocolError",
                  "UnknownEvent", "SessionConfig", "ResponseParams"):
         assert name in doc and name in protocol.__all__, name
