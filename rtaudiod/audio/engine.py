@@ -2,15 +2,23 @@
 
     engine = AudioEngine(AudioConfig(latency="balanced"))
     engine.start()
-    engine.capture_ring            # uplink thread reads session-rate mono PCM16 here
-    engine.begin_item("item_1")    # receive thread, before an item's audio
-    engine.write_delta(frame)      # receive thread: base64 straight into the playout ring
-    engine.flush()                 # barge-in (any thread)
-    engine.played_ms("item_1")     # for conversation.item.truncate: min(played, received)
+    engine.capture_ring              # uplink thread reads session-rate mono PCM16 here
+    engine.write_delta(frame)        # receive thread: a delta straight into the playout ring; a new item_id
+                                     # begins a new ledger item by itself
+    engine.end_item()                # receive thread: the item's audio is complete
+    engine.flush()                   # barge-in (any thread): silence, and drop the rest of that response
+    engine.truncate_point("item_1")  # audio_end_ms for conversation.item.truncate (None: delete the item)
     engine.stop()
 
 Threads: the backend's input callback thread (capture), its output callback thread (playback), one
 writer of the playout ring (the receive thread) and one reader of the capture ring (the uplink thread).
+
+Dropping a response: after flush(), deltas of the response that was playing (the response_id of the last
+accepted delta) are dropped, unwritten and uncounted, until a delta of another response arrives (the
+service runs one response at a time, so the flushed one is over by then). drop_response() names a
+response to drop the same way: the session calls it when it cancels a response that had not started
+playing. A drop_response() after the last accepted delta is about a newer response than the one that
+delta belongs to, so a flush() after it keeps it.
 """
 
 import contextlib
@@ -26,8 +34,7 @@ from rtaudiod.audio.dsp import dbfs
 from rtaudiod.audio.filebackend import FileBackend
 from rtaudiod.audio.ledger import PlayoutLedger
 from rtaudiod.audio.playout import Playout
-from rtaudiod.codecs import alaw_decode, ulaw_decode
-from rtaudiod.framing import decode_audio_delta, decode_audio_delta_into
+from rtaudiod.framing import decode_delta_into
 from rtaudiod.ring import RingBuffer
 
 
@@ -50,8 +57,15 @@ class AudioEngine:
         self.capture_ring = RingBuffer(config.capture_ring_ms * rate // 1000 * 2)
         self.playout_ring = RingBuffer(config.playout_ring_s * rate * 2)
         self.ledger = PlayoutLedger()
-        # G.711 deltas carry one code a sample: decoded to PCM16 before the ring (None: pcm16 goes straight in)
-        self._g711_decode = {"g711_ulaw": ulaw_decode, "g711_alaw": alaw_decode}.get(config.session_format)
+        # The receive thread's deltas vs flush()/drop_response() from other threads: which response to drop,
+        # and the ids of the last accepted delta. Held for one delta's decode (microseconds), never by the
+        # playback callback.
+        self._delta_lock = threading.Lock()
+        self._drop_response: str | None = None
+        self._drop_named = False  # drop_response() was called after the last accepted delta
+        self.delta_item_id: str | None = None
+        self.delta_response_id: str | None = None
+        self.dropped_deltas = 0
         self.capture: Capture | None = None
         self.playout: Playout | None = None
         self.input_stream: Stream | None = None
@@ -147,43 +161,70 @@ class AudioEngine:
 
     def write(self, pcm: Any) -> int:
         """Write session-rate mono PCM16 to the playout ring; returns bytes written (short: overrun)."""
-        n = self._whole_samples(self.playout_ring.write(pcm))
+        n = self.playout_ring.write(pcm)
+        if n & 1:  # odd input: one zero byte, or every later sample would play byte-swapped (a short write is even)
+            n += self.playout_ring.write(b"\0")
         self.ledger.wrote(n)
         return n
 
-    def _whole_samples(self, n: int) -> int:
-        """After writing `n` bytes: an odd count (a broken delta) gets a zero byte, so the ring stays on
-        sample boundaries; one byte off, every later sample would play byte-swapped as loud noise. A
-        short write is always even, so the byte fits."""
-        if n & 1:
-            n += self.playout_ring.write(b"\0")
-        return n
-
     def write_delta(self, frame: bytes | str) -> int | None:
-        """Decode an audio delta frame straight into the playout ring (None: not an audio delta); returns
-        the PCM16 bytes written. G.711 sessions decode the codes to PCM16 on the way.
+        """Decode an audio delta frame straight into the playout ring, in the session's format (G.711 codes
+        become PCM16 in the same pass). None: not an audio delta; else the PCM16 bytes written, 0 for a
+        delta of a dropped response (counted in dropped_deltas).
 
-        When the ring is too full for the whole delta, what fits is kept and an overrun counted."""
-        if self._g711_decode is not None:
-            codes = decode_audio_delta(frame)
-            return None if codes is None else self.write(self._g711_decode(codes))
-        try:
-            n = decode_audio_delta_into(frame, self.playout_ring)
-        except BufferError:  # keep what fits: write() counts the overrun
-            return self.write(decode_audio_delta(frame) or b"")
-        if n:
-            n = self._whole_samples(n)
+        A delta whose item_id differs from the current item begins a new ledger item. When the ring is too
+        full for the whole delta, what fits is kept and an overrun counted. FramingError (nothing written)
+        for a broken delta frame."""
+        with self._delta_lock:
+            drop = self._drop_response
+            got = decode_delta_into(frame, self.playout_ring, self.config.session_format, drop)
+            if got is None:
+                return None
+            n, item_id, response_id = got
+            if drop is not None and response_id == drop:
+                self.dropped_deltas += 1
+                return 0
+            # Another response: the dropped one is over (one response at a time on the service).
+            self._drop_response, self._drop_named = None, False
+            if item_id is not None:
+                self.ledger.begin_item(item_id)  # a no-op for the current item
             self.ledger.wrote(n)
-        return n
+            self.delta_item_id, self.delta_response_id = item_id, response_id
+            return n
+
+    def drop_response(self, response_id: str) -> None:
+        """Drop every later delta of `response_id` (a response cancelled before it started playing), until a
+        delta of another response arrives."""
+        with self._delta_lock:
+            self._drop_response, self._drop_named = response_id, True
 
     # -- control (any thread) ---------------------------------------------------------------------
     def flush(self) -> None:
-        """Barge-in: silence the speaker within one device buffer and discard what is queued."""
-        with self._life:
+        """Barge-in: silence the speaker within one device buffer, discard what is queued, and drop the rest of
+        the response that was playing (see the module docstring)."""
+        with self._life, self._delta_lock:  # a delta is wholly before the flush (discarded) or after it
+            if not self._drop_named:
+                self._drop_response = self.delta_response_id
             if self.output_stream is not None and self.playout is not None:
                 self.playout.flush()
             else:  # no stream calls back: nothing plays, forget the queued audio here (the only reader now)
                 self.ledger.skipped(self.playout_ring.skip(self.playout_ring.read_available))
+                self.ledger.settle()
+
+    def truncate_point(self, item_id: str) -> int | None:
+        """`audio_end_ms` for conversation.item.truncate: whole milliseconds of min(played, received), or None
+        when nothing of the item was played or the item is unknown (the session deletes it instead).
+        Right after flush() it lacks at most the fade-out the next callback hands over (ledger.py)."""
+        played, received = self.ledger.played_bytes(item_id), self.ledger.received_bytes(item_id)
+        if not played or received is None:
+            return None
+        return min(played, received) * 1000 // (2 * self.config.session_rate)
+
+    def start_latency_ms(self, item_id: str) -> float | None:
+        """Milliseconds from the item's first audio write to the callback that handed its first sample to the
+        device; None until known (or for an item flushed before it played)."""
+        seconds = self.ledger.start_latency(item_id)
+        return None if seconds is None else seconds * 1000
 
     def played_ms(self, item_id: str) -> float | None:
         """Milliseconds of the item handed to the speaker (see ledger.py); None for an unknown item."""
@@ -275,6 +316,7 @@ class AudioEngine:
             "written_ms": round(self.ledger.written * ms, 1),
             "played_ms": round(self.ledger.played_total * ms, 1),
             "item": self.ledger.current_item(),
+            "dropped_deltas": self.dropped_deltas,
         }
         return out
 

@@ -8,9 +8,12 @@ Positions are byte offsets in the stream of everything ever written to the playo
   response's audio is done), so the playout running dry right there is the end, not an underrun.
 - The playback callback calls consumed(n) for bytes it took from the ring for the device and
   skipped(n) / dropped(n) for bytes it threw away (a flush skips the ring; it may also drop resampled audio
-  that was taken but not yet handed over).
-- played_bytes(item) = the item's bytes below the consumer position (less what the playback side still
-  holds in its resampler and FIFO, `pending`), minus the thrown-away ones.
+  that was taken but not yet handed over). At the end of each run it sets `pending` (of the consumed
+  bytes, those still in its resampler and FIFO) and calls settle(), which publishes `handed`, the
+  position below which every byte was handed to the device or thrown away, in one store.
+- played_bytes(item) = the item's bytes below `handed`, minus the thrown-away ones. Readers see only
+  what settle() published, never a callback's half-done bookkeeping (read_pos already moved, pending
+  not yet), which would count audio still on its way as played.
 
 What "played" means: handed to the device, not yet necessarily heard. Audio handed to PortAudio is
 heard one device latency later (~25 ms on PulseAudio with 10 ms periods), but a flush does not abort
@@ -18,32 +21,64 @@ the device, so that tail still plays out: once a flush has been served, handed =
 asks; the next callback serves it (Playout.flush_pending). Read right after flush(), the figure lacks
 only the fade-out that callback still hands over (2.5 ms, measured on PulseAudio in all latency modes),
 so the session may truncate at once.
+
+Start latency: the writer stamps an item's first write (wrote(n) with n > 0), settle() the callback in
+which the item's first byte was handed (time.monotonic() both). An item whose first bytes were thrown
+away before they played (flushed while waiting) never gets the second stamp.
 """
 
 import threading
+import time
 from collections import deque
+
+
+class _Item:
+    """One response item's place in the stream and its start-latency stamps."""
+
+    __slots__ = ("item_id", "start", "first_write", "first_handed")
+
+    def __init__(self, item_id: str, start: int) -> None:
+        self.item_id = item_id
+        self.start = start
+        self.first_write: float | None = None  # writer: monotonic time of the item's first audio write
+        self.first_handed: float | None = None  # consumer: the callback that handed its first byte
 
 
 class PlayoutLedger:
     def __init__(self, max_items: int = 64):
         self._lock = threading.Lock()  # held only for list updates and lookups, never across I/O
-        self._items: deque[tuple[str, int]] = deque(maxlen=max_items)
+        self._items: deque[_Item] = deque(maxlen=max_items)
         # Thrown-away byte ranges; those before the oldest remembered item can no longer matter (_forget_old).
         self._unplayed: deque[tuple[int, int]] = deque()
         self.written = 0  # writer thread only
         self.end_mark = -1  # writer: `written` when the last item's audio was complete (-1: never)
+        self._current: _Item | None = None  # writer: the item being written
+        # Items whose first byte the consumer has not passed yet, oldest first: only the writer appends and
+        # only the consumer pops (deque append/popleft are atomic: no lock). No maxlen: an append evicting
+        # from the left would race the consumer's pop; the writer stops adding at max_items instead.
+        self._not_handed: deque[_Item] = deque()
+        self._max_items = max_items
         self.read_pos = 0  # consumer thread only
         self.pending = 0  # consumer: of the consumed bytes, those still on their way (resampler, FIFO)
         self.unplayed_total = 0  # consumer: bytes skipped or dropped, ever
+        self.handed = 0  # published by settle(): everything below was handed to the device or thrown away
 
     # -- writer ----------------------------------------------------------------------------------
     def begin_item(self, item_id: str) -> None:
         """Audio written from now on belongs to `item_id` (again for the current item: it goes on)."""
+        if self._current is not None and self._current.item_id == item_id:
+            return  # the common case, once per delta: no lock
+        item = _Item(item_id, self.written)
         with self._lock:
-            if not (self._items and self._items[-1][0] == item_id):
-                self._items.append((item_id, self.written))
+            self._items.append(item)
+        self._current = item
+        if len(self._not_handed) < self._max_items:  # else nothing plays: this item gets no latency stamp
+            self._not_handed.append(item)
 
     def wrote(self, n: int) -> None:
+        item = self._current
+        if n and item is not None and item.first_write is None:
+            item.first_write = time.monotonic()
         self.written += n
 
     def end_item(self) -> None:
@@ -57,6 +92,17 @@ class PlayoutLedger:
     # -- consumer ---------------------------------------------------------------------------------
     def consumed(self, n: int) -> None:
         self.read_pos += n
+
+    def settle(self, now: float | None = None) -> None:
+        """End of a callback (or of a flush with no callback): publish `handed` from read_pos and pending,
+        and stamp the items whose first byte it passed. Cheap: a compare unless an item starts."""
+        self.handed = handed = self.read_pos - self.pending
+        while self._not_handed and self._not_handed[0].start < handed:
+            item = self._not_handed.popleft()
+            with self._lock:  # once per item
+                lost = any(a <= item.start < b for a, b in self._unplayed)
+            if not lost:
+                item.first_handed = time.monotonic() if now is None else now
 
     def skipped(self, n: int) -> None:
         """`n` bytes skipped in the ring (never handed to the device)."""
@@ -77,18 +123,24 @@ class PlayoutLedger:
 
     def _forget_old(self) -> None:
         """Drop thrown-away ranges that end before the oldest remembered item starts (lock held)."""
-        oldest = self._items[0][1] if self._items else self.read_pos
+        oldest = self._items[0].start if self._items else self.read_pos
         while self._unplayed and self._unplayed[0][1] <= oldest:
             self._unplayed.popleft()
 
     # -- anyone -----------------------------------------------------------------------------------
-    def _span(self, item_id: str) -> tuple[int, int] | None:
-        items = list(self._items)
-        for i, (iid, start) in enumerate(items):
-            if iid == item_id:
-                end = items[i + 1][1] if i + 1 < len(items) else self.written
-                return start, end
+    def _find(self, item_id: str) -> int | None:
+        """The index of the item's entry (lock held); None if unknown."""
+        for i, item in enumerate(self._items):
+            if item.item_id == item_id:
+                return i
         return None
+
+    def _span(self, item_id: str) -> tuple[int, int] | None:
+        i = self._find(item_id)
+        if i is None:
+            return None
+        end = self._items[i + 1].start if i + 1 < len(self._items) else self.written
+        return self._items[i].start, end
 
     def played_bytes(self, item_id: str) -> int | None:
         """Bytes of the item handed to the device; None for an unknown (or long-forgotten) item."""
@@ -97,7 +149,7 @@ class PlayoutLedger:
             if span is None:
                 return None
             start, end = span
-            end = min(end, self.read_pos - self.pending)
+            end = min(end, self.handed)
             if end <= start:
                 return 0
             lost = sum(max(0, min(b, end) - max(a, start)) for a, b in self._unplayed)
@@ -109,11 +161,20 @@ class PlayoutLedger:
             span = self._span(item_id)
             return None if span is None else span[1] - span[0]
 
+    def start_latency(self, item_id: str) -> float | None:
+        """Seconds from the item's first write to the callback that handed its first byte; None until known."""
+        with self._lock:
+            i = self._find(item_id)
+            item = None if i is None else self._items[i]
+        if item is None or item.first_write is None or item.first_handed is None:
+            return None
+        return item.first_handed - item.first_write
+
     @property
     def played_total(self) -> int:
         """Bytes handed to the device, all items together."""
-        return max(0, self.read_pos - self.pending - self.unplayed_total)
+        return max(0, self.handed - self.unplayed_total)
 
     def current_item(self) -> str | None:
         with self._lock:
-            return self._items[-1][0] if self._items else None
+            return self._items[-1].item_id if self._items else None

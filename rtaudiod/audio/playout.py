@@ -121,6 +121,7 @@ class Playout:
         hold is never handed to the device, and the soxr stream is released."""
         self.ledger.dropped(round(self._held.keep(0)) * 2)
         self.ledger.pending = 0
+        self.ledger.settle()
         self._fifo_len = 0
         self.playing = False
         self._resampler.close()
@@ -160,10 +161,13 @@ class Playout:
         # Real audio went out if it was taken now or handed now from earlier callbacks' takings.
         real_handed = self._held.hand(n * self._ratio)
         self._got_audio = self._got_audio or real_handed > 0
-        # Consumed from the ring but not yet handed to the device (FIFO + inside the resampler).
+        # Consumed from the ring but not yet handed to the device (FIFO + inside the resampler); then the
+        # ledger publishes what was handed, in one store, for readers on other threads.
         self.ledger.pending = round(self._held.real) * 2
+        now = time.monotonic()
+        self.ledger.settle(now)
         if self._got_audio:
-            self.audible_until = time.monotonic() + self.period + self.device_latency
+            self.audible_until = now + self.period + self.device_latency
         return self._got_audio
 
     def _maybe_start(self) -> None:
@@ -234,7 +238,6 @@ class Playout:
         # What the FIFO no longer holds, and all the resampler holds, is thrown away: audio taken from the
         # ring but never handed to the device (the newest consumed).
         self.ledger.dropped(round(self._held.keep(self._fifo_len * self._ratio)) * 2)
-        self.ledger.pending = round(self._held.real) * 2
         self._resampler.clear()
         skipped = self.ring.skip(min(pending, self.ring.read_available))
         self.ledger.skipped(skipped)

@@ -118,19 +118,24 @@ def test_flush_with_resampling_drops_the_fifo_and_accounts_for_it():
 
 
 def test_ledger_spans_unplayed_and_pending():
+    """The consumer's bookkeeping counts once settle() publishes it (as Playout.fill does at its end)."""
     led = PlayoutLedger()
     led.begin_item("a")
     led.wrote(1000)
     led.begin_item("b")
     led.wrote(500)
     led.consumed(600)
+    assert led.played_bytes("a") == 0  # a callback in progress: nothing published yet
     led.pending = 100
+    led.settle()
     assert led.played_bytes("a") == 500 and led.played_bytes("b") == 0
     led.dropped(100)  # the last 100 consumed bytes never reached the device
     led.pending = 0
     led.skipped(400)  # a flush skips the rest of a
+    led.settle()
     assert led.played_bytes("a") == 500 and led.received_bytes("a") == 1000
     led.consumed(300)
+    led.settle()
     assert led.played_bytes("b") == 300 and led.played_total == 800
     assert led.played_bytes("nope") is None and led.current_item() == "b"
 
@@ -222,6 +227,7 @@ def test_begin_item_again_for_the_current_item_keeps_its_span():
     led.wrote(1000)
     assert led.received_bytes("a") == 2000
     led.consumed(2000)
+    led.settle()
     assert led.played_bytes("a") == 2000
 
 
@@ -259,11 +265,13 @@ def test_ledger_keeps_every_thrown_away_range_of_a_remembered_item():
         ledger.wrote(160)
         ledger.consumed(100)
         ledger.skipped(60)
+        ledger.settle()
     assert ledger.played_bytes("a") == 300 * 100
     for i in range(100):  # later items push "a" out; their ranges before the oldest one are forgotten
         ledger.begin_item(f"b{i}")
         ledger.wrote(10)
         ledger.consumed(4)
         ledger.skipped(6)
+        ledger.settle()
     assert ledger.played_bytes("a") is None and ledger.played_bytes("b99") == 4
     assert len(ledger._unplayed) <= 64
