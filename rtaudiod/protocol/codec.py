@@ -3,7 +3,8 @@
 `decode_server_event` runs on the receive thread for every non-audio event, so it uses decoders built once. Events
 whose wire shape is the internal one in both dialects (deltas, input buffer, transcription, function calls,
 content parts, output buffer, errors, rate limits) take one typed msgspec decode straight into the tagged union,
-under the names of either dialect, whatever the configured one (~0.6 us for a transcript delta, GA or beta).
+under the names of either dialect, whatever the configured one (a transcript delta: 0.7 us GA, 0.6 us beta,
+against 1.8 us on the general path; best runs of benchmarks/bench_protocol.py on the 2-core VM).
 A msgspec class has one tag, so each GA name (`response.output_audio_transcript.delta`) is in the union as a
 decode-only subclass of the internal class (`ResponseAudioTranscriptDelta`), with no fields of its own, and the
 decoded event gets the internal class back by `event.__class__ = ...` (same layout, so CPython allows it; ~0.05 us;
@@ -13,9 +14,10 @@ internal struct (`msgspec.convert(from_attributes=True)`, or keywords) ~1.3 us m
 A content-part event whose part is typed by its GA item name (`output_text`) goes to the general path, which maps it.
 
 Everything else takes the general path: a plain JSON decode, the dialect table (names and nested shapes of either
-dialect), then `msgspec.convert` into the event's Struct (~2.5 us). These are the session, response and item events
-(their nested objects have another shape in GA) and unknown types, each after a refused typed decode (~0.6 us, 7%
-of a `response.done`). Only the general path decides between "unknown event" and "malformed frame", so a frame the
+dialect), then `msgspec.convert` into the event's Struct. These are the session, response and item events (their
+nested objects have another shape in GA) and unknown types, each after a refused typed decode (~1 us: a
+`response.done` takes 8.2 us against 7.2 us on the general path alone; a few such events per response, against
+dozens of deltas). Only the general path decides between "unknown event" and "malformed frame", so a frame the
 typed decode refuses is simply handed to it; the two paths give equal events (tests/protocol check it).
 """
 
