@@ -206,10 +206,25 @@ static int eat(cursor *c, unsigned char ch) {
 
 /* A string with no escapes, no control characters and nothing above ASCII (so no UTF-8 to validate).
  * On success s and n span its content and the cursor is past the closing quote. */
+/* 8 bytes at once (SWAR): nonzero when any of them is a quote, a backslash, a control character or
+ * above ASCII. "Has a zero byte" is (v - 0x01..) & ~v & 0x80..; the < 0x20 test is the same trick with
+ * 0x20 (exact while no byte is >= 0x80, and those are caught by the last term anyway). */
+static inline uint64_t special8(const unsigned char *p) {
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t v, q, b;
+    memcpy(&v, p, 8);
+    q = v ^ (ones * '"');
+    b = v ^ (ones * '\\');
+    return (((q - ones) & ~q) | ((b - ones) & ~b) | ((v - ones * 0x20) & ~v) | v) & high;
+}
+
 static int plain_string(cursor *c, const unsigned char **s, size_t *n) {
     if (!eat(c, '"'))
         return 0;
     const unsigned char *start = c->p;
+    /* Ids and keys are tens of characters: skip the ordinary ones eight at a time, then look closer. */
+    while (c->end - c->p >= 8 && !special8(c->p))
+        c->p += 8;
     while (c->p < c->end && *c->p != '"') {
         if (*c->p < 0x20 || *c->p == '\\' || *c->p >= 0x80)
             return 0;
@@ -284,6 +299,9 @@ static int same(const unsigned char *s, size_t n, const char *word) {
     return n == strlen(word) && memcmp(s, word, n) == 0;
 }
 
+/* `same` for a string literal: its length is known at compile time. */
+#define SAME(s, n, literal) ((n) == sizeof(literal) - 1 && memcmp((s), (literal), sizeof(literal) - 1) == 0)
+
 static int is_delta_type(const unsigned char *s, size_t n) {
     for (const char *const *t = rta_delta_types; *t; t++) {
         if (same(s, n, *t))
@@ -304,7 +322,7 @@ rta_delta_kind rta_delta_scan(const char *frame, size_t len, rta_delta_info *inf
     if (!eat(&c, '{'))
         return RTA_DELTA_UNSURE;
     skip_ws(&c);
-    if (!plain_string(&c, &key, &key_len) || !same(key, key_len, "type"))
+    if (!plain_string(&c, &key, &key_len) || !SAME(key, key_len, "type"))
         return RTA_DELTA_UNSURE;
     skip_ws(&c);
     if (!eat(&c, ':'))
@@ -337,9 +355,9 @@ rta_delta_kind rta_delta_scan(const char *frame, size_t len, rta_delta_info *inf
         if (!eat(&c, ':'))
             return RTA_DELTA_UNSURE;
         skip_ws(&c);
-        if (same(key, key_len, "type"))
+        if (SAME(key, key_len, "type"))
             return RTA_DELTA_UNSURE; /* a second "type" would override the first */
-        if (same(key, key_len, "delta")) {
+        if (SAME(key, key_len, "delta")) {
             if (!eat(&c, '"'))
                 return RTA_DELTA_UNSURE;
             val = c.p;
@@ -360,8 +378,8 @@ rta_delta_kind rta_delta_scan(const char *frame, size_t len, rta_delta_info *inf
         }
         /* The ids the caller needs (a new item begins, a dropped response goes on): where their plain
          * strings are. A later duplicate replaces an earlier one, a non-string value counts as none. */
-        rta_span *id = same(key, key_len, "item_id")       ? &info->item_id
-                       : same(key, key_len, "response_id") ? &info->response_id
+        rta_span *id = SAME(key, key_len, "item_id")       ? &info->item_id
+                       : SAME(key, key_len, "response_id") ? &info->response_id
                                                            : NULL;
         if (id && c.p < c.end && *c.p == '"') {
             if (!plain_string(&c, &val, &val_len))

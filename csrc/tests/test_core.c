@@ -199,6 +199,27 @@ static void test_framing(void) {
               RTA_DELTA_FOUND && info.item_id.start == RTA_NO_SPAN);
     CHECK(scan("{\"type\":\"response.audio.delta\",\"item_id\":\"a\\u0062\",\"delta\":\"\"}", &info) ==
           RTA_DELTA_UNSURE); /* an escape in an id: the full decode reads it */
+    /* Plain strings are skimmed eight bytes at a time: every special byte at every position of a long
+     * id still sends the frame to the full decode, and every ordinary one is taken. */
+    int skim_ok = 1;
+    static const unsigned char special[] = {'\\', 0x01, 0x1f, 0x80, 0xc3, 0xff};
+    static const unsigned char ordinary[] = {' ', '!', '#', '[', ']', '~', 0x7f};
+    for (size_t pos = 0; pos < 24; pos++) {
+        char text[128];
+        for (size_t k = 0; k < sizeof(special) + sizeof(ordinary); k++) {
+            int bad = k < sizeof(special);
+            char id[25];
+            memset(id, 'a', 24);
+            id[24] = 0;
+            id[pos] = (char)(bad ? special[k] : ordinary[k - sizeof(special)]);
+            int len = snprintf(text, sizeof(text), "{\"type\":\"response.audio.delta\",\"item_id\":\"%s\",\"delta\":\"\"}", id);
+            rta_delta_kind kind = rta_delta_scan(text, (size_t)len, &info);
+            if (bad ? kind != RTA_DELTA_UNSURE
+                    : kind != RTA_DELTA_FOUND || info.item_id.len != 24 || memcmp(text + info.item_id.start, id, 24) != 0)
+                skim_ok = 0;
+        }
+    }
+    CHECK(skim_ok);
     CHECK(rta_delta_types[0] && strcmp(rta_delta_types[0], "response.audio.delta") == 0 && rta_delta_types[1] &&
           strcmp(rta_delta_types[1], "response.output_audio.delta") == 0 && rta_delta_types[2] == NULL);
 }

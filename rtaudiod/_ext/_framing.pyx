@@ -2,7 +2,7 @@
 readable reference with the same API is rtaudiod/_py/framing.py."""
 
 from cpython.buffer cimport PyBuffer_Release
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 
 import msgspec
 
@@ -28,6 +28,9 @@ from rtaudiod.errors import FramingError, RingFullError
 cdef extern from "Python.h":
     bytes PyBytes_FromStringAndSize(const char *v, Py_ssize_t len)
     char *PyBytes_AS_STRING(object o)
+    bint PyByteArray_CheckExact(object o)
+    char *PyByteArray_AS_STRING(object o)
+    Py_ssize_t PyByteArray_GET_SIZE(object o)
     str PyUnicode_DecodeASCII(const char *s, Py_ssize_t size, const char *errors)
 
 
@@ -53,6 +56,8 @@ cdef dict _FORMATS = {"pcm16": RTA_AUDIO_PCM16, "g711_ulaw": RTA_AUDIO_G711_ULAW
 
 cdef int _format(object name) except -1:
     """The C enum of an audio format name; ValueError for anything else."""
+    if name is "pcm16":  # the default argument itself: no hashing on the per-frame path
+        return RTA_AUDIO_PCM16
     fmt = _FORMATS.get(name) if isinstance(name, str) else None
     if fmt is None:
         raise ValueError(f"audio_format must be 'pcm16', 'g711_ulaw' or 'g711_alaw', not {name!r}")
@@ -115,21 +120,30 @@ def frame_append_from_ring(RingBuffer ring not None, Py_ssize_t nbytes, out, aud
             key_ptr = key
         finally:
             PyBuffer_Release(&view)
-    get_writable(out, &view)
-    try:
-        # The ring's bytes are framed where they lie and `out` is the caller's: nothing here touches a
-        # Python object, so a large frame is built without the GIL.
-        if nbytes >= NOGIL_MIN_BYTES:
-            with nogil:
+    cdef Py_ssize_t out_len
+    if nbytes < NOGIL_MIN_BYTES and PyByteArray_CheckExact(out):
+        # The usual `out`, a reused bytearray: with the GIL held throughout nobody can resize it, so its
+        # storage is used without a buffer export (a sixth of the call on a 20 ms frame).
+        out_len = PyByteArray_GET_SIZE(out)
+        status = rta_append_from_ring(ring._ring, <size_t>nbytes, <rta_audio_format>fmt, key_ptr,
+                                      PyByteArray_AS_STRING(out), <size_t>out_len, &written)
+    else:
+        get_writable(out, &view)
+        out_len = view.len
+        try:
+            # The ring's bytes are framed where they lie and `out` is exported (it cannot be resized):
+            # nothing here touches a Python object, so a large frame is built without the GIL.
+            if nbytes >= NOGIL_MIN_BYTES:
+                with nogil:
+                    status = rta_append_from_ring(ring._ring, <size_t>nbytes, <rta_audio_format>fmt, key_ptr,
+                                                  <char *>view.buf, <size_t>view.len, &written)
+            else:
                 status = rta_append_from_ring(ring._ring, <size_t>nbytes, <rta_audio_format>fmt, key_ptr,
                                               <char *>view.buf, <size_t>view.len, &written)
-        else:
-            status = rta_append_from_ring(ring._ring, <size_t>nbytes, <rta_audio_format>fmt, key_ptr,
-                                          <char *>view.buf, <size_t>view.len, &written)
-    finally:
-        PyBuffer_Release(&view)
+        finally:
+            PyBuffer_Release(&view)
     if status == RTA_FRAMING_ESPACE:
-        raise FramingError(f"out holds {view.len} bytes; the frame needs "
+        raise FramingError(f"out holds {out_len} bytes; the frame needs "
                            f"{rta_append_frame_size(<size_t>nbytes, <rta_audio_format>fmt, key_ptr != NULL)}")
     if status == RTA_FRAMING_NOT_READY:
         return 0
@@ -282,10 +296,20 @@ def decode_audio_delta_into(frame, RingBuffer ring not None):
 # ---- downlink: a delta into the playout ring, with its ids --------------------------------------------
 
 
-cdef inline object _span_str(const char *src, rta_span span):
-    """The id at `span` (plain ASCII, no escapes: rta_delta_scan checked), or None."""
+# The ids of the last delta seen: an item's deltas all carry the same two, so the next delta usually
+# returns these objects again instead of building two new strings.
+cdef str _last_item_id = None
+cdef str _last_response_id = None
+
+
+cdef inline str _span_str(const char *src, rta_span span, str last):
+    """The id at `span` (plain ASCII, no escapes: rta_delta_scan checked): `last` when it is the same text
+    (ids built here are compact ASCII, their data the characters), a new str otherwise, or None."""
     if span.start == RTA_NO_SPAN:
         return None
+    if (last is not None and <size_t>PyUnicode_GET_LENGTH(last) == span.len
+            and memcmp(PyUnicode_DATA(last), src + span.start, span.len) == 0):
+        return last
     return PyUnicode_DecodeASCII(src + span.start, <Py_ssize_t>span.len, NULL)
 
 
@@ -304,6 +328,7 @@ cdef Py_ssize_t _decode_text_into(const char *text, size_t n, int fmt, RingBuffe
 def decode_delta_into(frame, RingBuffer ring not None, audio_format="pcm16", skip_response_id=None):
     """An audio delta's audio into `ring` as PCM16, with its ids: (written, item_id, response_id), or None
     for another event. See rtaudiod/framing.py."""
+    global _last_item_id, _last_response_id
     cdef int fmt = _format(audio_format)
     cdef Py_buffer view
     cdef const char *src
@@ -319,8 +344,12 @@ def decode_delta_into(frame, RingBuffer ring not None, audio_format="pcm16", ski
         if kind == RTA_DELTA_OTHER:
             return None
         if kind == RTA_DELTA_FOUND:
-            item_id = _span_str(src, info.item_id)
-            response_id = _span_str(src, info.response_id)
+            item_id = _span_str(src, info.item_id, _last_item_id)
+            response_id = _span_str(src, info.response_id, _last_response_id)
+            if item_id is not None:
+                _last_item_id = item_id
+            if response_id is not None:
+                _last_response_id = response_id
             if skip_response_id is not None and response_id == skip_response_id:
                 return 0, item_id, response_id
             written = _decode_text_into(src + info.delta.start, info.delta.len, fmt, ring)
