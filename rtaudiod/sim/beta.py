@@ -16,8 +16,9 @@ TURN_DETECTION = nullable(obj({
     "silence_duration_ms": integer(0), "create_response": boolean(), "interrupt_response": boolean(),
     "eagerness": enum("low", "medium", "high", "auto")}))
 
+VOICE = enum(*events.VOICES_BETA)
 SESSION = obj({
-    "model": string(), "modalities": MODALITIES, "instructions": string(), "voice": string(),
+    "model": string(), "modalities": MODALITIES, "instructions": string(), "voice": VOICE,
     "input_audio_format": FORMAT, "output_audio_format": FORMAT,
     "input_audio_transcription": nullable(obj({"model": string(), "language": string(), "prompt": string()})),
     "input_audio_noise_reduction": nullable(obj({"type": enum("near_field", "far_field")})),
@@ -28,13 +29,13 @@ SESSION = obj({
 
 CONTENT = obj({"type": enum("input_text", "input_audio", "item_reference", "text", "audio"), "text": string(),
                "audio": string(), "transcript": nullable(string()), "id": string()})
-ITEM = obj({"id": string(), "type": enum("message", "function_call", "function_call_output"),
+ITEM = obj({"id": string(events.ITEM_ID_MAX), "type": enum("message", "function_call", "function_call_output"),
             "object": enum("realtime.item"), "status": enum("completed", "incomplete", "in_progress"),
             "role": enum("user", "assistant", "system"), "content": array(CONTENT), "call_id": string(),
             "name": string(), "arguments": string(), "output": string()}, required=("type",))
 
 RESPONSE = obj({
-    "modalities": MODALITIES, "instructions": string(), "voice": string(), "output_audio_format": FORMAT,
+    "modalities": MODALITIES, "instructions": string(), "voice": VOICE, "output_audio_format": FORMAT,
     "tools": array(TOOL), "tool_choice": string(), "temperature": number(0.6, 1.2),
     "max_response_output_tokens": MAX_TOKENS, "conversation": enum("auto", "none"),
     "metadata": anything(), "input": array(ITEM),
@@ -57,7 +58,6 @@ def _audio_from_modalities(modalities: list[str], path: str) -> bool:
 
 class BetaDialect(events.Dialect):
     name = "beta"
-    default_model = "gpt-4o-realtime-preview"
     names = {}  # the internal names are the beta names
     client_rules = events.client_rules(SESSION, ITEM, RESPONSE)
 
@@ -77,9 +77,12 @@ class BetaDialect(events.Dialect):
             new["turn_detection"] = merge_turn_detection(settings["turn_detection"], session["turn_detection"])
         return new
 
-    def render_session(self, settings: dict[str, Any], session_id: str) -> dict[str, Any]:
+    def render_session(self, settings: dict[str, Any], session_id: str, expires_at: int) -> dict[str, Any]:
         return {
-            "id": session_id, "model": settings["model"],
+            # `object` and `expires_at` as the beta service sent them (openai/openai-realtime-api-beta#23, a
+            # session.created of 2024-10: `id`, `object: 'realtime.session'`, `model`, `expires_at`, ...); the beta
+            # `openai` model has only `id`, `tests/openai_schemas.py` allows the other two by name
+            "id": session_id, "object": "realtime.session", "expires_at": expires_at, "model": settings["model"],
             "modalities": ["text", "audio"] if settings["audio"] else ["text"],
             "instructions": settings["instructions"], "voice": settings["voice"],
             "input_audio_format": settings["input_format"], "output_audio_format": settings["output_format"],

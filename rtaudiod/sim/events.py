@@ -25,6 +25,19 @@ KNOWN_MODELS = (
 )
 
 
+#: Built-in voices. GA: `openai.types.realtime.realtime_audio_config_output` ("Supported built-in voices are
+#: alloy, ash, ballad, coral, echo, sage, shimmer, verse, marin, and cedar"); beta:
+#: `openai.types.beta.realtime.session` (the first eight only). Another name is refused with `invalid_value`.
+#: (GA custom voice objects, `{"id": "voice_..."}`, are not simulated: they are refused as `invalid_type`.)
+VOICES_BETA = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse")
+VOICES_GA = VOICES_BETA + ("marin", "cedar")
+#: Client-set item ids are at most 32 characters (GA service capture, issue 7 brief: a 36-character UUID is
+#: refused with `string_above_max_length`); the service's own ids (`item_` + 21) are 26.
+ITEM_ID_MAX = 32
+#: A client event's `event_id` is at most 512 characters (the OpenAI API spec: `event_id` has `maxLength: 512`).
+EVENT_ID_MAX = 512
+
+
 def new_id(prefix: str) -> str:
     """An id shaped like the service's: `event_`, `item_`, `resp_`, `sess_`, `call_` + 21 letters/digits."""
     return prefix + "_" + "".join(secrets.choice(_ALPHABET) for _ in range(21))
@@ -59,7 +72,6 @@ class Dialect:
     names: dict[str, str] = {}
     #: client event type -> rule validating the whole event
     client_rules: dict[str, Rule] = {}
-    default_model = "gpt-realtime"
 
     def wire(self, internal_name: str) -> str:
         return self.names.get(internal_name, internal_name)
@@ -71,8 +83,12 @@ class Dialect:
         """Merge a validated `session.update` payload into a copy of `settings`."""
         raise NotImplementedError
 
-    def render_session(self, settings: dict[str, Any], session_id: str) -> dict[str, Any]:
+    def render_session(self, settings: dict[str, Any], session_id: str, expires_at: int) -> dict[str, Any]:
         raise NotImplementedError
+
+    def finish(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Last touch on an outgoing event in the wire shape (keys the service adds; GA: `obfuscation`)."""
+        return event
 
     def parse_item(self, item: dict[str, Any]) -> dict[str, Any]:
         """A validated client item (from `conversation.item.create`) in the internal shape."""
@@ -138,7 +154,7 @@ def usage_dict(usage: dict[str, int]) -> dict[str, Any]:
 
 def client_rules(session: Rule, item: Rule, response: Rule) -> dict[str, Rule]:
     """Rules for every client event the simulator serves over WebSocket, given the dialect's own parts."""
-    base = {"type": string(), "event_id": string()}
+    base = {"type": string(), "event_id": string(EVENT_ID_MAX)}
     return {
         "session.update": obj({**base, "session": session}, required=("session",)),
         "input_audio_buffer.append": obj({**base, "audio": string()}, required=("audio",)),
@@ -182,6 +198,11 @@ def parse_item_common(item: dict[str, Any], user_parts: tuple[str, ...], assista
                                f"Invalid value: {ptype!r}. Supported values for a {role} message are: "
                                + ", ".join(repr(a) for a in allowed) + ".", f"{path}.content[{i}].type")
             internal = assistant_parts.get(ptype, ptype) if role == "assistant" else ptype
+            if internal == "output_audio":
+                # "it cannot populate assistant audio messages" (`conversation.item.create` in both dialects'
+                # openai models)
+                raise SimError("invalid_value", f"Invalid value: {ptype!r}. conversation.item.create cannot "
+                               "populate assistant audio messages; use a text part.", f"{path}.content[{i}].type")
             parts.append({"type": internal, "text": part.get("text", ""),
                           "transcript": part.get("transcript"), "audio": part.get("audio"),
                           "image_url": part.get("image_url")})

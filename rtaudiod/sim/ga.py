@@ -2,11 +2,14 @@
 format objects, `output_modalities`, `max_output_tokens`, `response.output_audio.delta`,
 `conversation.item.added`/`.done`. Reference: `openai.types.realtime`."""
 
+import secrets
+import string as _string
 from typing import Any
 
 from . import events
 from .beta import merge_turn_detection
-from .validate import SimError, anything, array, boolean, either, enum, integer, nullable, number, obj, string
+from .validate import (SimError, anything, array, boolean, either, enum, integer, nullable, number, obj, string,
+                       tagged)
 
 FORMAT = obj({"type": enum("audio/pcm", "audio/pcmu", "audio/pcma"), "rate": enum(24000)}, required=("type",))
 FORMAT_NAMES = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
@@ -16,17 +19,24 @@ TOOL = obj({"type": enum("function"), "name": string(), "description": string(),
 TOOL_CHOICE = either(enum("none", "auto", "required"),
                      obj({"type": enum("function"), "name": string()}, required=("type", "name")))
 MAX_TOKENS = either(integer(1, 4096), enum("inf"))
-TURN_DETECTION = nullable(obj({
-    "type": enum("server_vad", "semantic_vad"), "threshold": number(0.0, 1.0), "prefix_padding_ms": integer(0),
-    "silence_duration_ms": integer(0), "create_response": boolean(), "interrupt_response": boolean(),
-    "idle_timeout_ms": nullable(integer(5000, 30000)), "eagerness": enum("low", "medium", "high", "auto")},
-    required=("type",)))
+_TD_COMMON = {"type": enum("server_vad", "semantic_vad"), "create_response": boolean(),
+              "interrupt_response": boolean()}
+# GA's `server_vad` and `semantic_vad` are two objects with their own fields (`openai.types.realtime.
+# realtime_audio_input_turn_detection`: `ServerVad` has threshold, prefix_padding_ms, silence_duration_ms,
+# idle_timeout_ms; `SemanticVad` has eagerness): a field of the other type is `unknown_parameter`, as the service
+# refuses it (GA service capture, issue 7 brief), not silently dropped.
+TURN_DETECTION = nullable(tagged("type", {
+    "server_vad": obj({**_TD_COMMON, "threshold": number(0.0, 1.0), "prefix_padding_ms": integer(0),
+                       "silence_duration_ms": integer(0), "idle_timeout_ms": nullable(integer(5000, 30000))}),
+    "semantic_vad": obj({**_TD_COMMON, "eagerness": enum("low", "medium", "high", "auto")}),
+}))
+VOICE = enum(*events.VOICES_GA)
 TRANSCRIPTION = nullable(obj({"model": string(), "language": string(), "prompt": string()}))
 NOISE_REDUCTION = nullable(obj({"type": enum("near_field", "far_field")}))
 AUDIO = obj({
     "input": obj({"format": FORMAT, "transcription": TRANSCRIPTION, "noise_reduction": NOISE_REDUCTION,
                   "turn_detection": TURN_DETECTION}),
-    "output": obj({"format": FORMAT, "voice": string(), "speed": number(0.25, 1.5)}),
+    "output": obj({"format": FORMAT, "voice": VOICE, "speed": number(0.25, 1.5)}),
 })
 SESSION = obj({
     "type": enum("realtime"), "model": string(), "output_modalities": MODALITIES, "instructions": string(),
@@ -38,7 +48,7 @@ SESSION = obj({
 CONTENT = obj({"type": enum("input_text", "input_audio", "input_image", "output_text", "output_audio"),
                "text": string(), "audio": string(), "transcript": nullable(string()), "image_url": string(),
                "detail": enum("auto", "low", "high")})
-ITEM = obj({"id": string(), "type": enum("message", "function_call", "function_call_output"),
+ITEM = obj({"id": string(events.ITEM_ID_MAX), "type": enum("message", "function_call", "function_call_output"),
             "object": enum("realtime.item"), "status": enum("completed", "incomplete", "in_progress"),
             "role": enum("user", "assistant", "system"), "content": array(CONTENT), "call_id": string(),
             "name": string(), "arguments": string(), "output": string()}, required=("type",))
@@ -46,13 +56,26 @@ ITEM_OR_REFERENCE = either(ITEM, obj({"type": enum("item_reference"), "id": stri
 
 RESPONSE = obj({
     "output_modalities": MODALITIES, "instructions": string(),
-    "audio": obj({"output": obj({"format": FORMAT, "voice": string()})}),
+    "audio": obj({"output": obj({"format": FORMAT, "voice": VOICE})}),
     "tools": array(TOOL), "tool_choice": TOOL_CHOICE, "max_output_tokens": MAX_TOKENS,
     "conversation": enum("auto", "none"), "metadata": anything(), "input": array(ITEM_OR_REFERENCE),
     "prompt": anything(),
 })
 
 ASSISTANT_PARTS = {"output_text": "output_text", "output_audio": "output_audio"}
+#: Deltas the GA service pads with an `obfuscation` string (a random-length filler against size side channels):
+#: `response.output_audio_transcript.delta` (GA service capture in a public SIP gateway's notes, 2025-12:
+#: `"delta":"The","obfuscation":"LBqdwEYsSEHbF"`), `response.output_audio.delta` (GA service capture, issue 7
+#: brief), and `response.output_text.delta` (the same text-delta path; the Responses API pads its text deltas the
+#: same way). Not in the `openai` models: `tests/openai_schemas.py` allows it by name.
+OBFUSCATED = frozenset({"response.output_audio.delta", "response.output_audio_transcript.delta",
+                        "response.output_text.delta"})
+_ALPHABET = _string.ascii_letters + _string.digits
+
+
+def obfuscation() -> str:
+    """Filler of random length (the captures show 8 to 13 characters), so no client can depend on its content."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(4 + secrets.randbelow(13)))
 
 
 def _audio_from_modalities(modalities: list[str], path: str) -> bool:
@@ -77,7 +100,6 @@ def _tool_choice(choice: Any) -> Any:
 
 class GADialect(events.Dialect):
     name = "ga"
-    default_model = "gpt-realtime"
     names = {
         "response.audio.delta": "response.output_audio.delta",
         "response.audio.done": "response.output_audio.done",
@@ -117,10 +139,14 @@ class GADialect(events.Dialect):
                 new[key] = audio_out[key]
         return new
 
-    def render_session(self, settings: dict[str, Any], session_id: str) -> dict[str, Any]:
+    def render_session(self, settings: dict[str, Any], session_id: str, expires_at: int) -> dict[str, Any]:
         td = settings["turn_detection"]
         return {
-            "type": "realtime", "model": settings["model"],
+            # `object`, `id` and `expires_at` are sent by the service (GA service capture: `"type":"realtime",
+            # "object":"realtime.session","id":"sess_...", ... "expires_at":1767233035`), though the `openai` model of
+            # this event's session (`RealtimeSessionCreateRequest`) lacks them; `tests/openai_schemas.py` allows them
+            "type": "realtime", "object": "realtime.session", "id": session_id, "expires_at": expires_at,
+            "model": settings["model"],
             "output_modalities": ["audio"] if settings["audio"] else ["text"],
             "instructions": settings["instructions"],
             "audio": {
@@ -140,7 +166,16 @@ class GADialect(events.Dialect):
         return events.parse_item_common(item, ("input_text", "input_audio", "input_image"), ASSISTANT_PARTS)
 
     def render_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        return events.render_item_common(item, {})
+        # GA items come without `"object": "realtime.item"` (GA service capture: `response.output_item.added`,
+        # `conversation.item.added`/`.done` and `response.done` items carry only id, type, status, role, content)
+        out = events.render_item_common(item, {})
+        del out["object"]
+        return out
+
+    def finish(self, event: dict[str, Any]) -> dict[str, Any]:
+        if event["type"] in OBFUSCATED:
+            event["obfuscation"] = obfuscation()
+        return event
 
     def response_overrides(self, params: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}

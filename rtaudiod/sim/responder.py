@@ -6,9 +6,15 @@ text deltas), `response.audio.done`, `response.audio_transcript.done` (or `respo
 `response.content_part.done`, `response.output_item.done` (+ GA `conversation.item.done`); then `response.done` with
 `usage`, then `rate_limits.updated`. A function call streams `response.function_call_arguments.delta` and `.done`.
 
-Audio deltas carry `chunk_ms` of audio each and are paced `pace` times faster than real time. Cancellation (client
-`response.cancel` or a VAD barge-in) stops the stream between two deltas; the response ends `cancelled`, its item
-`incomplete`, and `audio_sent_ms` keeps how much audio really went out (truncation is checked against it).
+Timing, as the service's (GA service capture, issue 7 brief): `response.created` goes out `response_latency` after
+the response was asked for, the first delta of output `first_audio_latency` after that same moment (output items and
+content parts are announced as soon as the response is created); then audio deltas carry `chunk_ms` of audio each,
+paced `pace` times faster than real time (1 = real time).
+
+Cancellation (client `response.cancel` or a VAD barge-in) ends every wait at once and stops the stream between two
+deltas; the response ends `cancelled` (a cancel during the response latency still gets `response.created`, then
+`response.done`), its item `incomplete`, and `audio_sent_ms` keeps how much audio really went out (truncation is
+checked against it).
 """
 
 import asyncio
@@ -26,14 +32,20 @@ class Cancelled(Exception):
 
 
 class Responder:
-    def __init__(self, session: Any, active: dict[str, Any], overrides: dict[str, Any]) -> None:
+    def __init__(self, session: Any, active: dict[str, Any], overrides: dict[str, Any], started: float) -> None:
         self.s = session
         self.active = active
+        opts = session.options
+        # loop times of `response.created` and of the first delta of output
+        self.created_at = started + opts.response_latency
+        self.first_output_at = started + max(opts.response_latency, opts.first_audio_latency)
+        self.audio_ms = 0.0  # audio of this response sent so far (for the idle timer)
         settings = {**session.settings, **{k: v for k, v in overrides.items() if k not in ("input", "conversation",
                                                                                                "metadata")}}
         self.settings = settings
         self.in_conversation = overrides.get("conversation", "auto") == "auto"
-        self.context = overrides.get("input", session.items)
+        # the conversation as it stood when the response was asked for (items added during its latency are not in it)
+        self.context = list(overrides.get("input", session.items))
         self.response = {
             "id": active["id"], "status": "in_progress", "status_details": None, "output": [],
             "conversation_id": session.conversation_id if self.in_conversation else None,
@@ -46,9 +58,16 @@ class Responder:
     async def run(self) -> None:
         s = self.s
         try:
-            await s.send({"type": "response.created", "response": s.dialect.render_response(self.response)})
             plan = replies.plan(self.context, self.settings["tools"], self.settings["tool_choice"])
             try:
+                await self._pause_until(self.created_at)
+                cancelled_early = False
+            except Cancelled:
+                cancelled_early = True
+            await s.send({"type": "response.created", "response": s.dialect.render_response(self.response)})
+            try:
+                if cancelled_early:
+                    raise Cancelled
                 if plan["kind"] == "function_call":
                     await self._function_call(plan)
                 else:
@@ -62,6 +81,7 @@ class Responder:
             self.response["usage"] = {"text_in": text_in, "audio_in": audio_in,
                                       "text_out": self.output_tokens["text"], "audio_out": self.output_tokens["audio"]}
             s.active = None
+            s.response_ended(self.audio_ms)
             await s.send({"type": "response.done", "response": s.dialect.render_response(self.response)})
             await s.send({"type": "rate_limits.updated", "rate_limits": [
                 {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
@@ -84,6 +104,18 @@ class Responder:
                 pass
         if self.active["cancel_reason"] is not None:
             raise Cancelled
+
+    async def _pause_until(self, at: float) -> None:
+        """Wait until loop time `at` (no wait if it has passed), or less if the response is cancelled."""
+        await self._pause(at - asyncio.get_running_loop().time())
+
+    async def _step(self, i: int) -> None:
+        """The wait before delta `i` of a text or arguments stream: the first-output latency, then the text pace."""
+        if i == 0:
+            await self._pause_until(self.first_output_at)
+        else:
+            pace = self.s.options.pace
+            await self._pause(self.s.options.text_delay_ms / 1000 / pace if pace else 0)
 
     async def _open_item(self, item: dict[str, Any]) -> int:
         output_index = len(self.response["output"])
@@ -109,9 +141,8 @@ class Responder:
         index = await self._open_item(item)
         args = plan["arguments"]
         try:
-            for start in range(0, len(args), ARGUMENT_CHUNK):
-                await self._pause(self.s.options.text_delay_ms / 1000 / max(self.s.options.pace, 1e-9)
-                                  if self.s.options.pace else 0)
+            for n, start in enumerate(range(0, len(args), ARGUMENT_CHUNK)):
+                await self._step(n)
                 item["arguments"] += args[start:start + ARGUMENT_CHUNK]
                 await self.s.send({"type": "response.function_call_arguments.delta", **self._ids(item, index),
                                    "call_id": item["call_id"], "delta": args[start:start + ARGUMENT_CHUNK]})
@@ -166,10 +197,9 @@ class Responder:
             raise Cancelled
 
     async def _stream_text(self, item: dict[str, Any], index: int, part: dict[str, Any], text: str) -> None:
-        pace = self.s.options.pace
         words = text.split(" ")
         for i, word in enumerate(words):
-            await self._pause(self.s.options.text_delay_ms / 1000 / pace if pace else 0)
+            await self._step(i)
             delta = word if i == 0 else " " + word
             part["text"] += delta
             self.output_tokens["text"] = replies.text_tokens(part["text"])
@@ -191,6 +221,10 @@ class Responder:
         self.s.audio_sent_ms[item["id"]] = 0.0
         ids = {**self._ids(item, index), "content_index": 0}
         for n, data in enumerate(chunks):
+            if n == 0:
+                await self._pause_until(self.first_output_at)
+            else:
+                await self._pause(opts.chunk_ms / 1000 / opts.pace if opts.pace else 0)
             # the transcript runs slightly ahead of the audio, as the service's does
             upto = min(len(words), -(-len(words) * (n + 1) // len(chunks)))
             if upto > said:
@@ -200,10 +234,9 @@ class Responder:
                 part["transcript"] += delta
                 self.output_tokens["text"] = replies.text_tokens(part["transcript"])
                 await self.s.send({"type": "response.audio_transcript.delta", **ids, "delta": delta})
-            if n:
-                await self._pause(opts.chunk_ms / 1000 / opts.pace if opts.pace else 0)
-            elif self.active["cancel_reason"] is not None:
-                raise Cancelled
+                if self.active["cancel_reason"] is not None:  # a cancel that came in while that went out
+                    raise Cancelled
             await self.s.send({"type": "response.audio.delta", **ids, "delta": base64.b64encode(data).decode()})
             self.s.audio_sent_ms[item["id"]] += formats.duration_ms(len(data), fmt)
+            self.audio_ms += formats.duration_ms(len(data), fmt)
             self.output_tokens["audio"] = int(self.s.audio_sent_ms[item["id"]] / 50)

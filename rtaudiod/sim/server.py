@@ -1,18 +1,34 @@
 """The WebSocket server: `Simulator` runs a `websockets` asyncio server on a background thread.
 
-Connection checks, in the service's order and words:
-- path must be `/v1/realtime` (else HTTP 404); query `model=` is optional, unknown models get `model_not_found`;
+Connection checks, in the service's order and words. Each refusal is one `error` event, then a close whose reason
+is `<error type>.<code>`; authentication failures close with 3000, request-shape failures with 4000 (GA service
+capture, issue 7 brief; public reports: "received 3000 (registered) invalid_request_error.invalid_api_key",
+twilio-samples/speech-assistant-openai-realtime-api-python#4; "received 4000 (private use)
+invalid_request_error.invalid_intent", BerriAI/litellm#13471):
+- path must be `/v1/realtime` (else HTTP 404);
 - `Authorization: Bearer KEY` (the `api_key` given, or any non-empty key when none is given); a missing or wrong key
-  gets an `error` with code `invalid_api_key`, then close code 3000 (`invalid_request_error.invalid_api_key`);
-- `ga` dialect: a beta-shaped session (`OpenAI-Beta: realtime=v1`) gets `beta_api_shape_disabled`, close 4000;
+  gets `invalid_api_key`, close 3000;
+- `ga` dialect: a beta-shaped session (`OpenAI-Beta: realtime=v1`) gets `beta_api_shape_disabled`, close 4000
+  ("The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.", reason
+  `invalid_request_error.beta_api_shape_disabled`: jsboige/CoursIA#13149, a capture of the live service);
 - `beta` dialect: the `OpenAI-Beta: realtime=v1` header is required, as the seeds say ("必需"); without it the
-  client gets `missing_beta_header` and close 3000. A client that forgets the header would be answered in the GA
-  shape by the real service, so passing it silently would hide a real bug.
+  client gets `missing_beta_header` and close 4000. A client that forgets the header would be answered in the GA
+  shape by the real service, so passing it silently would hide a real bug;
+- the query's `model=` is required in both dialects (the seeds give the WebSocket URL with "查询参数: model" and
+  every example carries it; GA service capture, issue 7 brief: refused with 4000): without it,
+  `missing_required_parameter` (param `model`; the wording is the API's usual one, the live text was not captured);
+  an unknown model gets `model_not_found` (wording: openai/openai-realtime-console#561), close 4000.
+
+Keepalive: the server pings every `ping_interval` seconds (the service every ~20 s: GA service capture, issue 7
+brief) and closes a connection whose pong is `ping_timeout` seconds late (websockets: close 1011). `stop()` closes
+every session at once with 1001 (going away) and drops a client that does not answer the close within
+`STOP_GRACE_S`.
 """
 
 import asyncio
 import ipaddress
 import json
+import logging
 import threading
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,12 +39,24 @@ from websockets.exceptions import ConnectionClosed
 from .beta import BetaDialect
 from .events import KNOWN_MODELS, new_id
 from .ga import GADialect
-from .session import Options, SimSession
+from .session import (FIRST_AUDIO_LATENCY_S, MAX_SESSION_S, RESPONSE_LATENCY_S, TRANSCRIPTION_LATENCY_S, Options,
+                      SimSession)
 
 PATH = "/v1/realtime"
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024   # the service accepts 15 MiB audio appends
-STOP_GRACE_S = 2.0
+#: An append may carry up to 15 MiB ("up to a maximum of 15 MiB", `InputAudioBufferAppendEvent` in the openai
+#: models); the frame limit leaves room for the JSON around it. A larger frame is closed with 1009 by websockets.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+#: The service pings every ~20 s (GA service capture, issue 7 brief); the pong deadline is websockets' default.
+PING_INTERVAL_S = 20.0
+PING_TIMEOUT_S = 20.0
+#: On stop(), how long a client may take to answer the 1001 close before its connection is dropped.
+STOP_GRACE_S = 0.5
+GOING_AWAY = 1001
 DIALECTS = {"beta": BetaDialect, "ga": GADialect}
+#: The websockets server's own logger. Its DEBUG lines print every handshake header, the client's API key among
+#: them: kept at INFO so no log of a test run (caplog at DEBUG included) ever shows a key.
+WS_LOG = logging.getLogger("rtaudiod.sim.websockets")
+WS_LOG.setLevel(logging.INFO)
 
 
 def check_loopback(host: str) -> None:
@@ -56,17 +84,29 @@ class Simulator:
 
     def __init__(self, dialect: str = "ga", api_key: str | None = None, host: str = "127.0.0.1", port: int = 0,
                  pace: float = 4.0, chunk_ms: int = 100, voice: str = "auto",
-                 max_session_seconds: float = 3600.0) -> None:
+                 max_session_seconds: float = MAX_SESSION_S, response_latency: float = RESPONSE_LATENCY_S,
+                 first_audio_latency: float = FIRST_AUDIO_LATENCY_S,
+                 transcription_latency: float = TRANSCRIPTION_LATENCY_S, ping_interval: float | None = PING_INTERVAL_S,
+                 ping_timeout: float | None = PING_TIMEOUT_S) -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"dialect must be 'beta' or 'ga', not {dialect!r}")
         if voice not in ("auto", "espeak", "synthetic"):
             raise ValueError(f"voice must be 'auto', 'espeak' or 'synthetic', not {voice!r}")
+        for name, value in (("pace", pace), ("response_latency", response_latency),
+                            ("first_audio_latency", first_audio_latency),
+                            ("transcription_latency", transcription_latency)):
+            if value < 0:
+                raise ValueError(f"{name} must be 0 or more, not {value!r}")
         check_loopback(host)
         self.dialect = DIALECTS[dialect]()
         self.api_key = api_key
         self.host = host
         self.port = port
-        self.options = Options(pace=pace, chunk_ms=chunk_ms, voice=voice, max_session_seconds=max_session_seconds)
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.options = Options(pace=pace, chunk_ms=chunk_ms, voice=voice, max_session_seconds=max_session_seconds,
+                               response_latency=response_latency, first_audio_latency=first_audio_latency,
+                               transcription_latency=transcription_latency)
         self.sessions: list[SimSession] = []
         self.rejected: list[dict[str, Any]] = []   # refused at the door: {"code", "close_code", "event"}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -90,7 +130,8 @@ class Simulator:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Close every connection and the listening socket, and join the thread."""
+        """Close every connection at once with 1001 (going away) and the listening socket, and join the thread
+        (within about `STOP_GRACE_S`, even when a client does not answer the close)."""
         if self._loop is not None and self._stop is not None and not self._stop.done():
             self._loop.call_soon_threadsafe(lambda: self._stop.done() or self._stop.set_result(None))
         if self._thread is not None:
@@ -134,16 +175,32 @@ class Simulator:
     async def _serve(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = self._loop.create_future()
-        async with serve(self._handler, self.host, self.port, process_request=self._process_request,
-                         max_size=MAX_MESSAGE_BYTES, compression=None) as server:
+        server = await serve(self._handler, self.host, self.port, process_request=self._process_request,
+                             max_size=MAX_MESSAGE_BYTES, compression=None, ping_interval=self.ping_interval,
+                             ping_timeout=self.ping_timeout, logger=WS_LOG)
+        try:
             self.port = server.sockets[0].getsockname()[1]
             self._ready.set()
             await self._stop
-            server.close(close_connections=True)
-            try:  # a client that never finishes the closing handshake must not hold up stop()
-                await asyncio.wait_for(server.wait_closed(), STOP_GRACE_S)
-            except asyncio.TimeoutError:
-                pass  # asyncio.run() cancels the connections left
+        finally:
+            await self._shutdown(server)
+
+    async def _shutdown(self, server: Any) -> None:
+        """Stop listening, send every connection a 1001 close at once, drop those that do not answer in time."""
+        server.close(close_connections=False)
+        connections = list(server.connections)
+        closing = [asyncio.ensure_future(ws.close(GOING_AWAY, "server shutting down")) for ws in connections]
+        if closing:
+            await asyncio.wait(closing, timeout=STOP_GRACE_S)
+        for ws in connections:
+            if ws.transport is not None and not ws.transport.is_closing():
+                ws.transport.abort()
+        for task in closing:
+            task.cancel()
+        try:
+            await asyncio.wait_for(server.wait_closed(), STOP_GRACE_S)
+        except asyncio.TimeoutError:
+            pass  # asyncio.run() cancels the handlers left
 
     # ---- connections ---------------------------------------------------------------------------------------
     def _process_request(self, connection: ServerConnection, request: Any) -> Any:
@@ -151,10 +208,11 @@ class Simulator:
             return connection.respond(404, "Not found: the Realtime API lives at /v1/realtime\n")
         return None
 
-    async def _refuse(self, ws: ServerConnection, code: str, message: str, close_code: int, reason: str,
-                      error_type: str = "invalid_request_error") -> None:
+    async def _refuse(self, ws: ServerConnection, code: str, message: str, close_code: int,
+                      param: str | None = None, error_type: str = "invalid_request_error") -> None:
         event = {"type": "error", "event_id": new_id("event"),
-                 "error": {"type": error_type, "code": code, "message": message, "param": None, "event_id": None}}
+                 "error": {"type": error_type, "code": code, "message": message, "param": param, "event_id": None}}
+        reason = f"{error_type}.{code}"
         self.rejected.append({"code": code, "close_code": close_code, "event": event})
         try:
             await ws.send(json.dumps(event))
@@ -169,24 +227,26 @@ class Simulator:
         if not key or (self.api_key is not None and key != self.api_key):
             shown = (key[:3] + "*" * 4 + key[-4:]) if len(key) > 8 else "<missing>" if not key else "****"
             await self._refuse(ws, "invalid_api_key", f"Incorrect API key provided: {shown}. You can find your API "
-                               "key at https://platform.openai.com/account/api-keys.", 3000,
-                               "invalid_request_error.invalid_api_key")
+                               "key at https://platform.openai.com/account/api-keys.", 3000)
             return
         beta_header = headers.get("OpenAI-Beta", "")
         if self.dialect.name == "ga" and "realtime=v1" in beta_header:
-            await self._refuse(ws, "beta_api_shape_disabled", "The Realtime API beta shape has been disabled. Remove "
-                               "the 'OpenAI-Beta: realtime=v1' header and use the GA interface.", 4000,
-                               "beta_api_shape_disabled")
+            await self._refuse(ws, "beta_api_shape_disabled", "The Realtime Beta API is no longer supported. Please "
+                               "use /v1/realtime for the GA API.", 4000)
             return
         if self.dialect.name == "beta" and "realtime=v1" not in beta_header:
             await self._refuse(ws, "missing_beta_header", "You must send the 'OpenAI-Beta: realtime=v1' header to use "
-                               "the beta Realtime API.", 3000, "invalid_request_error.missing_beta_header")
+                               "the beta Realtime API.", 4000)
             return
-        query = parse_qs(urlsplit(ws.request.path).query)
-        model = query.get("model", [self.dialect.default_model])[0]
+        models = parse_qs(urlsplit(ws.request.path).query).get("model", [])
+        if not models or not models[0]:
+            await self._refuse(ws, "missing_required_parameter", "Missing required parameter: 'model'.", 4000,
+                               param="model")
+            return
+        model = models[0]
         if model not in KNOWN_MODELS:
-            await self._refuse(ws, "model_not_found", f"The model '{model}' does not exist or you do not have access "
-                               "to it.", 3000, "invalid_request_error.model_not_found")
+            await self._refuse(ws, "model_not_found", f"The model `{model}` does not exist or you do not have "
+                               "access to it.", 4000)
             return
         session = SimSession(ws, self.dialect, self.options, model)
         self.sessions.append(session)

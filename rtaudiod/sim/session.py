@@ -5,6 +5,11 @@ Error codes follow the service: `invalid_json`, `unknown_parameter`, `missing_re
 `invalid_value`, `invalid_type`, `input_audio_buffer_commit_empty`, `conversation_already_has_active_response`,
 `response_cancel_not_active`, `item_truncate_invalid_item_id`, `item_delete_invalid_item_id`,
 `item_retrieve_invalid_item_id`, `session_expired`. After every error but `session_expired` the connection stays open.
+
+Timing follows the service, not the client's convenience: a response starts `response_latency` after it is asked
+for and its first audio `first_audio_latency` after that same moment; input transcription streams
+(`...input_audio_transcription.delta`) and completes `transcription_latency` after the commit, in a task of its own,
+so `.completed` often comes after `response.created`; a session ends after `max_session_seconds`.
 """
 
 import asyncio
@@ -12,6 +17,8 @@ import base64
 import binascii
 import json
 import logging
+import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,18 +39,39 @@ IDLE_KEEP_MS = 1000
 log = logging.getLogger("rtaudiod.sim")
 
 
+#: The service's latencies, in seconds (GA service capture, issue 7 brief): `response.created` ~0.3 s after
+#: `response.create` (or after speech_stopped / the commit), the first audio ~0.5 s after that same moment; the
+#: input transcript completes after the response has started (`openai` model of `...transcription.completed`:
+#: "Transcription runs asynchronously with Response creation, so this event may come before or after the Response
+#: events"; captures show it after).
+RESPONSE_LATENCY_S = 0.3
+FIRST_AUDIO_LATENCY_S = 0.5
+TRANSCRIPTION_LATENCY_S = 0.6
+#: The service's session length cap (GA service capture: `session_expired` "Your session hit the maximum duration
+#: of 60 minutes.", then close 1001).
+MAX_SESSION_S = 3600.0
+
+
 @dataclass
 class Options:
     """Simulator knobs shared by every session.
 
-    `pace`: how many times faster than real time audio deltas are sent (the service runs ~3-5x; 0 = no pacing).
-    `chunk_ms`: audio per delta. `voice`: "auto" | "espeak" | "synthetic". `max_session_seconds`: the length cap."""
+    `pace`: how many times faster than real time audio deltas are sent (the service runs ~3-5x; 1 = real time;
+    0 = no pacing). `chunk_ms`: audio per delta. `voice`: "auto" | "espeak" | "synthetic". `max_session_seconds`:
+    the length cap. `response_latency`: seconds from `response.create` (or the VAD/idle commit) to
+    `response.created`; `first_audio_latency`: seconds from that same moment to the first delta of output (audio,
+    text or arguments; never before `response.created`); `transcription_latency`: seconds from a commit to its
+    `...input_audio_transcription.completed` (the deltas are spread before it). Each wait ends early on a cancel.
+    The defaults are the service's; tests that only check shapes set the latencies to 0."""
 
     pace: float = 4.0
     chunk_ms: int = 100
     voice: str = "auto"
-    max_session_seconds: float = 3600.0
+    max_session_seconds: float = MAX_SESSION_S
     text_delay_ms: float = 20.0
+    response_latency: float = RESPONSE_LATENCY_S
+    first_audio_latency: float = FIRST_AUDIO_LATENCY_S
+    transcription_latency: float = TRANSCRIPTION_LATENCY_S
 
 
 def _vad_params(settings: dict[str, Any]) -> tuple:
@@ -54,8 +82,20 @@ def _vad_params(settings: dict[str, Any]) -> tuple:
     return (settings["input_format"], td.get("threshold"), td.get("prefix_padding_ms"), td.get("silence_duration_ms"))
 
 
+def closing_code(ws: Any) -> int:
+    """How the connection ended, seen from the service: the code of the server's close when the server closed first
+    (expiry 1001, stop 1001, keepalive timeout 1011, `drop_connections`), else the client's, else 1006 (abnormal)."""
+    protocol = ws.protocol
+    if protocol.close_sent is not None and not protocol.close_rcvd_then_sent:
+        return protocol.close_sent.code
+    if protocol.close_rcvd is not None:
+        return protocol.close_rcvd.code
+    return 1006
+
+
 class SimSession:
-    """State and recordings of one connection (`received_events`, `sent_events`, `committed_audio`)."""
+    """State and recordings of one connection (`received_events`, `sent_events`, `committed_audio`, and once it is
+    over `close_code`: see `closing_code`)."""
 
     def __init__(self, ws: Any, dialect: Dialect, options: Options, model: str) -> None:
         self.ws = ws
@@ -63,6 +103,8 @@ class SimSession:
         self.options = options
         self.id = new_id("sess")
         self.conversation_id = new_id("conv")
+        # seconds since the epoch at which the session will hit its length cap (the service's `expires_at`)
+        self.expires_at = int(time.time() + options.max_session_seconds)
         self.settings = dialect.initial_settings(model)
         # recordings, for tests
         self.received_events: list[dict[str, Any]] = []
@@ -80,6 +122,9 @@ class SimSession:
         self.buffer_start_ms = 0.0
         self.stream_ms = 0.0
         self.speech_item_id: str | None = None
+        # server VAD `idle_timeout_ms`: the input stream time (ms) at which the last response's audio has finished
+        # playing, or None while no idle timer runs (before the first response, during a turn or a response)
+        self.idle_from_ms: float | None = None
         self.vad: Vad | None = None
         self._rebuild_vad()
         # the active response
@@ -90,7 +135,7 @@ class SimSession:
     # ---- sending -------------------------------------------------------------------------------------------
     async def send(self, event: dict[str, Any]) -> None:
         """Send one server event: wire name of the dialect, a fresh `event_id`, recorded in `sent_events`."""
-        event = {"event_id": new_id("event"), **event, "type": self.dialect.wire(event["type"])}
+        event = self.dialect.finish({"event_id": new_id("event"), **event, "type": self.dialect.wire(event["type"])})
         self._record(self.sent_events, event)
         await self.ws.send(json.dumps(event))
 
@@ -120,7 +165,7 @@ class SimSession:
             self._cancel.set()
             for task in list(self._tasks):
                 task.cancel()
-            self.close_code = self.ws.close_code
+            self.close_code = closing_code(self.ws)
 
     async def _session_cap(self) -> None:
         seconds = self.options.max_session_seconds
@@ -171,7 +216,20 @@ class SimSession:
 
     # ---- session -------------------------------------------------------------------------------------------
     def render_session(self) -> dict[str, Any]:
-        return self.dialect.render_session(self.settings, self.id)
+        return self.dialect.render_session(self.settings, self.id, self.expires_at)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task:
+        """Run a piece of the session in a task of its own, cancelled when the connection ends."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_finished)
+        return task
+
+    def _task_finished(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None \
+                and not isinstance(task.exception(), ConnectionClosed):
+            log.error("rtaudiod-sim: session task failed", exc_info=task.exception())
 
     def _rebuild_vad(self) -> None:
         td = self.settings["turn_detection"]
@@ -182,6 +240,8 @@ class SimSession:
                        td.get("silence_duration_ms", 500), origin_ms=int(self.stream_ms))
 
     async def on_session_update(self, event: dict[str, Any]) -> None:
+        # A refused session.update is dropped whole, none of its fields applied (GA service capture, issue 7
+        # brief): every check runs on `new`, a copy, before it replaces the settings.
         new = self.dialect.apply_session(self.settings, event["session"])
         if new["voice"] != self.settings["voice"] and self.spoke:
             raise SimError("cannot_update_voice", "Cannot update a conversation's voice if assistant audio is "
@@ -212,7 +272,39 @@ class SimSession:
             else:
                 await self._speech_stopped(at_ms)
         if not self.vad.speaking:
+            await self._check_idle_timeout()
             self._trim_idle_buffer()
+
+    def response_ended(self, audio_ms: float) -> None:
+        """A response is done: its audio plays for `audio_ms` from now, then the idle timer (if any) starts.
+
+        `idle_timeout_ms` "will be applied after the last model response's audio has finished playing, i.e. it's set
+        to the `response.done` time plus audio playback duration" (`openai.types.realtime`, `ServerVad`). Times are
+        those of the input stream, like the event's `audio_start_ms`/`audio_end_ms` ("offset[s] of audio written to
+        the input audio buffer"), so a client streaming its microphone in real time sees it after that many ms."""
+        self.idle_from_ms = self.stream_ms + audio_ms
+
+    async def _check_idle_timeout(self) -> None:
+        """GA server VAD with `idle_timeout_ms`: no speech that long after the last response's audio ended sends
+        `input_audio_buffer.timeout_triggered`, commits the (silent) buffer and asks for a response (`openai` model
+        `InputAudioBufferTimeoutTriggered`: "The empty audio will be committed to the conversation as an
+        `input_audio` item ... and a model response will be generated")."""
+        td = self.settings["turn_detection"]
+        timeout = td.get("idle_timeout_ms") if td is not None and td["type"] == "server_vad" else None
+        if not timeout or self.idle_from_ms is None or self.active is not None:
+            return
+        if self.stream_ms - self.idle_from_ms < timeout:
+            return
+        start_ms, self.idle_from_ms = self.idle_from_ms, None
+        item_id = new_id("item")
+        await self.send({"type": "input_audio_buffer.timeout_triggered", "audio_start_ms": int(start_ms),
+                         "audio_end_ms": int(self.stream_ms), "item_id": item_id})
+        audio = bytes(self.buffer)
+        self.buffer.clear()
+        self.buffer_start_ms = self.stream_ms
+        self.vad.reset(int(self.stream_ms))
+        await self._commit(audio, item_id)
+        self.start_response({}, None)
 
     def _trim_idle_buffer(self) -> None:
         """Under server VAD, silence before a turn is only needed as prefix padding: drop the rest."""
@@ -227,6 +319,7 @@ class SimSession:
 
     async def _speech_started(self, at_ms: int) -> None:
         self.speech_item_id = new_id("item")
+        self.idle_from_ms = None  # the user spoke: no idle timeout until the next response has played
         await self.send({"type": "input_audio_buffer.speech_started", "audio_start_ms": at_ms,
                          "item_id": self.speech_item_id})
         # trim what lies before the turn (prefix padding included) so the committed item starts at audio_start_ms
@@ -280,11 +373,25 @@ class SimSession:
         await self.send({"type": "input_audio_buffer.committed", "item_id": item_id, "previous_item_id": previous})
         await self.add_item(item, previous)
         if self.settings["transcription"] is not None:
-            transcript = replies.transcript_for(ms)
-            item["content"][0]["transcript"] = transcript
-            await self.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item_id,
-                             "content_index": 0, "transcript": transcript,
-                             "usage": {"type": "duration", "seconds": round(ms / 1000, 3)}})
+            self.spawn(self._transcribe(item, ms))
+
+    async def _transcribe(self, item: dict[str, Any], ms: float) -> None:
+        """The input transcript, streamed word by word (`...input_audio_transcription.delta`, in both dialects'
+        `openai` models) and completed `transcription_latency` after the commit, asynchronously with the response
+        ("this event may come before or after the Response events"; GA service capture: often after
+        `response.created`). Deterministic text: `replies.transcript_for`."""
+        transcript = replies.transcript_for(ms)
+        words = transcript.split(" ")
+        step = self.options.transcription_latency / (len(words) + 1)
+        for i, word in enumerate(words):
+            await asyncio.sleep(step)
+            await self.send({"type": "conversation.item.input_audio_transcription.delta", "item_id": item["id"],
+                             "content_index": 0, "delta": word if i == 0 else " " + word})
+        await asyncio.sleep(step)
+        item["content"][0]["transcript"] = transcript
+        await self.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item["id"],
+                         "content_index": 0, "transcript": transcript,
+                         "usage": {"type": "duration", "seconds": round(ms / 1000, 3)}})
 
     async def on_input_audio_buffer_clear(self, event: dict[str, Any]) -> None:
         self.buffer.clear()
@@ -398,15 +505,9 @@ class SimSession:
             self._cancel.set()
 
     def start_response(self, overrides: dict[str, Any], event_id: str | None) -> None:
-        """Mark a response active now (so a second `response.create` is refused) and stream it in a task."""
+        """Mark a response active now (so a second `response.create` is refused, and a `response.cancel` during
+        its latency finds it) and stream it in a task; its latencies count from now."""
         self.active = {"id": new_id("resp"), "cancel_reason": None}
+        self.idle_from_ms = None
         self._cancel.clear()
-        task = asyncio.create_task(Responder(self, self.active, overrides).run())
-        self._tasks.add(task)
-        task.add_done_callback(self._response_finished)
-
-    def _response_finished(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None \
-                and not isinstance(task.exception(), ConnectionClosed):
-            log.error("rtaudiod-sim: response failed", exc_info=task.exception())
+        self.spawn(Responder(self, self.active, overrides, asyncio.get_running_loop().time()).run())

@@ -29,10 +29,16 @@ def _bad_type(value: Any, path: str, expected: str) -> SimError:
                     path)
 
 
-def string() -> Rule:
+def string(max_length: int | None = None) -> Rule:
+    """A string, at most `max_length` characters when given (the service's `string_above_max_length`, e.g.
+    "Invalid 'item.id': string too long. Expected a string with maximum length 32, but got a string with length
+    36 instead."; code name as the OpenAI API reports it, e.g. NousResearch/hermes-agent#10788)."""
     def rule(value: Any, path: str) -> str:
         if not isinstance(value, str):
             raise _bad_type(value, path, "a string")
+        if max_length is not None and len(value) > max_length:
+            raise SimError("string_above_max_length", f"Invalid '{path}': string too long. Expected a string with "
+                           f"maximum length {max_length}, but got a string with length {len(value)} instead.", path)
         return value
     return rule
 
@@ -84,6 +90,22 @@ def enum(*values: Any) -> Rule:
 def nullable(inner: Rule) -> Rule:
     def rule(value: Any, path: str) -> Any:
         return None if value is None else inner(value, path)
+    return rule
+
+
+def tagged(tag: str, variants: dict[str, Rule]) -> Rule:
+    """An object whose allowed fields depend on its `tag` field (GA `turn_detection`: `server_vad` and
+    `semantic_vad` are two objects with different fields). An unknown tag is `invalid_value`; a field of another
+    variant is `unknown_parameter`, as for any other unknown key."""
+    def rule(value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            raise _bad_type(value, path, "an object")
+        prefix = f"{path}." if path else ""
+        if tag not in value:
+            raise SimError("missing_required_parameter", f"Missing required parameter: '{prefix}{tag}'.",
+                           f"{prefix}{tag}")
+        enum(*variants)(value[tag], f"{prefix}{tag}")
+        return variants[value[tag]](value, path)
     return rule
 
 

@@ -11,14 +11,22 @@ import numpy as np
 import websocket
 
 from rtaudiod.sim import Simulator
+from rtaudiod.sim.session import FIRST_AUDIO_LATENCY_S, RESPONSE_LATENCY_S, TRANSCRIPTION_LATENCY_S
 
 from openai_schemas import validate_client_event, validate_server_event
 
-__all__ = ["KEY", "Client", "append_chunked", "b64", "check_conformance", "headers_for", "silence", "speech_pcm16",
-           "tone", "validate_client_event", "validate_server_event", "wait_for"]
+__all__ = ["FAST", "KEY", "MODELS", "REAL_TIME", "Client", "append_chunked", "b64", "check_conformance",
+           "headers_for", "silence", "speech_pcm16", "tone", "url_for", "validate_client_event",
+           "validate_server_event", "wait_for"]
 
 KEY = "sk-test-key-0123456789"
 RECV_TIMEOUT = 10.0
+MODELS = {"beta": "gpt-4o-realtime-preview", "ga": "gpt-realtime"}
+#: For tests of shapes and sequences only: no pacing, no latency.
+FAST = {"pace": 0, "response_latency": 0, "first_audio_latency": 0, "transcription_latency": 0}
+#: For tests of races (barge-in, cancel, truncate): real-time pace and the service's latencies.
+REAL_TIME = {"pace": 1.0, "response_latency": RESPONSE_LATENCY_S, "first_audio_latency": FIRST_AUDIO_LATENCY_S,
+             "transcription_latency": TRANSCRIPTION_LATENCY_S}
 
 
 class Client:
@@ -52,7 +60,18 @@ class Client:
         return event["error"]
 
     def close(self) -> None:
-        self.ws.close()
+        """Close, or just drop the socket when the server has already closed or dropped the connection."""
+        try:
+            self.ws.close(timeout=1)
+        except (websocket.WebSocketException, OSError):
+            pass
+        finally:
+            self.ws.shutdown()
+
+
+def url_for(sim: Simulator, model: str | None = None) -> str:
+    """The simulator's URL with the `model` query the service requires (default: the dialect's usual model)."""
+    return f"{sim.url}?model={model or MODELS[sim.dialect.name]}"
 
 
 def headers_for(dialect: str, key: str = KEY) -> list[str]:

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from simhelpers import append_chunked, b64, silence, speech_pcm16, tone
+from simhelpers import REAL_TIME, append_chunked, b64, silence, speech_pcm16, tone
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -75,8 +75,37 @@ def test_transcription_of_committed_audio(connect, dialect):
     push_to_talk(client, dialect, transcription)
     client.send({"type": "input_audio_buffer.append", "audio": b64(tone(1500))})
     client.send({"type": "input_audio_buffer.commit"})
-    done = client.until("conversation.item.input_audio_transcription.completed")[-1]
+    events = client.until("conversation.item.input_audio_transcription.completed")
+    done = events[-1]
     assert done["transcript"] == "[1.5 s of audio]" and done["usage"] == {"type": "duration", "seconds": 1.5}
+    deltas = [e for e in events if e["type"] == "conversation.item.input_audio_transcription.delta"]
+    assert len(deltas) > 1 and "".join(d["delta"] for d in deltas) == done["transcript"]
+    assert {(d["item_id"], d["content_index"]) for d in deltas} == {(done["item_id"], 0)}
+
+
+def test_transcription_streams_and_completes_after_the_response_has_started(connect, dialect):
+    """With the service's latencies a VAD turn's transcript streams in and completes after `response.created`
+    (transcription runs beside the response); the item's transcript is null until then, and set after."""
+    sim, client = connect(dialect, **{**REAL_TIME, "pace": 0})
+    transcription = {"model": "gpt-4o-transcribe"}
+    client.send({"type": "session.update", "session": {"input_audio_transcription": transcription}
+                 if dialect == "beta" else {"type": "realtime", "audio": {"input": {"transcription": transcription}}}})
+    assert client.recv()["type"] == "session.updated"
+    append_chunked(client, silence(300) + tone(800) + silence(700))
+    events = client.until("conversation.item.input_audio_transcription.completed")
+    types = [e["type"] for e in events]
+    committed = events[types.index("input_audio_buffer.committed")]
+    added = events[types.index(ITEM_ADDED[dialect])]
+    assert added["item"]["id"] == committed["item_id"] and added["item"]["content"][0]["transcript"] is None
+    first_delta = types.index("conversation.item.input_audio_transcription.delta")
+    assert types.index("input_audio_buffer.committed") < types.index("response.created") < len(types) - 1
+    assert first_delta < len(types) - 1
+    done = events[-1]
+    assert done["item_id"] == committed["item_id"] and done["transcript"].endswith(" s of audio]")
+    assert "".join(e["delta"] for e in events if e["type"].endswith("transcription.delta")) == done["transcript"]
+    client.send({"type": "conversation.item.retrieve", "item_id": done["item_id"]})
+    retrieved = client.until("conversation.item.retrieved")[-1]
+    assert retrieved["item"]["content"][0]["transcript"] == done["transcript"]
 
 
 def _speech_bounds_ms(pcm: bytes, rate: int = 24000) -> tuple[float, float]:
@@ -197,3 +226,66 @@ def test_pcm16_output_is_24khz_speech_paced_faster_than_real_time(connect, diale
     # chunks of 100 ms arrive ~pace times faster than real time: never as slow as real time, never a burst
     assert (audio_s - 0.1) / pace * 0.8 < elapsed < (audio_s - 0.1) / 2
     assert all(len(base64.b64decode(e["delta"])) <= 4800 for e in client.events if e["type"] == AUDIO_DELTA[dialect])
+
+
+def _ga_turn_detection(client, td):
+    client.send({"type": "session.update", "session": {"type": "realtime", "audio": {"input": {"turn_detection": td}}}})
+
+
+def _idle_session(client, timeout_ms=5000):
+    _ga_turn_detection(client, {"type": "server_vad", "silence_duration_ms": 300, "idle_timeout_ms": timeout_ms})
+    assert client.recv()["type"] == "session.updated"
+
+
+def _quiet(client):
+    """Everything the server sent up to a clear of the buffer (the clear is only a marker)."""
+    client.send({"type": "input_audio_buffer.clear"})
+    return [e["type"] for e in client.until("input_audio_buffer.cleared")]
+
+
+def test_idle_timeout_after_the_reply_commits_silence_and_responds(connect):
+    """GA server VAD `idle_timeout_ms`: counted in input-stream time from the end of the last reply's audio
+    (response.done + its duration); reached with no speech, the server sends `timeout_triggered`, commits the buffer
+    and answers. Not before the first reply."""
+    sim, client = connect("ga")
+    s = sim.sessions[0]
+    _idle_session(client)
+    append_chunked(client, silence(6000))  # no reply yet: no idle timer
+    assert "input_audio_buffer.timeout_triggered" not in _quiet(client)
+    client.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+                                                              "content": [{"type": "input_text", "text": "hi"}]}})
+    client.send({"type": "response.create"})
+    done = client.until("response.done")[-1]["response"]
+    reply_ms = s.audio_sent_ms[done["output"][0]["id"]]
+    idle_from = 6000 + reply_ms  # the stream stood at 6000 ms when the reply was done
+    append_chunked(client, silence(int(reply_ms) + 4800))
+    assert "input_audio_buffer.timeout_triggered" not in _quiet(client)  # 4.8 s of the 5 s
+    append_chunked(client, silence(400))
+    events = client.until("response.done")
+    types = [e["type"] for e in events]
+    timeout = events[types.index("input_audio_buffer.timeout_triggered")]
+    assert timeout["audio_start_ms"] == int(idle_from)
+    assert 5000 <= timeout["audio_end_ms"] - timeout["audio_start_ms"] <= 5100  # one 100 ms append of slack
+    committed = events[types.index("input_audio_buffer.committed")]
+    assert committed["item_id"] == timeout["item_id"] in s.committed_audio
+    assert types.index("input_audio_buffer.timeout_triggered") < types.index("input_audio_buffer.committed") \
+        < types.index("response.created")
+    assert events[-1]["response"]["output"][0]["content"][0]["transcript"].startswith("I heard ")
+
+
+def test_speech_before_the_idle_timeout_stops_it(connect):
+    sim, client = connect("ga")
+    _idle_session(client)
+    client.send({"type": "response.create", "response": {"output_modalities": ["text"]}})
+    client.until("response.done")
+    append_chunked(client, silence(3000) + tone(400) + silence(3000))  # 6.4 s, but the user spoke at 3 s
+    types = _quiet(client)
+    assert "input_audio_buffer.speech_started" in types and "input_audio_buffer.timeout_triggered" not in types
+
+
+@pytest.mark.parametrize("td", [{"type": "semantic_vad", "idle_timeout_ms": 6000},
+                                {"type": "server_vad", "idle_timeout_ms": 4999}])
+def test_idle_timeout_only_for_server_vad_and_in_range(connect, td):
+    sim, client = connect("ga")
+    _ga_turn_detection(client, td)
+    assert client.expect_error()["param"] == "session.audio.input.turn_detection.idle_timeout_ms"

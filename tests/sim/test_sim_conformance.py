@@ -3,6 +3,9 @@ one validates strictly (discriminated on `type`, no unknown keys) against the `o
 
 (Every other sim test also checks everything the simulator sent, in the `make_sim` fixture's teardown.)"""
 
+import pytest
+
+from openai_schemas import SERVICE_EXTRA_KEYS
 from simhelpers import append_chunked, b64, silence, speech_pcm16, tone, validate_server_event
 
 WEATHER = {"type": "function", "name": "get_weather", "parameters": {
@@ -11,7 +14,8 @@ WEATHER = {"type": "function", "name": "get_weather", "parameters": {
 EXPECTED_COMMON = {
     "session.created", "session.updated", "error", "input_audio_buffer.speech_started",
     "input_audio_buffer.speech_stopped", "input_audio_buffer.committed", "input_audio_buffer.cleared",
-    "conversation.item.input_audio_transcription.completed", "conversation.item.truncated",
+    "conversation.item.input_audio_transcription.completed", "conversation.item.input_audio_transcription.delta",
+    "conversation.item.truncated",
     "conversation.item.deleted", "conversation.item.retrieved", "response.created", "response.output_item.added",
     "response.content_part.added", "response.content_part.done", "response.output_item.done", "response.done",
     "response.function_call_arguments.delta", "response.function_call_arguments.done", "rate_limits.updated",
@@ -79,3 +83,46 @@ def test_every_server_event_conforms(connect, dialect):
     assert not missing, f"not exercised: {sorted(missing)}"
     for event in sent:
         validate_server_event(event, dialect)
+
+
+def test_service_extras_are_sent_and_only_those(connect, dialect):
+    """The keys the service sends beyond its models (`SERVICE_EXTRA_KEYS`): GA deltas carry `obfuscation` (random
+    filler), the session object `id`/`object`/`expires_at`; beta none of the GA ones. GA items carry no `object`."""
+    sim, client = connect(dialect)
+    client.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+                                                              "content": [{"type": "input_text", "text": "hi"}]}})
+    client.send({"type": "response.create"})
+    client.until("response.done")
+    client.send({"type": "response.create", "response": {"modalities": ["text"]} if dialect == "beta"
+                 else {"output_modalities": ["text"]}})
+    client.until("response.done")
+    deltas = [e for e in client.events if e["type"].endswith("audio.delta") or e["type"].endswith("text.delta")
+              or e["type"].endswith("transcript.delta")]
+    assert {e["type"] for e in deltas} == ({"response.audio.delta", "response.audio_transcript.delta",
+                                            "response.text.delta"} if dialect == "beta" else
+                                           {"response.output_audio.delta", "response.output_audio_transcript.delta",
+                                            "response.output_text.delta"})
+    if dialect == "ga":
+        assert all(isinstance(e["obfuscation"], str) and e["obfuscation"].isalnum() for e in deltas)
+        assert len({e["obfuscation"] for e in deltas}) > 1
+        items = [e["item"] for e in client.events if "item" in e]
+        assert items and not any("object" in item for item in items)
+    else:
+        assert not any("obfuscation" in e for e in deltas)
+    session = client.events[0]["session"]
+    extras = {key.rsplit(".", 1)[1] for key in SERVICE_EXTRA_KEYS[dialect] if key.startswith("session.created.")}
+    assert extras <= set(session)
+
+
+def test_the_schema_check_allows_the_named_extras_and_nothing_else():
+    created = {"type": "session.created", "event_id": "e",
+               "session": {"type": "realtime", "object": "realtime.session", "id": "sess_1", "expires_at": 1}}
+    validate_server_event(created, "ga")
+    created["session"]["objekt"] = "x"
+    with pytest.raises(ValueError, match="session.created.session.objekt"):
+        validate_server_event(created, "ga")
+    delta = {"type": "response.output_audio.delta", "event_id": "e", "response_id": "r", "item_id": "i",
+             "output_index": 0, "content_index": 0, "delta": "", "obfuscation": "x"}
+    validate_server_event(delta, "ga")
+    with pytest.raises(ValueError, match="obfuscation"):  # beta deltas never had it
+        validate_server_event({**delta, "type": "response.audio.delta"}, "beta")

@@ -1,9 +1,14 @@
-"""Responses: the full event sequence, text modality, function calls, cancel, truncate/delete, limits."""
+"""Responses: the full event sequence, text modality, function calls, cancel, truncate/delete, limits.
+
+Cancel, barge-in and truncate race the stream, so those tests run at real-time pace with the service's latencies
+(`REAL_TIME`); the others check shapes and sequences only (the fixture's `FAST`)."""
 
 import base64
 import json
 
 import pytest
+
+from simhelpers import REAL_TIME, append_chunked, silence, tone
 
 N = {  # internal (beta) name -> name per dialect
     "beta": lambda n: n,
@@ -15,6 +20,7 @@ N = {  # internal (beta) name -> name per dialect
                      "response.text.done": "response.output_text.done"}.get(n, n),
 }
 TEXT_ONLY = {"beta": {"modalities": ["text"]}, "ga": {"type": "realtime", "output_modalities": ["text"]}}
+TEXT_ONLY_RESPONSE = {"beta": {"modalities": ["text"]}, "ga": {"output_modalities": ["text"]}}
 PTT = {"beta": {"turn_detection": None}, "ga": {"type": "realtime", "audio": {"input": {"turn_detection": None}}}}
 WEATHER = {"type": "function", "name": "get_weather", "description": "Weather for a city",
            "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
@@ -136,30 +142,143 @@ def test_tool_choice_none_answers_instead(connect, dialect):
     assert client.until("response.done")[-1]["response"]["output"][0]["type"] == "message"
 
 
-def test_cancel_stops_audio_mid_stream(connect, dialect):
+LONG = "Tell me a long story about the sea and the wind and the stars above."
+
+
+def received_ms(client, n, item_id=None):
+    """Milliseconds of pcm16 audio the client has received (of one item, or all)."""
+    return sum(len(base64.b64decode(e["delta"])) for e in client.events
+               if e["type"] == n("response.audio.delta") and item_id in (None, e["item_id"])) / 48
+
+
+def audio_until(client, n, ms):
+    """Read until at least `ms` of audio has arrived; the id of the item it belongs to."""
+    for _ in range(1000):
+        event = client.recv()
+        if event["type"] == n("response.audio.delta") and received_ms(client, n) >= ms:
+            return event["item_id"]
+    raise AssertionError(f"not {ms} ms of audio")
+
+
+def test_cancel_lands_mid_audio_at_real_time_and_truncation_races_what_was_sent(connect, dialect):
+    """At real-time pace with the service's latencies: a cancel half a second into the reply stops it there;
+    `audio_sent_ms` is what reached the client; truncating beyond it is refused, at or below it accepted."""
     n = N[dialect]
-    sim, client = connect(dialect, pace=4)
-    say(client, "Tell me a long story about the sea and the wind and the stars above.")
+    sim, client = connect(dialect, **REAL_TIME)
+    say(client, LONG)
     client.send({"type": "response.create"})
-    for _ in range(200):
-        if client.recv()["type"] == n("response.audio.delta"):
-            break
+    item_id = audio_until(client, n, 500)
     client.send({"type": "response.cancel", "event_id": "cx"})
     events = client.until("response.done")
     done = events[-1]["response"]
     assert done["status"] == "cancelled" and done["status_details"]["reason"] == "client_cancelled"
-    assert done["output"][0]["status"] == "incomplete"
-    sent_ms = sim.sessions[0].audio_sent_ms[done["output"][0]["id"]]
-    received = sum(len(base64.b64decode(e["delta"])) for e in client.events if e["type"] == n("response.audio.delta"))
-    assert sent_ms == pytest.approx(received / 48) and 0 < sent_ms < 2000
+    assert done["output"][0]["status"] == "incomplete" and done["output"][0]["id"] == item_id
+    assert not any(e["type"] == "error" for e in events)
+    sent_ms = sim.sessions[0].audio_sent_ms[item_id]
+    assert sent_ms == pytest.approx(received_ms(client, n))  # every delta sent reached the client
+    assert 500 <= sent_ms < 2500  # the reply is ~5 s long: the cancel landed mid-audio
     # nothing is active any more
     client.send({"type": "response.cancel", "event_id": "again"})
     error = client.until("error")[-1]["error"]
     assert error["code"] == "response_cancel_not_active" and error["event_id"] == "again"
 
+    def truncate(ms, event_id):
+        client.send({"type": "conversation.item.truncate", "event_id": event_id, "item_id": item_id,
+                     "content_index": 0, "audio_end_ms": ms})
+        return client.recv()
+
+    beyond = truncate(int(sent_ms) + 1, "t_beyond")
+    assert beyond["type"] == "error"
+    assert (beyond["error"]["code"], beyond["error"]["param"], beyond["error"]["event_id"]) == \
+        ("invalid_value", "audio_end_ms", "t_beyond")
+    assert f"{int(sent_ms) + 1}ms" in beyond["error"]["message"]
+    assert truncate(int(sent_ms), "t_at")["type"] == "conversation.item.truncated"  # exactly what was sent
+    played = int(sent_ms) - 150  # what a client with a 150 ms playout buffer had played
+    truncated = truncate(played, "t_played")
+    assert (truncated["type"], truncated["audio_end_ms"]) == ("conversation.item.truncated", played)
+    assert truncate(played + 1, "t_again")["type"] == "error"  # the audio is that short now
+    assert sim.sessions[0].audio_sent_ms[item_id] == played
+
+
+def test_barge_in_at_real_time_stops_the_audio_at_once(connect, dialect):
+    """Server VAD hears speech while a reply plays at real-time pace: `speech_started`, then not one more audio
+    delta of that reply; it ends `cancelled` / `turn_detected`, and its audio is truncatable up to what was sent."""
+    n = N[dialect]
+    sim, client = connect(dialect, **REAL_TIME)
+    say(client, LONG)
+    client.send({"type": "response.create"})
+    item_id = audio_until(client, n, 300)
+    append_chunked(client, silence(100) + tone(400))
+    events = client.until("response.done")
+    types = [e["type"] for e in events]
+    started = types.index("input_audio_buffer.speech_started")
+    assert n("response.audio.delta") not in types[started:]
+    done = events[-1]["response"]
+    assert done["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
+    sent_ms = sim.sessions[0].audio_sent_ms[item_id]
+    assert sent_ms == pytest.approx(received_ms(client, n, item_id)) and sent_ms < 2500
+    client.send({"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
+                 "audio_end_ms": int(sent_ms)})
+    assert client.until("conversation.item.truncated")[-1]["audio_end_ms"] == int(sent_ms)
+
+
+def test_cancel_during_the_response_latency(connect, dialect):
+    """A cancel before `response.created` (the service takes ~0.3 s): the response is still created, then done
+    `cancelled` with no output; the conversation is unchanged and a new response can start."""
+    sim, client = connect(dialect, **REAL_TIME)
+    say(client, "hello")
+    client.until("conversation.item.created" if dialect == "beta" else "conversation.item.done")
+    client.send({"type": "response.create"})
+    client.send({"type": "response.cancel"})
+    events = client.until("response.done")
+    assert [e["type"] for e in events] == ["response.created", "response.done"]
+    done = events[-1]["response"]
+    assert (done["status"], done["status_details"]["reason"], done["output"]) == ("cancelled", "client_cancelled",
+                                                                               [])
+    assert len(sim.sessions[0].items) == 1
+    client.send({"type": "response.create", "response": TEXT_ONLY_RESPONSE[dialect]})
+    assert client.until("response.done")[-1]["response"]["status"] == "completed"
+
+
+def test_cancel_before_the_first_audio(connect, dialect):
+    """Created, not yet speaking (the first audio comes later than `response.created`): a cancel then leaves an
+    incomplete item with no audio at all, and no truncation beyond 0 ms."""
+    n = N[dialect]
+    sim, client = connect(dialect, **{**REAL_TIME, "first_audio_latency": 1.5})  # a wide window for the cancel
+    say(client, "hello")
+    client.send({"type": "response.create"})
+    client.until("response.content_part.added")
+    client.send({"type": "response.cancel"})
+    events = client.until("response.done")
+    item = events[-1]["response"]["output"][0]
+    assert events[-1]["response"]["status"] == "cancelled" and item["status"] == "incomplete"
+    assert not any(e["type"] in (n("response.audio.delta"), n("response.audio_transcript.delta")) for e in events)
+    assert sim.sessions[0].audio_sent_ms[item["id"]] == 0
+    client.send({"type": "conversation.item.truncate", "item_id": item["id"], "content_index": 0,
+                 "audio_end_ms": 1})
+    assert client.until("error")[-1]["error"]["param"] == "audio_end_ms"
+
+
+def test_response_latency_is_the_services(connect):
+    """`response.created` ~0.3 s after `response.create`, the first audio ~0.5 s after it (lower bounds only: they
+    are waits, not work)."""
+    import time
+
+    sim, client = connect("ga", **REAL_TIME)
+    say(client, "hi")
+    client.until("conversation.item.done")
+    start = time.monotonic()
+    client.send({"type": "response.create"})
+    client.until("response.created")
+    created = time.monotonic() - start
+    client.until("response.output_audio.delta")
+    first_audio = time.monotonic() - start
+    assert created >= 0.29 and first_audio >= 0.49
+    assert created < first_audio - 0.15
+
 
 def test_response_create_during_active_response_is_refused(connect, dialect):
-    sim, client = connect(dialect, pace=4)
+    sim, client = connect(dialect, **REAL_TIME)
     say(client, "one")
     client.send({"type": "response.create"})
     client.send({"type": "response.create", "event_id": "second"})
@@ -171,7 +290,7 @@ def test_response_create_during_active_response_is_refused(connect, dialect):
 
 
 def test_truncate_delete_retrieve(connect, dialect):
-    sim, client = connect(dialect)
+    sim, client = connect(dialect, **REAL_TIME)
     say(client, "hi")
     client.send({"type": "response.create"})
     events = client.until("response.done")
@@ -225,10 +344,8 @@ def test_out_of_band_response_stays_out_of_the_conversation(connect, dialect):
 
 def test_barge_in_cancels_with_turn_detected(connect, dialect):
     """Server VAD hears speech while a response plays: the response ends `cancelled` / `turn_detected`."""
-    from simhelpers import append_chunked, silence, tone
-
     n = N[dialect]
-    sim, client = connect(dialect, pace=2)
+    sim, client = connect(dialect, **REAL_TIME)
     say(client, "Tell me a long story about the sea and the wind and the stars above.")
     client.send({"type": "response.create"})
     for _ in range(200):
@@ -319,10 +436,10 @@ def test_forced_tool_choice(connect):
 
 
 def test_sessions_are_independent(make_sim):
-    from simhelpers import Client, headers_for
+    from simhelpers import Client, headers_for, url_for
 
     sim = make_sim("ga")
-    one, two = (Client(sim.url, headers_for("ga")) for _ in range(2))
+    one, two = (Client(url_for(sim), headers_for("ga")) for _ in range(2))
     try:
         for client in (one, two):
             assert client.recv()["type"] == "session.created"

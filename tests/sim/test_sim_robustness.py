@@ -6,7 +6,7 @@ import json
 import random
 import time
 
-from simhelpers import tone
+from simhelpers import REAL_TIME, tone
 
 SEEDS = {
     "beta": [
@@ -75,7 +75,7 @@ def test_fuzzed_events_get_errors_never_a_crash(connect, dialect):
 
 def test_real_time_pace(connect):
     """pace=1: audio arrives at about real time (the service itself runs faster; this is the knob's floor)."""
-    sim, client = connect("ga", pace=1.0, voice="synthetic")
+    sim, client = connect("ga", **REAL_TIME, voice="synthetic")
     client.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
                                                               "content": [{"type": "input_text", "text": "one two"}]}})
     client.send({"type": "response.create"})

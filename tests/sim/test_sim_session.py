@@ -115,3 +115,103 @@ def test_received_events_are_recorded(connect):
     session = sim.sessions[0]
     assert session.received_events == [{"type": "input_audio_buffer.clear", "event_id": "a"}]
     assert session.invalid_messages == ["{broken"]
+
+
+@pytest.mark.parametrize("voice, ok", [("marin", True), ("verse", True), ("nova", False), ("Alloy", False)])
+def test_voice_names_are_checked_per_dialect(connect, dialect, voice, ok):
+    """The built-in voices of each dialect's models (beta has no marin/cedar); another name is refused with
+    `invalid_value` naming the param."""
+    sim, client = connect(dialect)
+    ok = ok and not (dialect == "beta" and voice == "marin")
+    client.send({"type": "session.update", "event_id": "v", "session": {"voice": voice} if dialect == "beta" else
+                 {"type": "realtime", "audio": {"output": {"voice": voice}}}})
+    event = client.recv()
+    if ok:
+        assert event["type"] == "session.updated"
+        return
+    assert event["type"] == "error"
+    assert (event["error"]["code"], event["error"]["param"]) == (
+        "invalid_value", "session.voice" if dialect == "beta" else "session.audio.output.voice")
+    client.send({"type": "response.create", "event_id": "r", "response": {"voice": voice} if dialect == "beta" else
+                 {"audio": {"output": {"voice": voice}}}})
+    error = client.expect_error()
+    assert (error["param"], error["event_id"]) == (
+        "response.voice" if dialect == "beta" else "response.audio.output.voice", "r")
+
+
+@pytest.mark.parametrize("td, param", [
+    ({"type": "server_vad", "eagerness": "high"}, "eagerness"),
+    ({"type": "semantic_vad", "threshold": 0.6}, "threshold"),
+    ({"type": "semantic_vad", "silence_duration_ms": 400}, "silence_duration_ms"),
+    ({"type": "semantic_vad", "prefix_padding_ms": 100}, "prefix_padding_ms"),
+])
+def test_ga_turn_detection_fields_of_the_other_vad_type_are_refused(connect, td, param):
+    sim, client = connect("ga")
+    client.send({"type": "session.update", "event_id": "td",
+                 "session": {"type": "realtime", "audio": {"input": {"turn_detection": td}}}})
+    error = client.expect_error()
+    assert (error["code"], error["param"], error["event_id"]) == (
+        "unknown_parameter", f"session.audio.input.turn_detection.{param}", "td")
+
+
+def test_beta_turn_detection_is_one_object(connect):
+    """The beta models have one turn-detection object with every field: no refusal by type there."""
+    sim, client = connect("beta")
+    client.send({"type": "session.update", "session": {"turn_detection": {"type": "semantic_vad", "threshold": 0.6,
+                                                                          "eagerness": "low"}}})
+    assert client.recv()["session"]["turn_detection"]["eagerness"] == "low"
+
+
+def test_a_refused_session_update_is_dropped_whole(connect, dialect):
+    """A bad voice beside new instructions and tools: the error, and none of it applied (the next session.updated
+    and the simulator's state still hold the old instructions and no tools)."""
+    sim, client = connect(dialect)
+    tool = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {}}}
+    bad = {"instructions": "Speak like a pirate.", "tools": [tool]}
+    bad.update({"voice": "nova"} if dialect == "beta" else {"type": "realtime", "audio": {"output": {"voice": "nova"}}})
+    client.send({"type": "session.update", "event_id": "bad", "session": bad})
+    assert client.expect_error()["event_id"] == "bad"
+    settings = sim.sessions[0].settings
+    assert (settings["instructions"], settings["tools"], settings["voice"]) == (
+        "You are a helpful assistant.", [], "alloy" if dialect == "beta" else "marin")
+    client.send({"type": "session.update", "session": {} if dialect == "beta" else {"type": "realtime"}})
+    session = client.recv()["session"]
+    assert session["instructions"] == "You are a helpful assistant." and session["tools"] == []
+    # the same fields with a good voice are applied together
+    bad.update({"voice": "echo"} if dialect == "beta" else {"audio": {"output": {"voice": "echo"}}})
+    client.send({"type": "session.update", "session": bad})
+    session = client.recv()["session"]
+    assert session["instructions"] == "Speak like a pirate."
+    assert [t["name"] for t in session["tools"]] == ["get_weather"]
+
+
+def test_item_and_event_id_lengths(connect, dialect):
+    """Client item ids: at most 32 characters; event ids: at most 512 (`string_above_max_length`)."""
+    sim, client = connect(dialect)
+
+    def create(item_id, event_id="e"):
+        client.send({"type": "conversation.item.create", "event_id": event_id, "item": {
+            "id": item_id, "type": "message", "role": "user", "content": [{"type": "input_text", "text": "x"}]}})
+        event = client.recv()
+        if event["type"] == "conversation.item.added":
+            assert client.recv()["type"] == "conversation.item.done"
+        return event
+
+    uuid = "123e4567-e89b-12d3-a456-426614174000"
+    error = create(uuid)["error"]
+    assert (error["code"], error["param"]) == ("string_above_max_length", "item.id")
+    assert "maximum length 32, but got a string with length 36" in error["message"]
+    assert create("i" * 32)["type"] == ("conversation.item.created" if dialect == "beta" else "conversation.item.added")
+    error = create("j", event_id="e" * 513)["error"]
+    assert (error["code"], error["param"]) == ("string_above_max_length", "event_id")
+    assert create("k", event_id="e" * 512)["type"] != "error"
+
+
+def test_assistant_audio_items_cannot_be_created(connect, dialect):
+    sim, client = connect(dialect)
+    part = {"type": "audio", "transcript": "hi"} if dialect == "beta" else {"type": "output_audio", "transcript": "hi"}
+    client.send({"type": "conversation.item.create", "item": {"type": "message", "role": "assistant",
+                                                              "content": [part]}})
+    error = client.expect_error()
+    assert (error["code"], error["param"]) == ("invalid_value", "item.content[0].type")
+    assert sim.sessions[0].items == []
