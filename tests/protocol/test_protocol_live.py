@@ -1,5 +1,8 @@
 """The protocol layer against the simulator over a real socket, in both dialects: events built by the builders
-reach it as valid events, and everything it sends decodes (no UnknownEvent) into complete response sequences."""
+reach it as valid events, and everything it sends decodes (no UnknownEvent) into complete response sequences.
+
+Shape tests run the simulator without pacing or latency (`FAST`); the barge-in test (cancel, truncate) races a
+reply at real-time pace with the service's latencies (`REAL_TIME`)."""
 
 import base64
 import json
@@ -24,8 +27,12 @@ from rtaudiod.protocol import (Codec, ConversationItemCreated, ConversationItemD
                                item_truncate, realtime_url, response_cancel, response_create, session_update,
                                user_text)
 from rtaudiod.sim import Simulator
+from rtaudiod.sim.session import FIRST_AUDIO_LATENCY_S, RESPONSE_LATENCY_S, TRANSCRIPTION_LATENCY_S
 
 KEY = "sk-test-protocol-0123456789"
+FAST = {"pace": 0, "response_latency": 0, "first_audio_latency": 0, "transcription_latency": 0}
+REAL_TIME = {"pace": 1.0, "response_latency": RESPONSE_LATENCY_S, "first_audio_latency": FIRST_AUDIO_LATENCY_S,
+             "transcription_latency": TRANSCRIPTION_LATENCY_S}
 MODELS = {"beta": "gpt-4o-realtime-preview", "ga": "gpt-realtime"}
 BYTES_PER_MS = {"pcm16": 48, "g711_ulaw": 8, "g711_alaw": 8}
 MAX_EVENTS = 5000
@@ -73,8 +80,13 @@ def dialect(request) -> str:
 
 
 @pytest.fixture
-def sim(dialect) -> Iterator[Simulator]:
-    sim = Simulator(dialect=dialect, api_key=KEY, pace=0, voice="synthetic").start()
+def timing() -> dict:
+    return FAST
+
+
+@pytest.fixture
+def sim(dialect, timing) -> Iterator[Simulator]:
+    sim = Simulator(dialect=dialect, api_key=KEY, voice="synthetic", **timing).start()
     yield sim
     sim.stop()
     for session in sim.sessions:  # what the builders sent reached the server as valid events
@@ -154,15 +166,44 @@ def test_session_text_and_audio_turns(peer, dialect, fmt):
     peer.send(response_create(ResponseParams(modalities=["text"], instructions="Answer in text.")))
     check_message_response(peer.response(), dialect, audio=False)
 
-    # barge-in bookkeeping on the first assistant item, clear, delete
-    assistant = done.response.output[0].id
-    peer.send(item_truncate(assistant, 0, 50, event_id="ev_tr"))
-    truncated = peer.until(ConversationItemTruncated)[-1]
-    assert (truncated.item_id, truncated.audio_end_ms) == (assistant, 50)
+    # clear, delete (barge-in bookkeeping: `test_barge_in_races_the_reply_at_real_time`)
     peer.send(input_audio_clear())
     peer.until(InputAudioBufferCleared)
     peer.send(item_delete(created.item.id))
     assert peer.until(ConversationItemDeleted)[-1].item_id == created.item.id
+
+
+@pytest.mark.parametrize("timing", [REAL_TIME], ids=["real_time"])
+@pytest.mark.parametrize("fmt", ["pcm16", "g711_ulaw"])
+def test_barge_in_races_the_reply_at_real_time(peer, dialect, fmt, timing):
+    """A reply at real-time pace with the service's latencies: cancel it mid-audio, then truncate at what arrived
+    (accepted) and beyond (refused): every event typed, the milliseconds in the session's own format."""
+    peer.send(session_update(SessionConfig(input_audio_format=fmt, output_audio_format=fmt, turn_detection=None)))
+    peer.until(SessionUpdated)
+    peer.send(user_text("Tell me a long story about the sea and the wind and the stars above."))
+    peer.send(response_create())
+    received = 0
+    for _ in range(MAX_EVENTS):
+        event = peer.recv()
+        if isinstance(event, ResponseAudioDelta):
+            item_id = event.item_id
+            received += len(base64.b64decode(event.delta))
+            if received >= 400 * BYTES_PER_MS[fmt]:
+                break
+    peer.send(response_cancel(event_id="ev_cx"))
+    events = peer.until(ResponseDone)
+    received += sum(len(base64.b64decode(e.delta)) for e in events if isinstance(e, ResponseAudioDelta))
+    done = events[-1].response
+    assert done.status == "cancelled" and done.status_details.reason == "client_cancelled"
+    assert ErrorEvent not in [type(e) for e in events]
+    heard_ms = received // BYTES_PER_MS[fmt]
+    assert 400 <= heard_ms < 2500  # a reply of ~5 s, cancelled mid-audio
+    peer.send(item_truncate(item_id, 0, heard_ms + 1, event_id="ev_beyond"))
+    error = peer.until(ErrorEvent)[-1].error
+    assert (error.event_id, error.param) == ("ev_beyond", "audio_end_ms")
+    peer.send(item_truncate(item_id, 0, heard_ms, event_id="ev_tr"))
+    truncated = peer.until(ConversationItemTruncated)[-1]
+    assert (truncated.item_id, truncated.audio_end_ms) == (item_id, heard_ms)
     # a client mistake comes back as an error naming the event
     peer.send(response_cancel(event_id="ev_cancel"))
     error = peer.until(ErrorEvent)[-1]
@@ -203,7 +244,7 @@ def test_out_of_band_response_with_overrides(peer, dialect):
 
 def test_ga_service_refuses_the_beta_header():
     """The header rule matters: a GA server answers the beta shape with `beta_api_shape_disabled` (decoded)."""
-    with Simulator(dialect="ga", api_key=KEY, pace=0) as sim:
+    with Simulator(dialect="ga", api_key=KEY, **FAST) as sim:
         ws = websocket.create_connection(realtime_url("gpt-realtime", sim.url),
                                          header=headers("beta", KEY).lines(), timeout=10)
         try:
