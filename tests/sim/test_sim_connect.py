@@ -187,7 +187,7 @@ def test_cli_port_zero_prints_url_and_serves():
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_cli_signal_closes_sessions_with_1001_at_once_and_exits_0(sig):
     """With clients connected (one reading, one that never reads and so never answers the close), SIGTERM or
-    SIGINT closes every session with 1001 and the process exits 0, without a traceback, in well under a second."""
+    SIGINT closes every session with 1001 at once and the process exits 0, without a traceback."""
     proc, url = _start_cli("--pace", "1")
     with proc:
         try:
@@ -199,8 +199,8 @@ def test_cli_signal_closes_sessions_with_1001_at_once_and_exits_0(sig):
             start = time.monotonic()
             proc.send_signal(sig)
             assert _close_code(reader) == 1001
+            elapsed = time.monotonic() - start  # to the close (the exit waits up to 0.5 s more for `idle`)
             assert proc.wait(timeout=5) == 0
-            elapsed = time.monotonic() - start
             stderr = proc.stderr.read()
         finally:
             if proc.poll() is None:
