@@ -6,8 +6,13 @@ from cpython.buffer cimport PyBuffer_Release
 from rtaudiod._ext._buffers cimport (
     NOGIL_MIN_BYTES, PyUnicode_DATA, PyUnicode_GET_LENGTH, PyUnicode_IS_COMPACT_ASCII, get_bytes,
 )
-from rtaudiod._ext.rta_b64 cimport *
-from rtaudiod._ext.rta_g711 cimport *
+from rtaudiod._ext.rta_b64 cimport (
+    RTA_B64_ELENGTH, RTA_B64_OK, rta_b64_decode, rta_b64_decoded_size, rta_b64_encode, rta_b64_encoded_size,
+    rta_b64_force_impl, rta_b64_impl, rta_b64_status, rta_b64_strerror,
+)
+from rtaudiod._ext.rta_g711 cimport (
+    rta_alaw_decode, rta_alaw_encode, rta_g711_init, rta_ulaw_decode, rta_ulaw_encode,
+)
 
 cdef extern from "Python.h":
     bytes PyBytes_FromStringAndSize(const char *v, Py_ssize_t len)

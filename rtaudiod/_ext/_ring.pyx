@@ -5,7 +5,13 @@ from cpython.buffer cimport PyBuffer_Release
 from libc.stdint cimport int64_t
 
 from rtaudiod._ext._buffers cimport NOGIL_MIN_BYTES, get_bytes, get_writable
-from rtaudiod._ext.rta_ring cimport *
+from rtaudiod._ext.rta_ring cimport (
+    RTA_RING_ENOMEM, rta_region, rta_ring_advance_read, rta_ring_advance_write, rta_ring_close, rta_ring_closed,
+    rta_ring_create, rta_ring_destroy, rta_ring_note_underrun, rta_ring_overruns, rta_ring_read,
+    rta_ring_read_available, rta_ring_read_regions, rta_ring_skip, rta_ring_status, rta_ring_underruns,
+    rta_ring_wait_readable, rta_ring_wait_writable, rta_ring_write, rta_ring_write_available,
+    rta_ring_write_regions,
+)
 
 cdef extern from "Python.h":
     bytes PyBytes_FromStringAndSize(const char *v, Py_ssize_t len)
