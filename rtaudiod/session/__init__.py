@@ -1,0 +1,34 @@
+"""The Realtime session: websocket-client threads, turns, barge-in, tools, reconnect and renewal.
+
+    from rtaudiod.audio import AudioConfig, AudioEngine
+    from rtaudiod.session import RealtimeConfig, Session
+
+    audio = AudioEngine(AudioConfig()).start()
+    session = Session(RealtimeConfig(api_key=KEY, instructions="Be brief."), audio,
+                      on_event=lambda topic, data: print(topic, data)).start()
+    session.wait_ready(10)
+    session.send_text("What time is it?")          # a text turn; the reply plays
+    session.turn_start(); ...; session.turn_end()   # a push-to-talk turn
+    session.register_tool("get_time", lambda call: '{"time": "12:00"}', "The local time")
+    session.status()                                # state, counters, latency figures; never the key
+    session.stop(); audio.close()
+
+What goes in: a `RealtimeConfig` (where, credentials, settings, timing) and a running `AudioEngine` whose
+`session_format` matches `audio_format`. What comes out: the reply on the speaker, `on_event(topic, data)` events
+(`state`, `vad`, `transcript.user`, `transcript.assistant`, `text`, `response`, `function_call`, `error`, `raw`),
+`state` / `on_state`, `status()`.
+
+Modules: `session` (the `Session`: supervisor, commands, server event handlers, barge-in), `link` (one connection's
+state and its receive and uplink loops), `connection` (the WebSocket: connect, receive, locked sends), `credentials`
+(API key or ephemeral key from `token_url`), `config` (`RealtimeConfig`), `tools` (handlers and calls in flight),
+`history` (recent turns replayed into a new session), `stats` (counters and latency figures).
+"""
+
+from rtaudiod.errors import SessionError
+
+from .config import RealtimeConfig, ToolSpec, TurnDetectionConfig
+from .session import FATAL_CODES, Session, State
+from .tools import ToolCall
+
+__all__ = ["FATAL_CODES", "RealtimeConfig", "Session", "SessionError", "State", "ToolCall", "ToolSpec",
+           "TurnDetectionConfig"]

@@ -1,0 +1,186 @@
+"""What a session needs: where to connect, the credentials, the settings sent to the service, and the timing of
+keepalive, reconnect and renewal. A msgspec Struct, so the daemon's TOML loader validates it (unknown keys refused).
+
+The API key is never shown: `repr()` hides it, and `settings_for_status()` leaves it out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from rtaudiod.protocol import (DEFAULT_BASE_URL, NoiseReduction, SessionConfig, Tool, ToolChoiceFunction,
+                               Transcription, TurnDetection, function_tool)
+
+__all__ = ["RealtimeConfig", "ToolSpec", "TurnDetectionConfig"]
+
+AudioFormatName = Literal["pcm16", "g711_ulaw", "g711_alaw"]
+#: The voices the service knows (openai 3.57.0 models, both dialects); a mistyped voice is refused by the service
+#: and a refused session.update is dropped whole (instructions and tools with it), so it is checked here first.
+VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+
+
+class TurnDetectionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """How turns end. `server_vad` (energy; threshold, padding, silence, idle timeout), `semantic_vad` (eagerness),
+    or `none`: push-to-talk, the client commits (`turn_end`). Unset parameters take the service's defaults."""
+
+    type: Literal["server_vad", "semantic_vad", "none"] = "server_vad"
+    threshold: float | None = None
+    prefix_padding_ms: int | None = None
+    silence_duration_ms: int | None = None
+    idle_timeout_ms: int | None = None
+    eagerness: Literal["low", "medium", "high", "auto"] | None = None
+    create_response: bool | None = None
+    interrupt_response: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"turn_detection.threshold must be between 0.0 and 1.0, got {self.threshold}")
+        for key in ("prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms"):
+            value = getattr(self, key)
+            if value is not None and value < 0:
+                raise ValueError(f"turn_detection.{key} must be >= 0, got {value}")
+        # The GA service refuses the other VAD type's fields (the dialect mapping would drop them silently).
+        if self.type == "server_vad" and self.eagerness is not None:
+            raise ValueError("turn_detection.eagerness belongs to semantic_vad, not server_vad")
+        if self.type == "semantic_vad":
+            wrong = [k for k in ("threshold", "prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms")
+                     if getattr(self, k) is not None]
+            if wrong:
+                raise ValueError(f"turn_detection.{wrong[0]} belongs to server_vad, not semantic_vad")
+
+    def to_protocol(self) -> TurnDetection | None:
+        if self.type == "none":
+            return None
+        fields = {k: getattr(self, k) for k in ("threshold", "prefix_padding_ms", "silence_duration_ms",
+                                                "idle_timeout_ms", "eagerness", "create_response",
+                                                "interrupt_response") if getattr(self, k) is not None}
+        return TurnDetection(type=self.type, **fields)
+
+
+class ToolSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A function the model may call. `parameters` is a JSON Schema object."""
+
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] = msgspec.field(default_factory=lambda: {"type": "object", "properties": {}})
+
+    def __post_init__(self) -> None:
+        if not self.name or len(self.name) > 64 or not all(c.isalnum() or c in "_-" for c in self.name):
+            raise ValueError(f"tool name {self.name!r} must be 1-64 letters, digits, '_' or '-'")
+
+    def to_protocol(self) -> Tool:
+        return function_tool(self.name, self.description, self.parameters)
+
+
+class RealtimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Everything a `Session` needs. Credentials: `api_key`, or `token_url` (an endpoint of your own that mints an
+    ephemeral key before every connect, so the long-lived key need not live on the device)."""
+
+    # -- where -------------------------------------------------------------------------------------------------
+    base_url: str = DEFAULT_BASE_URL
+    model: str = "gpt-realtime"
+    dialect: Literal["ga", "beta"] = "ga"
+    api_key: str | None = None
+    token_url: str | None = None
+    # -- what the service is told (session.update after every connect) -----------------------------------------
+    instructions: str | None = None
+    voice: str | None = None
+    audio_format: AudioFormatName = "pcm16"  # both directions; must match the audio engine's session_format
+    transcription_model: str | None = None  # e.g. "gpt-4o-mini-transcribe"; None: no input transcription
+    transcription_language: str | None = None
+    noise_reduction: Literal["near_field", "far_field"] | None = None
+    turn_detection: TurnDetectionConfig = msgspec.field(default_factory=TurnDetectionConfig)
+    tools: list[ToolSpec] = msgspec.field(default_factory=list)
+    tool_choice: str | None = None  # "auto", "none", "required", or the name of one tool
+    temperature: float | None = None  # beta only (GA has no temperature; dropped there)
+    max_output_tokens: int | Literal["inf"] | None = None
+    output_modality: Literal["audio", "text"] = "audio"
+    # -- timing --------------------------------------------------------------------------------------------------
+    connect_timeout_s: float = 10.0
+    ping_interval_s: float = 20.0  # ping the server after this long without hearing from it
+    ping_timeout_s: float = 10.0  # ...and call the connection dead this long after that
+    reconnect_initial_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    reconnect_attempts: int | None = None  # in a row before giving up; None: never give up (a device)
+    stable_after_s: float = 10.0  # a connection that lived this long resets the retry budget
+    renew_after_s: float = 55 * 60.0  # renew at a quiet moment after this (the service ends sessions at 60 min)
+    history_turns: int = 8  # recent user/assistant turns carried into a new session, as text
+    tool_timeout_s: float = 15.0
+    min_commit_ms: int = 100  # the service refuses a commit of less audio
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("ws://", "wss://")):
+            raise ValueError(f"base_url must start with ws:// or wss://, got {self.base_url!r}")
+        if not self.model:
+            raise ValueError("model must not be empty (the service refuses a connection without one)")
+        if self.voice is not None and self.voice not in VOICES:
+            raise ValueError(f"voice {self.voice!r} is not one of {', '.join(VOICES)}")
+        if self.temperature is not None and not 0.6 <= self.temperature <= 1.2:
+            raise ValueError(f"temperature must be between 0.6 and 1.2, got {self.temperature}")
+        if isinstance(self.max_output_tokens, int) and not 1 <= self.max_output_tokens <= 4096:
+            raise ValueError(f"max_output_tokens must be 1..4096 or 'inf', got {self.max_output_tokens}")
+        names = [t.name for t in self.tools]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tool names must be unique, got {names}")
+        if self.tool_choice not in (None, "auto", "none", "required") and self.tool_choice not in names:
+            raise ValueError(f"tool_choice {self.tool_choice!r} is not 'auto', 'none', 'required' or a tool name")
+        for key in ("connect_timeout_s", "ping_interval_s", "ping_timeout_s", "reconnect_initial_s",
+                    "reconnect_max_s", "tool_timeout_s", "renew_after_s"):
+            if not getattr(self, key) > 0:
+                raise ValueError(f"{key} must be > 0, got {getattr(self, key)}")
+        if self.reconnect_attempts is not None and self.reconnect_attempts < 1:
+            raise ValueError(f"reconnect_attempts must be >= 1 or None, got {self.reconnect_attempts}")
+        if self.history_turns < 0:
+            raise ValueError(f"history_turns must be >= 0, got {self.history_turns}")
+
+    def __repr__(self) -> str:  # the key stays out of every repr, log line and traceback
+        shown = {f: getattr(self, f) for f in self.__struct_fields__ if f != "api_key"}
+        key = "<set>" if self.api_key else None
+        return f"RealtimeConfig(api_key={key}, " + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    __str__ = __repr__
+
+    @property
+    def push_to_talk(self) -> bool:
+        return self.turn_detection.type == "none"
+
+    def session_settings(self, extra_tools: list[Tool] | None = None) -> SessionConfig:
+        """The `session.update` payload: every setting the config names (unset ones keep the service's default)."""
+        tools = [t.to_protocol() for t in self.tools] + list(extra_tools or [])
+        fields: dict[str, Any] = {
+            "modalities": ["text", "audio"] if self.output_modality == "audio" else ["text"],
+            "input_audio_format": self.audio_format,
+            "output_audio_format": self.audio_format,
+            "turn_detection": self.turn_detection.to_protocol(),
+            "tools": tools,
+            "tool_choice": self._tool_choice(),
+        }
+        if self.instructions is not None:
+            fields["instructions"] = self.instructions
+        if self.voice is not None:
+            fields["voice"] = self.voice
+        if self.transcription_model is not None:
+            fields["input_audio_transcription"] = Transcription(
+                model=self.transcription_model,
+                **({"language": self.transcription_language} if self.transcription_language else {}))
+        if self.noise_reduction is not None:
+            fields["input_audio_noise_reduction"] = NoiseReduction(type=self.noise_reduction)
+        if self.temperature is not None:
+            fields["temperature"] = self.temperature
+        if self.max_output_tokens is not None:
+            fields["max_response_output_tokens"] = self.max_output_tokens
+        return SessionConfig(**fields)
+
+    def _tool_choice(self) -> Any:
+        if self.tool_choice in (None, "auto", "none", "required"):
+            return self.tool_choice or "auto"
+        return ToolChoiceFunction(name=self.tool_choice)
+
+    def settings_for_status(self) -> dict[str, Any]:
+        """The settings a status report shows (never the key, never the token endpoint's query string)."""
+        return {"base_url": self.base_url, "model": self.model, "dialect": self.dialect,
+                "credentials": "api_key" if self.api_key else "token_url" if self.token_url else None,
+                "voice": self.voice, "audio_format": self.audio_format,
+                "turn_detection": self.turn_detection.type, "tools": [t.name for t in self.tools]}

@@ -1,0 +1,138 @@
+"""One connection's life: the state the session keeps per connection, and its two threads' loops.
+
+The receive thread (`receive_loop`) reads frames, answers the keepalive and hands every message to the session; the
+uplink thread (`uplink_loop`) moves the microphone from the capture ring to the socket. Both end when the link ends
+(`Link.end`): the peer closed, the connection died, the session stops or renews. The session's supervisor thread
+starts and joins them once per connection.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from websocket import ABNF
+
+from rtaudiod.errors import SessionError
+from rtaudiod.framing import append_frame_size, frame_append_from_ring
+from rtaudiod.protocol import Codec
+
+from .connection import Connection
+
+if TYPE_CHECKING:
+    from .session import Session
+
+__all__ = ["Link", "receive_loop", "uplink_loop"]
+
+#: How often a waiting thread looks up (the receive thread's keepalive tick, the uplink's wait when no audio comes).
+RECEIVE_TICK_S = 0.5
+UPLINK_WAIT_S = 0.1
+
+
+class Link:
+    """Per-connection state. `ended` is set once, with the first reason given (`closed`, `lost`, `dead`, `fatal`,
+    `renew`, `expired`, `stop`, `stalled`) and the error that caused it, if any."""
+
+    def __init__(self, connection: Connection, dialect: str, number: int) -> None:
+        self.connection = connection
+        self.codec = Codec(dialect)
+        self.number = number  # 1 for the session's first connection
+        self.opened_at = time.monotonic()
+        self.session_id: str | None = None
+        self.settings_event_id: str | None = None
+        self.configured = threading.Event()  # the first session.updated came: audio may flow
+        self.ended = threading.Event()
+        self.reason: str | None = None
+        self.error: SessionError | None = None
+        self.expired = False  # the service said session_expired (a close 1001 follows)
+        self._lock = threading.Lock()
+
+    def end(self, reason: str, error: SessionError | None = None) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason, self.error = reason, error
+        self.ended.set()
+
+    @property
+    def age(self) -> float:
+        return time.monotonic() - self.opened_at
+
+
+def receive_loop(session: Session, link: Link) -> None:
+    """Read frames until the link ends. Keepalive: the service pings about every 20 s and the library answers; when
+    nothing at all is heard for `ping_interval_s` we ping, and a peer silent `ping_timeout_s` longer is dead."""
+    config, conn = session.config, link.connection
+    conn.set_receive_timeout(RECEIVE_TICK_S)
+    last_heard = time.monotonic()
+    pinged_at = 0.0
+    while not link.ended.is_set():
+        try:
+            opcode, data = conn.receive()
+        except TimeoutError:
+            silent = time.monotonic() - last_heard
+            if silent > config.ping_interval_s + config.ping_timeout_s:
+                link.end("dead", SessionError(f"the server was silent for {silent:.0f} s (no answer to a ping)",
+                                              code="dead_peer"))
+                return
+            if silent > config.ping_interval_s and pinged_at < last_heard:
+                try:
+                    conn.ping()
+                except SessionError as e:
+                    link.end("lost", e)
+                    return
+                pinged_at = time.monotonic()
+            continue
+        except SessionError as e:
+            link.end("lost", e)
+            return
+        last_heard = time.monotonic()
+        if opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY):
+            session._on_frame(link, data)
+        elif opcode == ABNF.OPCODE_CLOSE:
+            link.end("expired" if link.expired else "closed")
+            return
+
+
+def uplink_loop(session: Session, link: Link) -> None:
+    """Microphone to socket: one fused core call per frame reads the capture ring and writes the complete, masked
+    WebSocket frame of the `input_audio_buffer.append` event into one reused buffer (G.711-encoded on the way for
+    G.711 sessions); it goes out under the library's send lock. The thread sleeps in `wait_readable` (GIL released)
+    and never polls. It also serves `turn_end`: the audio captured up to that moment is sent, then the commit, so
+    the commit can never overtake the turn's last frames."""
+    audio, stats = session.audio, session.stats
+    ring = audio.capture_ring
+    fmt = session.config.audio_format
+    frame_bytes = session.frame_bytes
+    wire_per_pcm = 1 if fmt == "pcm16" else 0.5  # G.711: one code per PCM16 sample
+    out = bytearray(append_frame_size(frame_bytes, fmt, masked=True))
+    view = memoryview(out)
+    send = link.connection.send_frame
+    # Nothing captured before the session was configured goes up (it may be in the wrong format, or minutes old).
+    while not link.configured.wait(UPLINK_WAIT_S):
+        if link.ended.is_set():
+            return
+        ring.skip(ring.read_available & ~1)
+    ring.skip(ring.read_available & ~1)
+    try:
+        while not link.ended.is_set():
+            ready = ring.wait_readable(frame_bytes, UPLINK_WAIT_S)
+            woke = time.perf_counter()
+            if session._turn_end_request is not None:
+                session._finish_turn(link, out)
+                continue
+            if not ready:
+                continue
+            if not session._uplink_open():
+                ring.skip(frame_bytes)
+                stats.frames_withheld += 1
+                continue
+            n = frame_append_from_ring(ring, frame_bytes, out, fmt, os.urandom(4))
+            send(view[:n])
+            stats.frames_sent += 1
+            stats.audio_bytes_sent += int(frame_bytes * wire_per_pcm)
+            session._turn_audio_bytes += frame_bytes
+            stats.uplink_latency.add((time.perf_counter() - woke) * 1000)
+    except SessionError as e:
+        link.end("lost", e)

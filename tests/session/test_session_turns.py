@@ -1,0 +1,161 @@
+"""Turns against a real simulator: text turns, push-to-talk with real speech, server VAD, the response queue."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from sessionhelpers import REAL_TIME
+from rtaudiod.codecs import alaw_decode, ulaw_decode
+from rtaudiod.session import State
+from sessionhelpers import speech, wait_until, xcorr
+
+FORMATS = ["pcm16", "g711_ulaw"]
+
+
+def sent_types(sim, index: int = 0) -> list[str]:
+    return [e["type"] for e in sim.sessions[index].received_events]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_text_turn_plays_the_whole_reply(make_sim, make_session, dialect, fmt):
+    sim = make_sim(dialect)
+    session, engine, _, events = make_session(sim, fmt=fmt)
+    session.send_text("Hello there")
+    done = events.wait("response", lambda d: d["event"] == "done", timeout=15)
+    assert done["status"] == "completed"
+    said = events.wait("transcript.assistant", lambda d: d["final"])
+    assert said["text"] == "You said: Hello there."
+    item = said["item_id"]
+    sent_ms = sim.sessions[0].audio_sent_ms[item]
+    assert sent_ms > 500
+    # every byte the service sent for the item is in the playout ring's ledger, and then handed to the device
+    assert engine.received_ms(item) == pytest.approx(sent_ms, abs=1)
+    wait_until(lambda: session.state is State.READY, 15, "the reply to finish playing")
+    assert engine.played_ms(item) == pytest.approx(sent_ms, abs=1)
+    assert engine.status()["playout"]["underruns"] == 0
+    states = [d["state"] for d in events.of("state")]
+    assert states[:2] == ["connecting", "ready"]
+    assert states.index("thinking") < states.index("speaking") < len(states) - 1 and states[-1] == "ready"
+    # the session was configured with the format it runs, before any audio
+    update = next(e for e in sim.sessions[0].received_events if e["type"] == "session.update")
+    wire_fmt = update["session"]["input_audio_format"] if dialect == "beta" else \
+        update["session"]["audio"]["input"]["format"]["type"]
+    assert wire_fmt == {"pcm16": "pcm16" if dialect == "beta" else "audio/pcm", "g711_ulaw":
+                        "g711_ulaw" if dialect == "beta" else "audio/pcmu"}[fmt]
+    stats = session.status()["counters"]
+    assert stats["audio_deltas"] >= 1 and stats["reply_latency"]["count"] == 1
+    assert stats["playout_latency"]["count"] == 1
+
+
+@pytest.mark.parametrize("fmt", ["pcm16", "g711_ulaw", "g711_alaw"])
+def test_push_to_talk_speech_reaches_the_service_intact(make_sim, make_session, dialect, fmt):
+    sim = make_sim(dialect)
+    session, engine, mic, events = make_session(sim, fmt=fmt, turn_detection={"type": "none"})
+    rate = engine.config.session_rate
+    words = speech("Turn on the kitchen lights.", rate)
+    session.turn_start()
+    assert session.state is State.LISTENING
+    wait_until(lambda: mic.idle, 5, "the mic to be ready")
+    ready_in = mic.say(words)
+    wait_until(lambda: mic.idle, ready_in + 5, "the speech to be captured")
+    assert session.turn_end() is True
+    events.wait("response", lambda d: d["event"] == "done", timeout=15)
+    s = sim.sessions[0]
+    (item, committed), = s.committed_audio.items()
+    pcm = committed if fmt == "pcm16" else (ulaw_decode if fmt == "g711_ulaw" else alaw_decode)(committed)
+    _, corr = xcorr(words, pcm)
+    assert corr > (0.999 if fmt == "pcm16" else 0.99)  # G.711 is lossy: ~38 dB SNR
+    assert len(pcm) >= len(words)  # the whole utterance, up to the last sample before turn_end
+    types = sent_types(sim)
+    assert types.index("input_audio_buffer.clear") < types.index("input_audio_buffer.append")
+    assert types.index("input_audio_buffer.commit") > max(i for i, t in enumerate(types)
+                                                          if t == "input_audio_buffer.append")
+    assert types.index("response.create") > types.index("input_audio_buffer.commit")
+    said = events.wait("transcript.assistant", lambda d: d["final"])
+    assert said["text"].startswith("I heard ")
+    # nothing went up outside the turn (push-to-talk)
+    appended = sum(len(base64.b64decode(e["audio"])) for e in s.received_events
+                   if e["type"] == "input_audio_buffer.append")
+    assert appended == len(committed)
+
+
+def test_a_turn_too_short_to_commit_is_cleared_not_committed(make_sim, make_session):
+    sim = make_sim("ga")
+    session, engine, mic, events = make_session(sim, turn_detection={"type": "none"})
+    session.turn_start()
+    assert session.turn_end() is False
+    error = events.wait("error", lambda d: d["code"] == "turn_too_short")
+    assert "not committed" in error["message"]
+    wait_until(lambda: sent_types(sim).count("input_audio_buffer.clear") == 2, 5, "the clear to arrive")
+    assert "input_audio_buffer.commit" not in sent_types(sim)
+    assert session.stats.commits_skipped == 1
+    assert not [e for e in sim.sessions[0].sent_events if e["type"] == "error"]
+    assert session.state is State.READY
+
+
+def test_turn_end_without_a_turn_is_a_clear_error(make_sim, make_session):
+    from rtaudiod.session import SessionError
+
+    session, *_ = make_session(make_sim("ga"), turn_detection={"type": "none"})
+    with pytest.raises(SessionError, match="no turn is open"):
+        session.turn_end()
+
+
+def test_server_vad_turn_from_real_speech(make_sim, make_session, dialect):
+    sim = make_sim(dialect, **REAL_TIME)
+    session, engine, mic, events = make_session(sim, transcription_model="gpt-4o-mini-transcribe")
+    words = speech("What is the weather like today?")
+    mic.say(words)
+    events.wait("vad", lambda d: d["event"] == "speech_started", timeout=10)
+    assert session.wait_state(State.LISTENING, timeout=2)
+    events.wait("vad", lambda d: d["event"] == "speech_stopped", timeout=10)
+    said = events.wait("transcript.assistant", lambda d: d["final"], timeout=15)
+    assert said["text"].startswith("I heard ")
+    heard = events.wait("transcript.user", lambda d: d["final"], timeout=10)
+    assert heard["text"].startswith("[")
+    (committed,) = sim.sessions[0].committed_audio.values()
+    _, corr = xcorr(words[: len(committed) // 2 * 2][:24000], committed)
+    assert corr > 0.99
+    assert session.stats.frames_sent > 50 and session.stats.frames_withheld == 0
+    wait_until(lambda: session.state is State.READY, 15, "the reply to finish")
+    assert session.stats.reply_latency.count == 1
+    # the history holds the turn for a new session: the user's transcript and the assistant's words, in order
+    roles = [(t.role, t.text[:6]) for t in session.history.turns()]
+    assert roles == [("user", heard["text"][:6]), ("assistant", "I hear")]
+
+
+def test_response_create_is_never_sent_over_an_active_response(make_sim, make_session):
+    sim = make_sim("ga", **REAL_TIME)
+    session, engine, mic, events = make_session(sim)
+    session.send_text("First question")
+    session.send_text("Second question")  # the first response is still being created: this one waits
+    wait_until(lambda: len([d for d in events.of("response") if d["event"] == "done"]) == 2, 20, "two responses")
+    s = sim.sessions[0]
+    assert not [e for e in s.sent_events if e["type"] == "error"], "the service refused something"
+    assert sent_types(sim).count("response.create") == 2
+    assert session.stats.responses_queued == 1
+    finals = [d["text"] for d in events.of("transcript.assistant") if d["final"]]
+    assert finals[-1] == "You said: Second question."
+
+
+def test_commands_need_a_connection(make_sim, make_session):
+    from rtaudiod.session import SessionError
+
+    session, *_ = make_session(make_sim("ga"), start=False)
+    with pytest.raises(SessionError) as e:
+        session.send_text("hello")
+    assert e.value.code == "not_connected"
+
+
+def test_status_is_json_and_names_no_key(make_sim, make_session):
+    from sessionhelpers import KEY
+
+    session, engine, *_ = make_session(make_sim("ga"))
+    status = session.status()
+    text = json.dumps(status)
+    assert KEY not in text and KEY not in repr(session) and KEY not in repr(session.config)
+    assert status["state"] == "ready" and status["connected"] and status["session_id"].startswith("sess_")
+    assert status["settings"]["credentials"] == "api_key"
