@@ -24,11 +24,26 @@ from .connection import Connection
 if TYPE_CHECKING:
     from .session import Session
 
-__all__ = ["Link", "receive_loop", "uplink_loop"]
+__all__ = ["Link", "MaskKeys", "receive_loop", "uplink_loop"]
 
 #: How often a waiting thread looks up (the receive thread's keepalive tick, the uplink's wait when no audio comes).
 RECEIVE_TICK_S = 0.5
 UPLINK_WAIT_S = 0.1
+
+
+class MaskKeys:
+    """Masking keys for client frames. RFC 6455 wants an unpredictable key per frame; one `os.urandom(4)` per frame
+    (a getrandom call, ~0.4 us) cost more than framing the whole frame, so keys are cut from a 4 KiB block."""
+
+    def __init__(self) -> None:
+        self._block = b""
+        self._pos = 0
+
+    def next(self) -> bytes:
+        if self._pos >= len(self._block):
+            self._block, self._pos = os.urandom(4096), 0
+        self._pos += 4
+        return self._block[self._pos - 4 : self._pos]
 
 
 class Link:
@@ -109,30 +124,46 @@ def uplink_loop(session: Session, link: Link) -> None:
     out = bytearray(append_frame_size(frame_bytes, fmt, masked=True))
     view = memoryview(out)
     send = link.connection.send_frame
+    keys = MaskKeys()
     # Nothing captured before the session was configured goes up (it may be in the wrong format, or minutes old).
     while not link.configured.wait(UPLINK_WAIT_S):
         if link.ended.is_set():
             return
         ring.skip(ring.read_available & ~1)
     ring.skip(ring.read_available & ~1)
+    injected = session.inject_ring
+    # Without a microphone the wait times out every UPLINK_WAIT_S: that many frames of injected audio then go at
+    # once, so injection keeps real time either way.
+    frames_per_timeout = max(1, round(UPLINK_WAIT_S * 1000 / session.audio.config.mode.capture_ms))
+
+    def send_from(source, nbytes: int, woke: float) -> None:
+        if not session._uplink_open():
+            source.skip(nbytes)
+            stats.frames_withheld += 1
+            return
+        n = frame_append_from_ring(source, nbytes, out, fmt, keys.next())
+        send(view[:n])
+        stats.frames_sent += 1
+        stats.audio_bytes_sent += int(nbytes * wire_per_pcm)
+        session._turn_audio_bytes += nbytes
+        stats.uplink_latency.add((time.perf_counter() - woke) * 1000)
+
     try:
         while not link.ended.is_set():
             ready = ring.wait_readable(frame_bytes, UPLINK_WAIT_S)
             woke = time.perf_counter()
             if session._turn_end_request is not None:
-                session._finish_turn(link, out)
+                session._finish_turn(link, out, keys)
                 continue
-            if not ready:
-                continue
-            if not session._uplink_open():
-                ring.skip(frame_bytes)
-                stats.frames_withheld += 1
-                continue
-            n = frame_append_from_ring(ring, frame_bytes, out, fmt, os.urandom(4))
-            send(view[:n])
-            stats.frames_sent += 1
-            stats.audio_bytes_sent += int(frame_bytes * wire_per_pcm)
-            session._turn_audio_bytes += frame_bytes
-            stats.uplink_latency.add((time.perf_counter() - woke) * 1000)
+            if injected.read_available:  # injected audio goes before the microphone, whose frames are skipped
+                if ready:
+                    ring.skip(frame_bytes)
+                for _ in range(1 if ready else frames_per_timeout):
+                    waiting = injected.read_available & ~1
+                    if not waiting:
+                        break
+                    send_from(injected, min(frame_bytes, waiting), woke)
+            elif ready:
+                send_from(ring, frame_bytes, woke)
     except SessionError as e:
         link.end("lost", e)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import enum
 import itertools
 import logging
-import os
 import random
 import re
 import sys
@@ -33,15 +32,17 @@ from collections.abc import Callable
 from typing import Any
 
 from rtaudiod.audio import AudioEngine
+from rtaudiod.codecs import alaw_decode, ulaw_decode
 from rtaudiod.errors import RtaudiodError, SessionError
-from rtaudiod.framing import frame_append_from_ring
+from rtaudiod.framing import decode_audio_delta, frame_append_from_ring
+from rtaudiod.ring import RingBuffer
 from rtaudiod import protocol as rp
 
 from .config import RealtimeConfig
 from .connection import Connection
 from .credentials import resolve_key
 from .history import History
-from .link import Link, receive_loop, uplink_loop
+from .link import Link, MaskKeys, receive_loop, uplink_loop
 from .stats import SessionStats
 from .tools import PendingCalls, ToolCall, ToolHandler, ToolRegistry
 
@@ -127,6 +128,14 @@ class Session:
         self._playout_pending: deque[tuple[str, float]] = deque(maxlen=32)
         self._settings_event_ids: dict[str, RealtimeConfig] = {}  # runtime session.update -> config to restore
         self.gate: Callable[[], bool] | None = None  # extra uplink gate (listening modes); None: always open
+        # The assistant's audio for other consumers (the control API's audio.output): PCM16 mono at the session
+        # rate, as written to the playout ring. Decoded a second time only while someone listens.
+        self.on_audio: Callable[[bytes, str | None], None] | None = None
+        self._to_pcm16 = {"g711_ulaw": ulaw_decode, "g711_alaw": alaw_decode}.get(config.audio_format)
+        # Audio injected as microphone input (another process's capture, a file): one producer at a time
+        # (`_inject_lock`), the uplink thread reads it before the microphone.
+        self.inject_ring = RingBuffer(audio.config.session_rate * 2 * 10)
+        self._inject_lock = threading.Lock()
         self._pending = PendingCalls(self._answer_call, config.tool_timeout_s)
         self._handlers: dict[type, Callable[[Link, Any], None]] = {
             rp.SessionCreated: self._on_session_created, rp.SessionUpdated: self._on_session_updated,
@@ -549,6 +558,13 @@ class Session:
                 self.config = previous
                 raise
 
+    def inject_audio(self, pcm: bytes) -> int:
+        """Send `pcm` (PCM16 mono at the session rate) up as if the microphone had heard it, in real time frames;
+        while it lasts the microphone's own frames are skipped. Returns the bytes queued (short: more than 10 s
+        already waiting, the rest dropped). The push-to-talk gate applies as to the microphone."""
+        with self._inject_lock:
+            return self.inject_ring.write(pcm[: len(pcm) & ~1])
+
     def register_tool(self, name: str, handler: ToolHandler, description: str | None = None,
                       parameters: dict[str, Any] | None = None) -> None:
         """Serve a function the model may call. Announced at once when connected, and after every reconnect."""
@@ -636,17 +652,20 @@ class Session:
         gate = self.gate
         return self._turn_open or gate is None or gate()
 
-    def _finish_turn(self, link: Link, out: bytearray) -> None:
+    def _finish_turn(self, link: Link, out: bytearray, keys: MaskKeys) -> None:
         """Uplink thread: send every byte captured up to turn_end, then commit (or clear a too-short turn)."""
         respond, done, result = self._turn_end_request
         ring, fmt = self.audio.capture_ring, self.config.audio_format
         view = memoryview(out)
+        if self.inject_ring.read_available:  # the turn's audio is the injected audio: the microphone's is not
+            ring.skip(ring.read_available & ~1)
+            ring = self.inject_ring
         try:
             while True:
                 chunk = min(self.frame_bytes, ring.read_available & ~1)
                 if not chunk:
                     break
-                n = frame_append_from_ring(ring, chunk, out, fmt, os.urandom(4))
+                n = frame_append_from_ring(ring, chunk, out, fmt, keys.next())
                 link.connection.send_frame(view[:n])
                 self.stats.frames_sent += 1
                 self.stats.audio_bytes_sent += chunk if fmt == "pcm16" else chunk // 2
@@ -704,6 +723,9 @@ class Session:
         if written is not None:
             if written:
                 self._on_audio_written(written)
+                listener = self.on_audio
+                if listener is not None:
+                    self._tap_audio(listener, frame)
             return
         try:
             event = link.codec.decode(frame)
@@ -717,6 +739,16 @@ class Session:
             handler(link, event)
         elif type(event) is rp.UnknownEvent and link.codec.unknown[event.type] == 1:
             log.info("ignoring server events of an unknown type: %s", event.type)
+
+    def _tap_audio(self, listener: Callable[[bytes, str | None], None], frame: bytes) -> None:
+        try:
+            pcm = decode_audio_delta(frame)
+            if pcm is not None and self._to_pcm16 is not None:
+                pcm = self._to_pcm16(pcm)
+            if pcm:
+                listener(pcm, self.audio.delta_item_id)
+        except Exception:  # a listener's bug must not take the receive thread down
+            log.exception("on_audio failed")
 
     def _on_audio_written(self, nbytes: int) -> None:
         self.stats.audio_deltas += 1

@@ -96,3 +96,12 @@ def test_history_keeps_order_bounds_and_cuts():
         for event in events:
             validate_client_event(msgspec.json.decode(rp.Codec(dialect).encode(event)), dialect)
     assert History(0).replay_events() == []
+
+
+def test_mask_keys_are_four_fresh_bytes_each():
+    from rtaudiod.session.link import MaskKeys
+
+    keys = MaskKeys()
+    drawn = [keys.next() for _ in range(3000)]  # across two 4 KiB blocks
+    assert all(type(k) is bytes and len(k) == 4 for k in drawn)
+    assert len(set(drawn)) > 2990  # 32-bit keys from os.urandom: a repeat among 3000 is rare, thousands are a bug

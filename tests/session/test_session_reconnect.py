@@ -11,7 +11,7 @@ import pytest
 from sessionhelpers import REAL_TIME, config_for
 from faultproxy import FaultProxy
 from rtaudiod.session import Session, State
-from sessionhelpers import KEY, Recorder, null_engine, wait_until
+from sessionhelpers import Recorder, null_engine, wait_until
 
 INSTRUCTIONS = "You are a kitchen assistant. Be brief."
 

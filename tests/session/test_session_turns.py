@@ -159,3 +159,35 @@ def test_status_is_json_and_names_no_key(make_sim, make_session):
     assert KEY not in text and KEY not in repr(session) and KEY not in repr(session.config)
     assert status["state"] == "ready" and status["connected"] and status["session_id"].startswith("sess_")
     assert status["settings"]["credentials"] == "api_key"
+
+
+@pytest.mark.parametrize("fmt", ["pcm16", "g711_alaw"])
+def test_the_reply_audio_reaches_an_audio_listener_as_pcm16(make_sim, make_session, fmt):
+    sim = make_sim("ga")
+    session, engine, mic, events = make_session(sim, fmt=fmt)
+    heard: list[tuple[bytes, str]] = []
+    session.on_audio = lambda pcm, item: heard.append((pcm, item))
+    session.send_text("Hello there")
+    said = events.wait("transcript.assistant", lambda d: d["final"], timeout=15)
+    events.wait("response", lambda d: d["event"] == "done")
+    item = said["item_id"]
+    sent = b"".join(base64.b64decode(e["delta"]) for e in sim.sessions[0].sent_events
+                    if e["type"] == "response.output_audio.delta" and e["item_id"] == item)
+    expected = sent if fmt == "pcm16" else alaw_decode(sent)
+    assert b"".join(pcm for pcm, i in heard if i == item) == expected
+    assert {i for _, i in heard} == {item}
+
+
+def test_injected_audio_is_the_turn(make_sim, make_session):
+    sim = make_sim("ga")
+    session, engine, mic, events = make_session(sim, turn_detection={"type": "none"})
+    words = speech("Set a timer for ten minutes.")
+    mic.say(bytes(len(words)))  # the room is silent meanwhile: the microphone's frames must not be sent
+    session.turn_start()
+    assert session.inject_audio(words) == len(words)
+    wait_until(lambda: session.inject_ring.read_available == 0, 10, "the injected audio to go up")
+    assert session.turn_end() is True
+    (committed,) = wait_until(lambda: list(sim.sessions[0].committed_audio.values()), 5, "the commit")
+    # bit-exact: nothing of the microphone mixed in, nothing lost; after it the (silent) microphone is live again
+    assert committed[: len(words)] == words
+    assert not any(committed[len(words):]) and len(committed) - len(words) <= 10 * 960
