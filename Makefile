@@ -2,7 +2,7 @@
 PY ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: setup system python run test test-both ctest bench bench-smoke clean
+.PHONY: setup system python run test test-both ctest bench bench-smoke bench-session clean
 
 setup: system python
 
@@ -39,6 +39,10 @@ bench: setup
 	    --benchmark-columns=min,median,ops,rounds --benchmark-sort=name \
 	    --benchmark-json=$(BENCH_JSON) $(PYTEST_ARGS)
 	$(PY) benchmarks/ratios.py $(BENCH_JSON)
+
+# CPU of a 60 s full-duplex session against rtaudiod-sim (in its own process), over the same run with no session.
+bench-session: setup
+	$(PY) benchmarks/session_cpu.py --seconds 60
 
 # Every benchmark once, untimed, each contender checked against rtaudiod's result (for CI; < 30 s).
 bench-smoke: setup
