@@ -10,12 +10,14 @@ Each subclass also derives from the builtin a caller would have caught before (`
     ├── FramingError      (ValueError)    rtaudiod.framing: a broken audio event frame (bad JSON, bad base64)
     ├── RingFullError     (BufferError)   rtaudiod.framing: the audio does not fit in the ring (nothing written)
     ├── AudioDeviceError  (RuntimeError)  rtaudiod.audio: a device missing, busy or refusing the format
-    └── SessionError      (RuntimeError)  rtaudiod.session: the session cannot go on (see `.code`, `.fatal`)
+    ├── SessionError      (RuntimeError)  rtaudiod.session: the session cannot go on (see `.code`, `.fatal`)
+    └── ControlError      (RuntimeError)  rtaudiod.control: a request the daemon refused (see `.code`)
 """
 
 from __future__ import annotations
 
-__all__ = ["AudioDeviceError", "FramingError", "ProtocolError", "RingFullError", "RtaudiodError", "SessionError"]
+__all__ = ["AudioDeviceError", "ControlError", "FramingError", "ProtocolError", "RingFullError", "RtaudiodError",
+           "SessionError"]
 
 
 class RtaudiodError(Exception):
@@ -66,3 +68,12 @@ class SessionError(RtaudiodError, RuntimeError):
         self.code = code
         self.fatal = fatal
         self.close_code = close_code
+
+
+class ControlError(RtaudiodError, RuntimeError):
+    """A control request the daemon answered with an error: `code` is the protocol's stable code (`bad_args`,
+    `not_connected`, ...; docs/control-protocol.md), the message the daemon's human explanation."""
+
+    def __init__(self, message: str, *, code: str = "internal") -> None:
+        super().__init__(message)
+        self.code = code
