@@ -35,6 +35,7 @@ def test_a_server_killed_mid_reply_comes_back_with_settings_tools_and_the_conver
     sim2 = make_sim(dialect, port=port)
     assert session.wait_ready(15), session.error
     s2 = sim2.sessions[0]
+    wait_until(lambda: len(created_items(s2)) >= 3, 5, "the replayed conversation to arrive")
     update = next(e for e in s2.received_events if e["type"] == "session.update")
     assert update["session"]["instructions"] == INSTRUCTIONS
     assert [t["name"] for t in update["session"]["tools"]] == ["get_time"]
@@ -73,7 +74,8 @@ def test_the_session_is_renewed_at_a_quiet_moment_before_the_cap(make_sim, make_
     wait_until(lambda: len(sim.sessions) == 2, 10, "the renewal")
     assert session.wait_ready(5)
     assert sim.sessions[0].close_code == 1000  # renewed by us, not expired by the service
-    replayed = created_items(sim.sessions[1])
+    replayed = wait_until(lambda: created_items(sim.sessions[1])[1:] and created_items(sim.sessions[1]), 5,
+                          "the replayed conversation to arrive")
     assert [i["content"][0]["text"] for i in replayed] == ["Remember the word pineapple", first["text"]]
     assert session.stats.renewals == 1 and session.stats.reconnects == 0
     session.send_text("Still there?")
