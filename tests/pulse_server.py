@@ -94,8 +94,11 @@ class PulseServer:
         return Recording(self.env, source)
 
     def play(self, sink: str, pcm: np.ndarray) -> subprocess.Popen:
-        """Play interleaved int16 (RATE, CHANNELS) into a sink; returns the pacat process (wait() it)."""
-        proc = subprocess.Popen(["pacat", "--playback", "-d", sink, "--latency-msec=20", *FORMAT_ARGS],
+        """Play interleaved int16 (RATE, CHANNELS) into a sink; returns the pacat process (wait() it; pacat drains
+        its stream before it exits). The player is the test's signal source, not the system under test: a 200 ms
+        buffer keeps it from underrunning on a loaded machine (with 20 ms it did, and the gaps it left in the
+        "microphone" failed the capture tests' correlation, 0.52 instead of 1.0)."""
+        proc = subprocess.Popen(["pacat", "--playback", "-d", sink, "--latency-msec=200", *FORMAT_ARGS],
                                 stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.env)
         proc.stdin.write(np.ascontiguousarray(pcm, np.int16).tobytes())
         proc.stdin.close()
