@@ -81,6 +81,7 @@ def run(seconds: float, dialect: str = "ga", fmt: str = "pcm16", with_session: b
         if proc is not None:
             proc.terminate()
             proc.wait(10)
+            proc.stdout.close()
 
 
 def main() -> None:
