@@ -1,0 +1,238 @@
+"""`Daemon`: owns every part and every thread of a running rtaudiod (the audio engine, the session, the control
+server, and the local simulator in demo mode), and the main loop that watches them.
+
+    daemon = Daemon(load_config(path))
+    daemon.start()            # READY=1 once the control socket is up and the session is connected or retrying
+    code = daemon.run()       # until request_stop(); watchdog, STATUS= lines, SIGHUP reloads (request_reload())
+    daemon.stop()
+
+A part that dies (a thread that crashed, a session that failed for good) brings the daemon down with a non-zero
+status for systemd to act on: never a silent, half-alive process. Exit statuses: 0 stopped on request, 1 a part
+failed, 78 (EX_CONFIG) the configuration or the credentials are wrong (the unit does not restart on it).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from typing import Any
+
+import msgspec
+
+from rtaudiod.audio import AudioDeviceError, AudioEngine
+from rtaudiod.session import Session, State
+
+from .config import ConfigError, DaemonConfig
+from .notify import Notifier
+
+__all__ = ["EXIT_CONFIG", "EXIT_FAILED", "Daemon"]
+
+log = logging.getLogger("rtaudiod.daemon")
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 78  # sysexits.h EX_CONFIG
+#: Session settings SIGHUP can change on a live session (the rest needs a restart: where to connect, the key).
+LIVE_SETTINGS = ("instructions", "voice", "turn_detection", "tools", "tool_choice", "temperature",
+                 "max_output_tokens", "transcription_model", "transcription_language", "noise_reduction",
+                 "output_modality")
+TICK_S = 0.5
+
+
+class Daemon:
+    def __init__(self, config: DaemonConfig, notifier: Notifier | None = None) -> None:
+        self.config = config
+        self.notifier = notifier or Notifier()
+        self.simulator: Any = None
+        self.engine: AudioEngine | None = None
+        self.session: Session | None = None
+        self.control: Any = None
+        self.socket_path: str | None = None
+        self.exit_code = 0
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._last_status = ""
+
+    # ---------------------------------------------------------------------------------------------- start/stop
+    def start(self, ready_timeout: float | None = None) -> None:
+        """Start every part; READY=1 once the control socket is up and the session has connected (or is retrying).
+        A part that cannot start raises (what was started is stopped again)."""
+        try:
+            session_config = self._session_config()
+            self.engine = self._start_audio()
+            self.session = Session(session_config, self.engine, on_state=self._on_state)
+            self.session.start()
+            if self.config.control.enabled:
+                self._start_control()
+            timeout = ready_timeout if ready_timeout is not None else session_config.connect_timeout_s + 1
+            self._wait_connected_or_retrying(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        status = self._status_line()
+        self.notifier.ready(status)
+        log.info("ready: %s", status)
+
+    def _session_config(self) -> Any:
+        cfg = self.config
+        session = cfg.session
+        no_key = not session.api_key and not session.token_url
+        if cfg.daemon.simulate == "always" or (no_key and cfg.daemon.simulate == "auto"):
+            from rtaudiod.sim import Simulator
+
+            key = secrets.token_urlsafe(16)
+            self.simulator = Simulator(dialect=session.dialect, api_key=key, pace=1.0).start()
+            log.warning("no API key and no token_url: talking to rtaudiod-sim at %s (the local simulator), not to "
+                        "the service; set OPENAI_API_KEY or the systemd credential to use the service",
+                        self.simulator.url)
+            model = session.model if session.dialect == "ga" else "gpt-4o-realtime-preview"
+            return msgspec.structs.replace(session, base_url=self.simulator.url, api_key=key, token_url=None,
+                                           model=model)
+        if no_key:
+            raise ConfigError("no API key: set OPENAI_API_KEY, the systemd credential openai_api_key, "
+                                 "daemon.api_key_file or session.token_url")
+        return session
+
+    def _start_audio(self) -> AudioEngine:
+        audio = self.config.audio
+        try:
+            return AudioEngine(audio).start()
+        except AudioDeviceError as e:
+            if not (self.config.daemon.audio_fallback and audio.backend == "pyaudio"):
+                raise
+            log.warning("no usable sound device (%s): running on the null audio backend (no microphone, no "
+                        "speaker; the control API's audio.input and audio.output still work)", str(e).splitlines()[0])
+            self.config.audio = msgspec.structs.replace(audio, backend="null")
+            return AudioEngine(self.config.audio).start()
+
+    def _start_control(self) -> None:
+        from rtaudiod.control import ControlServer
+
+        ctl = self.config.control
+        self.socket_path = ctl.socket_path()
+        self.control = ControlServer(self.session, self.socket_path, group=ctl.group,
+                                     allowed_uids=tuple(ctl.allowed_uids), allowed_gids=tuple(ctl.allowed_gids))
+        self.control.start()
+        log.info("control socket at %s (try: rtaudiod-cli --socket %s status)", self.socket_path, self.socket_path)
+
+    def _wait_connected_or_retrying(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.session.state is State.CONNECTING and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if self.session.state is State.FAILED:
+            error = self.session.error
+            if error is not None and error.fatal:
+                raise ConfigError(str(error))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop every part, newest first: the control server (its socket file removed), the session (close 1000),
+        the audio engine, the simulator. Safe to call more than once."""
+        self.notifier.stopping()
+        for name, part in (("control", self.control), ("session", self.session), ("audio", self.engine),
+                           ("simulator", self.simulator)):
+            if part is None:
+                continue
+            try:
+                part.close() if name == "audio" else part.stop(timeout)
+            except Exception:  # one part's failure to stop must not leave the others running
+                log.exception("stopping the %s failed", name)
+        self.control = self.session = self.engine = self.simulator = None
+
+    # ---------------------------------------------------------------------------------------------- main loop
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def request_reload(self, config: DaemonConfig | None = None) -> None:
+        self._pending_config = config
+        self._reload.set()
+
+    def run(self) -> int:
+        """Watch the parts until a stop is requested or one of them fails; returns the exit status."""
+        interval = TICK_S if self.notifier.watchdog_s is None else min(TICK_S, self.notifier.watchdog_s / 3)
+        while not self._stop.wait(interval):
+            if self._reload.is_set():
+                self._reload.clear()
+                self._apply_reload(getattr(self, "_pending_config", None))
+            failure = self._failure()
+            if failure is not None:
+                log.error("%s: stopping", failure)
+                self.notifier.status(f"failed: {failure}")
+                error = self.session.error if self.session is not None else None
+                self.exit_code = EXIT_CONFIG if error is not None and error.fatal and \
+                    error.code not in ("internal_error", "retries_exhausted") else EXIT_FAILED
+                break
+            self.notifier.watchdog()  # only from here, and only while every part is alive
+            status = self._status_line()
+            if status != self._last_status:
+                self._last_status = status
+                self.notifier.status(status)
+        return self.exit_code
+
+    def _failure(self) -> str | None:
+        session = self.session
+        if session is None:
+            return "the session is gone"
+        if session.state is State.FAILED:
+            return f"the session failed: {session.error}"
+        supervisor = getattr(session, "_supervisor", None)
+        if supervisor is not None and not supervisor.is_alive() and not self._stop.is_set():
+            return "the session's supervisor thread died"
+        if self.control is not None and not getattr(self.control, "alive", True):
+            return "the control server's thread died"
+        return None
+
+    def _status_line(self) -> str:
+        session = self.session
+        if session is None:
+            return "stopped"
+        parts = [session.state.value]
+        if self.simulator is not None:
+            parts.append("simulator")
+        if self.config.audio.backend != "pyaudio":
+            parts.append(f"{self.config.audio.backend} audio")
+        if self.socket_path:
+            parts.append(f"control {self.socket_path}")
+        return ", ".join(parts)
+
+    def _on_state(self, new: State, old: State) -> None:
+        log.info("state: %s -> %s", old.value, new.value)
+
+    # ---------------------------------------------------------------------------------------------- reload
+    def _apply_reload(self, new: DaemonConfig | None) -> None:
+        """SIGHUP: apply what can change live. Session settings go out as a session.update; the audio devices are
+        reopened; where to connect and the key need a restart (said in the log)."""
+        if new is None:
+            return
+        session = self.session
+        old_session, new_session = self.config.session, new.session
+        changes = {k: getattr(new_session, k) for k in LIVE_SETTINGS
+                   if getattr(new_session, k) != getattr(old_session, k)}
+        if changes and session is not None:
+            try:
+                session.update_settings(**{k: msgspec.to_builtins(v) for k, v in changes.items()})
+                log.info("reloaded session settings: %s", ", ".join(sorted(changes)))
+            except Exception as e:  # refused or not connected: the old settings stay
+                log.warning("could not apply the new session settings (%s): %s", ", ".join(sorted(changes)), e)
+        fixed = [k for k in ("base_url", "model", "dialect", "audio_format", "token_url")
+                 if getattr(new_session, k) != getattr(old_session, k)]
+        if new_session.api_key != old_session.api_key:
+            fixed.append("the API key")
+        if fixed:
+            log.warning("restart rtaudiod to apply: %s", ", ".join(fixed))
+        if new.audio != self.config.audio and self.engine is not None and \
+                new.audio.session_format == self.config.audio.session_format:
+            self.engine.stop()
+            self.engine.config = new.audio
+            try:
+                self.engine.start()
+                log.info("audio devices reopened")
+            except AudioDeviceError as e:
+                log.error("the new audio settings do not work (%s): keeping the old ones", e)
+                self.engine.config = self.config.audio
+                self.engine.start()
+                new = msgspec.structs.replace(new, audio=self.config.audio)
+        self.config = msgspec.structs.replace(new, session=msgspec.structs.replace(
+            new.session, base_url=old_session.base_url, api_key=old_session.api_key, token_url=old_session.token_url,
+            model=old_session.model, dialect=old_session.dialect, audio_format=old_session.audio_format))
+
