@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
+import msgspec.inspect
 
 from rtaudiod.audio import AudioConfig
 from rtaudiod.errors import RtaudiodError
@@ -115,6 +116,20 @@ def _env_overrides(env: dict[str, str]) -> list[tuple[str, str, str]]:
     return out
 
 
+def _allowed(path: str) -> tuple[Any, ...]:
+    """The values a setting takes when it is a fixed choice (a Literal), from the schema itself."""
+    node: Any = msgspec.inspect.type_info(DaemonConfig)
+    for part in path.removeprefix("$.").split("."):
+        while isinstance(node, msgspec.inspect.UnionType):  # `X | None`: look inside X
+            node = next((t for t in node.types if not isinstance(t, msgspec.inspect.NoneType)), None)
+        if not isinstance(node, msgspec.inspect.StructType):
+            return ()
+        node = next((f.type for f in node.fields if f.name == part), None)
+    while isinstance(node, msgspec.inspect.UnionType):
+        node = next((t for t in node.types if isinstance(t, msgspec.inspect.LiteralType)), None)
+    return tuple(node.values) if isinstance(node, msgspec.inspect.LiteralType) else ()
+
+
 def _lookup(tree: Any, path: str) -> Any:
     """The value at a msgspec error path (`$.session.tools[0].name`), for the error message."""
     node = tree
@@ -161,7 +176,10 @@ def load_config(path: str | None = None, overrides: list[str] | None = None,
         at = message.rpartition(" - at `")[2].rstrip("`") if " - at `" in message else "$"
         shown = _lookup(tree, at)
         value = "" if shown is None or at.endswith("api_key") else f" (value: {shown!r})"
-        raise ConfigError(f"config: {at.removeprefix('$.')}: {message.split(' - at `')[0]}{value}") from None
+        allowed = _allowed(at)
+        allowed = f"; allowed: {', '.join(map(repr, allowed))}" if allowed else ""
+        raise ConfigError(f"config: {at.removeprefix('$.')}: {message.split(' - at `')[0]}{value}{allowed}") \
+            from None
     except (ValueError, TypeError) as e:  # a __post_init__ check: its message names the key
         raise ConfigError(f"config: {e}") from None
     config.key_source = source

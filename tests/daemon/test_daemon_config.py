@@ -1,0 +1,108 @@
+"""The daemon's configuration: file, environment and --set overrides, where the key comes from, and errors that
+name the key, the value and what is wrong."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from rtaudiod.daemon.config import ConfigError, load_config
+from rtaudiod.daemon.logs import JournalFormatter
+from rtaudiod.daemon.notify import Notifier
+
+KEY = "sk-config-test-0123456789"
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "rtaudiod.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_file_then_environment_then_command_line(tmp_path):
+    path = write(tmp_path, '[session]\nvoice = "marin"\ninstructions = "from the file"\n'
+                           '[audio]\nlatency = "low"\n[session.turn_detection]\nthreshold = 0.7\n')
+    env = {"RTAUDIOD_SESSION_INSTRUCTIONS": "from the environment", "RTAUDIOD_AUDIO_GAIN_DB": "3.5"}
+    config = load_config(path, ["session.voice=cedar", "session.turn_detection.silence_duration_ms=400"], env)
+    assert config.session.voice == "cedar"  # --set wins over the file
+    assert config.session.instructions == "from the environment"  # the environment wins over the file
+    assert config.audio.latency == "low" and config.audio.gain_db == 3.5  # a TOML number from the environment
+    assert config.session.turn_detection.threshold == 0.7
+    assert config.session.turn_detection.silence_duration_ms == 400
+
+
+def test_one_audio_format_for_the_wire_and_the_engine():
+    config = load_config(None, ["session.audio_format=g711_ulaw"], {})
+    assert config.audio.session_format == "g711_ulaw" and config.audio.session_rate == 8000
+    with pytest.raises(ConfigError, match="differ"):
+        load_config(None, ["session.audio_format=g711_ulaw", "audio.session_format=pcm16"], {})
+
+
+@pytest.mark.parametrize("setting,names", [
+    ("session.voice=alloyy", ["voice 'alloyy'", "alloy, ash"]),
+    ("audio.latency=fast", ["audio.latency", "'fast'", "allowed: ", "'low'", "'balanced'", "'high'"]),
+    ("session.reconnect_attempts=many", ["session.reconnect_attempts", "Expected `int | null`", "'many'"]),
+    ("session.turn_detection.type=push", ["session.turn_detection.type", "'push'", "allowed: ", "'semantic_vad'", "'none'"]),
+    ("control.sockett=/tmp/x", ["control", "sockett"]),
+    ("nosuch.key=1", ["'nosuch.key' is not a setting"]),
+])
+def test_errors_name_the_key_and_the_value(setting, names):
+    with pytest.raises(ConfigError) as e:
+        load_config(None, [setting], {})
+    for name in names:
+        assert name in str(e.value)
+    assert "\n" not in str(e.value)  # one line, as systemd's status shows it
+
+
+def test_a_broken_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[session\nvoice = 1\n"), [], {})
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(str(tmp_path / "missing.toml"), [], {})
+
+
+def test_the_key_comes_from_the_credential_first_and_is_never_shown(tmp_path):
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "openai_api_key").write_text(KEY + "\n")  # systemd-creds files often end in a newline
+    key_file = tmp_path / "key"
+    key_file.write_text("sk-from-the-file-000000\n")
+    env = {"CREDENTIALS_DIRECTORY": str(creds), "OPENAI_API_KEY": "sk-from-env-0000000000"}
+    config = load_config(None, [f"daemon.api_key_file={key_file}"], env)
+    assert config.session.api_key == KEY
+    assert "systemd credential" in config.key_source
+    shown = json.dumps(config.masked()) + repr(config)
+    assert KEY not in shown and "sk-from" not in shown
+    del env["CREDENTIALS_DIRECTORY"]
+    assert load_config(None, [f"daemon.api_key_file={key_file}"], env).session.api_key == "sk-from-the-file-000000"
+    assert load_config(None, [], env).session.api_key == "sk-from-env-0000000000"
+    with pytest.raises(ConfigError, match="api_key_file"):
+        load_config(None, [f"daemon.api_key_file={tmp_path / 'nope'}"], {})
+
+
+def test_notifier_speaks_the_sd_notify_protocol(tmp_path):
+    import socket
+
+    path = str(tmp_path / "notify")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    server.settimeout(2)
+    try:
+        notifier = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "3000000"})
+        assert notifier.watchdog_s == 3.0
+        notifier.ready("ready, control /run/x")
+        assert server.recv(4096) == b"READY=1\nSTATUS=ready, control /run/x"
+        notifier.watchdog()
+        assert server.recv(4096) == b"WATCHDOG=1"
+        notifier.close()
+    finally:
+        server.close()
+    assert Notifier({}).send("READY=1") is False  # not under systemd: nothing to do, no error
+
+
+def test_journal_lines_carry_their_priority():
+    fmt = JournalFormatter("%(name)s: %(message)s")
+    record = logging.LogRecord("rtaudiod.session", logging.WARNING, __file__, 1, "two\nlines", None, None)
+    assert fmt.format(record) == "<4>rtaudiod.session: two\n<4>lines"
