@@ -1,0 +1,166 @@
+"""The daemon as systemd runs it: a subprocess under a test NOTIFY_SOCKET, on rtaudiod-sim (in this process, so the
+test sees what reached the "service"), the headless audio backend, its control socket under tmp_path."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rtaudiod.control import Client
+from rtaudiod.sim import Simulator
+
+KEY = "sk-daemon-e2e-0123456789"
+FAST = {"pace": 0, "response_latency": 0, "first_audio_latency": 0, "transcription_latency": 0}
+
+
+class Notify:
+    """The service manager's end of NOTIFY_SOCKET: every datagram the daemon sends, in order."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.messages: list[str] = []
+
+    def wait(self, line: str, timeout: float) -> float:
+        """Seconds until a datagram holding `line` arrived."""
+        start = time.monotonic()
+        while True:
+            if any(line in m.splitlines() for m in self.messages):
+                return time.monotonic() - start
+            left = timeout - (time.monotonic() - start)
+            if left <= 0:
+                raise AssertionError(f"no {line!r} from the daemon in {timeout} s; got {self.messages}")
+            self.sock.settimeout(left)
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def write_config(path: Path, sim: Simulator, voice: str = "alloy", extra: str = "") -> None:
+    path.write_text(f"""
+[session]
+base_url = "{sim.url}"
+model = "gpt-realtime"
+voice = "{voice}"
+instructions = "Be brief."
+{extra}
+[audio]
+backend = "null"
+[control]
+socket = "{path.parent / 'control.sock'}"
+""")
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    """`daemon(config_text_writer) -> (proc, notify)`; every daemon started is stopped at the end."""
+    started: list[tuple[subprocess.Popen, Notify]] = []
+
+    def start(config: Path, env_extra: dict[str, str] | None = None):
+        notify = Notify(tmp_path / f"notify{len(started)}")
+        env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "CREDENTIALS_DIRECTORY")}
+        env.update({"NOTIFY_SOCKET": notify.path, "OPENAI_API_KEY": KEY, "JOURNAL_STREAM": "8:1"},
+                   **(env_extra or {}))
+        proc = subprocess.Popen([sys.executable, "-m", "rtaudiod", "--config", str(config)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        started.append((proc, notify))
+        return proc, notify
+
+    yield start
+    for proc, notify in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=10)
+        notify.close()
+
+
+@pytest.fixture
+def sim():
+    with Simulator(dialect="ga", api_key=KEY, **FAST) as s:
+        yield s
+
+
+def test_ready_serves_reloads_and_stops_cleanly(tmp_path, daemon, sim):
+    config = tmp_path / "rtaudiod.toml"
+    write_config(config, sim)
+    proc, notify = daemon(config)
+    seconds = notify.wait("READY=1", 15)
+    print(f"start-up to READY=1: {seconds:.2f} s (connect included)")
+    ready = next(m for m in notify.messages if "READY=1" in m)
+    assert "STATUS=ready" in ready and "control.sock" in ready
+    sock = tmp_path / "control.sock"
+    assert (sock.stat().st_mode & 0o777) == 0o660
+    with Client(str(sock)) as client:
+        client.subscribe("transcript.assistant")
+        client.send_text("Hello daemon")
+        said = client.wait_for("transcript.assistant", lambda e: e.data.get("final"), timeout=15)
+        assert said.data["text"] == "You said: Hello daemon."
+        status = client.status()
+        assert KEY not in str(status)
+    # SIGHUP with a changed voice reaches the service as a session.update (and nothing else changes)
+    write_config(config, sim, voice="cedar")
+    proc.send_signal(signal.SIGHUP)
+    s = sim.sessions[0]
+    deadline = time.monotonic() + 10
+    while not [e for e in s.received_events if e["type"] == "session.update"
+               and e["session"].get("audio", {}).get("output", {}).get("voice") == "cedar"]:
+        assert time.monotonic() < deadline, "the reloaded voice never reached the service"
+        time.sleep(0.05)
+    # SIGTERM: exit 0 within 5 s, the socket file gone, the session closed politely
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(5) == 0
+    assert not sock.exists()
+    notify.wait("STOPPING=1", 1)
+    _, err = proc.communicate()
+    assert KEY not in err and KEY[3:12] not in err
+    assert "<6>rtaudiod.daemon: ready" in err  # journald priorities under JOURNAL_STREAM
+
+
+def test_a_broken_config_exits_78_with_one_line_naming_the_key(tmp_path, daemon, sim):
+    config = tmp_path / "rtaudiod.toml"
+    write_config(config, sim, extra="reconnect_attempts = \"many\"")
+    proc, notify = daemon(config)
+    assert proc.wait(15) == 78
+    _, err = proc.communicate()
+    assert err.strip().count("\n") == 0, err
+    assert "session.reconnect_attempts" in err and "'many'" in err
+    assert not notify.messages
+
+
+def test_a_refused_key_exits_78_without_restarting_for_ever(tmp_path, daemon, sim):
+    config = tmp_path / "rtaudiod.toml"
+    write_config(config, sim)
+    proc, notify = daemon(config, {"OPENAI_API_KEY": "sk-not-the-right-one-000"})
+    assert proc.wait(15) == 78
+    _, err = proc.communicate()
+    assert "check api_key" in err and "sk-not-the" not in err
+    assert len(sim.sessions) + len(sim.rejected) == 1
+
+
+def test_without_a_key_it_talks_to_the_local_simulator(tmp_path, daemon):
+    config = tmp_path / "rtaudiod.toml"
+    config.write_text(f'[audio]\nbackend = "null"\n[control]\nsocket = "{tmp_path / "control.sock"}"\n')
+    proc, notify = daemon(config, {"OPENAI_API_KEY": ""})
+    notify.wait("READY=1", 15)
+    assert "simulator" in next(m for m in notify.messages if "READY=1" in m)
+    with Client(str(tmp_path / "control.sock")) as client:
+        client.subscribe("transcript.assistant")
+        client.send_text("Are you there")
+        said = client.wait_for("transcript.assistant", lambda e: e.data.get("final"), timeout=20)
+        assert said.data["text"] == "You said: Are you there."
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(5) == 0
+    _, err = proc.communicate()
+    assert "rtaudiod-sim" in err and "the local simulator" in err
