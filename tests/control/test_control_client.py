@@ -1,0 +1,109 @@
+"""The client library against a real server: greeting, requests and replies, events, errors, threads."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from controlhelpers import KEY, wait_until
+from rtaudiod.control import COMMANDS, TOPICS, Client, ControlError
+
+
+def test_hello_names_the_protocol_the_session_and_every_command(stack):
+    hello = stack.client.hello
+    assert hello["protocol"] == 1 and hello["dialect"] == "ga" and hello["state"] == "ready"
+    assert hello["audio"] == {"format": "s16le", "rate": 24000, "channels": 1, "session_format": "pcm16"}
+    assert hello["commands"] == list(COMMANDS) and hello["topics"] == list(TOPICS)
+
+
+def test_ping_status_and_no_key(stack):
+    assert stack.client.ping() > 0
+    status = stack.client.status()
+    assert status["state"] == "ready" and status["connected"] and status["session_id"].startswith("sess_")
+    assert status["audio"]["session_rate"] == 24000
+    assert status["control"]["clients"] == 1 and status["control"]["connections"][0]["uid"] == 0
+    assert KEY not in json.dumps(status)
+
+
+def test_a_text_turn_streams_its_transcript_and_audio(stack):
+    c = stack.client
+    snapshot = c.subscribe("state", "transcript.assistant", "audio.output", "response")
+    assert snapshot["state"] == "ready" and snapshot["audio"]["rate"] == 24000
+    c.send_text("Hello there")
+    audio = bytearray()
+    items = set()
+    kinds = []
+    for event in c.events(timeout=10):
+        if event.name == "audio.output":
+            assert event["format"] == "s16le" and event["rate"] == 24000 and event["channels"] == 1
+            assert event["payload_length"] == len(event.payload)
+            audio += event.payload
+            items.add(event["item_id"])
+        elif event.name == "response":
+            kinds.append(event["kind"])
+            if event["kind"] == "done":
+                break
+    (item,) = items
+    assert kinds == ["created", "done"]
+    assert bytes(audio) == stack.sent_audio(item)
+
+
+def test_errors_raise_control_error_with_the_code(stack):
+    c = stack.client
+    with pytest.raises(ControlError) as e:
+        c.request("no.such")
+    assert e.value.code == "unknown_command"
+    with pytest.raises(ControlError) as e:
+        c.request("text.send", text=5)
+    assert e.value.code == "bad_args" and "text" in str(e.value)
+    with pytest.raises(ControlError) as e:
+        c.turn_end()
+    assert e.value.code == "no_turn"
+    assert c.ping() > 0  # still usable
+
+
+def test_requests_from_many_threads_each_get_their_own_reply(stack):
+    c = stack.client
+    failures: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(50):
+                if i % 2:
+                    assert c.ping() > 0
+                else:
+                    assert c.request("mic.unmute") == {"muted": False}
+        except BaseException as e:  # pragma: no cover - reported below
+            failures.append(e)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not failures
+
+
+def test_connect_failures_and_a_closed_client(stack, tmp_path):
+    with pytest.raises(ControlError) as e:
+        Client(str(tmp_path / "nothing.sock"), timeout=1)
+    assert e.value.code == "connect_failed"
+    c = stack.connect()
+    c.close()
+    assert c.closed and c.next_event(0.1) is None
+    with pytest.raises(ControlError) as e:
+        c.ping()
+    assert e.value.code == "disconnected"
+
+
+def test_the_daemon_stopping_ends_the_events_and_fails_requests(stack):
+    c = stack.connect()
+    c.subscribe("state")
+    stack.server.stop()
+    assert list(c.events(timeout=5)) == []
+    wait_until(lambda: c.closed, 5, "the client to see the close")
+    with pytest.raises(ControlError) as e:
+        c.status()
+    assert e.value.code == "disconnected"
