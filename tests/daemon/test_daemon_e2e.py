@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from pulse_server import pulse_server  # noqa: F401 - the session fixture
 from rtaudiod.control import Client
 from rtaudiod.sim import Simulator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "session"))  # speech() and xcorr()
 
 KEY = "sk-daemon-e2e-0123456789"
 FAST = {"pace": 0, "response_latency": 0, "first_audio_latency": 0, "transcription_latency": 0}
@@ -164,3 +167,48 @@ def test_without_a_key_it_talks_to_the_local_simulator(tmp_path, daemon):
     assert proc.wait(5) == 0
     _, err = proc.communicate()
     assert "rtaudiod-sim" in err and "the local simulator" in err
+
+
+def test_on_a_sound_server_the_reply_plays_and_the_microphone_reaches_the_service(tmp_path, daemon, pulse_server):
+    """The daemon on real devices: PortAudio on a PulseAudio with null sinks (speaker `rtspk`, recorded from its
+    monitor; microphone `rtmic`, into which the test plays real speech)."""
+    import numpy as np
+
+    from sessionhelpers import speech, xcorr
+
+    with Simulator(dialect="ga", api_key=KEY, **FAST) as sim:
+        config = tmp_path / "rtaudiod.toml"
+        config.write_text(f'[session]\nbase_url = "{sim.url}"\n[session.turn_detection]\ntype = "none"\n'
+                          f'[control]\nsocket = "{tmp_path / "control.sock"}"\n')
+        proc, notify = daemon(config)
+        notify.wait("READY=1", 20)
+        with Client(str(tmp_path / "control.sock")) as client:
+            assert client.status()["audio"]["backend"] == "pyaudio"
+            # the reply is heard at the speaker
+            recording = pulse_server.record(pulse_server.speaker + ".monitor")
+            client.subscribe("transcript.assistant", "state")
+            client.send_text("Hello speaker")
+            said = client.wait_for("transcript.assistant", lambda e: e.data.get("final"), timeout=15)
+            client.wait_for("state", lambda e: e.data["state"] == "ready", timeout=15)
+            heard = recording.stop().samples.astype(np.float64)
+            loud = np.flatnonzero(np.abs(heard).max(axis=1) > 300)
+            assert len(loud), "nothing was heard at the speaker"
+            heard_ms = (loud[-1] - loud[0]) / 48
+            sent_ms = sim.sessions[0].audio_sent_ms[said.data["item_id"]]
+            assert 0.8 * sent_ms < heard_ms <= sent_ms, (heard_ms, sent_ms)  # the reply, from its first to last sound
+            # push-to-talk: real speech played into the microphone reaches the service
+            words = speech("Turn on the kitchen lights.", 48000)
+            stereo = np.repeat(np.frombuffer(words, np.int16)[:, None], 2, axis=1)
+            client.turn_start()
+            assert pulse_server.play(pulse_server.mic, stereo).wait(15) == 0
+            time.sleep(0.3)
+            assert client.turn_end() is True
+            committed = None
+            deadline = time.monotonic() + 5
+            while committed is None and time.monotonic() < deadline:
+                committed = next(iter(sim.sessions[0].committed_audio.values()), None)
+                time.sleep(0.05)
+            _, corr = xcorr(speech("Turn on the kitchen lights.", 24000), committed)
+            assert corr > 0.9, corr
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0
