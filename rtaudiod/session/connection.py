@@ -100,23 +100,33 @@ class Connection:
     def ping(self) -> None:
         self.send_frame(memoryview(ABNF.create_frame(b"", ABNF.OPCODE_PING).format()))
 
-    def send_close(self, code: int = 1000, reason: str = "") -> None:
-        """Start the closing handshake; the receive thread sees the peer's answer (or the socket end)."""
+    def send_close(self, code: int = 1000, reason: str = "", wait: float = 1.0) -> None:
+        """Start the closing handshake; the receive thread sees the peer's answer (or the socket end). A send
+        stalled on a dead peer holds the send lock for up to `send_stall_s`: after `wait` seconds this gives up."""
         self.send_frame(memoryview(ABNF.create_frame(struct.pack("!H", code) + reason.encode()[:120],
-                                                     ABNF.OPCODE_CLOSE).format()))
+                                                     ABNF.OPCODE_CLOSE).format()), wait)
 
-    def send_frame(self, frame: memoryview) -> None:
-        """Send a complete, masked WebSocket frame under the library's send lock. A peer that takes nothing for
-        `send_stall_s` is dead (websocket-client's own send would retry for ever)."""
+    def send_frame(self, frame: memoryview, wait: float = -1) -> None:
+        """Send a complete, masked WebSocket frame under the library's send lock (waiting `wait` seconds for it,
+        -1: as long as it takes). A peer that takes nothing for `send_stall_s` is dead (websocket-client's own send
+        would retry for ever)."""
         ws = self.ws
+        if not ws.lock.acquire(timeout=wait):
+            raise SessionError(f"send failed: another send held the connection for {wait:g} s",
+                               code="connection_lost")
         try:
-            with ws.lock:
+            try:
                 sock = ws.sock
                 if sock is None:
                     raise websocket.WebSocketConnectionClosedException("socket is already closed.")
                 stalled_since = None
                 while frame:
-                    sent = _socket_send(sock, frame)
+                    try:
+                        sent = _socket_send(sock, frame)
+                    except websocket.WebSocketTimeoutException:
+                        # The socket's timeout is the receive thread's tick (0.5 s), not the stall limit. A send()
+                        # that timed out took no bytes, so the stream is intact: a stall so far, wait on.
+                        sent = 0
                     if sent:
                         frame = frame[sent:]
                         stalled_since = None
@@ -124,9 +134,11 @@ class Connection:
                         stalled_since = time.monotonic()
                     elif time.monotonic() - stalled_since > self.send_stall_s:
                         raise TimeoutError(f"the peer took no data for {self.send_stall_s:g} s")
-        except (websocket.WebSocketException, OSError, AttributeError) as e:
-            # TimeoutError is an OSError. A partly sent frame leaves the stream unusable: the caller reconnects.
-            raise SessionError(f"send failed: {type(e).__name__}: {e}", code="connection_lost") from None
+            except (websocket.WebSocketException, OSError, AttributeError) as e:
+                # TimeoutError is an OSError. A partly sent frame leaves the stream unusable: the caller reconnects.
+                raise SessionError(f"send failed: {type(e).__name__}: {e}", code="connection_lost") from None
+        finally:
+            ws.lock.release()
 
     def abort(self) -> None:
         """Wake the receive thread and fail every blocked send at once (a dead peer, or stop())."""
