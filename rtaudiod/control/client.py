@@ -56,6 +56,9 @@ class Event:
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
 
+    def __contains__(self, key: object) -> bool:
+        return key in self.data
+
     def get(self, key: str, default: Any = None) -> Any:
         return self.data.get(key, default)
 
