@@ -115,7 +115,7 @@ class Session:
         self._response_queue: deque[rp.ResponseParams | None] = deque()
         self._response_items: list[str] = []  # assistant message items of the active response
         self._function_names: dict[str, str] = {}  # item_id -> tool name (beta's arguments.done has no name)
-        self._followups: dict[str, int] = {}  # response_id -> calls answered, awaiting response.done
+        self._followups: dict[str, int] = {}  # response_id -> its calls whose output has not gone out yet
         self._done_responses: deque[str] = deque(maxlen=64)
         # turns
         self._user_speaking = False
@@ -911,7 +911,7 @@ class Session:
             status = response.status if isinstance(response.status, str) else None
             if status == "cancelled":  # interrupted: the user has moved on, no follow-up for its calls
                 self._followups.pop(rid, None)
-            followup = rid is not None and rid in self._followups and self._pending.outstanding(rid) == 0
+            followup = rid is not None and self._followups.get(rid) == 0
             if followup:
                 del self._followups[rid]
                 self._response_queue.append(None)
@@ -928,15 +928,16 @@ class Session:
         name = event.name if isinstance(event.name, str) else self._function_names.get(event.item_id, "")
         call = ToolCall(call_id=event.call_id, name=name, arguments=event.arguments, response_id=event.response_id)
         self.stats.tool_calls += 1
-        with self._lock:
-            self._followups.setdefault(event.response_id, 0)
+        with self._lock:  # counted before the handler runs: its answer may come at once, on another thread
+            self._followups[event.response_id] = self._followups.get(event.response_id, 0) + 1
         self._emit("function_call", {"call_id": call.call_id, "name": name, "arguments": call.arguments})
         self._pending.start(call, self.tools.handler(name))
         self._update_state()
 
     def _answer_call(self, call: ToolCall, output: str, ok: bool) -> None:
-        """A call's answer (any thread): send its output; once its response is done and every call of it is
-        answered, ask for the next response."""
+        """A call's answer (any thread): send its output; once its response is done and the outputs of all its calls
+        went out, ask for the next response. The count is of outputs sent, under the lock, so the follow-up can
+        never overtake an output (the call leaves the pending set before this runs)."""
         if not ok:
             self.stats.tool_errors += 1
         with self._lock:
@@ -946,12 +947,17 @@ class Session:
                 log.warning("could not send the output of %s: %s", call.name, e)
                 return
             rid = call.response_id
-            if rid in self._followups and rid in self._done_responses and self._pending.outstanding(rid) == 0:
-                del self._followups[rid]
-                if self._response_id is None and self._response_requested is None:
-                    self._send_response_create(None)
-                else:
-                    self._response_queue.append(None)
+            if rid in self._followups:
+                self._followups[rid] -= 1
+                if self._followups[rid] == 0 and rid in self._done_responses:
+                    del self._followups[rid]
+                    try:
+                        if self._response_id is None and self._response_requested is None:
+                            self._send_response_create(None)
+                        else:
+                            self._response_queue.append(None)
+                    except SessionError as e:  # the connection died: the supervisor reconnects
+                        log.warning("could not ask for the response to the output of %s: %s", call.name, e)
         self._emit("function_call", {"call_id": call.call_id, "name": call.name, "output": output, "ok": ok})
 
     # ================================================================================================ reporting

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from rtaudiod.session import ToolCall
+from rtaudiod.session import State, ToolCall
 from sessionhelpers import wait_until
 
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -93,3 +93,51 @@ def test_a_deferred_answer_through_tool_result(make_sim, make_session):
     assert session.tool_result(call["call_id"], '{"order": "shipped"}') is True
     said = events.wait("transcript.assistant", lambda d: d["final"], timeout=15)
     assert "shipped" in said["text"]
+
+
+def test_the_follow_up_response_never_overtakes_a_slow_output(make_sim, make_session, dialect):
+    """On a loaded machine the worker that answered a call can lose the CPU after the call left the pending set
+    and before its output went out; the receive thread meanwhile handles response.done. The follow-up response
+    must still come after the output (else the model answers without the tool's result)."""
+    sim = make_sim(dialect)
+    session, engine, mic, events = make_session(sim)
+    session.register_tool("get_weather", lambda call: json.dumps({"sky": "clear"}), "The weather in a city", WEATHER)
+    answer = session._pending._answer
+
+    def descheduled(call, output, ok):
+        events.wait("response", lambda d: d["event"] == "done", timeout=5)
+        answer(call, output, ok)
+
+    session._pending._answer = descheduled
+    session.send_text("What does get weather say for Paris?")
+    said = events.wait("transcript.assistant", lambda d: d["final"], timeout=15)
+    types = [e["type"] if e["type"] != "conversation.item.create" else e["item"]["type"]
+             for e in sim.sessions[0].received_events]
+    assert [t for t in types if t in ("response.create", "function_call_output")] == \
+        ["response.create", "function_call_output", "response.create"]
+    assert said["text"].startswith("The get_weather tool returned")
+
+
+def test_a_connection_lost_while_asking_for_the_follow_up_reconnects(make_sim, make_session):
+    """A tool times out (answered by the supervisor's sweep); the connection dies between its output and the
+    follow-up response.create. That is a dropped connection to reconnect, not a crash that fails the session."""
+    sim = make_sim("ga")
+    session, engine, mic, events = make_session(sim, tool_timeout_s=0.3)
+    session.register_tool("lookup", lambda call: None, "Look something up")  # never answers itself
+    conn = session._link.connection
+    send_event = conn.send_event
+    output_sent = threading.Event()
+
+    def dies_after_the_output(frame: bytes) -> None:
+        if output_sent.is_set() and b'"response.create"' in frame:
+            conn.abort()  # the Wi-Fi drops right here
+        send_event(frame)
+        if b'"function_call_output"' in frame:
+            output_sent.set()
+
+    conn.send_event = dies_after_the_output
+    session.send_text("Please lookup my order")
+    assert output_sent.wait(10)
+    assert session.wait_state(State.RECONNECTING, State.FAILED, timeout=5)
+    assert session.wait_ready(10), (session.state, session.error)
+    assert len(sim.sessions) == 2
