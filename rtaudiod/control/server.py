@@ -35,6 +35,7 @@ import itertools
 import logging
 import os
 import queue
+import select
 import selectors
 import socket
 import stat
@@ -87,8 +88,13 @@ class _Conn:
         self.mask = 0  # the selector interest registered now (0: not registered)
         self.busy = False  # a request of it is on the command thread: its next one waits
         self.eof = False  # it shut down its sending side
-        self.closing = False  # close once the queue is out (after a fatal error)
+        # Ending: the last lines go out, then our side is shut down (the peer reads EOF after them) while its input
+        # is read and dropped until it closes too or CLOSE_GRACE_S pass. Closing at once could reset a peer still
+        # writing (a Unix socket closed with unread input), which then might never read why it was closed.
+        self.closing = False
         self.closing_since = 0.0
+        self.shut = False  # our sending side is shut down
+        self.refused = False  # a peer SO_PEERCRED refused (never a client: no hello, no commands)
         self.closed = False
         self.dropped_frames = 0  # audio frames dropped since the last overflow event
         self.dropped_bytes = 0
@@ -209,15 +215,17 @@ class ControlServer:
 
     @property
     def clients(self) -> int:
-        return len(self._conns)
+        """Connected clients (not counting connections being closed)."""
+        return sum(1 for c in list(self._conns.values()) if not c.closing)
 
     @property
     def stats(self) -> dict[str, Any]:
         """Counters (JSON-ready; readable from any thread)."""
         out: dict[str, Any] = dict(self._counters)
-        out["clients"] = len(self._conns)
+        conns = [c for c in list(self._conns.values()) if not c.refused]
+        out["clients"] = sum(1 for c in conns if not c.closing)
         out["inbound_audio_dropped"] = self._inbound_audio_dropped
-        out["connections"] = [c.describe() for c in list(self._conns.values())]
+        out["connections"] = [c.describe() for c in conns]
         return out
 
     # ================================================================================================ the socket file
@@ -445,13 +453,15 @@ class ControlServer:
                 log.warning("no peer credentials on a control connection (%s): closed", e)
                 sock.close()
                 continue
+            conn = _Conn(next(self._ids), sock, pid, uid, gid)
+            self._conns[conn.id] = conn
             if not self._allowed(uid, gid, pid):
                 self._counters["refused"] += 1
                 log.warning("refused a control connection from pid %d uid %d gid %d: not allowed", pid, uid, gid)
-                _goodbye(sock, encode_error(None, "forbidden", f"uid {uid} (gid {gid}) may not use this socket"))
+                conn.refused = True
+                self._queue(conn, encode_error(None, "forbidden", f"uid {uid} (gid {gid}) may not use this socket"))
+                self._start_closing(conn)
                 continue
-            conn = _Conn(next(self._ids), sock, pid, uid, gid)
-            self._conns[conn.id] = conn
             self._counters["accepted"] += 1
             log.info("%s connected", conn)
             self._queue(conn, self._hello())
@@ -491,7 +501,9 @@ class ControlServer:
         self._dirty.add(conn)
 
     def _can_read(self, conn: _Conn) -> bool:
-        return not (conn.busy or conn.eof or conn.closing or conn.closed) and conn.out_bytes <= self.audio_queue_limit
+        if conn.eof or conn.closed:
+            return False
+        return conn.closing or (not conn.busy and conn.out_bytes <= self.audio_queue_limit)
 
     def _read(self, conn: _Conn) -> None:
         for _ in range(READS_PER_TURN):
@@ -501,9 +513,19 @@ class ControlServer:
                 data = conn.sock.recv(READ_SIZE)
             except (BlockingIOError, InterruptedError):
                 return
+            if conn.closing:  # its input no longer matters: drop it until it closes
+                if not data:
+                    conn.eof = True
+                    if conn.shut:
+                        self._close(conn, "closed after an error" if not conn.refused else "refused")
+                    return
+                continue
             if not data:
                 conn.eof = True
-                self._process(conn)
+                if _peer_gone(conn.sock):  # closed, not just half-closed: nobody will read what we send
+                    self._close(conn, "it closed the connection")
+                else:
+                    self._process(conn)
                 return
             self._counters["bytes_in"] += len(data)
             conn.parser.feed(data)
@@ -564,12 +586,10 @@ class ControlServer:
         self._queue(conn, encode_error(rid, code, message))
 
     def _start_closing(self, conn: _Conn) -> None:
+        """Send what is queued, then shut our side down (see `_Conn.closing`)."""
         conn.closing = True
         conn.closing_since = time.monotonic()
-        if not conn.out:
-            self._close(conn, "done")
-        else:
-            self._dirty.add(conn)
+        self._dirty.add(conn)
 
     # -- inbound: events, audio, replies and tool calls from the other threads --------------------------------
     def _drain_inbound(self) -> None:
@@ -695,8 +715,14 @@ class ControlServer:
                 break  # the socket buffer is full: wait for EVENT_WRITE
         if conn.dropped_frames and conn.out_bytes <= self.audio_queue_limit // 2 and not conn.closing:
             self._report_overflow(conn)  # it reads again: tell it what it missed (written on the next turn)
-        if not out and conn.closing:
-            self._close(conn, "closed after an error" if not conn.eof else "done")
+        if not out and conn.closing and not conn.shut:
+            conn.shut = True
+            try:
+                conn.sock.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            if conn.eof:  # it has said all it will already (socat at the end of its input): done
+                self._close(conn, "done")
 
     def _report_overflow(self, conn: _Conn) -> None:
         line = encode_event("overflow", {"dropped_frames": conn.dropped_frames, "dropped_bytes": conn.dropped_bytes})
@@ -757,6 +783,9 @@ class ControlServer:
         for conn in list(self._conns.values()):
             if conn.closing and now - conn.closing_since > CLOSE_GRACE_S:
                 self._close(conn, "it did not take the error line")
+                continue
+            if conn.eof and _peer_gone(conn.sock):  # a half-closed subscriber that has now closed for good
+                self._close(conn, "it closed the connection")
                 continue
             for call_id, since in list(conn.calls.items()):
                 if now - since > stale_after:  # the session answered it with a timeout long ago
@@ -837,6 +866,14 @@ def _goodbye(sock: socket.socket, line: bytes) -> None:
     except OSError:
         pass
     sock.close()
+
+
+def _peer_gone(sock: socket.socket) -> bool:
+    """Whether the peer closed its socket (POLLHUP), as opposed to shutting down its sending side only: a Unix
+    socket reads EOF either way, and only the second may still read our events."""
+    poller = select.poll()
+    poller.register(sock, select.POLLHUP)
+    return any(events & (select.POLLHUP | select.POLLERR) for _, events in poller.poll(0))
 
 
 def _group_id(group: str | int | None) -> int | None:

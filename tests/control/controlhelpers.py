@@ -147,12 +147,18 @@ class Raw:
         line, self.buf = self.buf.split(b"\n", 1)
         return json.loads(line)
 
+    def message(self) -> tuple[dict[str, Any], bytes | None]:
+        """The next message and its payload (None without one)."""
+        header = self.line()
+        n = header.get("payload_length")
+        return header, None if n is None else self.read_exact(n)
+
     def reply(self) -> dict[str, Any]:
-        """The next reply (events in between are skipped)."""
+        """The next reply (events in between, and their payloads, are skipped)."""
         while True:
-            message = self.line()
-            if "event" not in message:
-                return message
+            header, _ = self.message()
+            if "event" not in header:
+                return header
 
     def read_exact(self, n: int) -> bytes:
         while len(self.buf) < n:
