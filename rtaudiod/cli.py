@@ -19,12 +19,13 @@ message and an exit code, never a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
+import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -64,6 +65,8 @@ SEND_CHUNK_S = 0.1  # `send-audio` sends 100 ms a message
 #: How far `send-audio` runs ahead of real time: the daemon holds 10 s of injected audio and drops the rest, and
 #: the uplink sends it in real time (or all at once at a push-to-talk `turn.end`).
 SEND_AHEAD_S = 5.0
+#: The client's own error codes (rtaudiod.control.CLIENT_CODES): the connection, not the daemon, failed: exit 3.
+CONNECTION_CODES = ("connect_failed", "disconnected", "no_reply")
 POLL_S = 0.25  # the longest a loop waits for an event before it looks at its deadline again
 
 
@@ -271,16 +274,12 @@ def format_event(name: str, fields: dict[str, Any], now: float | None = None) ->
 
 def format_status(status: dict[str, Any]) -> str:
     """The human summary of `status`: a headline, then every section as indented `key: value` lines."""
-    lines = []
-    state = status.get("state", "?")
-    session = status.get("session") if isinstance(status.get("session"), dict) else status
-    head = f"rtaudiod: {session.get('state', state)}"
-    extras = [f"{k} {session[k]}" for k in ("dialect", "session_id") if session.get(k)]
+    settings = status.get("settings") if isinstance(status.get("settings"), dict) else {}
+    head = f"rtaudiod: {status.get('state', '?')}"
+    extras = [str(v) for v in (status.get("session_id"), settings.get("dialect"), settings.get("model")) if v]
     if extras:
         head += f" ({', '.join(extras)})"
-    lines.append(head)
-    lines.extend(_status_lines(status, 0))
-    return "\n".join(lines)
+    return "\n".join([head, *_status_lines(status, 0)])
 
 
 def _status_lines(node: dict[str, Any], depth: int) -> Iterator[str]:
@@ -330,11 +329,8 @@ class Output:
 
 # ===================================================================================================== events
 def _event_fields(event: Any) -> dict[str, Any]:
-    """The fields of a control event (everything but its name)."""
-    data = getattr(event, "data", None)
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if k != "event" or not isinstance(v, str) or v != event.name}
+    """The fields of a control event (the client has taken its name, `event`, out of them)."""
+    return dict(event.data) if isinstance(event.data, dict) else {}
 
 
 def _events_until(client: Client, deadline: float | None) -> Iterator[Any]:
@@ -346,11 +342,13 @@ def _events_until(client: Client, deadline: float | None) -> Iterator[Any]:
         event = client.next_event(timeout=wait)
         if event is not None:
             yield event
+        elif client.closed:
+            raise CliError("the daemon closed the connection (stopped, or it dropped this client)", EXIT_CONNECT)
 
 
 def _sub_event(fields: dict[str, Any]) -> str | None:
     """The kind of a `response` or `vad` event (`created`, `done`, `speech_started`, ...)."""
-    for key in ("type", "kind", "event"):
+    for key in ("kind", "event"):  # `kind` on the wire (docs/control-protocol.md names it `event`)
         if isinstance(fields.get(key), str):
             return fields[key]
     return None
@@ -494,8 +492,8 @@ def cmd_listen(args: argparse.Namespace, out: Output, client: Client) -> int:
     sink = WavSink(args.output, rate)
     deadline = None if args.seconds is None else time.monotonic() + args.seconds
     replies = skipped = dropped = 0
-    out.note(f"recording the assistant to {args.output} ({rate} Hz mono); Ctrl-C to stop")
     try:
+        out.note(f"recording the assistant to {args.output} ({rate} Hz mono); Ctrl-C to stop")
         for event in _events_until(client, deadline):
             fields = _event_fields(event)
             if event.name == "audio.output":
@@ -512,6 +510,7 @@ def cmd_listen(args: argparse.Namespace, out: Output, client: Client) -> int:
                     break
     finally:
         sink.close()
+        dropped += client.dropped_events  # this side's own event queue overflowed (it stopped reading)
         summary = {"path": args.output, "rate": rate, "channels": 1, "frames": sink.frames,
                    "seconds": round(sink.seconds, 3), "replies": replies, "dropped_frames": dropped}
         if skipped:
@@ -527,18 +526,21 @@ def cmd_send_audio(args: argparse.Namespace, out: Output, client: Client) -> int
         client.turn_start()
     chunk = max(1, int(wav.rate * SEND_CHUNK_S)) * 2 * wav.channels
     started = time.monotonic()
-    frames = sent = 0
+    frames = dropped = sent = 0
     for offset in range(0, len(wav.pcm), chunk):
         piece = wav.pcm[offset:offset + chunk]
         ahead = sent / wav.rate - (time.monotonic() - started)
         if ahead > SEND_AHEAD_S:
             time.sleep(ahead - SEND_AHEAD_S)
-        result = client.send_audio(piece, wav.rate, wav.channels)
+        # `end` on the last piece: the daemon's resampler lets its tail out
+        result = client.send_audio(piece, wav.rate, wav.channels, end=offset + chunk >= len(wav.pcm))
         sent += len(piece) // (2 * wav.channels)
-        if isinstance(result, dict):
-            frames += int(result.get("frames", 0))
+        frames += int(result.get("frames", 0))
+        dropped += int(result.get("dropped", 0))
+    if dropped:
+        out.note(f"the daemon dropped {dropped} frame(s): more than it holds was waiting to go up")
     summary: dict[str, Any] = {"path": args.input, "rate": wav.rate, "channels": wav.channels,
-                               "seconds": round(wav.seconds, 3), "frames_injected": frames}
+                               "seconds": round(wav.seconds, 3), "frames_injected": frames, "frames_dropped": dropped}
     if args.turn:
         summary["committed"] = client.turn_end(respond=not args.no_respond)
     human = f"sent {wav.seconds:.2f} s ({wav.rate} Hz, {wav.channels} channel(s))"
@@ -550,9 +552,40 @@ def cmd_send_audio(args: argparse.Namespace, out: Output, client: Client) -> int
 
 def cmd_set(args: argparse.Namespace, out: Output, client: Client) -> int:
     settings = parse_settings(args.assignments)
+    if args.no_wait:
+        client.update(**settings)
+        out.emit({"updated": settings, "confirmed": None}, "sent " + ", ".join(_flat_keys(settings)))
+        return EXIT_OK
+    # The daemon checks the settings and sends them; the service may still refuse them (a voice cannot change once
+    # the model has spoken), and says so only later: wait for its answer.
+    client.subscribe("raw", "error")
     client.update(**settings)
-    out.emit({"updated": settings}, "updated " + ", ".join(_flat_keys(settings)))
+    refusal, confirmed = _await_settings(client, time.monotonic() + args.timeout)
+    if refusal is not None:
+        raise CliError(f"the service refused the settings, the previous ones stay: {refusal.get('message')} "
+                       f"({refusal.get('code')})", EXIT_ERROR)
+    if not confirmed:
+        out.note(f"sent, but the service did not confirm within {args.timeout:g} s (--timeout)")
+    out.emit({"updated": settings, "confirmed": confirmed},
+             ("updated " if confirmed else "sent ") + ", ".join(_flat_keys(settings)))
     return EXIT_OK
+
+
+def _await_settings(client: Client, deadline: float) -> tuple[dict[str, Any] | None, bool]:
+    """(the refusal, confirmed): the service's first answer to a settings change, a `session.updated` frame or an
+    `error` naming a settings event. The answer is the next one in the service's order, which is ours unless
+    another client changed settings (or registered a tool) in the same instant."""
+    for event in _events_until(client, deadline):
+        fields = _event_fields(event)
+        if event.name == "error" and "settings" in str(fields.get("event_id") or ""):
+            return fields, False
+        if event.name == "raw" and "session.updated" in str(fields.get("frame", "")):
+            try:
+                if json.loads(fields["frame"]).get("type") == "session.updated":
+                    return None, True
+            except (ValueError, AttributeError):
+                continue
+    return None, False
 
 
 def _flat_keys(settings: dict[str, Any], prefix: str = "") -> Iterator[str]:
@@ -659,7 +692,7 @@ def cmd_tool(args: argparse.Namespace, out: Output, client: Client) -> int:
     parameters, file_description = args.tool_schema
     client.register_tool(args.name, description=args.description or file_description, parameters=parameters)
     runner = ToolRunner(client, out, args.tool_command, args.call_timeout)
-    out.note(f"serving the tool {args.name} with {' '.join(args.tool_command)}; Ctrl-C to stop")
+    out.note(f"serving the tool {args.name} with {shlex.join(args.tool_command)}; Ctrl-C to stop")
     try:
         for event in _events_until(client, None):
             fields = _event_fields(event)
@@ -771,8 +804,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-respond", action="store_true", help="with --turn: commit without asking for a reply")
 
     p = add("set", "update session settings: KEY=VALUE... (values are JSON when they parse, else strings; "
-                   "nested keys as turn_detection.type=none)")
+                   "a nested key as turn_detection.type=none sets that group to just what is given)")
     p.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
+    p.add_argument("--no-wait", action="store_true",
+                   help="do not wait for the service to accept them (it may refuse what the daemon let through)")
 
     p = add("tool", "serve a tool the model can call")
     tool_sub = p.add_subparsers(dest="tool_action", metavar="ACTION", required=True)
@@ -840,27 +875,28 @@ def connect(path: str, timeout: float) -> Client:
             f"(default {SYSTEM_SOCKET}, or $XDG_RUNTIME_DIR/rtaudiod/control.sock for a user unit)")
     try:
         return Client(path, timeout=timeout)
-    except FileNotFoundError:
-        raise CliError(f"cannot connect to {path}: no such socket; {hint}", EXIT_CONNECT) from None
-    except ConnectionRefusedError:
-        raise CliError(f"cannot connect to {path}: connection refused: the socket file is there but no daemon "
-                       f"listens on it (rtaudiod stopped or crashed; `systemctl status rtaudiod`)", EXIT_CONNECT) from None
-    except PermissionError:
-        raise CliError(f"cannot connect to {path}: permission denied: the socket is mode 0660, so run as a member of "
-                       f"its group (`ls -l {path}`) or add your user to that group", EXIT_CONNECT) from None
     except ControlError as e:
-        if e.code == "forbidden":
-            raise CliError(f"the daemon refused this user (uid {os.getuid()}): {e}; add the uid or one of its groups "
-                           f"to allowed_uids / allowed_gids in rtaudiod's config", EXIT_CONNECT) from None
-        raise CliError(f"cannot connect to {path}: the daemon answered {e.code}: {e}", EXIT_CONNECT) from None
-    except (TimeoutError, socket.timeout):
-        raise CliError(f"cannot connect to {path}: no greeting within {timeout:g} s (is it an rtaudiod socket? "
-                       f"--timeout)", EXIT_CONNECT) from None
-    except (ConnectionError, EOFError) as e:
-        raise CliError(f"cannot connect to {path}: the daemon closed the connection before its greeting ({e})",
-                       EXIT_CONNECT) from None
-    except OSError as e:
-        raise CliError(f"cannot connect to {path}: {e.strerror or e}; {hint}", EXIT_CONNECT) from None
+        cause = e.__cause__
+        if isinstance(cause, FileNotFoundError):
+            why = f"no such socket; {hint}"
+        elif isinstance(cause, ConnectionRefusedError):
+            why = ("connection refused: the socket file is there but no daemon listens on it (rtaudiod stopped or "
+                   "crashed: `systemctl status rtaudiod`)")
+        elif isinstance(cause, PermissionError):
+            why = (f"permission denied: the socket is mode 0660, so run as a member of its group (`ls -l {path}`) "
+                   "or add your user to that group")
+        elif isinstance(cause, OSError):
+            why = f"{cause.strerror or cause}; {hint}"
+        elif e.code == "forbidden":
+            why = (f"the daemon refused this user (uid {os.getuid()}): {e}; add the uid or one of its groups to "
+                   "allowed_uids / allowed_gids in rtaudiod's config")
+        elif e.code == "no_reply":
+            why = f"no greeting within {timeout:g} s (is it an rtaudiod socket? --timeout)"
+        elif e.code == "disconnected":
+            why = "the daemon closed the connection before its greeting"
+        else:
+            why = f"{e} ({e.code})"
+        raise CliError(f"cannot connect to {path}: {why}", EXIT_CONNECT) from None
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -899,6 +935,12 @@ def main(argv: list[str] | None = None) -> int:
         out.note(str(e))
         return e.code
     except ControlError as e:
+        if e.code == "no_reply":
+            out.note(f"the daemon did not answer: {e} (--timeout)")
+            return EXIT_CONNECT
+        if e.code in CONNECTION_CODES:  # the client's own: the connection ended
+            out.note(f"lost the connection to the daemon: {e}")
+            return EXIT_CONNECT
         out.note(f"error from the daemon ({e.code}): {e}")
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -907,18 +949,22 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_OK
-    except (TimeoutError, socket.timeout):
-        out.note(f"the daemon did not answer within {args.timeout:g} s (--timeout)")
-        return EXIT_CONNECT
-    except (ConnectionError, EOFError, OSError) as e:
-        out.note(f"lost the connection to the daemon: {e}")
-        return EXIT_CONNECT
     finally:
         if client is not None:
-            try:
+            with _no_interrupt():  # a second Ctrl-C while closing must not end in a traceback
                 client.close()
-            except OSError:
-                pass  # the connection is gone either way
+
+
+@contextlib.contextmanager
+def _no_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

@@ -186,12 +186,13 @@ def test_format_event_is_one_greppable_line() -> None:
 
 
 def test_format_status_shows_every_section() -> None:
-    status = {"state": "ready", "dialect": "ga", "session_id": "sess_1", "tools": ["get_time"], "last_error": None,
-              "counters": {"frames_sent": 3, "latency": {"p50_ms": 1.5}}, "unknown_events": {}}
+    status = {"state": "ready", "session_id": "sess_1", "settings": {"dialect": "ga", "model": "gpt-realtime"},
+              "tools": ["get_time"], "last_error": None, "counters": {"frames_sent": 3, "latency": {"p50_ms": 1.5}},
+              "unknown_events": {}}
     text = cli.format_status(status)
-    assert text.splitlines()[0] == "rtaudiod: ready (dialect ga, session_id sess_1)"
+    assert text.splitlines()[0] == "rtaudiod: ready (sess_1, ga, gpt-realtime)"
     for expected in ("tools:", "get_time", "last_error: -", "counters:", "  frames_sent: 3", "    p50_ms: 1.5",
-                     "unknown_events: -"):
+                     "unknown_events: -", "settings:", "  dialect: ga"):
         assert expected in text
 
 
