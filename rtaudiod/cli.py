@@ -41,7 +41,7 @@ import numpy as np
 from rtaudiod.errors import ControlError
 
 if TYPE_CHECKING:  # the control package is imported when a command connects: `devices` does not need it
-    from rtaudiod.control import Client
+    from rtaudiod.control import Client, Event
 
 PROG = "rtaudiod-cli"
 
@@ -304,36 +304,38 @@ def _status_lines(node: dict[str, Any], depth: int) -> Iterator[str]:
 
 
 class Output:
-    """Where results go: human lines, or with `--json` one JSON object a line (flushed at once, for pipes)."""
+    """Where results go: human lines, or with `--json` one JSON object a line (flushed at once, for pipes). Whole
+    lines from any thread (`tool serve` answers calls on several)."""
 
     def __init__(self, json_mode: bool, out: IO[str] | None = None, err: IO[str] | None = None) -> None:
         self.json = json_mode
         self.out = sys.stdout if out is None else out
         self.err = sys.stderr if err is None else err
+        self._lock = threading.Lock()
 
     def emit(self, obj: Any, human: str | None = None) -> None:
         """`obj` as a JSON line with `--json`; else `human` (nothing when None)."""
-        if self.json:
-            self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        elif human is not None:
-            self.out.write(human + "\n")
-        else:
-            return
-        self.out.flush()
+        line = json.dumps(obj, ensure_ascii=False) if self.json else human
+        if line is not None:
+            self._write(self.out, line)
 
     def note(self, message: str) -> None:
         """Progress and warnings: on stderr, so stdout stays the result."""
-        self.err.write(f"{PROG}: {message}\n")
-        self.err.flush()
+        self._write(self.err, f"{PROG}: {message}")
+
+    def _write(self, stream: IO[str], line: str) -> None:
+        with self._lock:
+            stream.write(line + "\n")
+            stream.flush()
 
 
 # ===================================================================================================== events
-def _event_fields(event: Any) -> dict[str, Any]:
+def _event_fields(event: Event) -> dict[str, Any]:
     """The fields of a control event (the client has taken its name, `event`, out of them)."""
-    return dict(event.data) if isinstance(event.data, dict) else {}
+    return dict(event.data)
 
 
-def _events_until(client: Client, deadline: float | None) -> Iterator[Any]:
+def _events_until(client: Client, deadline: float | None) -> Iterator[Event]:
     """Events as they come, until `deadline` (monotonic; None: forever). Wakes every POLL_S to check it."""
     while True:
         wait = POLL_S if deadline is None else min(POLL_S, deadline - time.monotonic())
@@ -346,12 +348,10 @@ def _events_until(client: Client, deadline: float | None) -> Iterator[Any]:
             raise CliError("the daemon closed the connection (stopped, or it dropped this client)", EXIT_CONNECT)
 
 
-def _sub_event(fields: dict[str, Any]) -> str | None:
-    """The kind of a `response` or `vad` event (`created`, `done`, `speech_started`, ...)."""
-    for key in ("kind", "event"):  # `kind` on the wire (docs/control-protocol.md names it `event`)
-        if isinstance(fields.get(key), str):
-            return fields[key]
-    return None
+def _kind(fields: dict[str, Any]) -> str | None:
+    """What happened, in a `response` or `vad` event (`created`, `done`, `speech_started`, ...)."""
+    kind = fields.get("kind")
+    return kind if isinstance(kind, str) else None
 
 
 # =================================================================================================== commands
@@ -398,7 +398,7 @@ def _await_reply(client: Client, deadline: float) -> dict[str, Any]:
         fields = _event_fields(event)
         rid = fields.get("response_id")
         if event.name == "response":
-            kind = _sub_event(fields)
+            kind = _kind(fields)
             if kind == "created" and mine is None:
                 mine, calls_in_response = rid, 0
                 ids.append(rid)
@@ -443,15 +443,13 @@ def cmd_turn(args: argparse.Namespace, out: Output, client: Client) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace, out: Output, client: Client) -> int:
-    result = client.cancel()
-    cancelled = bool(result.get("cancelled")) if isinstance(result, dict) else bool(result)
+    cancelled = client.cancel()
     out.emit({"cancelled": cancelled}, "reply cancelled" if cancelled else "nothing to cancel")
     return EXIT_OK
 
 
 def cmd_mute(args: argparse.Namespace, out: Output, client: Client) -> int:
-    result = client.mute() if args.command == "mute" else client.unmute()
-    muted = result.get("muted") if isinstance(result, dict) else args.command == "mute"
+    muted = client.mute() if args.command == "mute" else client.unmute()
     out.emit({"muted": muted}, "microphone muted" if muted else "microphone live")
     return EXIT_OK
 
@@ -478,15 +476,13 @@ def cmd_events(args: argparse.Namespace, out: Output, client: Client) -> int:
 
 
 def _daemon_topics(client: Client) -> list[str]:
-    hello = getattr(client, "hello", None) or {}
-    topics = hello.get("topics") if isinstance(hello, dict) else None
+    topics = client.hello.get("topics")
     return list(topics) if isinstance(topics, list) and topics else list(KNOWN_TOPICS)
 
 
 def cmd_listen(args: argparse.Namespace, out: Output, client: Client) -> int:
-    hello = getattr(client, "hello", None) or {}
-    audio = hello.get("audio") if isinstance(hello.get("audio"), dict) else {}
-    rate = int(audio.get("rate") or 24000)
+    audio = client.hello.get("audio") if isinstance(client.hello.get("audio"), dict) else {}
+    rate = int(audio.get("rate") or 24000)  # the session rate, as the greeting says
     topics = ["audio.output"] + (["response"] if args.replies is not None else [])
     client.subscribe(*topics)
     sink = WavSink(args.output, rate)
@@ -504,7 +500,7 @@ def cmd_listen(args: argparse.Namespace, out: Output, client: Client) -> int:
             elif event.name == "overflow":
                 dropped += int(fields.get("dropped_frames", 0))
                 out.note(f"the daemon dropped {fields.get('dropped_frames')} audio frame(s): this side read too slowly")
-            elif event.name == "response" and _sub_event(fields) in ("done", "interrupted"):
+            elif event.name == "response" and _kind(fields) in ("done", "interrupted"):
                 replies += 1
                 if replies >= args.replies:
                     break
@@ -622,12 +618,9 @@ class ToolRunner:
         self.client, self.out, self.command, self.timeout = client, out, command, timeout
         self._children: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
-        self.threads: list[threading.Thread] = []
 
     def start(self, call: dict[str, Any]) -> None:
-        thread = threading.Thread(target=self._serve, args=(call,), name=f"{PROG}-call", daemon=True)
-        self.threads.append(thread)
-        thread.start()
+        threading.Thread(target=self._serve, args=(call,), name=f"{PROG}-call", daemon=True).start()
 
     def run(self, call: dict[str, Any]) -> tuple[str, bool]:
         """(output, ok) of the command for one call: its stdout, or a JSON error saying what went wrong."""
@@ -664,11 +657,11 @@ class ToolRunner:
         try:
             self.client.tool_result(call["call_id"], output)
             answered = True
-        except ControlError as e:  # unknown_call: the daemon's tool timeout answered it first
-            answered = False
+        except ControlError as e:
+            if e.code in CONNECTION_CODES:
+                return  # the connection went: the main loop reports it
+            answered = False  # unknown_call: the daemon's tool timeout answered it first
             self.out.note(f"{call.get('name')} {call.get('call_id')}: the answer came too late ({e.code}: {e})")
-        except OSError:
-            return  # the connection went; the main loop reports it
         self.out.emit({"call_id": call.get("call_id"), "name": call.get("name"), "arguments": call.get("arguments"),
                        "output": output, "ok": ok, "answered": answered, "seconds": seconds}, None)
         if not self.out.json:

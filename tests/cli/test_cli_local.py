@@ -291,3 +291,14 @@ def test_devices_lists_the_sound_servers_devices(capsys: pytest.CaptureFixture[s
     devices = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and any(d["name"] == "pulse" and d["max_output_channels"] > 0 for d in devices)
     assert "ALSA lib" not in err  # PortAudio's probing noise stays hidden
+
+
+def test_the_console_script_is_main() -> None:
+    import importlib
+    import tomllib
+
+    scripts = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["scripts"]
+    module, _, function = scripts["rtaudiod-cli"].partition(":")
+    assert getattr(importlib.import_module(module), function) is cli.main
+    code = subprocess.run([sys.executable, "-m", "rtaudiod.cli", "--help"], capture_output=True, text=True, timeout=30)
+    assert code.returncode == 0 and code.stdout.startswith("usage: rtaudiod-cli ")
