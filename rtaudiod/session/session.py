@@ -710,16 +710,12 @@ class Session:
     def _on_frame(self, link: Link, frame: bytes) -> None:
         """Receive thread: one server message. Audio deltas take the fast path into the playout ring; everything
         else is decoded and handled. A broken frame is logged and counted; the session goes on."""
-        stats = self.stats
-        stats.events_received += 1
+        self.stats.events_received += 1
         self._emit("raw", {"frame": frame})
         try:
             written = self.audio.write_delta(frame)
         except RtaudiodError as e:
-            stats.bad_events += 1
-            log.warning("skipped a broken audio delta: %s", e)
-            self._emit("error", {"code": "bad_event", "message": str(e), "fatal": False})
-            return
+            return self._skip_bad("a broken audio delta", e)
         if written is not None:
             if written:
                 self._on_audio_written(written)
@@ -730,15 +726,17 @@ class Session:
         try:
             event = link.codec.decode(frame)
         except RtaudiodError as e:
-            stats.bad_events += 1
-            log.warning("skipped a malformed server event: %s", e)
-            self._emit("error", {"code": "bad_event", "message": str(e), "fatal": False})
-            return
+            return self._skip_bad("a malformed server event", e)
         handler = self._handlers.get(type(event))
         if handler is not None:
             handler(link, event)
         elif type(event) is rp.UnknownEvent and link.codec.unknown[event.type] == 1:
             log.info("ignoring server events of an unknown type: %s", event.type)
+
+    def _skip_bad(self, what: str, error: RtaudiodError) -> None:
+        self.stats.bad_events += 1
+        log.warning("skipped %s: %s", what, error)
+        self._emit("error", {"code": "bad_event", "message": str(error), "fatal": False})
 
     def _tap_audio(self, listener: Callable[[bytes, str | None], None], frame: bytes) -> None:
         try:
