@@ -1,52 +1,226 @@
-# rtaudiod developer entry points. Every target installs what it needs first.
+# rtaudiod developer entry points. Every target installs what it needs first, once: each install step leaves a
+# stamp and runs again only when its inputs change, so a second `make test` or `make run` starts in seconds.
+#
+#   make run       the daemon on its embedded default (README, Quick start); Ctrl-C stops it
+#   make demo      the daemon, one spoken turn through rtaudiod-cli, its levels and reply audio; then stops it
+#   make test      the whole test suite         make test-both   on the C extension, then on the Python twins
+#   make install   install on this device (scripts/install-device: /opt/rtaudiod, systemd units; as root)
+#
+# Python: Debian and Raspberry Pi OS refuse `pip install` into the system Python (PEP 668), so everything runs
+# in a project virtual environment, .venv, made from $(PY) (default: python3 on PATH, the distribution's or a
+# pyenv one; `make test PY=/usr/bin/python3` picks one). A .venv made from another interpreter is made again.
+# RTAUDIOD_NO_EXT=1 (build and run without the C extension, on the pure-Python twins) uses a second one,
+# .venv-noext, so switching back and forth rebuilds nothing.
+#
+# The steps and their stamps:
+#   system   scripts/install-system-deps (apt)        build/stamps/system, redone when the script changes
+#   venv     $(PY) -m venv                              $(VENV)/pyvenv.cfg, redone when $(PY) is another Python
+#   python   pip install -e '.[test]' (builds the C extension in place)
+#            $(VENV)/.stamp-installed, redone when pyproject.toml, setup.py, csrc/ or rtaudiod/_ext/ sources change
 PY ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: setup system python run test test-both ctest bench bench-smoke bench-session clean
+ifeq ($(filter-out 0,$(RTAUDIOD_NO_EXT)),)
+VENV ?= .venv
+else
+VENV ?= .venv-noext
+endif
+VPY := $(VENV)/bin/python
+STAMPS := build/stamps
+INSTALLED := $(VENV)/.stamp-installed
+# What the editable install builds from. Only sources: the generated .c and the built .so in rtaudiod/_ext/ are the
+# install's own output (they would always look newer than the stamp).
+BUILD_INPUTS := pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h) \
+	$(wildcard rtaudiod/_ext/*.pyx rtaudiod/_ext/*.pxd rtaudiod/_ext/*.pyi rtaudiod/_ext/*.py)
 
-setup: system python
+# The venv belongs to one interpreter: its pyvenv.cfg names that interpreter's directory ("home"). When $(PY) is
+# another one now (`make test PY=/usr/bin/python3` after a pyenv build), the venv is marked stale and made again.
+PY_HOME := $(shell $(PY) -c 'import os, sys; print(os.path.dirname(os.path.realpath(sys.executable)))' 2>/dev/null)
+VENV_HOME := $(shell sed -n 's/^home = //p' $(VENV)/pyvenv.cfg 2>/dev/null)
+ifneq ($(VENV_HOME),)
+ifneq ($(realpath $(VENV_HOME)),$(PY_HOME))
+$(shell rm -f $(VENV)/pyvenv.cfg)
+endif
+endif
 
-system:
+.PHONY: setup system python run demo test test-both ctest bench bench-smoke bench-session install clean
+
+setup: $(INSTALLED)
+system: $(STAMPS)/system
+python: $(INSTALLED)
+
+$(STAMPS)/system: scripts/install-system-deps
 	./scripts/install-system-deps
+	@mkdir -p $(@D) && touch $@
 
-# Editable install: builds the Cython extensions in place (RTAUDIOD_NO_EXT=1 skips them).
-python:
-	$(PY) -m pip install -q -e '.[test]'
+$(VENV)/pyvenv.cfg: $(STAMPS)/system
+	@command -v $(PY) >/dev/null || { echo "make: no Python '$(PY)' (set PY=/path/to/python3)"; exit 1; }
+	$(PY) -m venv --clear $(VENV)
+	@echo '*' > $(VENV)/.gitignore  # git ignores the whole venv (as Python 3.13's venv does by itself)
 
-# The daemon's main job. Until the daemon lands, the local Realtime simulator (see README).
-run: setup
-	$(PY) -m rtaudiod.sim --host 127.0.0.1 --port 8765 --dialect ga
+# Editable install: builds the Cython extensions in place (RTAUDIOD_NO_EXT=1 skips them). The C venv checks that
+# the extension really is there: a build that silently produced none would test the twins twice.
+$(INSTALLED): $(VENV)/pyvenv.cfg $(BUILD_INPUTS)
+	$(VPY) -m pip install -q --disable-pip-version-check -e '.[test]'
+ifeq ($(VENV),.venv)
+	@$(VPY) -c 'import rtaudiod, sys; sys.exit(rtaudiod.backend() != "c" and "make: the C extension did not build")'
+endif
+	@touch $@
 
-test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+# The daemon's main job, on its embedded default: examples/rtaudiod.toml is exactly that (tests/install checks it),
+# named so that a device's /etc/rtaudiod/rtaudiod.toml is not picked up. No OPENAI_API_KEY: rtaudiod-sim inside the
+# daemon. No sound card: the null audio backend (the log says why in one line). The control socket: the daemon's
+# default, /run/rtaudiod as root or $XDG_RUNTIME_DIR/rtaudiod, else a private directory under /tmp.
+run: $(INSTALLED)
+	@bash -c "$$RUN_SH"
 
-# Both implementations, as CI runs them: the C extension, then the pure-Python twins.
-test-both: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
-	RTAUDIOD_NO_EXT=1 $(PY) -m pytest $(PYTEST_ARGS)
+# The same daemon in the background, then a text turn through rtaudiod-cli: the reply's transcript, the audio
+# levels, the reply audio written to a WAV; everything it started is stopped at the end, or on Ctrl-C or failure.
+demo: $(INSTALLED)
+	@bash -c "$$DEMO_SH"
+
+test: $(INSTALLED)
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+# Both implementations, as CI runs them: the C extension (.venv), then the pure-Python twins (.venv-noext).
+test-both: $(INSTALLED)
+	$(VPY) -m pytest $(PYTEST_ARGS)
+	RTAUDIOD_NO_EXT=1 $(MAKE) test
 
 # The C core alone, under AddressSanitizer + UndefinedBehaviorSanitizer.
-ctest: system
+ctest: $(STAMPS)/system
 	$(MAKE) -C csrc/tests run
 
 # Benchmarks (benchmarks/, outside the default test run): rtaudiod side by side with what a user would
 # write instead, then the ratios (benchmarks/ratios.py). Absolute times on a shared VM are noisy.
 BENCH_JSON ?= .benchmarks/latest.json
 
-bench: setup
+bench: $(INSTALLED)
 	mkdir -p $(dir $(BENCH_JSON))
-	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-only --benchmark-group-by=group \
+	$(VPY) -m pytest benchmarks -p no:cacheprovider --benchmark-only --benchmark-group-by=group \
 	    --benchmark-columns=min,median,ops,rounds --benchmark-sort=name \
 	    --benchmark-json=$(BENCH_JSON) $(PYTEST_ARGS)
-	$(PY) benchmarks/ratios.py $(BENCH_JSON)
+	$(VPY) benchmarks/ratios.py $(BENCH_JSON)
 
 # CPU of a 60 s full-duplex session against rtaudiod-sim (in its own process), over the same run with no session.
-bench-session: setup
-	$(PY) benchmarks/session_cpu.py --seconds 60
+bench-session: $(INSTALLED)
+	$(VPY) benchmarks/session_cpu.py --seconds 60
 
 # Every benchmark once, untimed, each contender checked against rtaudiod's result (for CI; < 30 s).
-bench-smoke: setup
-	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-disable -q $(PYTEST_ARGS)
+bench-smoke: $(INSTALLED)
+	$(VPY) -m pytest benchmarks -p no:cacheprovider --benchmark-disable -q $(PYTEST_ARGS)
 
+# On a device, as root: see scripts/install-device (PREFIX=, DESTDIR= pass through the environment).
+install:
+	./scripts/install-device
+
+# Build products and stamps; the venvs stay (`rm -rf .venv .venv-noext` to make them again). The install stamps go
+# with the in-place .so files, so the next target builds the extension again.
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .benchmarks rtaudiod/_ext/*.c rtaudiod/_ext/*.so csrc/tests/build
+	rm -rf build dist *.egg-info .pytest_cache .benchmarks rtaudiod/_ext/*.c rtaudiod/_ext/*.so csrc/tests/build \
+	    .venv/.stamp-installed .venv-noext/.stamp-installed
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The shell scripts behind `run` and `demo`. Kept here as written ($(value) passes them on unexpanded, in the
+# environment of those two targets only) and run with bash, so they read as plain shell.
+
+# The control socket a daemon started here uses: the daemon's own default when this user can create it, else a
+# private directory under /tmp (a non-root user with no $XDG_RUNTIME_DIR: su, a container).
+define RTAUDIOD_SOCKET_SH
+if [ "$(id -u)" = 0 ]; then
+    socket=/run/rtaudiod/control.sock
+elif [ -n "${XDG_RUNTIME_DIR:-}" ] && [ -w "$XDG_RUNTIME_DIR" ]; then
+    socket=$XDG_RUNTIME_DIR/rtaudiod/control.sock
+else
+    dir=${TMPDIR:-/tmp}/rtaudiod-$(id -u)
+    mkdir -p -m 700 "$dir"
+    [ -O "$dir" ] || { echo "make: $dir belongs to someone else: set XDG_RUNTIME_DIR"; exit 1; }
+    socket=$dir/control.sock
+fi
+cli="$VENV_DIR/bin/rtaudiod-cli --socket $socket"
+daemon=("$VENV_DIR/bin/rtaudiod" --config examples/rtaudiod.toml --set "control.socket=$socket")
+endef
+
+define RTAUDIOD_RUN_SH
+set -euo pipefail
+eval "$SOCKET_SH"
+if [ -n "${OPENAI_API_KEY:-}" ]; then
+    echo "rtaudiod: OPENAI_API_KEY is set: talking to the service"
+else
+    echo "rtaudiod: no OPENAI_API_KEY: talking to rtaudiod-sim, the local simulator, inside the daemon"
+fi
+echo "rtaudiod: control socket $socket"
+echo "rtaudiod: try, in another terminal:  $cli say \"What can you do?\""
+echo "rtaudiod: Ctrl-C stops it"
+exec "${daemon[@]}"
+endef
+
+define RTAUDIOD_DEMO_SH
+set -euo pipefail
+eval "$SOCKET_SH"
+out=$(mktemp -d "${TMPDIR:-/tmp}/rtaudiod-demo.XXXXXX")
+pids=()
+stop() {
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+echo "== starting the daemon (log: $out/rtaudiod.log), control socket $socket"
+"${daemon[@]}" >"$out/rtaudiod.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+    $cli status >/dev/null 2>&1 && break
+    kill -0 "${pids[0]}" 2>/dev/null || { echo "make demo: the daemon exited:"; cat "$out/rtaudiod.log"; exit 1; }
+    sleep 0.2
+done
+$cli status >/dev/null
+grep -E "simulator|sound device|audio backend|talking to" "$out/rtaudiod.log" | sed 's/^/   log: /' || true
+echo "== recording the assistant's audio: $cli listen $out/reply.wav --replies 1"
+$cli listen "$out/reply.wav" --replies 1 --seconds 60 >"$out/listen.log" 2>&1 &
+pids+=($!)
+# The recording must be subscribed before the question goes out, or the reply's first audio is missed.
+for _ in $(seq 50); do
+    $cli --json status | "$VENV_DIR/bin/python" -c 'import json, sys
+sys.exit(not any("audio.output" in c.get("topics", []) for c in json.load(sys.stdin)["control"]["connections"]))' \
+        && break
+    sleep 0.1
+done
+question="Hello! What can you do for me?"
+echo "== $cli say \"$question\""
+reply=$($cli say "$question")
+echo "   you:       $question"
+echo "   assistant: $reply"
+wait "${pids[1]}"
+echo "== levels and status ($cli status; --json for all of it)"
+$cli --json status >"$out/status.json"
+"$VENV_DIR/bin/python" - "$out/status.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+a, c = s["audio"], s["counters"]
+print(f"   state {s['state']}, {s['settings']['dialect']} dialect, model {s['settings']['model']}, "
+      f"audio backend {a['backend']}")
+print(f"   microphone: {a['capture']['rms_dbfs']} dBFS rms, {a['capture']['peak_dbfs']} dBFS peak"
+      + (" (the null backend captures silence)" if a["backend"] == "null" else ""))
+print(f"   speaker: {a['playout']['played_ms'] / 1000:.2f} s played, {a['playout']['underruns']} underruns; "
+      f"reply latency p50 {c['reply_latency']['p50_ms']} ms")
+PY
+"$VENV_DIR/bin/python" - "$out/reply.wav" <<'PY'
+import sys, wave
+import numpy as np
+with wave.open(sys.argv[1]) as w:
+    rate, pcm = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float64)
+level = 20 * np.log10(max(np.sqrt(np.mean(pcm ** 2)) if pcm.size else 0.0, 1.0) / 32768)
+print(f"== the reply audio: {sys.argv[1]}, {pcm.size / rate:.2f} s at {rate} Hz mono, {level:.1f} dBFS rms")
+PY
+echo "== stopping the daemon"
+stop
+pids=()
+trap - EXIT
+echo "   stopped; the files stay in $out"
+endef
+
+run demo: export VENV_DIR := $(VENV)
+run demo: export SOCKET_SH := $(value RTAUDIOD_SOCKET_SH)
+run: export RUN_SH := $(value RTAUDIOD_RUN_SH)
+demo: export DEMO_SH := $(value RTAUDIOD_DEMO_SH)
