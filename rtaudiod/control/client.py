@@ -261,7 +261,9 @@ class Client:
             slot.done.set()
             return
         error = header.get("error")
-        if isinstance(error, dict):  # an error not tied to a request of ours: forbidden, a framing error, ...
+        if rid is not None:
+            log.debug("a reply to request %r came after its caller stopped waiting", rid)
+        elif isinstance(error, dict):  # an error tied to no request: forbidden, a framing error, ...
             self._why = ControlError(str(error.get("message", "")), code=str(error.get("code", "internal")))
             log.warning("the daemon said: %s (%s)", self._why, self._why.code)
 

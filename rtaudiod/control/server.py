@@ -101,6 +101,7 @@ class _Conn:
         self.dropped_total = 0
         self.calls: dict[str, float] = {}  # tool calls sent to it and not answered: call_id -> when
         self.serves_tools = False
+        self.used_session = False  # it ran commands on the command thread (state there to release when it goes)
         self.resampler: Any = None  # audio.input's stream (commands.InputResampler), command thread only
 
     def __repr__(self) -> str:
@@ -578,7 +579,7 @@ class ControlServer:
         except Exception as e:  # a bug: the client hears it, the connection stays usable
             log.exception("%s failed", command)
             return self._error(conn, rid, "internal", f"{command} failed: {type(e).__name__}: {e}")
-        conn.busy = True
+        conn.busy = conn.used_session = True
         self._jobs.put((conn, rid, spec, parsed, payload))
 
     def _error(self, conn: _Conn, rid: Any, code: str, message: str) -> None:
@@ -764,7 +765,7 @@ class ControlServer:
             self._set_tap(False)
         conn.out.clear()
         conn.out_bytes = 0
-        if conn.serves_tools or conn.calls or conn.resampler is not None:
+        if conn.used_session or conn.calls:  # after any command of it still queued there
             self._jobs.put(functools.partial(self._release, conn, list(conn.calls)))
         log.info("%s disconnected: %s", conn, reason)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 
 import pytest
@@ -27,17 +28,22 @@ def test_ping_status_and_no_key(stack):
     assert KEY not in json.dumps(status)
 
 
-def test_a_text_turn_streams_its_transcript_and_audio(stack):
+@pytest.mark.parametrize("dialect, fmt", [("ga", "pcm16"), ("beta", "pcm16"), ("ga", "g711_ulaw"),
+                                          ("beta", "g711_alaw")])
+def test_a_text_turn_streams_its_transcript_and_audio(make_stack, dialect, fmt):
+    stack = make_stack(dialect=dialect, fmt=fmt)
+    rate = 24000 if fmt == "pcm16" else 8000
     c = stack.client
+    assert c.hello["dialect"] == dialect and c.hello["audio"]["rate"] == rate
     snapshot = c.subscribe("state", "transcript.assistant", "audio.output", "response")
-    assert snapshot["state"] == "ready" and snapshot["audio"]["rate"] == 24000
+    assert snapshot["state"] == "ready" and snapshot["audio"]["rate"] == rate
     c.send_text("Hello there")
     audio = bytearray()
     items = set()
     kinds = []
     for event in c.events(timeout=10):
         if event.name == "audio.output":
-            assert event["format"] == "s16le" and event["rate"] == 24000 and event["channels"] == 1
+            assert event["format"] == "s16le" and event["rate"] == rate and event["channels"] == 1
             assert event["payload_length"] == len(event.payload)
             audio += event.payload
             items.add(event["item_id"])
@@ -47,7 +53,7 @@ def test_a_text_turn_streams_its_transcript_and_audio(stack):
                 break
     (item,) = items
     assert kinds == ["created", "done"]
-    assert bytes(audio) == stack.sent_audio(item)
+    assert bytes(audio) == stack.sent_audio(item)  # PCM16 at the session rate, G.711 decoded
 
 
 def test_errors_raise_control_error_with_the_code(stack):
@@ -107,3 +113,37 @@ def test_the_daemon_stopping_ends_the_events_and_fails_requests(stack):
     with pytest.raises(ControlError) as e:
         c.status()
     assert e.value.code == "disconnected"
+
+
+def test_a_refused_connection_raises_forbidden(tmp_path):
+    path = str(tmp_path / "fake.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.listen()
+
+    def refuse() -> None:
+        conn, _ = listener.accept()
+        conn.sendall(b'{"id": null, "error": {"code": "forbidden", "message": "uid 1000 may not use this socket"}}\n')
+        conn.close()
+
+    t = threading.Thread(target=refuse)
+    t.start()
+    try:
+        with pytest.raises(ControlError) as e:
+            Client(path, timeout=5)
+        assert e.value.code == "forbidden" and "uid 1000" in str(e.value)
+    finally:
+        t.join(5)
+        listener.close()
+
+
+def test_a_reply_that_never_comes_is_no_reply(stack, monkeypatch):
+    import time
+
+    monkeypatch.setattr(stack.session, "status", lambda: time.sleep(1.5) or {})
+    c = stack.connect(timeout=0.5)
+    with pytest.raises(ControlError) as e:
+        c.status()
+    assert e.value.code == "no_reply"
+    time.sleep(1.2)
+    assert c.ping() > 0  # the late reply is dropped, the connection goes on

@@ -109,6 +109,16 @@ def test_push_to_talk_turn_start_end_and_cancel(stack):
     assert code_of(c.request, "turn.end", respond=1) == "bad_args"
 
 
+def test_a_turn_the_uplink_cannot_finish_is_a_timeout(stack, monkeypatch):
+    from rtaudiod.errors import SessionError
+
+    def stuck(respond=True):
+        raise SessionError("the uplink did not finish the turn in time", code="turn_timeout")
+
+    monkeypatch.setattr(stack.session, "turn_end", stuck)
+    assert code_of(stack.client.turn_end) == "timeout"
+
+
 def test_commands_need_a_connected_session(stack):
     stack.session.stop()
     c = stack.client
