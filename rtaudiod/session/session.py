@@ -386,6 +386,8 @@ class Session:
 
     # ================================================================================================ state
     def _set_state(self, new: State) -> None:
+        """The one place the state changes. Never called with `_lock` held (listeners may take it). Listeners and
+        the `state` event run under the state lock, so observers see the changes in the order they were made."""
         with self._state_lock:
             old = self._state
             if new is old or old is State.FAILED:
@@ -396,7 +398,7 @@ class Session:
                     listener(new, old)
                 except Exception:
                     log.exception("a state listener failed")
-        self._emit("state", {"state": new.value, "previous": old.value})
+            self._emit("state", {"state": new.value, "previous": old.value})
 
     def _update_state(self) -> None:
         """Derive the conversation state from the turn flags and the speaker (called after every change)."""
@@ -448,7 +450,7 @@ class Session:
             self.history.add("user", text)
             if respond:
                 self._awaiting_reply_since = time.monotonic()
-                self.create_response()
+                self._request_response(None)
         self._update_state()
 
     def create_response(self, instructions: str | None = None) -> None:
@@ -456,12 +458,17 @@ class Session:
         params = rp.ResponseParams(instructions=instructions) if instructions else None
         with self._lock:
             self._configured_link()
-            if self._response_id is not None or self._response_requested is not None:
-                self._response_queue.append(params)
-                self.stats.responses_queued += 1
-            else:
-                self._send_response_create(params)
+            self._request_response(params)
         self._update_state()
+
+    def _request_response(self, params: rp.ResponseParams | None) -> None:
+        """create_response with the lock held. The state is not updated here: a state change takes the state lock,
+        under which listeners run, and a listener may take this lock (status()): always the state lock alone."""
+        if self._response_id is not None or self._response_requested is not None:
+            self._response_queue.append(params)
+            self.stats.responses_queued += 1
+        else:
+            self._send_response_create(params)
 
     def _send_response_create(self, params: rp.ResponseParams | None) -> None:
         event_id = self._new_id("response")
@@ -683,7 +690,7 @@ class Session:
                     self._send(rp.input_audio_commit(event_id=self._new_id("commit")), link)
                     self._awaiting_reply_since = time.monotonic()
                     if respond:
-                        self.create_response()
+                        self._request_response(None)
                     result.append(True)
         finally:
             with self._lock:
