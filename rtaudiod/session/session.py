@@ -106,6 +106,7 @@ class Session:
         self._lock = threading.RLock()  # turn and response state; groups of sends that belong together
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
+        self._connecting: Connection | None = None  # the connection being opened (stop() aborts its handshake)
         self._link: Link | None = None
         self._ids = itertools.count(1)
         self._key: str | None = None  # the key of the current connection, only to scrub it from messages
@@ -174,6 +175,9 @@ class Session:
     def stop(self, timeout: float = 5.0) -> None:
         """Close the connection (1000), stop every thread, and wait up to `timeout` seconds for them."""
         self._stopping.set()
+        connecting = self._connecting
+        if connecting is not None:  # a handshake waiting on a silent server ends now, not at connect_timeout_s
+            connecting.abort()
         link = self._link
         if link is not None:
             link.end("stop")
@@ -231,6 +235,8 @@ class Session:
                 number += 1
                 link = self._connect(number)
                 if link is None:
+                    if self._stopping.is_set():
+                        break
                     if self.error is not None and self.error.fatal:
                         return self._fail(self.error)
                     attempt += 1
@@ -283,12 +289,17 @@ class Session:
             self._key = key
             endpoint = rp.Endpoint(model=cfg.model, dialect=cfg.dialect, api_key=key, base_url=cfg.base_url)
             connection = Connection(endpoint, cfg.connect_timeout_s, send_stall_s=cfg.ping_timeout_s)
+            self._connecting = connection
+            if self._stopping.is_set():  # stop() came before it could see this connection
+                return None
             connection.open()
         except SessionError as e:
             self.error = SessionError(self._scrub(str(e)), code=e.code, fatal=e.fatal)
             if e.fatal:
                 log.error("cannot connect: %s", self.error)
             return None
+        finally:
+            self._connecting = None
         log.info("connected to %s (%s dialect, model %s)", cfg.base_url, cfg.dialect, cfg.model)
         return Link(connection, cfg.dialect, number)
 
@@ -390,8 +401,8 @@ class Session:
         the `state` event run under the state lock, so observers see the changes in the order they were made."""
         with self._state_lock:
             old = self._state
-            if new is old or old is State.FAILED:
-                return
+            if new is old or old is State.FAILED or (old is State.STOPPED and self._stopping.is_set()):
+                return  # both are final: a supervisor still winding down after stop() changes nothing
             self._state = new
             for listener in list(self._state_listeners):
                 try:

@@ -162,3 +162,31 @@ def test_the_retry_budget_does_not_reset_after_instant_failures(make_sim):
         stop = True
         session.stop()
         engine.close()
+
+
+def test_stop_during_a_handshake_that_hangs_returns_at_once_and_stays_stopped(make_sim):
+    """The server accepts the TCP connection and never answers the upgrade (a blackholed proxy): stop() ends the
+    handshake instead of waiting out connect_timeout_s, and nothing comes back to life when that would have ended."""
+    sim = make_sim("ga")
+    with FaultProxy(("127.0.0.1", sim.port)) as proxy:
+        proxy.blackhole()
+        engine = null_engine()
+        events = Recorder()
+        session = Session(config_for(sim, base_url=f"ws://127.0.0.1:{proxy.port}/v1/realtime",
+                                     connect_timeout_s=3), engine, on_event=events)
+        try:
+            session.start()
+            wait_until(lambda: proxy.accepted == 1, 5, "the connection")
+            time.sleep(0.3)  # the upgrade request is out; its answer never comes
+            started = time.monotonic()
+            session.stop(timeout=1.0)
+            assert time.monotonic() - started < 1.0
+            assert not session._supervisor.is_alive()
+            assert session.state is State.STOPPED
+            time.sleep(3.5)  # past the connect timeout
+            assert session.state is State.STOPPED
+            assert [d["state"] for d in events.of("state")] == ["connecting", "stopped"]
+            assert not events.of("error")
+        finally:
+            session.stop()
+            engine.close()
