@@ -25,6 +25,7 @@ from msgspec import Meta
 
 from rtaudiod.audio.dsp import Downmixer, Resampler
 from rtaudiod.errors import ControlError, SessionError
+from rtaudiod.session.config import LIVE_SETTINGS
 from rtaudiod.session.tools import ToolCall, error_output
 
 if TYPE_CHECKING:
@@ -37,10 +38,10 @@ TOPICS = ("state", "vad", "transcript.user", "transcript.assistant", "text", "re
           "raw", "audio.output")
 #: Events every client gets without subscribing.
 ALWAYS_SENT = ("hello", "tool.call", "overflow")
-#: The session settings `session.update` may change. Where to connect, the credentials, the audio format and the
-#: timing stay the daemon's configuration: a local client may drive the conversation, not redirect it elsewhere.
-SETTABLE = ("instructions", "voice", "turn_detection", "tools", "tool_choice", "temperature", "max_output_tokens",
-            "transcription_model", "transcription_language", "noise_reduction", "output_modality")
+#: The session settings `session.update` may change: the session's own live settings. Where to connect, the
+#: credentials, the audio format and the timing stay the daemon's configuration: a local client may drive the
+#: conversation, not redirect it elsewhere.
+SETTABLE = LIVE_SETTINGS
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 
 

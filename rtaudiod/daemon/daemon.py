@@ -23,6 +23,7 @@ import msgspec
 
 from rtaudiod.audio import AudioDeviceError, AudioEngine
 from rtaudiod.session import Session, State
+from rtaudiod.session.config import LIVE_SETTINGS
 
 from .config import ConfigError, DaemonConfig
 from .notify import Notifier
@@ -33,10 +34,6 @@ log = logging.getLogger("rtaudiod.daemon")
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 78  # sysexits.h EX_CONFIG
-#: Session settings SIGHUP can change on a live session (the rest needs a restart: where to connect, the key).
-LIVE_SETTINGS = ("instructions", "voice", "turn_detection", "tools", "tool_choice", "temperature",
-                 "max_output_tokens", "transcription_model", "transcription_language", "noise_reduction",
-                 "output_modality")
 TICK_S = 0.5
 
 

@@ -13,11 +13,15 @@ import msgspec
 from rtaudiod.protocol import (DEFAULT_BASE_URL, NoiseReduction, SessionConfig, Tool, ToolChoiceFunction,
                                Transcription, TurnDetection, function_tool)
 
-__all__ = ["RealtimeConfig", "ToolSpec", "TurnDetectionConfig"]
+__all__ = ["LIVE_SETTINGS", "RealtimeConfig", "ToolSpec", "TurnDetectionConfig"]
 
 AudioFormatName = Literal["pcm16", "g711_ulaw", "g711_alaw"]
 #: The voices the service knows (openai 3.57.0 models, both dialects); a mistyped voice is refused by the service
 #: and a refused session.update is dropped whole (instructions and tools with it), so it is checked here first.
+#: The settings a running session may change (`Session.update_settings`, SIGHUP, the control API's session.update):
+#: the conversation's. Where to connect, the credentials, the audio format and the timing need a new session.
+LIVE_SETTINGS = ("instructions", "voice", "turn_detection", "tools", "tool_choice", "temperature", "max_output_tokens",
+                 "transcription_model", "transcription_language", "noise_reduction", "output_modality")
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
 
 

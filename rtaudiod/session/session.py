@@ -38,7 +38,7 @@ from rtaudiod.framing import decode_audio_delta, frame_append_from_ring
 from rtaudiod.ring import RingBuffer
 from rtaudiod import protocol as rp
 
-from .config import RealtimeConfig
+from .config import LIVE_SETTINGS, RealtimeConfig
 from .connection import Connection
 from .credentials import resolve_key
 from .history import History
@@ -542,27 +542,28 @@ class Session:
         """Drop the open turn: nothing is committed."""
         with self._lock:
             link = self._configured_link()
+            if not self._turn_open:
+                raise SessionError("no turn is open (turn_start first)", code="no_turn")
             self._close_turn()
             self._send(rp.input_audio_clear(event_id=self._new_id("clear")), link)
         self._update_state()
 
     def update_settings(self, **changes: Any) -> None:
-        """Change session settings live (any `RealtimeConfig` field the service knows: instructions, voice,
-        turn_detection, tools, ...). Validated here first; if the service refuses them, the previous settings stay
-        (it drops a refused update whole) and an `error` event says why."""
+        """Change the conversation's settings live (`LIVE_SETTINGS`: instructions, voice, turn_detection, tools,
+        ...; a nested setting is replaced whole). Validated here first; if the service refuses them, the previous
+        settings stay (it drops a refused update whole) and an `error` event says why."""
         import msgspec
 
         current = msgspec.structs.asdict(self.config)
         for key in changes:
-            if key not in current:
-                raise ValueError(f"unknown setting {key!r}")
+            if key not in LIVE_SETTINGS:
+                raise ValueError(f"{key!r} cannot change live (only {', '.join(LIVE_SETTINGS)})"
+                                 if key in current else f"unknown setting {key!r}")
         merged = {**msgspec.to_builtins(current), **msgspec.to_builtins(changes)}
         try:
             new = msgspec.convert(merged, RealtimeConfig)
         except msgspec.ValidationError as e:
             raise ValueError(f"invalid settings: {e}") from None
-        if new.audio_format != self.config.audio_format:
-            raise ValueError("audio_format cannot change while the audio engine runs")
         with self._lock:
             link = self._configured_link()
             previous, self.config = self.config, new
@@ -995,10 +996,11 @@ class Session:
     def status(self) -> dict[str, Any]:
         """Everything a status report shows, JSON-ready; never the key."""
         link = self._link
-        with self._lock:
-            conversation = {"response_id": self._response_id, "responses_queued": len(self._response_queue),
-                            "turn_open": self._turn_open, "user_speaking": self._user_speaking,
-                            "tool_calls_pending": self._pending.outstanding()}
+        # Read without the session's lock, which a send to a stalled peer may hold for seconds: a status report
+        # must answer at once (each field is one atomic read; together they may straddle a change).
+        conversation = {"response_id": self._response_id, "responses_queued": len(self._response_queue),
+                        "turn_open": self._turn_open, "user_speaking": self._user_speaking,
+                        "tool_calls_pending": self._pending.outstanding()}
         return {
             "state": self._state.value,
             "connected": link is not None and link.configured.is_set() and not link.ended.is_set(),

@@ -191,3 +191,25 @@ def test_injected_audio_is_the_turn(make_sim, make_session):
     # bit-exact: nothing of the microphone mixed in, nothing lost; after it the (silent) microphone is live again
     assert committed[: len(words)] == words
     assert not any(committed[len(words):]) and len(committed) - len(words) <= 10 * 960
+
+
+def test_only_the_conversation_settings_change_live(make_sim, make_session):
+    from rtaudiod.session import SessionError
+
+    sim = make_sim("ga")
+    session, *_ = make_session(sim)
+    for key, value in (("base_url", "ws://127.0.0.1:1/v1/realtime"), ("api_key", "sk-other"), ("audio_format",
+                                                                                            "g711_ulaw")):
+        with pytest.raises(ValueError, match="cannot change live"):
+            session.update_settings(**{key: value})
+    with pytest.raises(ValueError, match="unknown setting 'voise'"):
+        session.update_settings(voise="cedar")
+    with pytest.raises(ValueError, match="voice 'alloyy'"):
+        session.update_settings(voice="alloyy")
+    assert session.config.base_url == sim.url
+    session.update_settings(voice="cedar", instructions="Be terse.")
+    update = wait_until(lambda: [e for e in sim.sessions[0].received_events if e["type"] == "session.update"
+                                 and e["session"].get("instructions") == "Be terse."], 5, "the update")[0]
+    assert update["session"]["audio"]["output"]["voice"] == "cedar"
+    with pytest.raises(SessionError, match="no turn is open"):
+        session.turn_cancel()
