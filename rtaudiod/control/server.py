@@ -215,6 +215,11 @@ class ControlServer:
         self.stop()
 
     @property
+    def alive(self) -> bool:
+        """Both threads run (the daemon's watchdog asks: a dead control thread must bring the daemon down)."""
+        return all(t is not None and t.is_alive() for t in (self._thread, self._worker))
+
+    @property
     def clients(self) -> int:
         """Connected clients (not counting connections being closed)."""
         return sum(1 for c in list(self._conns.values()) if not c.closing)

@@ -175,7 +175,7 @@ class Daemon:
         supervisor = getattr(session, "_supervisor", None)
         if supervisor is not None and not supervisor.is_alive() and not self._stop.is_set():
             return "the session's supervisor thread died"
-        if self.control is not None and not getattr(self.control, "alive", True):
+        if self.control is not None and not self.control.alive:
             return "the control server's thread died"
         return None
 

@@ -325,3 +325,10 @@ def test_many_clients_come_and_go(stack):
     wait_until(lambda: stack.server.clients == 1, 5, "the clients to be gone")
     assert stack.session.on_audio is None  # the audio tap is removed with its last subscriber
     assert stack.client.ping() > 0 and stack.server.stats["accepted"] == 51
+
+
+def test_alive_says_whether_both_threads_run(stack):
+    server = stack.server
+    assert server.alive
+    server.stop()
+    assert not server.alive
