@@ -12,8 +12,7 @@ import json
 import os
 import socket
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,8 @@ _SESSION_TESTS = str(Path(__file__).resolve().parent.parent / "session")
 if _SESSION_TESTS not in sys.path:
     sys.path.insert(0, _SESSION_TESTS)
 
-from sessionhelpers import FAST, KEY, REAL_TIME, Mic, Recorder, check_conformance, config_for, null_engine  # noqa: E402
+from sessionhelpers import (FAST, KEY, REAL_TIME, Mic, Recorder, check_conformance, config_for,  # noqa: E402
+                            null_engine, wait_until)
 
 from rtaudiod.audio import AudioEngine  # noqa: E402
 from rtaudiod.control import Client, ControlServer  # noqa: E402
@@ -31,17 +31,6 @@ from rtaudiod.session import Session  # noqa: E402
 from rtaudiod.sim import Simulator  # noqa: E402
 
 __all__ = ["FAST", "KEY", "REAL_TIME", "Raw", "Stack", "check_conformance", "make_stack", "wait_until"]
-
-
-def wait_until(pred: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 @dataclass
