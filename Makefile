@@ -34,16 +34,18 @@ BUILD_INPUTS := pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h) \
 	$(wildcard rtaudiod/_ext/*.pyx rtaudiod/_ext/*.pxd rtaudiod/_ext/*.pyi rtaudiod/_ext/*.py)
 
 # The venv belongs to one interpreter: its pyvenv.cfg names that interpreter's directory ("home"). When $(PY) is
-# another one now (`make test PY=/usr/bin/python3` after a pyenv build), the venv is marked stale and made again.
+# another one now (`make test PY=/usr/bin/python3` after a pyenv build), a phony prerequisite makes it out of date,
+# and it is made again.
 PY_HOME := $(shell $(PY) -c 'import os, sys; print(os.path.dirname(os.path.realpath(sys.executable)))' 2>/dev/null)
 VENV_HOME := $(shell sed -n 's/^home = //p' $(VENV)/pyvenv.cfg 2>/dev/null)
 ifneq ($(VENV_HOME),)
 ifneq ($(realpath $(VENV_HOME)),$(PY_HOME))
-$(shell rm -f $(VENV)/pyvenv.cfg)
+VENV_STALE := venv-of-another-python
 endif
 endif
 
-.PHONY: setup system python run demo test test-both ctest bench bench-smoke bench-session install clean
+.PHONY: setup system python run demo test test-both ctest bench bench-smoke bench-session install clean \
+	venv-of-another-python
 
 setup: $(INSTALLED)
 system: $(STAMPS)/system
@@ -53,7 +55,7 @@ $(STAMPS)/system: scripts/install-system-deps
 	./scripts/install-system-deps
 	@mkdir -p $(@D) && touch $@
 
-$(VENV)/pyvenv.cfg: $(STAMPS)/system
+$(VENV)/pyvenv.cfg: $(STAMPS)/system $(VENV_STALE)
 	@command -v $(PY) >/dev/null || { echo "make: no Python '$(PY)' (set PY=/path/to/python3)"; exit 1; }
 	$(PY) -m venv --clear $(VENV)
 	@echo '*' > $(VENV)/.gitignore  # git ignores the whole venv (as Python 3.13's venv does by itself)
@@ -113,6 +115,9 @@ bench-smoke: $(INSTALLED)
 # On a device, as root: see scripts/install-device (PREFIX=, DESTDIR= pass through the environment).
 install:
 	./scripts/install-device
+
+venv-of-another-python:
+	@echo "make: $(VENV) was made from $(VENV_HOME), not $(PY_HOME) ($(PY)): making it again"
 
 # Build products and stamps; the venvs stay (`rm -rf .venv .venv-noext` to make them again). The install stamps go
 # with the in-place .so files, so the next target builds the extension again.

@@ -137,6 +137,14 @@ def test_the_unit_starts_ready_and_sandboxed(booted):
     assert booted.sh("cat /run/credentials/rtaudiod.service/openai_api_key").stdout.strip() == KEY
 
 
+def test_install_device_under_systemd_runs_its_systemd_steps(booted):
+    """Run again on the booted system (the checkout is visible through the overlay): with systemd running it applies
+    sysusers and tmpfiles and reloads the manager; everything it installs is there already."""
+    result = booted.sh(f"{ROOT}/scripts/install-device --no-deps --no-venv")
+    assert "ran systemd-sysusers, systemd-tmpfiles --create and systemctl daemon-reload" in result.stdout
+    assert "done: 0 changed" in result.stdout, result.stdout
+
+
 def test_a_group_member_drives_it_and_a_stranger_cannot(booted):
     assert "You said: Can you hear me" in booted.sh('rtaudiod-cli say "Can you hear me?"', user="pi").stdout
     refused = booted.sh("rtaudiod-cli --socket /run/rtaudiod/control.sock status", user="stranger", check=False)
