@@ -825,9 +825,13 @@ class Session:
         elif caused_by in self._settings_event_ids:
             self.config = self._settings_event_ids.pop(caused_by)
             log.warning("the service refused a settings change, the previous settings stay: %s (%s)", message, code)
-        elif caused_by is not None and caused_by == self._response_requested:
+        elif caused_by is not None and (caused_by == self._response_requested or (
+                code == "conversation_already_has_active_response" and caused_by.startswith("rtad_response"))):
+            # The second case: a response the service started itself (server VAD) was created between our request
+            # and its refusal, and its response.created already cleared _response_requested.
             with self._lock:
-                self._response_requested = None
+                if caused_by == self._response_requested:
+                    self._response_requested = None
                 if code == "conversation_already_has_active_response":
                     self._response_queue.appendleft(None)  # sent again after the active one is done
             log.info("response.create refused: %s (%s)", message, code)

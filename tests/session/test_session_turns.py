@@ -213,3 +213,27 @@ def test_only_the_conversation_settings_change_live(make_sim, make_session):
     assert update["session"]["audio"]["output"]["voice"] == "cedar"
     with pytest.raises(SessionError, match="no turn is open"):
         session.turn_cancel()
+
+
+def test_a_text_that_meets_the_services_own_reply_is_answered_after_it(make_sim, make_session):
+    """Server VAD: when the user stops speaking the service starts a reply of its own. A response.create that
+    reaches it a moment later is refused (`conversation_already_has_active_response`), and the client sees that
+    reply's response.created before the refusal: the text's response must be asked again once the reply is done."""
+    sim = make_sim("ga", first_audio_latency=1.0)  # response.created at once, then the reply stays active 1 s
+    session, engine, mic, events = make_session(sim)
+    sent: list[bool] = []
+
+    def observer(topic: str, data: dict) -> None:
+        events(topic, data)
+        if topic == "vad" and data["event"] == "speech_stopped" and not sent:
+            sent.append(True)  # on the receive thread: the service's own reply is being created meanwhile
+            session.send_text("Also, what time is it?")
+
+    session.on_event = observer
+    mic.say(speech("Turn on the kitchen lights."))
+    said = events.wait("transcript.assistant", lambda d: d["final"] and d["text"].startswith("You said: Also"), 20)
+    assert said["text"] == "You said: Also, what time is it."
+    s = sim.sessions[0]
+    refused = [e["error"]["code"] for e in s.sent_events if e["type"] == "error"]
+    assert "conversation_already_has_active_response" in refused  # the race happened
+    assert sent_types(sim).count("response.create") >= 2
