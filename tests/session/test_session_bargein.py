@@ -93,12 +93,13 @@ def test_speech_during_the_reply_interrupts_it(make_sim, make_session, dialect):
 
 
 def test_cancel_before_any_audio_deletes_the_unheard_item(make_sim, make_session):
-    sim = make_sim("ga", **REAL_TIME)
+    # the service's 0.2 s between response.created and the first audio is a narrow window on a loaded machine
+    sim = make_sim("ga", **{**REAL_TIME, "first_audio_latency": 1.5})
     session, engine, mic, events = make_session(sim)
     session.send_text(LONG)
     events.wait("response", lambda d: d["event"] == "created", timeout=10)
     item = wait_until(lambda: session._response_items[:1], 5, "the reply's item")[0]
-    assert session.cancel_response() is True  # within the ~0.5 s before the first audio
+    assert session.cancel_response() is True  # before the first audio
     s = sim.sessions[0]
     wait_until(lambda: any(e["type"] == "conversation.item.deleted" for e in s.sent_events), 5, "the delete")
     delete = next(e for e in s.received_events if e["type"] == "conversation.item.delete")
