@@ -66,6 +66,7 @@ FATAL_CODES = {
 FATAL_CLOSE = {3000: "authentication failed", 4000: "the service refused the request (model or dialect)"}
 #: What an API key or an ephemeral key looks like, to scrub from the service's messages (it quotes parts of keys).
 _KEYISH = re.compile(r"\b(?:sk|ek|rk)[-_][A-Za-z0-9_\-*]{3,}")
+_KEYISH_BYTES = re.compile(_KEYISH.pattern.encode())
 #: The GIL switch interval the session's threads need (measured: 5 ms underflowed the output under CPU load).
 SWITCH_INTERVAL_S = 0.001
 
@@ -730,18 +731,20 @@ class Session:
         """Receive thread: one server message. Audio deltas take the fast path into the playout ring; everything
         else is decoded and handled. A broken frame is logged and counted; the session goes on."""
         self.stats.events_received += 1
-        self._emit("raw", {"frame": frame})
         try:
             written = self.audio.write_delta(frame)
         except RtaudiodError as e:
+            self._emit_raw(frame)
             return self._skip_bad("a broken audio delta", e)
         if written is not None:
+            self._emit("raw", {"frame": frame})  # base64 and the service's ids: nothing key-like, nothing to scan
             if written:
                 self._on_audio_written(written)
                 listener = self.on_audio
                 if listener is not None:
                     self._tap_audio(listener, frame)
             return
+        self._emit_raw(frame)
         try:
             event = link.codec.decode(frame)
         except RtaudiodError as e:
@@ -751,6 +754,15 @@ class Session:
             handler(link, event)
         elif type(event) is rp.UnknownEvent and link.codec.unknown[event.type] == 1:
             log.info("ignoring server events of an unknown type: %s", event.type)
+
+    def _emit_raw(self, frame: bytes) -> None:
+        """The `raw` event of a frame that is not an audio delta, scrubbed like every message: the service quotes
+        the ends of a refused key in its error ("sk-****abcd")."""
+        if self.on_event is None:
+            return
+        if _KEYISH_BYTES.search(frame) is not None or (self._key and self._key.encode() in frame):
+            frame = self._scrub(frame.decode("utf-8", "replace")).encode()
+        self._emit("raw", {"frame": frame})
 
     def _skip_bad(self, what: str, error: RtaudiodError) -> None:
         self.stats.bad_events += 1
