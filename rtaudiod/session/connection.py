@@ -18,6 +18,7 @@ import time
 
 import websocket
 from websocket import ABNF
+from websocket._handshake import SUPPORTED_REDIRECT_STATUSES
 from websocket._socket import send as _socket_send  # the library's own EAGAIN/SSL-aware send
 
 from rtaudiod.errors import SessionError
@@ -59,14 +60,21 @@ class Connection:
         except ValueError as e:  # a malformed key: its message never quotes it
             raise SessionError(str(e), code="invalid_api_key", fatal=True) from None
         try:
+            # redirect_limit=0: websocket-client would send the same headers, the key with them, wherever a
+            # redirect points (another host, plain ws://).
             self.ws.connect(self.endpoint.url, header=headers.lines(), timeout=self.timeout,
-                            suppress_origin=True)
+                            suppress_origin=True, redirect_limit=0)
         except websocket.WebSocketBadStatusException as e:
             what = _FATAL_HTTP.get(e.status_code)
             raise SessionError(f"connect to {self.endpoint.url}: HTTP {e.status_code} {e.status_message or ''}"
                                f"{': ' + what if what else ''}".rstrip(),
                                code=f"http_{e.status_code}", fatal=what is not None) from None
         except (websocket.WebSocketException, OSError) as e:
+            answer = getattr(self.ws, "handshake_response", None)
+            if answer is not None and answer.status in SUPPORTED_REDIRECT_STATUSES:
+                raise SessionError(f"connect to {self.endpoint.url}: HTTP {answer.status} redirect, not followed "
+                                   "(it would take the key elsewhere): set base_url to where it points",
+                                   code="redirect") from None
             raise SessionError(f"connect to {self.endpoint.url}: {type(e).__name__}: {e}",
                                code="connect_failed") from None
         self.opened_at = time.monotonic()

@@ -128,3 +128,63 @@ def test_a_close_does_not_wait_out_a_stalled_send(connect):
     conn.abort()  # what the supervisor does next: the stalled send fails at once
     sender.join(3.0)
     assert not sender.is_alive() and failed
+
+
+class Redirector:
+    """An HTTP server that answers every request with `302 Found` to `location`; records what it was sent."""
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+        self.requests: list[bytes] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            with conn:
+                conn.settimeout(2)
+                request = b""
+                try:
+                    while b"\r\n\r\n" not in request:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        request += chunk
+                    self.requests.append(request)
+                    conn.sendall(f"HTTP/1.1 302 Found\r\nLocation: {self.location}\r\nContent-Length: 0\r\n\r\n"
+                                 .encode())
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self._listener.close()
+
+
+def test_a_redirect_never_takes_the_key_elsewhere():
+    """websocket-client follows up to three redirects by default, sending the same headers to wherever the Location
+    points (another host, or plain ws:// from wss://): the Authorization header with the key among them."""
+    elsewhere = Redirector("http://127.0.0.1:9/nowhere")
+    first = Redirector(f"ws://127.0.0.1:{elsewhere.port}/v1/realtime?model=gpt-realtime")
+    key = "sk-test-key-0123456789"
+    try:
+        conn = Connection(Endpoint(model="gpt-realtime", dialect="ga", api_key=key,
+                                   base_url=f"ws://127.0.0.1:{first.port}/v1/realtime"), 5.0)
+        with pytest.raises(SessionError) as e:
+            conn.open()
+        assert len(first.requests) == 1 and key.encode() in first.requests[0]  # the server it was meant for
+        time.sleep(0.3)
+        assert not elsewhere.requests, "the key went to the redirect's target"
+        assert "302" in str(e.value) and key not in str(e.value)
+    finally:
+        first.close()
+        elsewhere.close()
