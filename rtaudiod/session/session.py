@@ -606,8 +606,10 @@ class Session:
 
     def _announce_tools(self) -> None:
         link = self._link
-        if link is None or not link.configured.is_set():
-            return  # the next connection announces them
+        # Once the connection's settings went out (on session.created, before it is configured at session.updated)
+        # they no longer carry a change of the tools: announce it. Before that, they will carry it.
+        if link is None or link.settings_event_id is None or link.ended.is_set():
+            return
         try:
             self._send(rp.session_update(rp.SessionConfig(tools=self._all_tools()),
                                          event_id=self._new_id("tools")), link)

@@ -141,3 +141,25 @@ def test_a_connection_lost_while_asking_for_the_follow_up_reconnects(make_sim, m
     assert session.wait_state(State.RECONNECTING, State.FAILED, timeout=5)
     assert session.wait_ready(10), (session.state, session.error)
     assert len(sim.sessions) == 2
+
+
+def test_a_tool_registered_while_the_session_is_being_configured_is_announced(make_sim, make_session):
+    """The settings go out on session.created, the session counts as configured at session.updated: a tool
+    registered in between (a control client starting with the daemon) must still reach the service."""
+    sim = make_sim("ga")
+    session, engine, mic, events = make_session(sim, start=False)
+    registered = threading.Event()
+
+    def observer(topic: str, data: dict) -> None:
+        events(topic, data)
+        if topic == "raw" and b'"session.updated"' in data["frame"] and not registered.is_set():
+            registered.set()  # the settings are out, the session not yet configured
+            session.register_tool("get_weather", lambda call: '{"sky": "clear"}', "The weather", WEATHER)
+
+    session.on_event = observer
+    session.start()
+    assert session.wait_ready(10)
+    assert registered.is_set()
+    session.send_text("What does get weather say?")
+    said = events.wait("transcript.assistant", lambda d: d["final"], timeout=15)
+    assert said["text"].startswith("The get_weather tool returned")
