@@ -955,6 +955,11 @@ class Session:
                     self._send_response_create(self._response_queue.popleft())
                 except SessionError:
                     pass
+            if (self._response_id is None and self._response_requested is None and not self._response_queue
+                    and rid not in self._followups):
+                # The reply is over without audio to end the wait for it (a text reply, one cancelled before its
+                # audio, a failed one), and no other is on its way: not "thinking" any more.
+                self._awaiting_reply_since = None
         self._emit("response", {"event": "done", "response_id": rid, "status": status})
         self._update_state()
 

@@ -238,3 +238,18 @@ def test_a_text_that_meets_the_services_own_reply_is_answered_after_it(make_sim,
     refused = [e["error"]["code"] for e in s.sent_events if e["type"] == "error"]
     assert "conversation_already_has_active_response" in refused  # the race happened
     assert sent_types(sim).count("response.create") >= 2
+
+
+@pytest.mark.parametrize("modality", ["text", "audio"])
+def test_a_reply_without_audio_leaves_the_session_ready(make_sim, make_session, modality):
+    """A text reply (or a cancelled one) has no audio to end the wait for the reply: its response.done must, or
+    the session says "thinking" for ever, and never renews (it renews only when ready)."""
+    sim = make_sim("ga", **(REAL_TIME if modality == "audio" else {}))  # audio: cancelled before its first delta
+    session, engine, mic, events = make_session(sim, output_modality=modality)
+    session.send_text("Hello there")
+    if modality == "audio":
+        events.wait("response", lambda d: d["event"] == "created", timeout=10)
+        session.cancel_response()
+    events.wait("response", lambda d: d["event"] == "done", timeout=10)
+    assert session.wait_state(State.READY, timeout=3), session.state
+    assert session._quiet()
