@@ -115,6 +115,7 @@ class Session:
         self._response_id: str | None = None
         self._response_requested: str | None = None  # event_id of a response.create sent, not yet answered
         self._response_queue: deque[rp.ResponseParams | None] = deque()
+        self._cancelled_request: str | None = None  # a response.create cancelled before its response.created
         self._response_items: list[str] = []  # assistant message items of the active response
         self._function_names: dict[str, str] = {}  # item_id -> tool name (beta's arguments.done has no name)
         self._followups: dict[str, int] = {}  # response_id -> its calls whose output has not gone out yet
@@ -387,6 +388,7 @@ class Session:
         with self._lock:
             self._response_id = None
             self._response_requested = None
+            self._cancelled_request = None
             self._response_queue.clear()
             self._response_items = []
             self._user_speaking = False
@@ -632,7 +634,8 @@ class Session:
         user did not hear: truncate at what was played, or delete an item nothing of which was played."""
         playing = self.audio.is_playing
         active = self._response_id
-        if not playing and active is None:
+        requested = self._response_requested if cancel else None  # asked for, not yet created (~0.3 s)
+        if not playing and active is None and requested is None:
             return False
         link = self._link
         item = self.audio.delta_item_id
@@ -648,6 +651,14 @@ class Session:
                     self._send(rp.response_cancel(event_id=self._new_id("cancel")), link)
                 except SessionError:
                     return True
+        elif requested is not None:
+            # The service has it already (it takes events in order) and cancels it before any output; should
+            # audio come anyway, it is dropped: response.created names it.
+            self._cancelled_request = requested
+            try:
+                self._send(rp.response_cancel(event_id=self._new_id("cancel")), link)
+            except SessionError:
+                return True
         for item_id in to_fix:
             point = self.audio.truncate_point(item_id)
             received = self.audio.received_ms(item_id)
@@ -895,6 +906,10 @@ class Session:
     def _on_response_created(self, link: Link, event: rp.ResponseCreated) -> None:
         with self._lock:
             self._response_id = event.response.id if isinstance(event.response.id, str) else None
+            if self._cancelled_request is not None and self._cancelled_request == self._response_requested:
+                if self._response_id is not None:
+                    self.audio.drop_response(self._response_id)
+            self._cancelled_request = None
             self._response_requested = None
             self._response_items = []
         self._emit("response", {"event": "created", "response_id": self._response_id})

@@ -107,3 +107,22 @@ def test_cancel_before_any_audio_deletes_the_unheard_item(make_sim, make_session
     assert engine.played_ms(item) in (None, 0.0)
     time.sleep(0.8)  # deltas already in flight are dropped, not played
     assert not engine.is_playing and (engine.played_ms(item) or 0) == 0
+
+
+def test_a_cancel_before_the_response_is_created_stops_it(make_sim, make_session, dialect):
+    """cancel_response() in the ~0.3 s between asking for a response and its response.created: the service has it
+    already, so it is cancelled, and none of it plays."""
+    sim = make_sim(dialect, **{**REAL_TIME, "response_latency": 1.0, "first_audio_latency": 1.2})
+    session, engine, mic, events = make_session(sim)
+    session.send_text(LONG)
+    assert not events.of("response")  # asked for, not created yet (a second to go)
+    assert session.cancel_response() is True
+    done = events.wait("response", lambda d: d["event"] == "done", timeout=10)
+    assert done["status"] == "cancelled"
+    s = sim.sessions[0]
+    sent = [e["type"] for e in s.received_events if e["type"] != "input_audio_buffer.append"]
+    assert sent[-2:] == ["response.create", "response.cancel"]
+    time.sleep(1.0)  # the first audio would have come 1.2 s after the request
+    assert engine.ledger.played_total == 0 and not engine.is_playing
+    assert not [e for e in s.sent_events if e["type"] == "error"]
+    assert session.wait_state(State.READY, timeout=2)
