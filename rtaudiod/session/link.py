@@ -131,6 +131,7 @@ def uplink_loop(session: Session, link: Link) -> None:
             return
         ring.skip(ring.read_available & ~1)
     ring.skip(ring.read_available & ~1)
+    session.inject_ring.skip(session.inject_ring.read_available & ~1)  # what was injected for an old connection
     injected = session.inject_ring
     # Without a microphone the wait times out every UPLINK_WAIT_S: that many frames of injected audio then go at
     # once, so injection keeps real time either way.

@@ -516,6 +516,7 @@ class Session:
         with self._lock:
             link = self._configured_link()
             self._barge_in("turn_start")
+            self._response_queue.clear()  # replies asked for before the user's new turn would play over it
             self._send(rp.input_audio_clear(event_id=self._new_id("clear")), link)
             self._turn_audio_bytes = 0
             self._turn_open = True  # the uplink sends from its next frame on
@@ -874,6 +875,7 @@ class Session:
         with self._lock:
             self._user_speaking = True
             self._barge_in("speech")
+            self._response_queue.clear()  # replies asked for before the user spoke again would play over the turn
         self._emit("vad", {"event": "speech_started", "audio_ms": event.audio_start_ms, "item_id": event.item_id})
         self._update_state()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 
@@ -253,3 +254,16 @@ def test_a_reply_without_audio_leaves_the_session_ready(make_sim, make_session, 
     events.wait("response", lambda d: d["event"] == "done", timeout=10)
     assert session.wait_state(State.READY, timeout=3), session.state
     assert session._quiet()
+
+
+def test_a_new_turn_drops_the_replies_still_waiting(make_sim, make_session):
+    sim = make_sim("ga", **REAL_TIME)
+    session, engine, mic, events = make_session(sim, turn_detection={"type": "none"})
+    session.send_text("First question")
+    session.send_text("Second question")  # queued behind the first reply
+    assert session.status()["conversation"]["responses_queued"] == 1
+    session.turn_start()  # the user speaks again: the queued reply is stale
+    assert session.status()["conversation"]["responses_queued"] == 0
+    session.turn_cancel()
+    time.sleep(1.5)
+    assert sent_types(sim).count("response.create") == 1
