@@ -10,7 +10,9 @@
 # in a project virtual environment, .venv, made from $(PY) (default: python3 on PATH, the distribution's or a
 # pyenv one; `make test PY=/usr/bin/python3` picks one). A .venv made from another interpreter is made again.
 # RTAUDIOD_NO_EXT=1 (build and run without the C extension, on the pure-Python twins) uses a second one,
-# .venv-noext, so switching back and forth rebuilds nothing.
+# .venv-noext, installed without building the extension, so switching back and forth rebuilds nothing. Both are
+# editable installs of this tree, where the .venv build leaves its .so files: what keeps a NO_EXT run on the twins is
+# the variable itself, which every process of the run inherits and rtaudiod/_backend.py obeys at import.
 #
 # The steps and their stamps:
 #   system   scripts/install-system-deps (apt)        build/stamps/system, redone when the script changes
