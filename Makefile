@@ -18,7 +18,8 @@
 #   system   scripts/install-system-deps (apt)        build/stamps/system, redone when the script changes
 #   venv     $(PY) -m venv                              $(VENV)/pyvenv.cfg, redone when $(PY) is another Python
 #   python   pip install -e '.[test]' (builds the C extension in place)
-#            $(VENV)/.stamp-installed, redone when pyproject.toml, setup.py, csrc/ or rtaudiod/_ext/ sources change
+#            $(VENV)/.stamp-installed, redone when pyproject.toml, setup.py, csrc/ or rtaudiod/_ext/ sources change,
+#            or after the apt step ran again
 PY ?= python3
 PYTEST_ARGS ?=
 
@@ -57,14 +58,15 @@ $(STAMPS)/system: scripts/install-system-deps
 	./scripts/install-system-deps
 	@mkdir -p $(@D) && touch $@
 
-$(VENV)/pyvenv.cfg: $(STAMPS)/system $(VENV_STALE)
+# The apt step only has to come first (order-only, after `|`): new Debian packages need no new venv.
+$(VENV)/pyvenv.cfg: $(VENV_STALE) | $(STAMPS)/system
 	@command -v $(PY) >/dev/null || { echo "make: no Python '$(PY)' (set PY=/path/to/python3)"; exit 1; }
 	$(PY) -m venv --clear $(VENV)
 	@echo '*' > $(VENV)/.gitignore  # git ignores the whole venv (as Python 3.13's venv does by itself)
 
 # Editable install: builds the Cython extensions in place (RTAUDIOD_NO_EXT=1 skips them). The C venv checks that
 # the extension really is there: a build that silently produced none would test the twins twice.
-$(INSTALLED): $(VENV)/pyvenv.cfg $(BUILD_INPUTS)
+$(INSTALLED): $(VENV)/pyvenv.cfg $(BUILD_INPUTS) $(STAMPS)/system
 	$(VPY) -m pip install -q --disable-pip-version-check -e '.[test]'
 ifeq ($(VENV),.venv)
 	@$(VPY) -c 'import rtaudiod, sys; sys.exit(rtaudiod.backend() != "c" and "make: the C extension did not build")'
