@@ -18,13 +18,14 @@ from websocket import ABNF
 from rtaudiod.errors import SessionError
 from rtaudiod.framing import append_frame_size, frame_append_from_ring
 from rtaudiod.protocol import Codec
+from rtaudiod.ring import RingBuffer
 
 from .connection import Connection
 
 if TYPE_CHECKING:
     from .session import Session
 
-__all__ = ["Link", "MaskKeys", "receive_loop", "uplink_loop"]
+__all__ = ["FrameSender", "Link", "MaskKeys", "receive_loop", "uplink_loop"]
 
 #: How often a waiting thread looks up (the receive thread's keepalive tick, the uplink's wait when no audio comes).
 RECEIVE_TICK_S = 0.5
@@ -44,6 +45,29 @@ class MaskKeys:
             self._block, self._pos = os.urandom(4096), 0
         self._pos += 4
         return self._block[self._pos - 4 : self._pos]
+
+
+class FrameSender:
+    """The uplink's one way to send audio (its loop and `turn_end` both use it): one fused core call reads `nbytes`
+    of a ring and writes the complete masked WebSocket frame of the append event into a reused buffer, which goes
+    out under the library's send lock; the frame is counted."""
+
+    def __init__(self, session: Session, link: Link) -> None:
+        self.session, self.stats = session, session.stats
+        self.fmt = session.config.audio_format
+        self.wire_per_pcm = 1 if self.fmt == "pcm16" else 0.5  # G.711: one code per PCM16 sample
+        self.out = bytearray(append_frame_size(session.frame_bytes, self.fmt, masked=True))
+        self.view = memoryview(self.out)
+        self.keys = MaskKeys()
+        self._send = link.connection.send_frame
+
+    def send(self, source: RingBuffer, nbytes: int) -> None:
+        """Send `nbytes` (even, at most one frame) of `source`; SessionError when the connection fails."""
+        n = frame_append_from_ring(source, nbytes, self.out, self.fmt, self.keys.next())
+        self._send(self.view[:n])
+        self.stats.frames_sent += 1
+        self.stats.audio_bytes_sent += int(nbytes * self.wire_per_pcm)
+        self.session._turn_audio_bytes += nbytes
 
 
 class Link:
@@ -118,13 +142,8 @@ def uplink_loop(session: Session, link: Link) -> None:
     the commit can never overtake the turn's last frames."""
     audio, stats = session.audio, session.stats
     ring = audio.capture_ring
-    fmt = session.config.audio_format
     frame_bytes = session.frame_bytes
-    wire_per_pcm = 1 if fmt == "pcm16" else 0.5  # G.711: one code per PCM16 sample
-    out = bytearray(append_frame_size(frame_bytes, fmt, masked=True))
-    view = memoryview(out)
-    send = link.connection.send_frame
-    keys = MaskKeys()
+    sender = FrameSender(session, link)
     # Nothing captured before the session was configured goes up (it may be in the wrong format, or minutes old).
     while not link.configured.wait(UPLINK_WAIT_S):
         if link.ended.is_set():
@@ -142,11 +161,7 @@ def uplink_loop(session: Session, link: Link) -> None:
             source.skip(nbytes)
             stats.frames_withheld += 1
             return
-        n = frame_append_from_ring(source, nbytes, out, fmt, keys.next())
-        send(view[:n])
-        stats.frames_sent += 1
-        stats.audio_bytes_sent += int(nbytes * wire_per_pcm)
-        session._turn_audio_bytes += nbytes
+        sender.send(source, nbytes)
         stats.uplink_latency.add((time.perf_counter() - woke) * 1000)
 
     try:
@@ -154,7 +169,7 @@ def uplink_loop(session: Session, link: Link) -> None:
             ready = ring.wait_readable(frame_bytes, UPLINK_WAIT_S)
             woke = time.perf_counter()
             if session._turn_end_request is not None:
-                session._finish_turn(link, out, keys)
+                session._finish_turn(link, sender)
                 continue
             if injected.read_available:  # injected audio goes before the microphone, whose frames are skipped
                 if ready:

@@ -34,7 +34,7 @@ from typing import Any
 from rtaudiod.audio import AudioEngine
 from rtaudiod.codecs import alaw_decode, ulaw_decode
 from rtaudiod.errors import RtaudiodError, SessionError
-from rtaudiod.framing import decode_audio_delta, frame_append_from_ring
+from rtaudiod.framing import decode_audio_delta
 from rtaudiod.ring import RingBuffer
 from rtaudiod import protocol as rp
 
@@ -42,7 +42,7 @@ from .config import LIVE_SETTINGS, RealtimeConfig
 from .connection import Connection
 from .credentials import resolve_key
 from .history import History
-from .link import Link, MaskKeys, receive_loop, uplink_loop
+from .link import FrameSender, Link, receive_loop, uplink_loop
 from .stats import SessionStats
 from .tools import PendingCalls, ToolCall, ToolHandler, ToolRegistry
 
@@ -686,11 +686,10 @@ class Session:
         gate = self.gate
         return self._turn_open or gate is None or gate()
 
-    def _finish_turn(self, link: Link, out: bytearray, keys: MaskKeys) -> None:
+    def _finish_turn(self, link: Link, sender: FrameSender) -> None:
         """Uplink thread: send every byte captured up to turn_end, then commit (or clear a too-short turn)."""
         respond, done, result = self._turn_end_request
-        ring, fmt = self.audio.capture_ring, self.config.audio_format
-        view = memoryview(out)
+        ring = self.audio.capture_ring
         if self.inject_ring.read_available:  # the turn's audio is the injected audio: the microphone's is not
             ring.skip(ring.read_available & ~1)
             ring = self.inject_ring
@@ -699,11 +698,7 @@ class Session:
                 chunk = min(self.frame_bytes, ring.read_available & ~1)
                 if not chunk:
                     break
-                n = frame_append_from_ring(ring, chunk, out, fmt, keys.next())
-                link.connection.send_frame(view[:n])
-                self.stats.frames_sent += 1
-                self.stats.audio_bytes_sent += chunk if fmt == "pcm16" else chunk // 2
-                self._turn_audio_bytes += chunk
+                sender.send(ring, chunk)
             ms = self._turn_audio_bytes * 1000 // (2 * self.audio.config.session_rate)
             with self._lock:
                 if ms < self.config.min_commit_ms:
