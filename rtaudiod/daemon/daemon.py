@@ -100,8 +100,10 @@ class Daemon:
                 raise
             log.warning("no usable sound device (%s): running on the null audio backend (no microphone, no "
                         "speaker; the control API's audio.input and audio.output still work)", str(e).splitlines()[0])
-            self.config.audio = msgspec.structs.replace(audio, backend="null")
-            return AudioEngine(self.config.audio).start()
+            # The configuration keeps what was asked for (a reload compares against it); the engine's own config
+            # says what runs. The null backend has no devices of those names: its own defaults.
+            return AudioEngine(msgspec.structs.replace(audio, backend="null", input_device=None,
+                                                       output_device=None)).start()
 
     def _start_control(self) -> None:
         from rtaudiod.control import ControlServer
@@ -186,8 +188,8 @@ class Daemon:
         parts = [session.state.value]
         if self.simulator is not None:
             parts.append("simulator")
-        if self.config.audio.backend != "pyaudio":
-            parts.append(f"{self.config.audio.backend} audio")
+        if self.engine is not None and self.engine.config.backend != "pyaudio":
+            parts.append(f"{self.engine.config.backend} audio")
         if self.socket_path:
             parts.append(f"control {self.socket_path}")
         return ", ".join(parts)
@@ -219,6 +221,7 @@ class Daemon:
             log.warning("restart rtaudiod to apply: %s", ", ".join(fixed))
         if new.audio != self.config.audio and self.engine is not None and \
                 new.audio.session_format == self.config.audio.session_format:
+            running = self.engine.config
             self.engine.stop()
             self.engine.config = new.audio
             try:
@@ -226,7 +229,7 @@ class Daemon:
                 log.info("audio devices reopened")
             except AudioDeviceError as e:
                 log.error("the new audio settings do not work (%s): keeping the old ones", e)
-                self.engine.config = self.config.audio
+                self.engine.config = running
                 self.engine.start()
                 new = msgspec.structs.replace(new, audio=self.config.audio)
         self.config = msgspec.structs.replace(new, session=msgspec.structs.replace(

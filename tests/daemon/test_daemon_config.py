@@ -106,3 +106,19 @@ def test_journal_lines_carry_their_priority():
     fmt = JournalFormatter("%(name)s: %(message)s")
     record = logging.LogRecord("rtaudiod.session", logging.WARNING, __file__, 1, "two\nlines", None, None)
     assert fmt.format(record) == "<4>rtaudiod.session: two\n<4>lines"
+
+
+def test_a_reload_after_the_null_fallback_does_not_reopen_the_audio():
+    from rtaudiod.daemon import Daemon
+
+    overrides = ["audio.output_device=no-such-device-xyz", "audio.input_device=no-such-device-xyz"]
+    daemon = Daemon(load_config(None, overrides, {}))
+    daemon.engine = daemon._start_audio()  # no such device: the null backend
+    try:
+        assert daemon.engine.config.backend == "null" and daemon.config.audio.backend == "pyaudio"
+        stream = daemon.engine.output_stream
+        daemon._apply_reload(load_config(None, overrides, {}))  # SIGHUP with nothing changed
+        assert daemon.engine.output_stream is stream  # not reopened
+        assert daemon.engine.config.backend == "null"
+    finally:
+        daemon.stop()
