@@ -132,10 +132,13 @@ class Daemon:
                            ("simulator", self.simulator)):
             if part is None:
                 continue
+            began = time.monotonic()
             try:
                 part.close() if name == "audio" else part.stop(timeout)
             except Exception:  # one part's failure to stop must not leave the others running
                 log.exception("stopping the %s failed", name)
+            took = time.monotonic() - began
+            log.log(logging.WARNING if took > 1 else logging.DEBUG, "stopped the %s in %.2f s", name, took)
         self.control = self.session = self.engine = self.simulator = None
 
     # ---------------------------------------------------------------------------------------------- main loop

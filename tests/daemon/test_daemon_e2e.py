@@ -85,8 +85,9 @@ def daemon(tmp_path):
     for proc, notify in started:
         if proc.poll() is None:
             proc.kill()
-        proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=10)
         notify.close()
+        print(f"--- daemon {proc.pid} stderr (exit {proc.returncode}) ---\n{err}")  # shown when the test fails
 
 
 @pytest.fixture
