@@ -93,9 +93,11 @@ class Daemon:
 
     def _start_audio(self) -> AudioEngine:
         audio = self.config.audio
+        engine = AudioEngine(audio)
         try:
-            return AudioEngine(audio).start()
+            return engine.start()
         except AudioDeviceError as e:
+            engine.close()  # its PortAudio too: left initialised, it would keep a stale device list in this process
             if not (self.config.daemon.audio_fallback and audio.backend == "pyaudio"):
                 raise
             log.warning("no usable sound device (%s): running on the null audio backend (no microphone, no "
