@@ -101,7 +101,7 @@ class WakeWordDetector:
         resampler: soxr.ResampleStream | None = None
         in_rate = 0
         buf = bytearray(0)
-        quiet_until = 0.0
+        quiet_until = 0.0  # in audio seconds (audio_s)
         while not self._stop.is_set():
             rate = self._input_rate()
             if rate is None:  # no microphone (stopped, reopening): nothing to hear
@@ -124,13 +124,15 @@ class WakeWordDetector:
                     if p is None:
                         continue
                     self.best = max(self.best, p)
-                    if p > self.threshold and time.monotonic() >= quiet_until:
+                    # The refractory time is audio time: a detector catching up after a stall must not skip a
+                    # second wake word that came seconds later in the audio. The features still buffered go on
+                    # into the reset model (breaking off here would feed the same audio twice).
+                    if p > self.threshold and self.audio_s >= quiet_until:
                         self.detections += 1
                         self.best = 0.0
-                        quiet_until = time.monotonic() + REFRACTORY_S
+                        quiet_until = self.audio_s + REFRACTORY_S
                         self.model.reset()  # the model's window still holds the word
                         self._report(p)
-                        break
                 self.audio_s += n / 2 / rate
                 self.cpu_s += time.thread_time() - began
             self._tick()

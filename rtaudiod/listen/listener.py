@@ -214,5 +214,5 @@ class Listener:
         if detector is not None:
             out["detector"] = {"word": detector.word, "threshold": detector.threshold,
                                "audio_s": round(detector.audio_s, 1), "cpu_s": round(detector.cpu_s, 3),
-                               "best_probability": round(detector.best, 3), "dropped_bytes": detector.ring.overruns}
+                               "best_probability": round(detector.best, 3), "ring_overruns": detector.ring.overruns}  # writes cut short: the detector fell behind
         return out
