@@ -6,7 +6,9 @@
                   service's VAD (or turn.end) ends the turn; the reply plays with    -> listening (follow-up)
                   the microphone gated (its echo cannot trigger the service's VAD;   -> gated (timeout)
                   the wake word interrupts it); then a follow-up window keeps the
-                  microphone open for an answer; then gated again
+                  microphone open for an answer; then gated again. The gate closes
+                  when the reply starts to sound, not at the end of speech: a pause
+                  within the question does not cut it off.
     push_to_talk  only between turn.start and turn.end                               gated / listening
 
 The listener is the session's `gate` (read by the uplink thread once per microphone frame: one attribute). Its
@@ -173,18 +175,23 @@ class Listener:
             prev(topic, data)
         if self.mode != "wake_word" or self.state != "listening":
             return
-        kind = data.get("event")
-        if topic == "vad" and kind == "speech_started":
-            self._enter("listening", "speech")  # no deadline while the user speaks
-        elif (topic == "vad" and kind == "speech_stopped") or (topic == "response" and kind == "created"):
-            self._enter("replying", "reply")
+        if topic == "vad" and data.get("event") == "speech_started":
+            self._enter("listening", "speech")  # no deadline while the user speaks (or until the reply ends)
 
     def _on_state(self, new: State, old: State) -> None:
         """The session's state changes (under its state lock: only flags here)."""
         if self.mode == "push_to_talk":
             turn = self.session.turn_open
             self._enter("listening" if turn else "gated", "turn" if turn else "turn_end")
-        elif self.mode == "wake_word" and new is State.READY and self.state == "replying":
+        elif self.mode != "wake_word":
+            return
+        elif new is State.SPEAKING and self.state == "listening" and self.session.responding:
+            # Gated when the reply sounds, not when the service's VAD says the user stopped: a pause within the
+            # question still goes up (a new turn, as in `always`), and only now could the speaker's echo be heard.
+            self._enter("replying", "reply")
+        elif new is State.READY and (self.state == "replying" or (self.state == "listening"
+                                                                  and self._deadline is None)):
+            # The reply is over (or there was none to hear): the follow-up window.
             self._enter("listening", "follow_up", time.monotonic() + self.config.follow_up_s)
 
     # ---------------------------------------------------------------------------------------------- reporting

@@ -240,6 +240,11 @@ class Session:
             self._state_listeners.remove(listener)
 
     @property
+    def responding(self) -> bool:
+        """A response is asked for, queued or in progress."""
+        return self._response_id is not None or self._response_requested is not None or bool(self._response_queue)
+
+    @property
     def turn_open(self) -> bool:
         """A push-to-talk turn is open (turn_start, not yet turn_end or turn_cancel)."""
         return self._turn_open

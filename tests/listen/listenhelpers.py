@@ -34,9 +34,13 @@ class Stack:
     pulse: Any
     players: list[Any] = field(default_factory=list)
 
-    def say(self, text: str, wait: bool = True) -> bytes:
-        """Play espeak-ng's `text` into the microphone sink; returns it as 24 kHz mono (the session's audio)."""
+    def say(self, text: str, wait: bool = True, pause_s: float = 0.0, then: str = "") -> bytes:
+        """Play espeak-ng's `text` into the microphone sink (and, `pause_s` later in the same stream, `then`);
+        returns `text` as 24 kHz mono (the session's audio)."""
         words48 = np.frombuffer(speech(text, 48000), np.int16)
+        if then:
+            words48 = np.concatenate([words48, np.zeros(int(48000 * pause_s), np.int16),
+                                      np.frombuffer(speech(then, 48000), np.int16)])
         player = self.pulse.play(self.pulse.mic, np.repeat(words48[:, None], 2, axis=1))
         self.players.append(player)
         if wait:

@@ -10,11 +10,15 @@ import pytest
 
 pytest.importorskip("pymicro_wakeword")
 
-from listenhelpers import make_stack, wait_until  # noqa: E402
+from listenhelpers import make_stack, speech, wait_until  # noqa: E402
 from pulse_server import pulse_server  # noqa: E402, F401 - the session fixture
 from sessionhelpers import xcorr  # noqa: E402
 
 from rtaudiod.listen import ListenConfig  # noqa: E402
+
+
+def speech_24k(text: str) -> bytes:
+    return speech(text, 24000)
 
 WAKE = "Okay nabu, what time is it?"
 OTHER = "The weather will be sunny this afternoon."
@@ -86,6 +90,17 @@ def test_an_answer_within_the_follow_up_window_needs_no_wake_word(stacks):
     wait_until(lambda: len(sim.committed_audio) == 2, 10, "the answer to be committed")
     assert xcorr(answer, list(sim.committed_audio.values())[1])[1] > 0.9
     assert stack.listener.wakes == 1
+
+
+def test_a_pause_within_the_question_does_not_cut_it_off(stacks):
+    """The service's VAD ends the turn at the pause (500 ms of silence); the gate stays open until the reply
+    sounds (~0.5 s later, as the service answers), so the rest of the question goes up as the next turn."""
+    stack = stacks(ListenConfig(mode="wake_word", chime=False), response_latency=0.3, first_audio_latency=0.5)
+    stack.say("Okay nabu, what is the weather", pause_s=0.7, then="in Paris tomorrow?")
+    sim = stack.sim.sessions[0]
+    wait_until(lambda: len(sim.committed_audio) == 2, 10, "both parts of the question to be committed")
+    rest = speech_24k("in Paris tomorrow?")
+    assert xcorr(rest, list(sim.committed_audio.values())[1])[1] > 0.9
 
 
 def test_the_wake_word_interrupts_a_reply(stacks):
