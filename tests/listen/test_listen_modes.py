@@ -94,8 +94,9 @@ def test_an_answer_within_the_follow_up_window_needs_no_wake_word(stacks):
 
 def test_a_pause_within_the_question_does_not_cut_it_off(stacks):
     """The service's VAD ends the turn at the pause (500 ms of silence); the gate stays open until the reply
-    sounds (~0.5 s later, as the service answers), so the rest of the question goes up as the next turn."""
-    stack = stacks(ListenConfig(mode="wake_word", chime=False), response_latency=0.3, first_audio_latency=0.5)
+    sounds (here 1.5 s after the end of speech: the service takes 0.5-1.5 s), so the rest of the question goes up
+    as the next turn."""
+    stack = stacks(ListenConfig(mode="wake_word", chime=False), response_latency=0.3, first_audio_latency=1.5)
     stack.say("Okay nabu, what is the weather", pause_s=0.7, then="in Paris tomorrow?")
     sim = stack.sim.sessions[0]
     wait_until(lambda: len(sim.committed_audio) == 2, 10, "both parts of the question to be committed")
