@@ -952,6 +952,10 @@ class Session:
     def _on_response_done(self, link: Link, event: rp.ResponseDone) -> None:
         response = event.response
         rid = response.id if isinstance(response.id, str) else None
+        if rid is not None and rid in self._done_responses:  # a second one: it must not start the next reply again
+            self.stats.stray_events += 1
+            log.warning("ignored a second response.done for %s", rid)
+            return
         with self._lock:
             if rid == self._response_id:
                 self._response_id = None
