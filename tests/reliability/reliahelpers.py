@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,7 @@ class Daemon:
     """One `python -m rtaudiod` process; its stderr goes to a file (a pipe nobody reads would fill up in a soak)."""
 
     def __init__(self, tmp_path: Path, config: Path, env: dict[str, str] | None = None) -> None:
-        self.socket = str(tmp_path / "control.sock")
+        self.socket = tomllib.loads(Path(config).read_text())["control"]["socket"]
         self.notify = Notify(tmp_path / f"notify-{time.monotonic_ns()}")
         self.log_path = tmp_path / "rtaudiod.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
@@ -170,7 +171,8 @@ class Daemon:
 
     @property
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text()
 
     def assert_healthy(self) -> None:
