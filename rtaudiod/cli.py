@@ -58,7 +58,7 @@ SYSTEM_SOCKET = "/run/rtaudiod/control.sock"
 NOT_BY_DEFAULT = ("audio.output", "raw")
 #: The protocol's topics, for when the daemon's greeting does not list them.
 KNOWN_TOPICS = ("state", "vad", "transcript.user", "transcript.assistant", "text", "response", "function_call",
-                "error", "raw", "audio.output")
+                "error", "raw", "audio.output", "listen", "wake")
 
 AUDIO_INPUT_LIMITS = {"rate": (8000, 192000), "channels": (1, 8)}  # what `audio.input` accepts
 SEND_CHUNK_S = 0.1  # `send-audio` sends 100 ms a message
@@ -460,6 +460,12 @@ def cmd_stop(args: argparse.Namespace, out: Output, client: Client) -> int:
     return EXIT_OK
 
 
+def cmd_mode(args: argparse.Namespace, out: Output, client: Client) -> int:
+    result = client.request("listen.mode", **({"mode": args.mode} if args.mode else {}))
+    out.emit(result, f"listening mode: {result['mode']} ({result['state']})")
+    return EXIT_OK
+
+
 def cmd_events(args: argparse.Namespace, out: Output, client: Client) -> int:
     topics = args.topics or [t for t in _daemon_topics(client) if t not in NOT_BY_DEFAULT]
     snapshot = client.subscribe(*topics)
@@ -780,6 +786,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("unmute", "unmute the microphone")
     add("stop", "stop playback now (playback.stop)")
 
+    p = add("mode", "show the listening mode, or switch it: always (stream), wake_word (only after the wake word), "
+                    "push_to_talk (only between turn start and end)")
+    p.add_argument("mode", nargs="?", choices=("always", "wake_word", "push_to_talk"))
+
     p = add("events", "print events as they happen, one a line, until Ctrl-C (default: every topic but "
                       "audio.output and raw)")
     p.add_argument("topics", nargs="*", metavar="TOPIC")
@@ -840,7 +850,7 @@ def _add_globals(parser: argparse.ArgumentParser, default: Any) -> None:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Output, Client], int]] = {
     "status": cmd_status, "say": cmd_say, "turn": cmd_turn, "cancel": cmd_cancel, "mute": cmd_mute,
-    "unmute": cmd_mute, "stop": cmd_stop, "events": cmd_events, "listen": cmd_listen, "send-audio": cmd_send_audio,
+    "unmute": cmd_mute, "stop": cmd_stop, "mode": cmd_mode, "events": cmd_events, "listen": cmd_listen, "send-audio": cmd_send_audio,
     "set": cmd_set, "tool": cmd_tool,
 }
 

@@ -27,6 +27,9 @@ class Capture:
         self.muted = False
         self.gate_until = None  # a callable giving the monotonic time until which the mic is gated, or None
         self.gated = False
+        # A second reader of the microphone (the wake-word detector): mono at the device rate, written before the
+        # resampler and the half-duplex gate (the wake word must be heard over a reply), never while muted.
+        self.tap: RingBuffer | None = None
         # Counters and levels (read from any thread).
         self.frames_in = 0
         self.bytes_written = 0
@@ -51,7 +54,11 @@ class Capture:
     def feed(self, data: bytes) -> None:
         """Input callback."""
         self.frames_in += 1
-        x = self._resampler.process(self._downmix.process(data))
+        mono = self._downmix.process(data)
+        tap = self.tap
+        if tap is not None and not self.muted:
+            tap.write(mono)  # full: the detector is behind, and the rest of this frame is dropped (counted)
+        x = self._resampler.process(mono)
         x = self._meter.process(x, self.gain)
         gate = self.gate_until
         self.gated = gate is not None and time.monotonic() < gate()

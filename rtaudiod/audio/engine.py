@@ -74,6 +74,7 @@ class AudioEngine:
         self.output_stream: Stream | None = None
         self._half_duplex = config.half_duplex
         self._muted = config.mute
+        self._tap: RingBuffer | None = None
         # start/stop/flush: flush() decides whether a callback will serve it or it must drop the queue
         # itself, and a stop() in between would leave the request unserved (stale audio after a restart).
         self._life = threading.RLock()
@@ -126,6 +127,7 @@ class AudioEngine:
         frames = rate * mode.capture_ms // 1000
         self.capture = Capture(self.capture_ring, rate, channels, frames, cfg.session_rate, cfg.resample_quality, cfg.gain_db)
         self.capture.muted = self._muted
+        self.capture.tap = self._tap
         self._apply_half_duplex()
         self.input_stream = self.backend.open_input(dev, rate, channels, frames, self.capture.feed)
 
@@ -319,6 +321,19 @@ class AudioEngine:
         self._muted = bool(value)
         if self.capture is not None:
             self.capture.muted = self._muted
+
+    def set_tap(self, ring: RingBuffer | None) -> None:
+        """Give the microphone a second reader (the wake-word detector): mono int16 at the device rate
+        (`input_rate`), written from the input callback; None removes it. Kept across a device reopen."""
+        self._tap = ring
+        if self.capture is not None:
+            self.capture.tap = ring
+
+    @property
+    def input_rate(self) -> int | None:
+        """The microphone's device rate (what the tap holds), None while no input stream runs."""
+        c = self.capture
+        return c.device_rate if c is not None and self.input_stream is not None else None
 
     @property
     def half_duplex(self) -> bool:

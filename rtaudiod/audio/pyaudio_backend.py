@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 
 import pyaudio
+from pyaudio import _portaudio as pa_module  # abort_stream: PyAudio's Stream offers only the draining stop
 
 from rtaudiod.audio.backend import Backend, DeviceInfo, InputCallback, OutputCallback, Stream, select_device
 from rtaudiod.audio.errors import AudioDeviceError
@@ -109,10 +110,12 @@ class _PaStream(Stream):
                 self._stream.close()
 
     def _stop_quietly(self) -> None:
-        """stop() for close(): a device that fails to stop (unplugged) must still be closed."""
+        """stop() for close(), as an abort: Pa_StopStream waits until the device has played every pending buffer,
+        which a stalled sound server can stretch to seconds (a daemon's SIGTERM must not wait on it); the audio
+        still queued is being thrown away anyway. A device that fails to stop (unplugged) must still be closed."""
         try:
             if not self._stream.is_stopped():
-                self._stream.stop_stream()
+                pa_module.abort_stream(self._stream._stream)
         except OSError:
             pass
 

@@ -25,6 +25,7 @@ from msgspec import Meta
 
 from rtaudiod.audio.dsp import Downmixer, Resampler
 from rtaudiod.errors import ControlError, SessionError
+from rtaudiod.listen import WakeWordError
 from rtaudiod.session.config import LIVE_SETTINGS
 from rtaudiod.session.tools import ToolCall, error_output
 
@@ -35,7 +36,7 @@ __all__ = ["ALWAYS_SENT", "COMMANDS", "Command", "SETTABLE", "TOPICS", "parse_ar
 
 #: Event topics a client may subscribe to (each is also the `event` name of what it receives).
 TOPICS = ("state", "vad", "transcript.user", "transcript.assistant", "text", "response", "function_call", "error",
-          "raw", "audio.output")
+          "raw", "audio.output", "listen", "wake")
 #: Events every client gets without subscribing.
 ALWAYS_SENT = ("hello", "tool.call", "overflow")
 #: The session settings `session.update` may change: the session's own live settings. Where to connect, the
@@ -71,6 +72,10 @@ class AudioArgs(Args):
     channels: Annotated[int, Meta(ge=1, le=8)] = 1
     format: Literal["s16le"] = "s16le"
     end: bool = False  # the last chunk of a stream: the resampler's tail goes out with it
+
+
+class ListenArgs(Args):
+    mode: Literal["always", "wake_word", "push_to_talk"] | None = None  # None: only report the mode
 
 
 class TopicsArgs(Args):
@@ -193,7 +198,22 @@ def status(server: ControlServer, conn: _Conn, args: Args, payload: None) -> dic
     result = session.status()
     result["audio"] = session.audio.status()
     result["control"] = server.stats
+    if server.listener is not None:
+        result["listen"] = server.listener.status()
     return result
+
+
+def listen_mode(server: ControlServer, conn: _Conn, args: ListenArgs, payload: None) -> dict[str, Any]:
+    """Switch the listening mode (effective from the next microphone frame), or report it."""
+    listener = server.listener
+    if listener is None:
+        raise ControlError("this daemon runs without listening modes", code="unavailable")
+    if args.mode is not None:
+        try:
+            listener.set_mode(args.mode)
+        except WakeWordError as e:
+            raise ControlError(str(e), code="unavailable") from None
+    return {"mode": listener.mode, "state": listener.state}
 
 
 def turn_start(server: ControlServer, conn: _Conn, args: Args, payload: None) -> dict[str, Any]:
@@ -366,6 +386,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("mic.mute", Args, mute, "control"),
     Command("mic.unmute", Args, unmute, "control"),
     Command("playback.stop", Args, playback_stop, "session"),
+    Command("listen.mode", ListenArgs, listen_mode, "session"),
     Command("audio.input", AudioArgs, audio_input, "session", payload=True),
     Command("subscribe", TopicsArgs, subscribe, "control"),
     Command("unsubscribe", TopicsArgs, unsubscribe, "control"),

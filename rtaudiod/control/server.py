@@ -54,6 +54,7 @@ from .protocol import (PROTOCOL_VERSION, BadLine, Message, Parser, Unframeable, 
                        encode_reply)
 
 if TYPE_CHECKING:
+    from rtaudiod.listen import Listener
     from rtaudiod.session import Session
 
 __all__ = ["ControlServer", "DEFAULT_AUDIO_QUEUE_LIMIT", "DEFAULT_QUEUE_LIMIT"]
@@ -125,11 +126,12 @@ class ControlServer:
     def __init__(self, session: Session, path: str | os.PathLike[str], *, group: str | int | None = None,
                  mode: int = 0o660, allowed_uids: tuple[int, ...] | list[int] = (),
                  allowed_gids: tuple[int, ...] | list[int] = (), queue_limit_bytes: int = DEFAULT_QUEUE_LIMIT,
-                 audio_queue_limit_bytes: int = DEFAULT_AUDIO_QUEUE_LIMIT,
-                 backlog: int = socket.SOMAXCONN) -> None:
+                 audio_queue_limit_bytes: int = DEFAULT_AUDIO_QUEUE_LIMIT, backlog: int = socket.SOMAXCONN,
+                 listener: Listener | None = None) -> None:
         if not 0 < audio_queue_limit_bytes <= queue_limit_bytes:
             raise ValueError("audio_queue_limit_bytes must be > 0 and at most queue_limit_bytes")
         self.session = session
+        self.listener = listener  # the listening mode (listen.mode, status); None: the session's own gating only
         self.path = os.path.abspath(os.fspath(path))
         self.mode = mode
         self.gid = _group_id(group)
@@ -831,6 +833,9 @@ class ControlServer:
             snapshot["audio"] = {**self._audio_format(), "item_id": audio.delta_item_id}
         if "function_call" in topics:
             snapshot["tools"] = session.tools.names()
+        if self.listener is not None and topics & {"listen", "wake"}:
+            listen = self.listener.status()
+            snapshot["listen"] = {k: listen[k] for k in ("mode", "state", "reason", "open", "wakes", "last_wake")}
         return snapshot
 
     # ================================================================================================ command thread

@@ -5,6 +5,7 @@ with msgspec into one `DaemonConfig`. An error names the key, the value and what
     [audio]    devices, latency, backend, ...                 (rtaudiod.audio.AudioConfig)
     [session]  model, dialect, instructions, voice, tools, ...(rtaudiod.session.RealtimeConfig)
     [control]  socket, group, allowed_uids, allowed_gids      (ControlSettings)
+    [listen]   mode, wake_word, preroll_ms, follow_up_s, ...  (rtaudiod.listen.ListenConfig)
 
 Environment: `RTAUDIOD_<TABLE>_<KEY>=value` (`RTAUDIOD_SESSION_VOICE=marin`, `RTAUDIOD_AUDIO_LATENCY=low`).
 Command line: `--set table.key=value`, nested keys with dots (`--set session.turn_detection.type=none`). Values
@@ -26,13 +27,14 @@ import msgspec.inspect
 
 from rtaudiod.audio import AudioConfig
 from rtaudiod.errors import RtaudiodError
+from rtaudiod.listen import ListenConfig
 from rtaudiod.session import RealtimeConfig
 
 __all__ = ["ConfigError", "ControlSettings", "DaemonConfig", "DaemonSettings", "DEFAULT_PATH", "load_config"]
 
 DEFAULT_PATH = "/etc/rtaudiod/rtaudiod.toml"
 CREDENTIAL_NAME = "openai_api_key"
-TABLES = ("daemon", "audio", "session", "control")
+TABLES = ("daemon", "audio", "session", "control", "listen")
 
 
 class ConfigError(RtaudiodError, ValueError):
@@ -74,6 +76,7 @@ class DaemonConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     audio: AudioConfig = msgspec.field(default_factory=AudioConfig)
     session: RealtimeConfig = msgspec.field(default_factory=RealtimeConfig)
     control: ControlSettings = msgspec.field(default_factory=ControlSettings)
+    listen: ListenConfig = msgspec.field(default_factory=ListenConfig)
     key_source: str | None = None  # where the key came from (set by load_config; shown by masked())
 
     def masked(self) -> dict[str, Any]:

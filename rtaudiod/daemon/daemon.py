@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from rtaudiod.audio import AudioDeviceError, AudioEngine
+from rtaudiod.listen import Listener, WakeWordError
 from rtaudiod.session import Session, State
 from rtaudiod.session.config import LIVE_SETTINGS
 
@@ -45,6 +46,7 @@ class Daemon:
         self.engine: AudioEngine | None = None
         self.session: Session | None = None
         self.control: Any = None
+        self.listener: Listener | None = None
         self.socket_path: str | None = None
         self.exit_code = 0
         self._stop = threading.Event()
@@ -60,6 +62,10 @@ class Daemon:
             self.engine = self._start_audio()
             self.session = Session(session_config, self.engine, on_state=self._on_state)
             self.session.start()
+            try:
+                self.listener = Listener(self.session, self.config.listen).start()
+            except WakeWordError as e:
+                raise ConfigError(str(e)) from None
             if self.config.control.enabled:
                 self._start_control()
             timeout = ready_timeout if ready_timeout is not None else session_config.connect_timeout_s + 1
@@ -93,9 +99,11 @@ class Daemon:
 
     def _start_audio(self) -> AudioEngine:
         audio = self.config.audio
+        engine = AudioEngine(audio)
         try:
-            return AudioEngine(audio).start()
+            return engine.start()
         except AudioDeviceError as e:
+            engine.close()  # its PortAudio too: left initialised, it would keep a stale device list in this process
             if not (self.config.daemon.audio_fallback and audio.backend == "pyaudio"):
                 raise
             log.warning("no usable sound device (%s): running on the null audio backend (no microphone, no "
@@ -111,7 +119,8 @@ class Daemon:
         ctl = self.config.control
         self.socket_path = ctl.socket_path()
         self.control = ControlServer(self.session, self.socket_path, group=ctl.group,
-                                     allowed_uids=tuple(ctl.allowed_uids), allowed_gids=tuple(ctl.allowed_gids))
+                                     allowed_uids=tuple(ctl.allowed_uids), allowed_gids=tuple(ctl.allowed_gids),
+                                     listener=self.listener)
         self.control.start()
         log.info("control socket at %s (try: rtaudiod-cli --socket %s status)", self.socket_path, self.socket_path)
 
@@ -125,18 +134,26 @@ class Daemon:
                 raise ConfigError(str(error))
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop every part, newest first: the control server (its socket file removed), the session (close 1000),
-        the audio engine, the simulator. Safe to call more than once."""
+        """Stop every part, newest first: the control server (its socket file removed), the listener, the session
+        (close 1000), the audio engine, the simulator. Safe to call more than once."""
         self.notifier.stopping()
-        for name, part in (("control", self.control), ("session", self.session), ("audio", self.engine),
-                           ("simulator", self.simulator)):
+        for name, part in (("control", self.control), ("listener", self.listener), ("session", self.session),
+                           ("audio", self.engine), ("simulator", self.simulator)):
             if part is None:
                 continue
+            began = time.monotonic()
             try:
-                part.close() if name == "audio" else part.stop(timeout)
+                if name == "audio":
+                    part.close()
+                elif name == "listener":
+                    part.stop()
+                else:
+                    part.stop(timeout)
             except Exception:  # one part's failure to stop must not leave the others running
                 log.exception("stopping the %s failed", name)
-        self.control = self.session = self.engine = self.simulator = None
+            took = time.monotonic() - began
+            log.log(logging.WARNING if took > 1 else logging.DEBUG, "stopped the %s in %.2f s", name, took)
+        self.control = self.listener = self.session = self.engine = self.simulator = None
 
     # ---------------------------------------------------------------------------------------------- main loop
     def request_stop(self) -> None:
@@ -179,6 +196,8 @@ class Daemon:
             return "the session's supervisor thread died"
         if self.control is not None and not self.control.alive:
             return "the control server's thread died"
+        if self.listener is not None and not self.listener.alive:
+            return "the wake-word detector's thread died"
         return None
 
     def _status_line(self) -> str:
@@ -219,6 +238,14 @@ class Daemon:
             fixed.append("the API key")
         if fixed:
             log.warning("restart rtaudiod to apply: %s", ", ".join(fixed))
+        if new.listen != self.config.listen and self.listener is not None:
+            try:
+                self.listener.reconfigure(new.listen)
+                log.info("reloaded the listening settings")
+            except WakeWordError as e:
+                log.error("the new listening settings do not work (%s): keeping the old ones", e)
+                self.listener.reconfigure(self.config.listen)
+                new = msgspec.structs.replace(new, listen=self.config.listen)
         if new.audio != self.config.audio and self.engine is not None and \
                 new.audio.session_format == self.config.audio.session_format:
             running = self.engine.config

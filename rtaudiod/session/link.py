@@ -156,11 +156,44 @@ def uplink_loop(session: Session, link: Link) -> None:
     # once, so injection keeps real time either way.
     frames_per_timeout = max(1, round(UPLINK_WAIT_S * 1000 / session.audio.config.mode.capture_ms))
 
+    preroll = session.preroll_ring
+    held = memoryview(bytearray(frame_bytes))
+
+    def hold(nbytes: int) -> None:
+        """A withheld microphone frame goes into the pre-roll, which keeps only the last `preroll_bytes`."""
+        keep = min(session.preroll_bytes, preroll.capacity) & ~1
+        excess = preroll.read_available + nbytes - keep
+        if excess > 0:
+            preroll.skip(min(excess, preroll.read_available))
+        got = ring.readinto(held[:nbytes])
+        if keep:
+            preroll.write(held[max(0, got - keep):got])
+
+    def send_preroll() -> None:
+        while waiting := preroll.read_available & ~1:
+            n = min(frame_bytes, waiting)
+            sender.send(preroll, n)
+            stats.mic_bytes_sent += n
+            stats.mic_bytes_withheld -= n  # withheld until now: it went up after all
+
     def send_from(source, nbytes: int, woke: float) -> None:
-        if not session._uplink_open():
-            source.skip(nbytes)
+        mic = source is ring
+        if not session._uplink_open(mic):
+            if mic and session.preroll_bytes:
+                hold(nbytes)
+            else:
+                source.skip(nbytes)
             stats.frames_withheld += 1
+            if mic:
+                stats.mic_bytes_withheld += nbytes
             return
+        if mic:
+            if session.preroll_pending:  # the gate opened on the wake word: the audio just before it goes first
+                session.preroll_pending = False
+                send_preroll()
+            elif preroll.read_available:
+                preroll.skip(preroll.read_available)
+            stats.mic_bytes_sent += nbytes
         sender.send(source, nbytes)
         stats.uplink_latency.add((time.perf_counter() - woke) * 1000)
 

@@ -69,6 +69,7 @@ _KEYISH = re.compile(r"\b(?:sk|ek|rk)[-_][A-Za-z0-9_\-*]{3,}")
 _KEYISH_BYTES = re.compile(_KEYISH.pattern.encode())
 #: The GIL switch interval the session's threads need (measured: 5 ms underflowed the output under CPU load).
 SWITCH_INTERVAL_S = 0.001
+PREROLL_MAX_S = 2  # the longest pre-roll the uplink keeps while the listening gate is closed
 
 
 class State(enum.StrEnum):
@@ -130,7 +131,13 @@ class Session:
         self._last_delta_item: str | None = None
         self._playout_pending: deque[tuple[str, float]] = deque(maxlen=32)
         self._settings_event_ids: dict[str, RealtimeConfig] = {}  # runtime session.update -> config to restore
-        self.gate: Callable[[], bool] | None = None  # extra uplink gate (listening modes); None: always open
+        # The listening gate (rtaudiod.listen): whether the microphone goes up now; None: always. While it is
+        # closed the uplink keeps the last `preroll_bytes` of the microphone, and sends them first when it opens
+        # with `preroll_pending` set (the wake word's listener sets it: the question's first syllable).
+        self.gate: Callable[[], bool] | None = None
+        self.preroll_bytes = 0
+        self.preroll_pending = False
+        self.preroll_ring = RingBuffer(audio.config.session_rate * 2 * PREROLL_MAX_S)
         # The assistant's audio for other consumers (the control API's audio.output): PCM16 mono at the session
         # rate, as written to the playout ring. Decoded a second time only while someone listens.
         self.on_audio: Callable[[bytes, str | None], None] | None = None
@@ -230,6 +237,15 @@ class Session:
 
     def add_state_listener(self, listener: Callable[[State, State], None]) -> None:
         self._state_listeners.append(listener)
+
+    def remove_state_listener(self, listener: Callable[[State, State], None]) -> None:
+        if listener in self._state_listeners:
+            self._state_listeners.remove(listener)
+
+    @property
+    def turn_open(self) -> bool:
+        """A push-to-talk turn is open (turn_start, not yet turn_end or turn_cancel)."""
+        return self._turn_open
 
     # ================================================================================================ supervisor
     def _supervise(self) -> None:
@@ -496,13 +512,13 @@ class Session:
             self._response_requested = None
             raise
 
-    def cancel_response(self) -> bool:
+    def cancel_response(self, reason: str = "cancel") -> bool:
         """Stop the reply: silence the speaker, cancel the response, truncate what was not heard. False when
-        nothing was playing or active."""
+        nothing was playing or active. `reason` goes into the `response` event (`interrupted`)."""
         with self._lock:
             self._configured_link()
             self._response_queue.clear()
-            done = self._barge_in("cancel")
+            done = self._barge_in(reason)
         self._update_state()
         return done
 
@@ -681,13 +697,16 @@ class Session:
         return True
 
     # ================================================================================================ uplink side
-    def _uplink_open(self) -> bool:
-        """Whether the microphone goes up now: push-to-talk only inside a turn; otherwise always, unless a
-        listening gate (wake word) says no."""
-        if self.config.push_to_talk and not self._turn_open:
+    def _uplink_open(self, mic: bool) -> bool:
+        """Whether audio goes up now: inside a turn, always; with push-to-talk, only there; otherwise the
+        microphone's audio when the listening gate (wake word) says so, and injected audio (a local process
+        sending it on purpose) always."""
+        if self._turn_open:
+            return True
+        if self.config.push_to_talk:
             return False
         gate = self.gate
-        return self._turn_open or gate is None or gate()
+        return not mic or gate is None or gate()
 
     def _finish_turn(self, link: Link, sender: FrameSender) -> None:
         """Uplink thread: send every byte captured up to turn_end, then commit (or clear a too-short turn)."""
@@ -1020,6 +1039,11 @@ class Session:
         self._emit("function_call", {"call_id": call.call_id, "name": call.name, "output": output, "ok": ok})
 
     # ================================================================================================ reporting
+    def publish(self, topic: str, data: dict[str, Any]) -> None:
+        """Report an event of a part working beside the session (the listener's `wake`, `listen`) to the same
+        observers as the session's own."""
+        self._emit(topic, data)
+
     def _emit(self, topic: str, data: dict[str, Any]) -> None:
         callback = self.on_event
         if callback is None:

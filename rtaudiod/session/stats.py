@@ -42,6 +42,8 @@ class SessionStats:
     frames_sent: int = 0  # input_audio_buffer.append frames
     audio_bytes_sent: int = 0  # wire audio bytes (PCM16 or G.711 codes) in them
     frames_withheld: int = 0  # captured but not sent: push-to-talk closed, not connected yet, or reconnecting
+    mic_bytes_sent: int = 0  # the microphone's share (PCM16 at the session rate; injected audio not counted)
+    mic_bytes_withheld: int = 0  # ...and what the listening or push-to-talk gate kept on the device
     # receive thread
     events_received: int = 0
     audio_deltas: int = 0  # audio deltas written to the playout ring

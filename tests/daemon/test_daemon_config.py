@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from pulse_server import pulse_server  # noqa: F401 - the session fixture
 from rtaudiod.daemon.config import ConfigError, load_config
 from rtaudiod.daemon.logs import JournalFormatter
 from rtaudiod.daemon.notify import Notifier
@@ -122,3 +123,21 @@ def test_a_reload_after_the_null_fallback_does_not_reopen_the_audio():
         assert daemon.engine.config.backend == "null"
     finally:
         daemon.stop()
+
+
+def test_the_null_fallback_lets_go_of_portaudio(monkeypatch, pulse_server):
+    """The failed engine's PortAudio is terminated: left initialised, it keeps the device list of the moment it
+    started, and a sound server that appears later is never seen by the process."""
+    from rtaudiod.audio import AudioConfig, AudioEngine
+    from rtaudiod.daemon import Daemon
+
+    monkeypatch.setenv("PULSE_SERVER", f"unix:{pulse_server.runtime_dir}/no-such-socket")  # no sound server yet
+    daemon = Daemon(load_config(None, ["audio.output_device=pulse", "audio.input_device=pulse"], {}))
+    daemon.engine = daemon._start_audio()
+    try:
+        assert daemon.engine.config.backend == "null"
+    finally:
+        daemon.stop()
+    monkeypatch.setenv("PULSE_SERVER", pulse_server.env["PULSE_SERVER"])  # the sound server is up now
+    with AudioEngine(AudioConfig(backend="pyaudio", output_device="pulse", capture=False)) as engine:
+        assert engine.status()["output"]["device"] == "pulse"

@@ -15,6 +15,7 @@ import pytest
 
 from pulse_server import pulse_server  # noqa: F401 - the session fixture
 from rtaudiod.control import Client
+from rtaudiod.errors import ControlError
 from rtaudiod.sim import Simulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "session"))  # speech() and xcorr()
@@ -85,8 +86,9 @@ def daemon(tmp_path):
     for proc, notify in started:
         if proc.poll() is None:
             proc.kill()
-        proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=10)
         notify.close()
+        print(f"--- daemon {proc.pid} stderr (exit {proc.returncode}) ---\n{err}")  # shown when the test fails
 
 
 @pytest.fixture
@@ -212,3 +214,43 @@ def test_on_a_sound_server_the_reply_plays_and_the_microphone_reaches_the_servic
             assert corr > 0.9, corr
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(5) == 0
+
+
+def test_listening_modes_from_the_config_and_the_control_socket(tmp_path, daemon, sim):
+    """`[listen] mode = "wake_word"`: the null backend's microphone (silence) stays on the device; `rtaudiod-cli mode
+    always` opens it at once, a `listen` subscriber is told, and `status` books the audio to each mode."""
+    import base64
+
+    def received() -> int:
+        return sum(len(base64.b64decode(e["audio"])) for s in sim.sessions for e in s.received_events
+                   if e.get("type") == "input_audio_buffer.append")
+
+    config = tmp_path / "rtaudiod.toml"
+    write_config(config, sim, extra='[listen]\nmode = "wake_word"\npreroll_ms = 500\n')
+    proc, notify = daemon(config)
+    notify.wait("READY=1", 20)
+    sock = str(tmp_path / "control.sock")
+    with Client(sock) as client:
+        listen = client.status()["listen"]
+        assert (listen["mode"], listen["state"], listen["preroll_ms"]) == ("wake_word", "gated", 500)
+        assert listen["detector"]["word"] == "Okay Nabu"
+        time.sleep(1.0)
+        assert received() == 0  # a second of microphone audio, none of it sent
+        assert client.subscribe("listen")["listen"]["mode"] == "wake_word"
+        cli = subprocess.run([sys.executable, "-m", "rtaudiod.cli", "--socket", sock, "mode", "always"],
+                             capture_output=True, text=True, timeout=20)
+        assert cli.returncode == 0 and cli.stdout.strip() == "listening mode: always (streaming)", cli
+        event = client.wait_for("listen", lambda e: e.data["mode"] == "always", timeout=5)
+        assert (event.data["state"], event.data["open"], event.data["reason"]) == ("streaming", True, "requested")
+        deadline = time.monotonic() + 5
+        while received() < 48000 and time.monotonic() < deadline:  # a second of 24 kHz PCM16
+            time.sleep(0.05)
+        assert received() >= 48000
+        mic = client.status()["listen"]["microphone"]
+        assert mic["always"]["sent_s"] > 0.5 and mic["wake_word"]["withheld_s"] > 0.5 and \
+            mic["wake_word"]["sent_s"] == 0
+        with pytest.raises(ControlError, match="mode") as refused:
+            client.request("listen.mode", mode="sometimes")
+        assert refused.value.code == "bad_args"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(5) == 0

@@ -1,0 +1,150 @@
+"""The wake-word detector: microWakeWord (pymicro-wakeword, the Home Assistant voice stack's detector) on its own
+thread, reading its own ring.
+
+The capture callback only copies the microphone (mono, device rate) into the detector's ring; this thread resamples
+it to 16 kHz with soxr, computes the features and runs the TFLite model. A detection calls `on_wake(word,
+probability)`; the model is then reset and nothing is reported for `REFRACTORY_S` (the mean probability stays above
+the cutoff for several strides). `on_tick()` is called at least every `TICK_S` (the listener's timers).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from rtaudiod.audio.dsp import Resampler
+from rtaudiod.errors import RtaudiodError
+from rtaudiod.ring import RingBuffer
+
+from .config import BUILTIN_WAKE_WORDS
+
+__all__ = ["WakeWordDetector", "WakeWordError", "load_model"]
+
+log = logging.getLogger("rtaudiod.listen")
+
+RATE = 16000  # what microWakeWord models take
+TICK_S = 0.1
+CHUNK_S = 0.03  # one model stride (3 feature windows of 10 ms) per read: the fewest Python calls per second
+REFRACTORY_S = 1.0
+RING_BYTES = 192000 * 2  # one second at the highest device rate
+
+
+class WakeWordError(RtaudiodError):
+    """The wake-word model cannot be loaded (not installed, no such model, a broken file)."""
+
+
+def load_model(spec: str):  # noqa: ANN201 - pymicro_wakeword's MicroWakeWord (an optional import)
+    """A built-in model by name, or a model's JSON by path."""
+    try:
+        from pymicro_wakeword import MicroWakeWord, Model
+    except ImportError as e:
+        raise WakeWordError(f"wake_word mode needs pymicro-wakeword ({e}): pip install pymicro-wakeword") from None
+    try:
+        if spec in BUILTIN_WAKE_WORDS:
+            return MicroWakeWord.from_builtin(Model(spec))
+        path = Path(spec)
+        if path.suffix != ".json" or not path.is_file():
+            raise WakeWordError(f"listen.wake_word: {spec!r} is neither a built-in model "
+                                f"({', '.join(BUILTIN_WAKE_WORDS)}) nor the path of a model's .json file")
+        return MicroWakeWord.from_config(path)
+    except WakeWordError:
+        raise
+    except Exception as e:  # a broken JSON or model file
+        raise WakeWordError(f"listen.wake_word: cannot load {spec!r}: {e}") from None
+
+
+class WakeWordDetector:
+    def __init__(self, spec: str, threshold: float | None, on_wake: Callable[[str, float], None],
+                 on_tick: Callable[[], None] | None = None) -> None:
+        from pymicro_wakeword import MicroWakeWordFeatures
+
+        self.model = load_model(spec)
+        self.word = self.model.wake_word
+        self.threshold = threshold if threshold is not None else self.model.probability_cutoff
+        self._features = MicroWakeWordFeatures()
+        self.on_wake, self.on_tick = on_wake, on_tick
+        self.ring = RingBuffer(RING_BYTES)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Read from any thread.
+        self.audio_s = 0.0  # audio examined
+        self.cpu_s = 0.0  # this thread's CPU spent on it
+        self.detections = 0
+        self.best = 0.0  # the highest probability seen since the last detection (for tuning the threshold)
+
+    def start(self, input_rate: Callable[[], int | None]) -> WakeWordDetector:
+        """Run on a thread; `input_rate()` gives the rate of what the ring receives (None: no microphone now)."""
+        self._input_rate = input_rate
+        self._thread = threading.Thread(target=self._run, name="rtaudiod-wakeword", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        self.ring.close()  # wakes the thread
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.model.close()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        resampler: Resampler | None = None
+        buf = bytearray(0)
+        quiet_until = 0.0
+        while not self._stop.is_set():
+            rate = self._input_rate()
+            if rate is None:  # no microphone (stopped, reopening): nothing to hear
+                self.ring.skip(self.ring.read_available)
+                self._tick()
+                self._stop.wait(TICK_S)
+                continue
+            if resampler is None or resampler.in_rate != rate:
+                if resampler is not None:
+                    resampler.close()
+                resampler = Resampler(rate, RATE, "LQ", max_in=int(rate * CHUNK_S) + 64)
+                buf = bytearray(int(rate * CHUNK_S) * 2)
+            self.ring.wait_readable(len(buf), TICK_S)
+            if self._stop.is_set():
+                break
+            n = self.ring.readinto(buf) & ~1
+            if n:
+                began = time.thread_time()
+                pcm = resampler.process(np.frombuffer(buf, np.int16, n // 2))
+                for features in self._features.process_streaming(pcm.tobytes()):
+                    p = self.model.process_streaming_prob(features)
+                    if p is None:
+                        continue
+                    self.best = max(self.best, p)
+                    if p > self.threshold and time.monotonic() >= quiet_until:
+                        self.detections += 1
+                        self.best = 0.0
+                        quiet_until = time.monotonic() + REFRACTORY_S
+                        self.model.reset()  # the model's window still holds the word
+                        self._report(p)
+                        break
+                self.audio_s += n / 2 / rate
+                self.cpu_s += time.thread_time() - began
+            self._tick()
+        if resampler is not None:
+            resampler.close()
+
+    def _report(self, probability: float) -> None:
+        try:
+            self.on_wake(self.word, probability)
+        except Exception:  # the listener's bug must not stop the detector
+            log.exception("the wake-word handler failed")
+
+    def _tick(self) -> None:
+        if self.on_tick is not None:
+            try:
+                self.on_tick()
+            except Exception:
+                log.exception("the listener's timer failed")
