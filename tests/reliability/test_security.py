@@ -122,6 +122,7 @@ HOSTILE = {
     "tool.register": [{"name": "../../etc/passwd"}, {"name": "read_file", "description": "/etc/shadow",
                                                      "parameters": {"$ref": "file:///etc/shadow"}}],
     "tool.unregister": [{"name": "/etc/passwd"}], "tool.result": [{"call_id": "../../etc/shadow", "output": "x"}],
+    "listen.mode": [{"mode": "/etc/passwd"}, {"mode": "../../etc/shadow"}, {}],
 }
 
 
