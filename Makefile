@@ -47,7 +47,7 @@ VENV_STALE := venv-of-another-python
 endif
 endif
 
-.PHONY: setup system python run demo test test-both ctest bench bench-smoke bench-session install clean \
+.PHONY: setup system python run demo test test-both ctest ctest-tsan ctest-armhf bench bench-smoke bench-session install clean \
 	venv-of-another-python
 
 setup: $(INSTALLED)
@@ -93,9 +93,16 @@ test-both: $(INSTALLED)
 	$(VPY) -m pytest $(PYTEST_ARGS)
 	RTAUDIOD_NO_EXT=1 $(MAKE) test
 
-# The C core alone, under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The C core alone, under AddressSanitizer + UndefinedBehaviorSanitizer; under ThreadSanitizer; cross-built for 32-bit
+# ARM (ARMv7 and the ARMv6 of Raspberry Pi OS 32-bit) and run under qemu-arm. tests/reliability runs the last two.
 ctest: $(STAMPS)/system
 	$(MAKE) -C csrc/tests run
+
+ctest-tsan: $(STAMPS)/system
+	$(MAKE) -C csrc/tests tsan
+
+ctest-armhf: $(STAMPS)/system
+	$(MAKE) -C csrc/tests armhf
 
 # Benchmarks (benchmarks/, outside the default test run): rtaudiod side by side with what a user would
 # write instead, then the ratios (benchmarks/ratios.py). Absolute times on a shared VM are noisy.

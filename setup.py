@@ -37,6 +37,10 @@ if SANITIZE:
     ldflags += ["-fsanitize=address,undefined"]
 if platform.machine() in ("x86_64", "AMD64"):
     cflags += ["-mtune=generic"]
+# 32-bit ARM: Raspberry Pi OS builds for ARMv6, where the ring's 64-bit atomic counters are calls into libatomic
+# (`undefined symbol: __atomic_load_8` at import without it; csrc/tests: make armhf links that target).
+if platform.machine().startswith("arm"):
+    ldflags += ["-latomic"]
 
 
 def ext(name, sources):

@@ -10,6 +10,7 @@ The fixture sets PULSE_SERVER (and a client.conf without autospawn) in os.enviro
 `pulse`/`default` devices reach this server and no other.
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -82,6 +83,7 @@ class Recorded:
 class PulseServer:
     env: dict[str, str]
     runtime_dir: Path
+    keepalive: list[subprocess.Popen] = field(default_factory=list)
     speaker: str = SPEAKER
     mic: str = MIC
     rate: int = RATE
@@ -108,6 +110,29 @@ class PulseServer:
         out = self.pactl("list", "sinks")
         return [int(line.split()[1]) for line in out.splitlines() if line.strip().startswith("Latency:")]
 
+    def keep_rendering(self, sink: str) -> None:
+        """An idle null sink renders in blocks of up to 2 s (the first write of a new stream then stalls): a silent
+        low-latency stream on it keeps it rendering every 20 ms."""
+        self.keepalive.append(subprocess.Popen(
+            ["pacat", "--playback", "-d", sink, "--latency-msec=20", *FORMAT_ARGS, "/dev/zero"],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def unplug(self, sink: str) -> None:
+        """Unload a null sink (and so its monitor source), as a USB device pulled out."""
+        module = next(line.split()[0] for line in self.pactl("list", "short", "modules").splitlines()
+                      if f"sink_name={sink} " in line + " ")
+        self.pactl("unload-module", module)
+
+    def plug(self, sink: str) -> None:
+        """Load an unplugged null sink again, as before, with its keepalive and the defaults it had."""
+        self.pactl("load-module", "module-null-sink", f"sink_name={sink}", f"rate={self.rate}",
+                   f"channels={self.channels}", "format=s16le")
+        if sink == SPEAKER:
+            self.pactl("set-default-sink", SPEAKER)
+        else:
+            self.pactl("set-default-source", f"{MIC}.monitor")
+        self.keep_rendering(sink)
+
 
 def _wait(pred, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
@@ -117,8 +142,9 @@ def _wait(pred, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="session")
-def pulse_server() -> Iterator[PulseServer]:
+@contextlib.contextmanager
+def running_pulse_server() -> Iterator[PulseServer]:
+    """A PulseAudio server of its own, PULSE_SERVER pointing at it in os.environ while it runs."""
     for tool in ("pulseaudio", "pactl", "pacat", "parec"):
         if shutil.which(tool) is None:
             pytest.skip(f"`{tool}` is not installed (scripts/install-system-deps: pulseaudio pulseaudio-utils libasound2-plugins)")
@@ -135,11 +161,9 @@ def pulse_server() -> Iterator[PulseServer]:
          *sinks, f"--load=module-native-protocol-unix auth-anonymous=1 socket={socket}"],
         env=env, stdout=subprocess.DEVNULL, stderr=log,
     )
-    keepalive: list[subprocess.Popen] = []
+    server = PulseServer(env=env, runtime_dir=runtime)
     saved = {k: os.environ.get(k) for k in ("PULSE_SERVER", "PULSE_CLIENTCONFIG")}
     try:
-        server = PulseServer(env=env, runtime_dir=runtime)
-
         def up() -> bool:
             if daemon.poll() is not None:
                 raise RuntimeError(f"pulseaudio exited: {(runtime / 'pa.log').read_text()[-2000:]}")
@@ -148,12 +172,8 @@ def pulse_server() -> Iterator[PulseServer]:
         _wait(up, 10, "the server to answer")
         server.pactl("set-default-sink", SPEAKER)
         server.pactl("set-default-source", f"{MIC}.monitor")
-        # An idle null sink renders in blocks of up to 2 s (the first write of a new stream then stalls):
-        # a silent low-latency stream on each keeps them rendering every 20 ms.
         for sink in (SPEAKER, MIC):
-            keepalive.append(subprocess.Popen(
-                ["pacat", "--playback", "-d", sink, "--latency-msec=20", *FORMAT_ARGS, "/dev/zero"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            server.keep_rendering(sink)
         _wait(lambda: all(lat < 50000 for lat in server.sink_latency_us()), 10, "the sinks' latency to drop")
         os.environ["PULSE_SERVER"] = env["PULSE_SERVER"]
         os.environ["PULSE_CLIENTCONFIG"] = env["PULSE_CLIENTCONFIG"]
@@ -164,9 +184,9 @@ def pulse_server() -> Iterator[PulseServer]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        for proc in [*keepalive, daemon]:
+        for proc in [*server.keepalive, daemon]:
             proc.terminate()
-        for proc in [*keepalive, daemon]:
+        for proc in [*server.keepalive, daemon]:
             try:
                 proc.wait(5)
             except subprocess.TimeoutExpired:
@@ -174,3 +194,9 @@ def pulse_server() -> Iterator[PulseServer]:
                 proc.wait()
         log.close()
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pulse_server() -> Iterator[PulseServer]:
+    with running_pulse_server() as server:
+        yield server

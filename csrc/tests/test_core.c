@@ -5,6 +5,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -511,6 +512,51 @@ static void test_ring_stress(void) {
     rta_ring_destroy(r);
 }
 
+/* 32-bit targets (armhf): the free-running size_t indices wrap after 4 GiB of traffic, about a day of 24 kHz
+ * PCM16 capture; a capacity of 2^31 is the largest power of two a 32-bit size_t holds. On 64 bits the wrap is
+ * out of reach and the same checks run at the start of the index range. */
+static void test_ring_index_wrap_and_huge_capacity(void) {
+    enum { CAP = 1 << 12 };
+    static unsigned char storage[CAP];
+    unsigned char in[CAP], out[CAP];
+    rta_ring *r = rta_ring_create(storage, CAP, NULL);
+    size_t pos = 0;
+    if (sizeof(size_t) == 4) /* walk the indices up to just short of the wrap, a capacity at a time */
+        for (; pos < SIZE_MAX - 2 * (size_t)CAP; pos += CAP) {
+            rta_ring_advance_write(r, CAP);
+            rta_ring_advance_read(r, CAP);
+        }
+    int ok = 1;
+    for (int round = 0; round < 8; round++) { /* 8 x 3/4 capacity: well across the wrap */
+        size_t n = CAP / 4 * 3;
+        for (size_t k = 0; k < n; k++)
+            in[k] = (unsigned char)rng();
+        ok &= rta_ring_write(r, in, n) == n && rta_ring_read_available(r) == n;
+        ok &= rta_ring_write_available(r) == CAP - n;
+        ok &= rta_ring_read(r, out, n) == n && memcmp(in, out, n) == 0 && rta_ring_read_available(r) == 0;
+    }
+    CHECK(ok && rta_ring_overruns(r) == 0 && rta_ring_underruns(r) == 0);
+    rta_ring_destroy(r);
+
+    /* The largest capacity: its arithmetic must not overflow (the storage is never touched by these calls). */
+    size_t huge = (SIZE_MAX >> 1) + 1;
+    rta_ring_status st;
+    CHECK(rta_ring_create(storage, huge + 2, &st) == NULL && st == RTA_RING_EINVAL);
+    r = rta_ring_create(storage, huge, &st);
+    CHECK(r != NULL && st == RTA_RING_OK && rta_ring_capacity(r) == huge);
+    CHECK(rta_ring_write_available(r) == huge && rta_ring_read_available(r) == 0);
+    rta_ring_advance_write(r, huge - 1);
+    CHECK(rta_ring_read_available(r) == huge - 1 && rta_ring_write_available(r) == 1);
+    rta_ring_advance_read(r, huge - 1);
+    rta_ring_advance_write(r, huge);
+    CHECK(rta_ring_read_available(r) == huge && rta_ring_write_available(r) == 0);
+    rta_ring_destroy(r);
+
+    /* Output sizes of the largest input a process can hold (PTRDIFF_MAX bytes) do not wrap around. */
+    CHECK(rta_b64_encoded_size(PTRDIFF_MAX) > (size_t)PTRDIFF_MAX);
+    CHECK(rta_append_frame_size(PTRDIFF_MAX / 2, RTA_AUDIO_PCM16, 1) > (size_t)PTRDIFF_MAX / 2);
+}
+
 int main(void) {
     test_g711();
     test_b64();
@@ -520,6 +566,7 @@ int main(void) {
     test_ring_basics();
     test_ring_advance_past_regions();
     test_ring_stress();
+    test_ring_index_wrap_and_huge_capacity();
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

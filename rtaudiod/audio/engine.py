@@ -30,7 +30,9 @@ from typing import Any
 from rtaudiod.audio.backend import Backend, DeviceInfo, Stream
 from rtaudiod.audio.capture import Capture
 from rtaudiod.audio.config import AudioConfig
+from rtaudiod.audio.devicewatch import DeviceListener, DeviceWatch
 from rtaudiod.audio.dsp import dbfs
+from rtaudiod.audio.errors import AudioDeviceError
 from rtaudiod.audio.filebackend import FileBackend
 from rtaudiod.audio.ledger import PlayoutLedger
 from rtaudiod.audio.playout import Playout
@@ -76,14 +78,22 @@ class AudioEngine:
         # start/stop/flush: flush() decides whether a callback will serve it or it must drop the queue
         # itself, and a stop() in between would leave the request unserved (stale audio after a restart).
         self._life = threading.RLock()
+        self._running = False
+        # A real device can go away while it runs: the watch reopens it (devicewatch.py). File backends cannot.
+        self.lost_devices: dict[str, str] = {}  # "input"/"output" -> why, while that device is gone
+        self.on_device: DeviceListener | None = None  # (kind, lost, message), on the watch's thread
+        self.watch: DeviceWatch | None = None
 
     # -- life cycle -------------------------------------------------------------------------------
     def start(self) -> "AudioEngine":
         """Open and start the streams; a no-op while they run (a second pair would be a second reader
         of the playout ring). AudioDeviceError (nothing left open) when a device fails."""
         with self._life:
-            if self.input_stream is None and self.output_stream is None:
+            if self.input_stream is None and self.output_stream is None and not self.lost_devices:
                 self._start()
+            self._running = True
+            if self.watch is None and self.backend.name == "pyaudio":
+                self.watch = DeviceWatch(self).start()
         return self
 
     def _start(self) -> None:
@@ -128,6 +138,8 @@ class AudioEngine:
         counts it as unplayed. The soxr streams are released (start() makes new ones): soxr objects
         still reachable at interpreter exit make nanobind print "leaked instances"."""
         with self._life:
+            self._running = False
+            self.lost_devices.clear()  # a deliberate stop: start() opens both afresh
             for name in ("input_stream", "output_stream"):
                 stream = getattr(self, name)
                 if stream is not None:
@@ -139,11 +151,64 @@ class AudioEngine:
 
     def close(self) -> None:
         """stop(), release the backend and close the rings (waking their waiters)."""
+        if self.watch is not None:
+            self.watch.stop()
         self.stop()
         if self._own_backend:
             self.backend.close()
         self.capture_ring.close()
         self.playout_ring.close()
+
+    # -- a device that went away and came back (devicewatch.py, its thread) -------------------------
+    def drop_stream(self, kind: str, stream: Stream, reason: str) -> bool:
+        """Close `stream` (the `kind` one, found dead) and mark that device lost. False when the engine stopped or
+        replaced the stream meanwhile (then nothing is done)."""
+        with self._life:
+            if not self._running or getattr(self, f"{kind}_stream") is not stream:
+                return False
+            setattr(self, f"{kind}_stream", None)
+            with contextlib.suppress(Exception):  # a dead device may also fail to close: it is released anyway
+                stream.close()
+            self._drop_part(kind)
+            self.lost_devices[kind] = reason
+            if kind == "output":  # nothing plays it now: the reply that was queued is not heard
+                self._discard_playout()
+            return True
+
+    def reopen_stream(self, kind: str) -> bool:
+        """Open and start the lost `kind` device again; AudioDeviceError (it stays lost) when it cannot. False when
+        the engine was stopped meanwhile."""
+        with self._life:
+            if not self._running or kind not in self.lost_devices:
+                return False
+            try:
+                if kind == "output":
+                    self._discard_playout()  # what came while it was gone is stale now
+                    self._open_output()
+                else:
+                    self._open_input()
+                getattr(self, f"{kind}_stream").start()
+            except AudioDeviceError:
+                stream = getattr(self, f"{kind}_stream")
+                setattr(self, f"{kind}_stream", None)
+                if stream is not None:
+                    with contextlib.suppress(Exception):
+                        stream.close()
+                self._drop_part(kind)  # its soxr stream, made for this attempt
+                raise
+            del self.lost_devices[kind]
+            return True
+
+    def _drop_part(self, kind: str) -> None:
+        name = "playout" if kind == "output" else "capture"
+        part = getattr(self, name)
+        setattr(self, name, None)
+        if part is not None:
+            part.close()
+
+    def _discard_playout(self) -> None:
+        self.ledger.skipped(self.playout_ring.skip(self.playout_ring.read_available))
+        self.ledger.settle()
 
     def __enter__(self) -> "AudioEngine":
         return self.start()
@@ -306,6 +371,8 @@ class AudioEngine:
             "half_duplex": self._half_duplex,
             "input": _stream_status(self.input_stream),
             "output": _stream_status(self.output_stream),
+            "lost_devices": dict(self.lost_devices),
+            "devices_reopened": self.watch.reopened if self.watch is not None else 0,
         }
         c = self.capture
         out["capture"] = {

@@ -126,7 +126,7 @@ class ControlServer:
     def __init__(self, session: Session, path: str | os.PathLike[str], *, group: str | int | None = None,
                  mode: int = 0o660, allowed_uids: tuple[int, ...] | list[int] = (),
                  allowed_gids: tuple[int, ...] | list[int] = (), queue_limit_bytes: int = DEFAULT_QUEUE_LIMIT,
-                 audio_queue_limit_bytes: int = DEFAULT_AUDIO_QUEUE_LIMIT, backlog: int = 16,
+                 audio_queue_limit_bytes: int = DEFAULT_AUDIO_QUEUE_LIMIT, backlog: int = socket.SOMAXCONN,
                  listener: Listener | None = None) -> None:
         if not 0 < audio_queue_limit_bytes <= queue_limit_bytes:
             raise ValueError("audio_queue_limit_bytes must be > 0 and at most queue_limit_bytes")
@@ -139,6 +139,8 @@ class ControlServer:
         self.allowed_gids = frozenset(allowed_gids) | ({self.gid} if self.gid is not None else frozenset())
         self.queue_limit = queue_limit_bytes
         self.audio_queue_limit = audio_queue_limit_bytes
+        # The kernel's maximum: a Unix socket's connect() with a timeout (rtaudiod-cli, Client) fails at once with
+        # EAGAIN on a full backlog; with 16, some of 200 clients connecting together were refused so.
         self.backlog = backlog
         self.tools = ToolRouter(self)
         self._conns: dict[int, _Conn] = {}

@@ -31,7 +31,9 @@ class Notifier:
             return False
         try:
             if self._sock is None:
-                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Non-blocking: a manager that does not read (busy, hung) fills the queue after 10 datagrams
+                # (net.unix.max_dgram_qlen), and a blocking send then held the main loop for good (SIGTERM ignored).
+                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK)
             self._sock.sendto("\n".join(lines).encode(), self.address)
             return True
         except OSError:

@@ -147,6 +147,9 @@ class Session:
         self.inject_ring = RingBuffer(audio.config.session_rate * 2 * 10)
         self._inject_lock = threading.Lock()
         self._pending = PendingCalls(self._answer_call, config.tool_timeout_s)
+        # A device unplugged or back (the engine's device watch): told as a non-fatal `error` event; the session goes on.
+        audio.on_device = lambda kind, lost, message: self._emit("error", {
+            "code": f"audio_{kind}_{'lost' if lost else 'back'}", "message": message, "fatal": False})
         self._handlers: dict[type, Callable[[Link, Any], None]] = {
             rp.SessionCreated: self._on_session_created, rp.SessionUpdated: self._on_session_updated,
             rp.ErrorEvent: self._on_error, rp.SpeechStarted: self._on_speech_started,
@@ -975,6 +978,10 @@ class Session:
     def _on_response_done(self, link: Link, event: rp.ResponseDone) -> None:
         response = event.response
         rid = response.id if isinstance(response.id, str) else None
+        if rid is not None and rid in self._done_responses:  # a second one: it must not start the next reply again
+            self.stats.stray_events += 1
+            log.warning("ignored a second response.done for %s", rid)
+            return
         with self._lock:
             if rid == self._response_id:
                 self._response_id = None

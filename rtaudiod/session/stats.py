@@ -49,6 +49,7 @@ class SessionStats:
     audio_deltas: int = 0  # audio deltas written to the playout ring
     audio_bytes_received: int = 0  # PCM16 bytes they held
     bad_events: int = 0  # frames that are not valid events (logged, skipped)
+    stray_events: int = 0  # valid events out of order, a second response.done (logged, ignored)
     late_tool_results: int = 0
     # any thread (under the session's lock)
     events_sent: int = 0

@@ -154,6 +154,20 @@ class Simulator:
             done.wait(0.01)
         raise TimeoutError(f"{len(self.sessions)} of {count} sessions connected")
 
+    def send_raw(self, frames: list[str | bytes], session: int = -1, timeout: float = 30.0) -> None:
+        """Test hook, not the service's behaviour: send these frames as they are (str: text, bytes: binary messages)
+        to one session, in order, bypassing the event model, for testing a client against bad server input. Not
+        recorded in `sent_events`."""
+        if self._loop is None:
+            raise RuntimeError("the simulator is not running")
+        ws = self.sessions[session].ws
+
+        async def send_all() -> None:
+            for frame in frames:
+                await ws.send(frame)
+
+        asyncio.run_coroutine_threadsafe(send_all(), self._loop).result(timeout)
+
     def drop_connections(self, code: int = 1011, reason: str = "simulated server failure",
                          timeout: float = 5.0) -> None:
         """Close every open session with `code` (for testing a client's reconnect); new connections still work."""
