@@ -123,8 +123,8 @@ def run(spec: Spec, tmp: Path, pulse=None) -> dict:
             sampler.stop()
             stderr = errlog.read_text()
             if spec.workload.listen_mode != "always" and "listen" in stderr:
-                return {"label": spec.label, "skipped": "this rtaudiod does not know [listen] mode yet: "
-                        + stderr.strip().splitlines()[-1]}
+                said = stderr.strip().splitlines()[-1].split(" (value:")[0]
+                return {"label": spec.label, "skipped": f"this rtaudiod does not know [listen] mode yet ({said})"}
             raise RuntimeError(f"{spec.label} did not start streaming:\n{stderr[-3000:]}")
         start, cpu_start = sampler.sample()
         if pulse is not None:
