@@ -44,6 +44,9 @@ def plan(seconds: float, other: float, mics: dict[str, str], quick: bool) -> lis
              for n in (0, 1, 4, 16)]
     rows += [("scaling", Spec("rtaudiod", w["duplex"], mics["duplex"], other, frame_ms=ms, label=f"rtaudiod-{ms}ms"))
              for ms in (40, 10)]
+    # The null output device is 48 kHz stereo, like most sound cards: this row shows what resampling costs.
+    rows.append(("scaling", Spec("rtaudiod", w["duplex"], mics["duplex"], other, label="rtaudiod-24k-mono-out",
+                                 audio={"output_rate": 24000, "output_channels": 1})))
     return rows
 
 

@@ -184,6 +184,19 @@ def barge_target(rows: dict[str, dict]) -> list[str]:
             f"({limit} ms): p50 {b['p50_ms']:.1f}, max {b['max_ms']:.1f} ms over {b['count']} barge-ins"]
 
 
+def noise_lines(results: list[tuple[str, dict]]) -> list[str]:
+    """Two measures of the noise: within a run (10 s slices of the streaming window) and between runs (the
+    same rtaudiod configuration measured twice: the duplex row and the scaling row with no subscribers)."""
+    duplex, scaling = by_label(results, "duplex"), by_label(results, "scaling")
+    out = ["- within each duplex row, the sd of % of one core over its 10 s slices: " + ", ".join(
+        f"{k} ±{noise(v):.2f}" for k, v in duplex.items() if noise(v) is not None)]
+    a, b = duplex.get("rtaudiod"), scaling.get("rtaudiod-0sub")
+    if a and b:
+        out.append(f"- rtaudiod's duplex configuration measured twice in this run: {core_pct(a):.2f} % "
+                   f"({a['window_s']:.0f} s) and {core_pct(b):.2f} % ({b['window_s']:.0f} s) of one core")
+    return out
+
+
 def machine() -> list[str]:
     model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                  platform.machine())
@@ -238,7 +251,8 @@ def write(results: list[tuple[str, dict]], out: Path, command: str, quick: bool,
               *figures_table(duplex, floor), "", f"![CPU over the session]({png.name})", "",
               "### Ratios against rtaudiod (above 1: costs more than rtaudiod)", "",
               *ratio_table(duplex, "rtaudiod", floor), "",
-              "### The issue's targets", "", *targets(duplex, floor), *barge_target(by_label(results, "barge_in")), ""]
+              "### The issue's targets", "", *targets(duplex, floor), *barge_target(by_label(results, "barge_in")), "",
+              "### Noise", "", *noise_lines(results), ""]
     for section, title in (("barge_in", "Barge-in every turn (pcm16)"), ("ulaw", "G.711 μ-law, 8 kHz"),
                            ("wake_word", "rtaudiod alone in wake_word mode, nobody speaking"),
                            ("scaling", "Scaling: audio.output subscribers and frame size (rtaudiod, duplex)")):

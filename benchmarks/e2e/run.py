@@ -37,7 +37,7 @@ class Spec:
     frame_ms: int = 20
     subscribers: int = 0  # audio.output subscribers on rtaudiod's control socket
     label: str = ""
-    extra: dict = field(default_factory=dict)
+    audio: dict = field(default_factory=dict)  # more [audio] settings for rtaudiod (TOML values)
 
     def __post_init__(self) -> None:
         self.label = self.label or self.contender
@@ -66,6 +66,7 @@ def daemon_config(spec: Spec, url: str, socket: str, backend: str) -> str:
              "[audio]", f'backend = "{backend}"', f'latency = "{LATENCY_MODE[spec.frame_ms]}"']
     if backend == "wav":
         lines.append(f'wav_input = "{spec.mic}"')  # the speaker's audio is discarded, paced in real time
+    lines += [f"{key} = {value}" for key, value in spec.audio.items()]
     lines += ["", "[session]", f'base_url = "{url}"', 'model = "gpt-realtime"', 'dialect = "ga"',
               f'audio_format = "{w.fmt}"', 'voice = "marin"', "", "[session.turn_detection]", 'type = "server_vad"',
               "", "[control]", f'socket = "{socket}"']
