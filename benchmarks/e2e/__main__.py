@@ -56,7 +56,16 @@ def main() -> int:
     p.add_argument("--other-seconds", type=float, default=30.0, help="per row of the other workloads and scaling")
     p.add_argument("--quick", action="store_true", help="a few seconds each, several at once: checks the harness")
     p.add_argument("--out", type=Path, help="the results file (default benchmarks/RESULTS.md; quick: .benchmarks/)")
+    p.add_argument("--report-from", type=Path, metavar="JSON",
+                   help="write the report again from a run's raw results (.benchmarks/e2e.json), running nothing")
     args = p.parse_args()
+    if args.report_from:
+        saved = json.loads(args.report_from.read_text())
+        results = [tuple(r) for r in saved["rows"]]
+        out = args.out or ROOT / "benchmarks/RESULTS.md"
+        report.write(results, out, saved["command"], quick=saved["quick"], problems=report.check(results),
+                     machine_lines=saved["machine"])
+        return 0
     if args.quick:
         args.seconds = args.other_seconds = 4.0
     out = args.out or (ROOT / ".benchmarks/e2e-quick/RESULTS.md" if args.quick else ROOT / "benchmarks/RESULTS.md")
@@ -80,9 +89,10 @@ def main() -> int:
                     results.append((section, run(spec, tmp / spec.label, server)))
     raw = out.with_suffix(".json") if args.quick else ROOT / ".benchmarks/e2e.json"
     raw.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_text(json.dumps({"command": command, "quick": args.quick, "rows": results}))
+    machine = report.machine()  # when, where, which versions: taken now, kept with the raw results
+    raw.write_text(json.dumps({"command": command, "quick": args.quick, "machine": machine, "rows": results}))
     problems = report.check(results)
-    report.write(results, out, command, quick=args.quick, problems=problems)
+    report.write(results, out, command, quick=args.quick, problems=problems, machine_lines=machine)
     print(f"bench-e2e: {len(results)} rows in {time.monotonic() - began:.0f} s; {out}", file=sys.stderr)
     for problem in problems:
         print(f"bench-e2e: PROBLEM: {problem}", file=sys.stderr)

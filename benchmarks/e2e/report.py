@@ -217,7 +217,7 @@ def plot(results: list[tuple[str, dict]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(10, 4.5))
     for label, row in by_label(results, "duplex").items():
-        pts = [(t, c) for t, c in row["timeline"] if -0.5 <= t <= row["window_s"] + 0.5]
+        pts = [(t, c) for t, c in row["timeline"] if 0 <= t <= row["window_s"] + 0.01]  # start-up not shown
         xs, ys = [], []
         for (t0, c0), (t1, c1) in zip(pts[::4], pts[4::4]):  # ~2 s steps
             xs.append((t0 + t1) / 2)
@@ -233,7 +233,8 @@ def plot(results: list[tuple[str, dict]], path: Path) -> None:
     plt.close(fig)
 
 
-def write(results: list[tuple[str, dict]], out: Path, command: str, quick: bool, problems: list[str]) -> None:
+def write(results: list[tuple[str, dict]], out: Path, command: str, quick: bool, problems: list[str],
+          machine_lines: list[str]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     png = out.with_name("e2e-cpu.png")
     plot(results, png)
@@ -244,7 +245,7 @@ def write(results: list[tuple[str, dict]], out: Path, command: str, quick: bool,
              ("QUICK MODE: a harness check; these figures mean nothing." if quick else
               "CPU and memory come from the kernel's accounting of each contender's process (/proc/PID/stat, "
               "VmHWM); the simulator runs in its own process and is not counted."), "",
-             f"Command: `{command}` (from the repository root, in .venv)", "", *machine(), ""]
+             f"Command: `{command}` (from the repository root, in .venv)", "", *machine_lines, ""]
     if problems:
         lines += ["## Problems (the run is not usable)", "", *[f"- {p}" for p in problems], ""]
     lines += ["## Duplex session: pcm16 24 kHz, 20 ms frames, server VAD, real time", "",
