@@ -31,6 +31,8 @@ endif
 VPY := $(VENV)/bin/python
 STAMPS := build/stamps
 INSTALLED := $(VENV)/.stamp-installed
+# The [bench] extra too (make bench-e2e, bench-smoke).
+BENCH_INSTALLED := $(VENV)/.stamp-bench
 # What the editable install builds from. Only sources: the generated .c and the built .so in rtaudiod/_ext/ are the
 # install's own output (they would always look newer than the stamp).
 BUILD_INPUTS := pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h) \
@@ -47,7 +49,8 @@ VENV_STALE := venv-of-another-python
 endif
 endif
 
-.PHONY: setup system python run demo test test-both ctest ctest-tsan ctest-armhf bench bench-smoke bench-session install clean \
+.PHONY: setup system python run demo test test-both ctest ctest-tsan ctest-armhf bench bench-smoke bench-session \
+	bench-e2e bench-e2e-quick install clean \
 	venv-of-another-python
 
 setup: $(INSTALLED)
@@ -119,9 +122,25 @@ bench: $(INSTALLED)
 bench-session: $(INSTALLED)
 	$(VPY) benchmarks/session_cpu.py --seconds 60
 
-# Every benchmark once, untimed, each contender checked against rtaudiod's result (for CI; < 30 s).
-bench-smoke: $(INSTALLED)
+# Every benchmark once, untimed, each contender checked against rtaudiod's result (for CI; < 30 s), and the
+# end-to-end harness in its quick mode (benchmarks/test_e2e_quick.py).
+bench-smoke: $(BENCH_INSTALLED)
 	$(VPY) -m pytest benchmarks -p no:cacheprovider --benchmark-disable -q $(PYTEST_ARGS)
+
+# The end-to-end benchmark (benchmarks/e2e/, ~20 min): rtaudiod against the clients users would write instead, each
+# in its own process against rtaudiod-sim; writes benchmarks/RESULTS.md and benchmarks/e2e-cpu.png.
+# E2E_ARGS passes options on (--seconds 60 --other-seconds 30). The quick mode checks the harness, not the figures.
+E2E_ARGS ?=
+bench-e2e: $(BENCH_INSTALLED)
+	$(VPY) -m benchmarks.e2e $(E2E_ARGS)
+
+bench-e2e-quick: $(BENCH_INSTALLED)
+	$(VPY) -m benchmarks.e2e --quick $(E2E_ARGS)
+
+# The [bench] extra (openai, pybase64, matplotlib, py-spy) on top of the package, once per change of pyproject.toml.
+$(BENCH_INSTALLED): $(INSTALLED) pyproject.toml
+	$(VPY) -m pip install -q --disable-pip-version-check -e '.[test,bench]'
+	@touch $@
 
 # On a device, as root: see scripts/install-device (PREFIX=, DESTDIR= pass through the environment).
 install:
@@ -134,7 +153,7 @@ venv-of-another-python:
 # with the in-place .so files, so the next target builds the extension again.
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .benchmarks rtaudiod/_ext/*.c rtaudiod/_ext/*.so csrc/tests/build \
-	    .venv/.stamp-installed .venv-noext/.stamp-installed
+	    .venv/.stamp-installed .venv-noext/.stamp-installed .venv/.stamp-bench .venv-noext/.stamp-bench
 
 # ---------------------------------------------------------------------------------------------------------------------
 # The shell scripts behind `run` and `demo`. Kept here as written ($(value) passes them on unexpanded, in the

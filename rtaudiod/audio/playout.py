@@ -101,6 +101,10 @@ class Playout:
         self._got_audio = False
         self._last = 0  # the last sample taken from the ring (an underrun decays from it)
         self._held = _Held()  # session samples inside the resampler and the FIFO
+        # Zeros pushed through the resampler since the last sound (audio, decay, flush fade); from _quiet_min on, the
+        # resampler and the FIFO hold only zeros, and an idle callback hands silence without running them.
+        self._quiet = 0
+        self._quiet_min = session_rate // 5
         self._ratio = session_rate / device_rate
         # Counters (read from any thread).
         self.underruns = 0
@@ -141,6 +145,12 @@ class Playout:
         frames = len(out)
         self._got_audio = False
         gen, target = self._flush_request
+        if self._quiet >= self._quiet_min and not self.playing and gen == self._flush_served \
+                and not self.ring.read_available:
+            # Idle (most of a session): the same silence the full path would hand, at a fraction of its cost
+            # (measured in the daemon: ~80 µs of a 10 ms callback's ~110).
+            out[:] = 0
+            return False
         if gen != self._flush_served:
             self._serve_flush(target)
             self._flush_served = gen
@@ -184,7 +194,9 @@ class Playout:
         if not self.playing:
             x[:] = 0
             self._held.push(False, n)
+            self._quiet += n
             return x
+        self._quiet = 0
         k = min(n * 2, self.ring.read_available) & ~1
         if k:
             self.ring.readinto(self._sess_bytes[:k])
@@ -218,6 +230,7 @@ class Playout:
         self._fifo_len += m
 
     def _serve_flush(self, target: int) -> None:
+        self._quiet = 0
         pending = max(0, target - self.ledger.read_pos) & ~1
         if self.playing:
             # The next few ms of audio, ramped to zero, so the cut does not click.

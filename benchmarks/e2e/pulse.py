@@ -1,0 +1,46 @@
+"""The PulseAudio null-sink server of the tests (tests/pulse_server.py) for the second rtaudiod row: rtaudiod
+captures from `rtmic.monitor` and plays into `rtspk`, both 48 kHz stereo; the microphone's WAV is played into
+`rtmic` by pacat. The sound server's and pacat's CPU are not the daemon's (other processes)."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.e2e.workload import read_mic
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+import pulse_server  # noqa: E402
+
+
+class Pulse:
+    def __init__(self, server: pulse_server.PulseServer) -> None:
+        self.server = server
+        self.env = server.env
+
+    def play_mic(self, path: str) -> subprocess.Popen:
+        """The microphone WAV into the mic sink, at the sink's 48 kHz stereo (sample and channel repeat: the
+        server VAD only needs speech energy)."""
+        pcm, rate = read_mic(path)
+        up = np.repeat(np.frombuffer(pcm, "<i2"), pulse_server.RATE // rate)
+        raw = Path(path).with_suffix(".48k.raw")
+        raw.write_bytes(np.repeat(up[:, None], pulse_server.CHANNELS, axis=1).astype("<i2").tobytes())
+        return subprocess.Popen(["pacat", "--playback", "-d", pulse_server.MIC, "--latency-msec=200",
+                                 *pulse_server.FORMAT_ARGS, str(raw)], stderr=subprocess.DEVNULL, env=self.env)
+
+
+@contextlib.contextmanager
+def pulse():
+    """A Pulse, or None (with the reason printed) when PulseAudio is not installed."""
+    try:
+        with contextlib.contextmanager(pulse_server.pulse_server.__wrapped__)() as server:
+            yield Pulse(server)
+    except BaseException as e:  # pytest.skip's exception when the tools are missing
+        if type(e).__name__ != "Skipped":
+            raise
+        print(f"bench-e2e: no PulseAudio row: {e}", file=sys.stderr)
+        yield None
