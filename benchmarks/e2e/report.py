@@ -134,9 +134,14 @@ def check(results: list[tuple[str, dict]]) -> list[str]:
             continue
         sent, got = row["figures"].get("audio_bytes_sent", 0), (row["sim"] or {}).get("uplink_audio_bytes", 0)
         per_s = row["rate"] * row["wire_bytes_per_sample"]
+        if section == "wake_word":  # gated, nobody speaks: nothing may go up, and nothing must be counted as sent
+            if got or sent:
+                problems.append(f"{section}: {row['label']}: {got} bytes reached the simulator ({sent} counted "
+                                "as sent) while the microphone was gated")
+            continue
         if got == 0 or got < 0.98 * sent:
             problems.append(f"{section}: {row['label']}: the simulator received {got} of {sent} uplink bytes")
-        elif section != "wake_word" and got / per_s < 0.8 * row["window_s"]:
+        elif got / per_s < 0.8 * row["window_s"]:
             problems.append(f"{section}: {row['label']}: {got / per_s:.1f} s of audio went up in "
                             f"{row['window_s']:.1f} s")
     return problems
