@@ -154,6 +154,14 @@ class Conversation:
     def response_done(self) -> None:
         self.responses_done += 1
 
+    def event(self, kind: str) -> None:
+        """Any other server event, by its GA type: the three the application acts on, the rest ignored."""
+        handler = {"input_audio_buffer.speech_started": self.speech_started,
+                   "input_audio_buffer.speech_stopped": self.speech_stopped,
+                   "response.done": self.response_done}.get(kind)
+        if handler is not None:
+            handler()
+
     def summary(self) -> dict:
         return {"reply": self.reply.summary(), "downlink": self.downlink.summary(),
                 "barge_in": self.speaker.barge_in.summary(), "deltas": self.deltas,
@@ -217,6 +225,15 @@ def wire_codec(fmt: str) -> tuple[Callable[[bytes], bytes], Callable[[bytes], by
         warnings.simplefilter("ignore", DeprecationWarning)
         import audioop
     return (lambda pcm: audioop.lin2ulaw(pcm, 2)), (lambda wire: audioop.ulaw2lin(wire, 2))
+
+
+def start_client_threads(receive: Callable[[], None], mic: Mic, send: Callable[[bytes], None],
+                         counts: dict) -> Samples:
+    """A peer's two threads: its receive loop and the paced uplink; returns the uplink's per-frame timings."""
+    uplink = Samples()
+    threading.Thread(target=receive, name="receive", daemon=True).start()
+    threading.Thread(target=uplink_loop, args=(mic, send, uplink, counts), name="uplink", daemon=True).start()
+    return uplink
 
 
 def uplink_loop(mic: Mic, send: Callable[[bytes], None], uplink: Samples, counts: dict) -> None:

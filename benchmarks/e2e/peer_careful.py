@@ -3,7 +3,6 @@ is the slowest step of a receive), raw bytes in and out, one reused msgspec deco
 
 from __future__ import annotations
 
-import threading
 import time
 
 import msgspec
@@ -11,7 +10,6 @@ import pybase64
 import websocket
 
 from benchmarks.e2e import harness
-from benchmarks.e2e.figures import Samples
 
 
 class Event(msgspec.Struct):
@@ -60,16 +58,10 @@ def client(args, mic: harness.Mic, conv: harness.Conversation):
             kind = event.type
             if kind == "response.output_audio.delta":
                 conv.audio(decode(pybase64.b64decode(event.delta, validate=True)), event.item_id, event.response_id, t)
-            elif kind == "input_audio_buffer.speech_started":
-                conv.speech_started()
-            elif kind == "input_audio_buffer.speech_stopped":
-                conv.speech_stopped()
-            elif kind == "response.done":
-                conv.response_done()
+            else:
+                conv.event(kind)
 
-    uplink = Samples()
-    threading.Thread(target=receive, name="receive", daemon=True).start()
-    threading.Thread(target=harness.uplink_loop, args=(mic, send, uplink, counts), name="uplink", daemon=True).start()
+    uplink = harness.start_client_threads(receive, mic, send, counts)
     return uplink, lambda: dict(counts), ws.close
 
 

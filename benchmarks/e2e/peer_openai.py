@@ -4,13 +4,11 @@ appends while another reads the events (recv_bytes + parse_event is what recv() 
 from __future__ import annotations
 
 import base64
-import threading
 import time
 
 from openai import OpenAI
 
 from benchmarks.e2e import harness
-from benchmarks.e2e.figures import Samples
 
 
 def client(args, mic: harness.Mic, conv: harness.Conversation):
@@ -44,16 +42,10 @@ def client(args, mic: harness.Mic, conv: harness.Conversation):
             kind = event.type
             if kind == "response.output_audio.delta":
                 conv.audio(decode(base64.b64decode(event.delta)), event.item_id, event.response_id, t)
-            elif kind == "input_audio_buffer.speech_started":
-                conv.speech_started()
-            elif kind == "input_audio_buffer.speech_stopped":
-                conv.speech_stopped()
-            elif kind == "response.done":
-                conv.response_done()
+            else:
+                conv.event(kind)
 
-    uplink = Samples()
-    threading.Thread(target=receive, name="receive", daemon=True).start()
-    threading.Thread(target=harness.uplink_loop, args=(mic, send, uplink, counts), name="uplink", daemon=True).start()
+    uplink = harness.start_client_threads(receive, mic, send, counts)
     return uplink, lambda: dict(counts), lambda: manager.__exit__(None, None, None)
 
 
