@@ -16,25 +16,16 @@ import threading
 import time
 import tomllib
 from pathlib import Path
-from typing import Any
 
 from rtaudiod.control import Client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "session"))
+from sessionhelpers import wait_until  # noqa: E402, F401 - the tests' one deadline loop, re-exported here
 
 KEY = "sk-reliability-0123456789abcdef"
 SLOW = os.environ.get("RTAUDIOD_SLOW", "") not in ("", "0")
 SOAK = SLOW or os.environ.get("RTAUDIOD_SOAK", "") not in ("", "0")
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def free_port() -> int:
