@@ -59,6 +59,7 @@ class FrameSender:
         self.out = bytearray(append_frame_size(session.frame_bytes, self.fmt, masked=True))
         self.view = memoryview(self.out)
         self.keys = MaskKeys()
+        self.mic = session.audio.capture_ring
         self._send = link.connection.send_frame
 
     def send(self, source: RingBuffer, nbytes: int) -> None:
@@ -68,6 +69,8 @@ class FrameSender:
         self.stats.frames_sent += 1
         self.stats.audio_bytes_sent += int(nbytes * self.wire_per_pcm)
         self.session._turn_audio_bytes += nbytes
+        if source is self.mic:  # the privacy counters: every microphone byte that went up
+            self.stats.mic_bytes_sent += nbytes
 
 
 class Link:
@@ -193,7 +196,6 @@ def uplink_loop(session: Session, link: Link) -> None:
                 send_preroll()
             elif preroll.read_available:
                 preroll.skip(preroll.read_available)
-            stats.mic_bytes_sent += nbytes
         sender.send(source, nbytes)
         stats.uplink_latency.add((time.perf_counter() - woke) * 1000)
 

@@ -726,8 +726,6 @@ class Session:
                 if not chunk:
                     break
                 sender.send(ring, chunk)
-                if ring is self.audio.capture_ring:
-                    self.stats.mic_bytes_sent += chunk  # the privacy counters count every microphone byte sent
             ms = self._turn_audio_bytes * 1000 // (2 * self.audio.config.session_rate)
             with self._lock:
                 if ms < self.config.min_commit_ms:
