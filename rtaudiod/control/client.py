@@ -142,6 +142,8 @@ class Client:
     def request(self, command: str, payload: bytes | bytearray | memoryview | None = None,
                 **args: Any) -> dict[str, Any]:
         """Send one request and wait for its reply: the `result` object, or ControlError with the daemon's code."""
+        if payload is not None:
+            payload = memoryview(payload).cast("B")  # len() of a memoryview of int16 counts items, not bytes
         rid = next(self._ids)
         slot = _Slot()
         with self._lock:

@@ -220,6 +220,7 @@ def encode_event(name: str, data: dict[str, Any] | None = None, payload_length: 
         message.update(data)
         message["event"] = name
         message.pop("id", None)
+        message.pop("payload_length", None)  # only the payload that really follows may be announced
     if payload_length is not None:
         message["payload_length"] = payload_length
     return encode_line(message)

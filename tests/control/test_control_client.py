@@ -147,3 +147,13 @@ def test_a_reply_that_never_comes_is_no_reply(stack, monkeypatch):
     assert e.value.code == "no_reply"
     time.sleep(1.2)
     assert c.ping() > 0  # the late reply is dropped, the connection goes on
+
+
+def test_a_payload_is_counted_in_bytes_whatever_its_item_size(stack):
+    # len() of a memoryview of int16 samples counts samples: announcing that would put the stream out of step
+    import numpy as np
+    samples = np.zeros(2400, "<i2")
+    result = stack.client.request("audio.input", memoryview(samples), rate=24000)
+    assert result["frames"] + result["dropped"] == 2400
+    assert stack.client.ping() > 0  # the next request still parses: the stream is in step
+    stack.session.inject_ring.skip(stack.session.inject_ring.read_available)

@@ -122,6 +122,8 @@ def test_encoders_make_one_line_and_events_never_carry_an_id():
     assert json.loads(encode_event("audio.output", {"rate": 24000}, 960)) == {"event": "audio.output", "rate": 24000,
                                                                              "payload_length": 960}
     assert json.loads(encode_request(1, "ping", {})) == {"id": 1, "command": "ping"}
+    # a payload_length in an event's data would announce bytes that never come
+    assert json.loads(encode_event("error", {"payload_length": 5, "code": "x"})) == {"event": "error", "code": "x"}
     assert line.count(b"\n") == 1 and line.endswith(b"\n")
 
 
