@@ -519,9 +519,9 @@ class Session:
 
     def cancel_response(self, reason: str = "cancel") -> bool:
         """Stop the reply: silence the speaker, cancel the response, truncate what was not heard. False when
-        nothing was playing or active. `reason` goes into the `response` event (`interrupted`)."""
+        nothing was playing or active. `reason` goes into the `response` event (`interrupted`). While the link is
+        down it still silences the speaker: what was buffered before the drop is exactly what a user stops."""
         with self._lock:
-            self._configured_link()
             self._response_queue.clear()
             done = self._barge_in(reason)
         self._update_state()

@@ -126,6 +126,17 @@ def test_commands_need_a_connected_session(stack):
         assert code_of(call) == "not_connected"
     assert c.status()["state"] == "stopped"  # what does not need the service still works
     assert c.mute() is True
+    assert c.cancel() is False  # nothing to cancel is not an error
+    assert c.request("playback.stop") == {}
+    assert c.ping() > 0
+
+
+def test_listening_modes_need_a_listener(stack):
+    # a session run without the daemon's Listener (a user's own program) has no modes to switch
+    for args in ({}, {"mode": "always"}):
+        with pytest.raises(ControlError) as e:
+            stack.client.request("listen.mode", **args)
+        assert e.value.code == "unavailable" and "listening modes" in str(e.value)
 
 
 def test_response_cancel_stops_a_reply_that_plays(make_stack):
@@ -140,6 +151,22 @@ def test_response_cancel_stops_a_reply_that_plays(make_stack):
     assert interrupted["kind"] == "interrupted"
     assert c.wait_for("response", lambda e: e["kind"] == "done", timeout=5)["status"] == "cancelled"
     assert received(stack, "response.cancel")
+
+
+def test_cancel_silences_the_speaker_while_the_link_is_down(make_stack):
+    # At 4x real time the whole reply is buffered long before it has played; then the service goes away. What is
+    # still sounding is what the user wants stopped, connection or not.
+    stack = make_stack(sim_kwargs={"pace": 4})
+    c = stack.client
+    c.subscribe("response")
+    c.send_text("Tell me a long story about the sea and the wind and the stars")
+    c.wait_for("response", lambda e: e["kind"] == "done", timeout=20)
+    assert stack.engine.is_playing
+    stack.sim.stop()
+    wait_until(lambda: not stack.session.status()["connected"], 5, "the session to see the link gone")
+    assert c.cancel() is True
+    wait_until(lambda: not stack.engine.is_playing, 2, "the speaker to stop")  # within one device period
+    assert c.wait_for("response", lambda e: e["kind"] == "interrupted", timeout=5)["reason"] == "cancel"
 
 
 def test_playback_stop_silences_the_speaker(make_stack):
