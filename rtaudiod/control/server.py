@@ -117,8 +117,8 @@ class ControlServer:
     """The control socket of one session. `start()` creates the socket and the threads; `stop(timeout)` closes
     every connection, withdraws the tools clients registered and removes the socket file.
 
-    `path`: the socket. `group` (name or gid) and `mode` (default 0660): its ownership; members of `group` are let
-    in too. `allowed_uids` / `allowed_gids`: who may connect besides root and the daemon's own uid (checked with
+    `path`: the socket. `group` (name or gid; default the daemon's own) and `mode` (default 0660): its ownership;
+    members of the socket's group are let in too. `allowed_uids` / `allowed_gids`: who may connect besides root and the daemon's own uid (checked with
     SO_PEERCRED: the peer's uid, its gid, and its supplementary groups as /proc shows them). The two queue limits:
     see the module docstring.
     """
@@ -136,7 +136,9 @@ class ControlServer:
         self.mode = mode
         self.gid = _group_id(group)
         self.allowed_uids = frozenset({0, os.getuid(), *allowed_uids})
-        self.allowed_gids = frozenset(allowed_gids) | ({self.gid} if self.gid is not None else frozenset())
+        # The socket's group is trusted whether configured or the daemon's own: its members pass the file mode, and
+        # refusing them after that would be a second, contradicting gate.
+        self.allowed_gids = frozenset({*allowed_gids, self.gid if self.gid is not None else os.getegid()})
         self.queue_limit = queue_limit_bytes
         self.audio_queue_limit = audio_queue_limit_bytes
         # The kernel's maximum: a Unix socket's connect() with a timeout (rtaudiod-cli, Client) fails at once with

@@ -137,6 +137,8 @@ def test_without_write_permission_a_stranger_cannot_even_connect(make_stack, ope
     ("gid", {"allowed_gids": (65534,)}, ["--regid=65534", "--clear-groups"]),
     ("supplementary group", {"allowed_gids": (4321,)}, ["--regid=65534", "--groups=4321"]),
     ("socket group", {"group": 4321, "mode": 0o660}, ["--regid=65534", "--groups=4321"]),
+    # no group configured: the socket is the daemon's group's, and its members pass the mode and the check alike
+    ("daemon's group", {"mode": 0o660}, ["--regid=65534", f"--groups={os.getegid()}"]),
 ])
 def test_allowed_uids_and_gids_are_let_in(make_stack, open_dir, how, server_kwargs, creds):
     stack = make_stack(path=open_dir / "c.sock", server_kwargs={"mode": 0o666, **server_kwargs})
@@ -183,6 +185,25 @@ def test_socat_subscribed_sees_the_reply_as_it_comes(stack):
             assert any(m.get("event") == "state" and m["state"] == "speaking" for m in seen)
         finally:
             proc.kill()
+
+
+def test_a_subscribe_reply_comes_before_any_event_of_its_topics(make_stack):
+    # A reply streams at real-time pace, so audio and state events are being fanned out while the request is on its
+    # way: the snapshot must still come first, or a client could apply a change and then overwrite it with the
+    # older snapshot.
+    stack = make_stack(sim_kwargs={"pace": 1})
+    stack.client.subscribe("audio.output")
+    stack.client.send_text(LONG)
+    stack.client.wait_for("audio.output", lambda e: True, timeout=10)
+    raw = stack.raw()
+    raw.send(b'{"id": 1, "command": "subscribe", "topics": ["audio.output", "state"]}\n')
+    header, _ = raw.message()
+    assert header.get("id") == 1, f"an event came before the subscribe reply: {header}"
+    assert header["result"]["snapshot"]["state"] == "speaking" and header["result"]["snapshot"]["playing"]
+    header, payload = raw.message()
+    assert header["event"] in ("audio.output", "state") and "id" not in header
+    if header["event"] == "audio.output":
+        assert len(payload) == header["payload_length"] > 0
 
 
 # ------------------------------------------------------------------------------------------------ slow readers
