@@ -4,7 +4,7 @@ Every subcommand but `devices` connects with `rtaudiod.control.Client` (docs/con
 thing and exits with a code a script can test:
 
     0    done
-    1    the daemon answered with an error (its code and message on stderr)
+    1    the daemon answered with an error (its code and message on stderr), or `say` got no reply in time
     2    usage error: bad arguments, an unreadable WAV or schema file, a command that does not exist
     3    cannot connect to the socket (none there, refused, forbidden), or the connection was lost
     130  interrupted (Ctrl-C): how `events`, `listen` and `tool serve` normally end; files are complete
@@ -723,7 +723,7 @@ def cmd_devices(args: argparse.Namespace, out: Output) -> int:
 EPILOG = f"""\
 exit codes:
   {EXIT_OK}    done
-  {EXIT_ERROR}    the daemon answered with an error (its code and message on stderr)
+  {EXIT_ERROR}    the daemon answered with an error (its code and message on stderr), or `say` got no reply in time
   {EXIT_USAGE}    usage error (bad arguments, an unreadable WAV or schema file)
   {EXIT_CONNECT}    cannot connect to the socket (missing, refused, forbidden), or the connection was lost
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C); files written so far are complete

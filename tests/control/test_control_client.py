@@ -157,3 +157,26 @@ def test_a_payload_is_counted_in_bytes_whatever_its_item_size(stack):
     assert result["frames"] + result["dropped"] == 2400
     assert stack.client.ping() > 0  # the next request still parses: the stream is in step
     stack.session.inject_ring.skip(stack.session.inject_ring.read_available)
+
+
+def test_a_service_message_quoting_the_key_reaches_no_control_client(stack):
+    # The service quotes the ends of a refused key in its errors; a proxy may echo the whole header. Whatever the
+    # service says passes through the error and raw topics to other processes: the key must not.
+    c = stack.client
+    c.subscribe("error", "raw")
+    quoted = json.dumps({"type": "error", "event_id": "event_1", "error": {
+        "type": "invalid_request_error", "code": "invalid_value", "param": None, "event_id": None,
+        "message": f"Bearer {KEY} refused; Incorrect API key provided: sk-test****6789 and ek_68af3e2b9c"}})
+    stack.sim.send_raw([quoted])
+    seen: dict[str, str] = {}
+    for event in c.events(timeout=5):
+        text = json.dumps(event.data)
+        if "invalid_value" in text:
+            seen[event.name] = text
+        if len(seen) == 2:
+            break
+    assert sorted(seen) == ["error", "raw"], seen
+    for text in seen.values():
+        assert KEY not in text and "sk-test" not in text and "ek_68af" not in text, text
+        assert "<redacted>" in text
+    assert stack.session.stats.server_errors["invalid_value"] == 1 and c.ping() > 0

@@ -1,5 +1,5 @@
 """Thousands of Hypothesis-generated malformed requests against one live server: broken JSON, wrong types, bad ids,
-binary garbage, huge lines, payload lengths that lie or cannot be followed. The server must answer each framed line
+binary garbage, payloads a request must not carry, huge lines, payload lengths that lie or cannot be followed. The server must answer each framed line
 with exactly the error it deserves, close only the connections whose input cannot be framed, and go on serving a
 well-behaved client beside them (checked after every example)."""
 
@@ -64,8 +64,31 @@ def _garbage_replies(line: bytes) -> int:
     return 0 if not body.strip(b" \t") else 1
 
 
+@st.composite
+def refused_payloads(draw):
+    """A request followed by exactly the payload it announces, which it is refused with (a command that takes none,
+    or audio.input with arguments it refuses). The payload is read whole, never parsed as lines: the stream stays
+    in step even when its bytes look like a request. The newline the list adds after it is an empty line (no reply)."""
+    name = draw(st.sampled_from(sorted(COMMANDS)))
+    spec = COMMANDS[name]
+    args: dict = {}
+    if name == "audio.input":
+        args = draw(st.fixed_dictionaries({"rate": st.sampled_from([24000, 7999, 192001, "fast", None])},
+                                          optional={"channels": st.integers(-1, 10)}))
+    payload = draw(st.binary(max_size=600) | st.just(b'\n{"id": "smuggled", "command": "ping"}\n'))
+    try:
+        parse_args(spec, args, payload)
+    except ControlError as e:
+        code = e.code
+    else:  # a valid audio.input would inject the bytes: refuse it with one unknown key
+        args["not_an_argument"], code = 1, "bad_args"
+    rid = draw(ids)
+    header = json.dumps({"id": rid, "command": name, **args, "payload_length": len(payload)}).encode()
+    return header + b"\n" + payload, (rid, code)
+
+
 garbage = st.binary(max_size=300).filter(lambda b: b"\n" not in b).map(lambda b: (b, "garbage"))
-lines = st.one_of(bad_arguments(), bad_ids, no_command, unknown_command, not_objects, garbage)
+lines = st.one_of(bad_arguments(), bad_ids, no_command, unknown_command, not_objects, garbage, refused_payloads())
 
 AUDIO = b'{"id": "a", "command": "audio.input", "rate": 24000, "payload_length": '
 terminals = st.one_of(

@@ -141,3 +141,24 @@ def test_the_null_fallback_lets_go_of_portaudio(monkeypatch, pulse_server):
     monkeypatch.setenv("PULSE_SERVER", pulse_server.env["PULSE_SERVER"])  # the sound server is up now
     with AudioEngine(AudioConfig(backend="pyaudio", output_device="pulse", capture=False)) as engine:
         assert engine.status()["output"]["device"] == "pulse"
+
+
+def test_the_control_socket_defaults_to_the_runtime_directory():
+    import subprocess
+    import sys
+
+    from rtaudiod.daemon.config import ControlSettings
+    default = ControlSettings()
+    assert default.socket_path({"RUNTIME_DIRECTORY": "/run/rtaudiod"}) == "/run/rtaudiod/control.sock"
+    # systemd lists every RuntimeDirectory= colon-separated: the first is ours
+    assert default.socket_path({"RUNTIME_DIRECTORY": "/run/a:/run/b"}) == "/run/a/control.sock"
+    assert default.socket_path({}) == "/run/rtaudiod/control.sock"
+    assert default.socket_path({"XDG_RUNTIME_DIR": "/run/user/0"}) == "/run/rtaudiod/control.sock"  # root: the system's
+    assert ControlSettings(socket="/tmp/x.sock").socket_path({"RUNTIME_DIRECTORY": "/run/r"}) == "/tmp/x.sock"
+    # a user's own daemon (not root) goes under its XDG runtime directory, and /run without one
+    code = ("from rtaudiod.daemon.config import ControlSettings as C; "
+            "print(C().socket_path({'XDG_RUNTIME_DIR': '/run/user/65534'})); print(C().socket_path({}))")
+    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["/run/user/65534/rtaudiod/control.sock", "/run/rtaudiod/control.sock"]
