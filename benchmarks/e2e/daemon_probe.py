@@ -72,18 +72,20 @@ def announce_start(orig):
 
 def report_at_stop(orig):
     def stop(self):
-        if self.session is not None and not getattr(self, "_bench_reported", False):
+        session, engine = self.session, self.engine
+        underruns = engine.status()["playout"]["underruns"] if engine else None  # the engine closes below
+        orig(self)  # first: until the uplink has stopped it may send one more frame than the counters said
+        if session is not None and not getattr(self, "_bench_reported", False):
             self._bench_reported = True
-            counters = self.session.status()["counters"]
+            counters = session.status()["counters"]
             out = {"uplink": counters["uplink_latency"], "reply": counters["reply_latency"],
                    "downlink": downlink.summary(), "barge_in": barge_in.summary(),
                    "frames_sent": counters["frames_sent"], "audio_bytes_sent": counters["audio_bytes_sent"],
                    "frames_withheld": counters["frames_withheld"], "deltas": counters["audio_deltas"],
                    "pcm_received": counters["audio_bytes_received"], "barge_ins": counters["barge_ins"],
-                   "underruns": self.engine.status()["playout"]["underruns"] if self.engine else None}
+                   "underruns": underruns}
             with open(os.environ["BENCH_E2E_OUT"], "w") as f:
                 json.dump(out, f, default=str)
-        orig(self)
     return stop
 
 
