@@ -49,6 +49,9 @@ from .tools import PendingCalls, ToolCall, ToolHandler, ToolRegistry
 __all__ = ["FATAL_CODES", "Session", "State"]
 
 log = logging.getLogger("rtaudiod.session")
+# A server that turns bad sends many bad frames, one per audio delta: one warning per interval says so without
+# flooding the journal of a small device (each frame is still counted and reported on the `error` topic).
+BAD_EVENT_LOG_INTERVAL_S = 10.0
 
 #: Error codes retrying cannot fix, and what to change (the service sends the error, then closes 3000 or 4000).
 FATAL_CODES = {
@@ -99,6 +102,8 @@ class Session:
         self.on_event = on_event
         self._state_listeners: list[Callable[[State, State], None]] = [on_state] if on_state else []
         self.stats = SessionStats()
+        self._bad_logged_at = -BAD_EVENT_LOG_INTERVAL_S  # the first bad frame is always logged
+        self._bad_unlogged = 0
         self.tools = ToolRegistry()
         self.history = History(config.history_turns)
         self.frame_bytes = audio.config.session_rate * audio.config.mode.capture_ms // 1000 * 2
@@ -802,8 +807,15 @@ class Session:
 
     def _skip_bad(self, what: str, error: RtaudiodError) -> None:
         self.stats.bad_events += 1
-        log.warning("skipped %s: %s", what, error)
-        self._emit("error", {"code": "bad_event", "message": str(error), "fatal": False})
+        message = self._scrub(str(error))
+        now = time.monotonic()
+        if now - self._bad_logged_at >= BAD_EVENT_LOG_INTERVAL_S:
+            more = f" ({self._bad_unlogged} more skipped since the last warning)" if self._bad_unlogged else ""
+            log.warning("skipped %s: %s%s", what, message, more)
+            self._bad_logged_at, self._bad_unlogged = now, 0
+        else:
+            self._bad_unlogged += 1
+        self._emit("error", {"code": "bad_event", "message": message, "fatal": False})
 
     def _tap_audio(self, listener: Callable[[bytes, str | None], None], frame: bytes) -> None:
         try:

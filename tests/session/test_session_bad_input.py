@@ -40,3 +40,20 @@ def test_bad_server_frames_are_skipped_counted_and_reported(make_sim, make_sessi
     session.send_text("Still fine?")
     said = events.wait("transcript.assistant", lambda d: d["final"], timeout=15)
     assert said["text"] == "You said: Still fine."
+
+
+def test_a_flood_of_bad_frames_is_logged_once_and_each_is_still_reported(make_sim, make_session, caplog):
+    """A broken server sends one bad frame per delta: the journal gets one warning, the counter and the `error`
+    topic get every frame (a flood once filled a device's journal at 50 lines a second)."""
+    sim = make_sim("ga")
+    session, engine, mic, events = make_session(sim)
+    caplog.set_level("WARNING", logger="rtaudiod.session")
+    for _ in range(40):
+        server_send(sim, BAD_FRAMES[1])
+    wait_until(lambda: session.stats.bad_events == 40 and len([d for d in events.of("error")
+                                                               if d["code"] == "bad_event"]) == 40,
+               5, "forty bad frames counted and reported")
+    warnings = [r for r in caplog.records if r.name == "rtaudiod.session" and "skipped" in r.getMessage()]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert "audio delta" in warnings[0].getMessage()
+    assert session.state is State.READY
