@@ -389,6 +389,8 @@ class AudioEngine:
         p = self.playout
         out["playout"] = {
             "playing": self.is_playing,
+            "rms_dbfs": round(dbfs(p.rms), 1) if p else None,
+            "peak_dbfs": round(dbfs(p.peak), 1) if p else None,
             "underruns": p.underruns if p else 0,
             "drained": p.drained if p else 0,
             "flushes": p.flushes if p else 0,

@@ -19,7 +19,7 @@ from collections import deque
 
 import numpy as np
 
-from rtaudiod.audio.dsp import Fader, Resampler
+from rtaudiod.audio.dsp import Fader, LevelMeter, Resampler
 from rtaudiod.audio.ledger import PlayoutLedger
 from rtaudiod.ring import RingBuffer
 
@@ -106,6 +106,8 @@ class Playout:
         self._quiet = 0
         self._quiet_min = session_rate // 5
         self._ratio = session_rate / device_rate
+        # Output level of the last callback's block, as the device got it (read from any thread).
+        self._meter = LevelMeter(frames)
         # Counters (read from any thread).
         self.underruns = 0
         self.drained = 0
@@ -129,6 +131,14 @@ class Playout:
         self._fifo_len = 0
         self.playing = False
         self._resampler.close()
+
+    @property
+    def rms(self) -> float:
+        return self._meter.rms
+
+    @property
+    def peak(self) -> float:
+        return self._meter.peak
 
     @property
     def flush_pending(self) -> bool:
@@ -165,6 +175,7 @@ class Playout:
         n = min(frames, self._fifo_len)
         out[:n] = self._fifo[:n, None]
         out[n:] = 0
+        self._meter.process(out[:, 0], 1.0)  # the idle path above skips this: the silence before it was measured here
         rest = self._fifo_len - n
         self._fifo[:rest] = self._fifo[n : self._fifo_len]
         self._fifo_len = rest

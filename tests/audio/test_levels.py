@@ -92,3 +92,15 @@ def test_half_duplex_can_be_switched_at_run_time(engines):
     wait_for(lambda: engine.capture.gated, 2, "the gate to close")
     engine.half_duplex = False
     wait_for(lambda: not engine.capture.gated, 1, "the gate to open")
+
+
+def test_status_reports_the_output_level_of_what_the_speaker_gets(engines):
+    """The playout measures the block it hands the device: the reply's level while it plays, silence after."""
+    engine = engines(AudioConfig(backend="null", output_rate=48000, output_channels=2))
+    assert engine.status()["playout"]["rms_dbfs"] == -120.0
+    engine.write(tone(500, 1.5, 24000, amplitude=0.25))  # peak -12.0 dBFS, RMS -15.1 dBFS
+    wait_for(lambda: engine.status()["playout"]["played_ms"] >= 500, 5, "half a second played")
+    playing = engine.status()["playout"]
+    assert abs(playing["rms_dbfs"] - -15.05) < 0.3 and abs(playing["peak_dbfs"] - -12.04) < 0.3, playing
+    wait_for(lambda: not engine.is_playing and engine.status()["playout"]["rms_dbfs"] == -120.0, 5,
+             "the level to fall to silence once the reply is over")
