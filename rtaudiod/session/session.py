@@ -278,7 +278,12 @@ class Session:
                     error = link.error
                     if error is not None and error.fatal:
                         return self._fail(error)
-                    if link.reason in ("renew", "expired") and link.configured.is_set():
+                    # A planned renewal comes only after renew_after_s: the link lived. An expiry counts as one only
+                    # when the link was stable: a server expiring every session young would otherwise be
+                    # reconnected to forever, with no backoff (a reconnect storm).
+                    lived = link.reason == "renew" or (link.reason == "expired"
+                                                       and link.age >= self.config.stable_after_s)
+                    if lived and link.configured.is_set():
                         self.stats.renewals += 1
                         attempt = 0
                         log.info("renewing the session (%s after %.0f s)", link.reason, link.age)

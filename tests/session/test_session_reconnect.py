@@ -84,7 +84,7 @@ def test_the_session_is_renewed_at_a_quiet_moment_before_the_cap(make_sim, make_
 
 def test_an_expired_session_is_renewed_at_once(make_sim, make_session):
     sim = make_sim("ga", max_session_seconds=1.5)
-    session, engine, mic, events = make_session(sim)
+    session, engine, mic, events = make_session(sim, stable_after_s=1.0)  # it lived: a renewal, not a retry
     wait_until(lambda: len(sim.sessions) == 2, 10, "a new session after session_expired")
     assert session.wait_ready(5)
     assert sim.sessions[0].close_code == 1001
