@@ -30,6 +30,9 @@ __all__ = ["FrameSender", "Link", "MaskKeys", "receive_loop", "uplink_loop"]
 #: How often a waiting thread looks up (the receive thread's keepalive tick, the uplink's wait when no audio comes).
 RECEIVE_TICK_S = 0.5
 UPLINK_WAIT_S = 0.1
+#: Across a planned renewal, the newest audio kept for the new session while it is being set up (a switch takes a
+#: fraction of a second; one that stalls must not send minutes-old audio).
+RENEW_CARRY_MAX_S = 3.0
 
 
 class MaskKeys:
@@ -89,6 +92,7 @@ class Link:
         self.reason: str | None = None
         self.error: SessionError | None = None
         self.expired = False  # the service said session_expired (a close 1001 follows)
+        self.carry_audio = False  # it follows a planned renewal: audio captured during the switch is its own
         self._lock = threading.Lock()
 
     def end(self, reason: str, error: SessionError | None = None) -> None:
@@ -147,13 +151,17 @@ def uplink_loop(session: Session, link: Link) -> None:
     ring = audio.capture_ring
     frame_bytes = session.frame_bytes
     sender = FrameSender(session, link)
-    # Nothing captured before the session was configured goes up (it may be in the wrong format, or minutes old).
+    # Nothing captured before the session was configured goes up (it may be in the wrong format, or minutes old),
+    # except after a planned renewal: it came at a quiet moment on a working link, and what the user says (or a
+    # process injects) while the new session is set up belongs to it. Only the newest RENEW_CARRY_MAX_S are kept.
+    carry_max = round(RENEW_CARRY_MAX_S * audio.config.session_rate) * 2 if link.carry_audio else 0
     while not link.configured.wait(UPLINK_WAIT_S):
         if link.ended.is_set():
             return
-        ring.skip(ring.read_available & ~1)
-    ring.skip(ring.read_available & ~1)
-    session.inject_ring.skip(session.inject_ring.read_available & ~1)  # what was injected for an old connection
+        ring.skip(max(0, ring.read_available - carry_max) & ~1)
+    ring.skip(max(0, ring.read_available - carry_max) & ~1)
+    if not link.carry_audio:
+        session.inject_ring.skip(session.inject_ring.read_available & ~1)  # what was injected for an old connection
     injected = session.inject_ring
     # Without a microphone the wait times out every UPLINK_WAIT_S: that many frames of injected audio then go at
     # once, so injection keeps real time either way.

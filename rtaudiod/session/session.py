@@ -261,10 +261,14 @@ class Session:
     def _supervise(self) -> None:
         attempt = 0  # connections in a row that failed or died young: the retry budget
         number = 0
+        renewed = False  # the last link ended in a planned renewal
         try:
             while not self._stopping.is_set():
                 number += 1
                 link = self._connect(number)
+                if link is not None:
+                    link.carry_audio = renewed
+                renewed = False
                 if link is None:
                     if self._stopping.is_set():
                         break
@@ -285,6 +289,7 @@ class Session:
                                                        and link.age >= self.config.stable_after_s)
                     if lived and link.configured.is_set():
                         self.stats.renewals += 1
+                        renewed = link.reason == "renew"
                         attempt = 0
                         log.info("renewing the session (%s after %.0f s)", link.reason, link.age)
                         continue  # a new session at once: nothing is wrong

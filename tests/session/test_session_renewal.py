@@ -4,7 +4,10 @@ to the new session goes up to that session."""
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
+import pytest
 
 from rtaudiod.session import Session, State
 from sessionhelpers import config_for, null_engine, wait_until
@@ -21,6 +24,47 @@ def test_a_server_expiring_every_session_young_exhausts_the_retry_budget(make_si
         assert len(sim.sessions) == 4  # the first session and three retries, no more
         assert session.stats.renewals == 0 and session.stats.reconnects == 3
         assert all(s.close_code == 1001 for s in sim.sessions)  # each one expired by the server
+    finally:
+        session.stop()
+        engine.close()
+
+
+def appended_audio(sim_session) -> bytes:
+    return b"".join(base64.b64decode(e["audio"]) for e in list(sim_session.received_events)
+                    if e["type"] == "input_audio_buffer.append")
+
+
+@pytest.mark.parametrize("source", ["microphone", "injected"])
+def test_audio_captured_during_a_planned_renewal_goes_to_the_new_session(make_sim, dialect, source):
+    """Audio arriving while the session switches to its renewal (written when the supervisor starts the new
+    connection, before that session exists) is sent to the new session once it is configured. Quiet audio (about
+    -70 dBFS), so server VAD hears no speech and the renewals keep coming at quiet moments."""
+    sim = make_sim(dialect)
+    engine = null_engine()
+    # a retry budget of one and renewals far younger than stable_after_s: renewals must not spend it
+    session = Session(config_for(sim, renew_after_s=1.0, stable_after_s=30, reconnect_attempts=1), engine)
+    marks = [np.random.default_rng(n).integers(-20, 21, 4800).astype("<i2").tobytes() for n in range(3)]  # 200 ms
+
+    def on_state(new: State, old: State) -> None:
+        if new is State.RECONNECTING and marks:  # the supervisor opens the renewal's connection next
+            mark = marks.pop(0)
+            if source == "microphone":
+                engine.capture_ring.write(mark)  # the only producer: there is no Mic in this test
+            else:
+                session.inject_audio(mark)
+
+    session.add_state_listener(on_state)
+    expected = list(marks)
+    try:
+        session.start()
+        wait_until(lambda: len(sim.sessions) >= 4, 20, "three renewals")
+        assert session.state is not State.FAILED and session.stats.reconnects == 0
+        assert session.stats.renewals >= 3
+        for n, mark in enumerate(expected, start=1):  # each renewal's session got exactly its switch's audio
+            wait_until(lambda: len(appended_audio(sim.sessions[n])) >= len(mark) or sim.sessions[n].close_code,
+                       10, "the audio of the switch")
+            assert appended_audio(sim.sessions[n]) == mark
+        assert appended_audio(sim.sessions[0]) == b""
     finally:
         session.stop()
         engine.close()
