@@ -803,8 +803,10 @@ class Session:
         handler = self._handlers.get(type(event))
         if handler is not None:
             handler(link, event)
-        elif type(event) is rp.UnknownEvent and link.codec.unknown[event.type] == 1:
-            log.info("ignoring server events of an unknown type: %s", event.type)
+        elif type(event) is rp.UnknownEvent:
+            self.stats.unknown_events[event.type] += 1
+            if self.stats.unknown_events[event.type] == 1:
+                log.info("ignoring server events of an unknown type: %s", event.type)
 
     def _emit_raw(self, frame: bytes) -> None:
         """The `raw` event of a frame that is not an audio delta, scrubbed like every message: the service quotes
@@ -1094,6 +1096,8 @@ class Session:
         conversation = {"response_id": self._response_id, "responses_queued": len(self._response_queue),
                         "turn_open": self._turn_open, "user_speaking": self._user_speaking,
                         "tool_calls_pending": self._pending.outstanding()}
+        counters = self.stats.as_dict()
+        counters["dropped_deltas"] = self.audio.dropped_deltas  # the engine's count: it outlives every connection
         return {
             "state": self._state.value,
             "connected": link is not None and link.configured.is_set() and not link.ended.is_set(),
@@ -1105,7 +1109,7 @@ class Session:
             "history_turns": len(self.history.turns()),
             "last_error": None if self.error is None else {"code": self.error.code, "message": str(self.error),
                                                            "fatal": self.error.fatal},
-            "counters": self.stats.as_dict(),
-            "unknown_events": dict(link.codec.unknown) if link else {},
+            "counters": counters,
+            "unknown_events": counters["unknown_events"],  # also here, where it was first reported
         }
 

@@ -1,7 +1,8 @@
 """Counters and latency figures of a session, written by its threads and read from any thread.
 
 Each counter has one writer thread (plain int increments; a reader may see a value one step old, never a torn one),
-except `server_errors`, which only the receive thread writes. Latencies keep the last `window` samples.
+and `server_errors` and `unknown_events` are Counters the receive thread alone writes. Latencies keep the last
+`window` samples.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class SessionStats:
     bad_events: int = 0  # frames that are not valid events (logged, skipped)
     stray_events: int = 0  # valid events out of order, a second response.done (logged, ignored)
     late_tool_results: int = 0
+    # by wire type, over every connection of the session (each connection's codec starts counting afresh)
+    unknown_events: Counter = field(default_factory=Counter)
     # any thread (under the session's lock)
     events_sent: int = 0
     reconnects: int = 0
