@@ -669,9 +669,11 @@ class Session:
         return settings
 
     # ================================================================================================ barge-in
-    def _barge_in(self, reason: str, cancel: bool = True) -> bool:
+    def _barge_in(self, reason: str, cancel: bool = True, service_cancels: bool = False) -> bool:
         """Interrupt the reply (lock held): silence the speaker, cancel the active response, and cut the items the
-        user did not hear: truncate at what was played, or delete an item nothing of which was played."""
+        user did not hear: truncate at what was played, or delete an item nothing of which was played.
+        `service_cancels`: the service cancels the active response itself (server VAD's interrupt_response), so
+        no response.cancel goes out for it."""
         playing = self.audio.is_playing
         active = self._response_id
         requested = self._response_requested if cancel else None  # asked for, not yet created (~0.3 s)
@@ -686,7 +688,7 @@ class Session:
         if active is not None:
             self.audio.drop_response(active)
             to_fix += [i for i in self._response_items if i not in to_fix]
-            if cancel:
+            if cancel and not service_cancels:
                 try:
                     self._send(rp.response_cancel(event_id=self._new_id("cancel")), link)
                 except SessionError:
@@ -918,10 +920,15 @@ class Session:
 
     # -- input audio ----------------------------------------------------------------------------------------
     def _on_speech_started(self, link: Link, event: rp.SpeechStarted) -> None:
+        # interrupt_response (the default): the service cancels its active response itself; the speaker is ours to
+        # silence and the unheard part ours to cut. A response asked for but not created yet may not have reached
+        # the service before the speech did: that one is still cancelled here. Off: the reply plays on.
+        interrupt = self.config.turn_detection.interrupt_response is not False
         with self._lock:
             self._user_speaking = True
-            self._barge_in("speech")
-            self._response_queue.clear()  # replies asked for before the user spoke again would play over the turn
+            if interrupt:
+                self._barge_in("speech", service_cancels=True)
+                self._response_queue.clear()  # replies asked for before the user spoke again would play over it
         self._emit("vad", {"event": "speech_started", "audio_ms": event.audio_start_ms, "item_id": event.item_id})
         self._update_state()
 

@@ -78,11 +78,16 @@ def test_speech_during_the_reply_interrupts_it(make_sim, make_session, dialect):
     sim = make_sim(dialect, **REAL_TIME)
     session, engine, mic, events = make_session(sim)
     session.send_text(LONG)
+    response_id = reply_item(events)
     item = events.wait("transcript.assistant", timeout=10)["item_id"]
     played_once(engine, item, 800)
     mic.say(speech("Stop, stop, that is enough."))
     events.wait("vad", lambda d: d["event"] == "speech_started", timeout=10)
     check_truncated_at_played(sim, engine, item, events)
+    # interrupt_response (the default): the service cancelled the response itself; no response.cancel of ours
+    done = events.wait("response", lambda d: d["event"] == "done" and d["response_id"] == response_id)
+    assert done["status"] == "cancelled"
+    assert not [e for e in sim.sessions[0].received_events if e["type"] == "response.cancel"]
     assert session.wait_state(State.LISTENING, State.THINKING, State.SPEAKING, timeout=2)
     # the user's words get their own reply
     said = events.wait("transcript.assistant", lambda d: d["final"] and d["text"].startswith("I heard"), 20)
@@ -90,6 +95,35 @@ def test_speech_during_the_reply_interrupts_it(make_sim, make_session, dialect):
     assert session.stats.barge_ins == 1
     errors = [d for d in events.of("error") if d.get("fatal")]
     assert not errors
+
+
+def test_speech_does_not_interrupt_the_reply_when_interrupt_response_is_off(make_sim, make_session, dialect):
+    """With `interrupt_response: false` the user wants the reply to finish: server VAD's speech_started silences
+    nothing and cancels or cuts nothing (the service goes on too). A local turn_start still interrupts."""
+    sim = make_sim(dialect, **REAL_TIME)
+    session, engine, mic, events = make_session(sim, turn_detection={"type": "server_vad",
+                                                                     "interrupt_response": False})
+    session.send_text(LONG)
+    response_id = reply_item(events)
+    item = events.wait("transcript.assistant", timeout=10)["item_id"]
+    played_once(engine, item, 800)
+    mic.say(speech("Mm-hm, yes, I see."))
+    events.wait("vad", lambda d: d["event"] == "speech_started", timeout=10)
+    # the handler ran before the vad event was emitted: an interruption would show already
+    assert session.stats.barge_ins == 0 and not events.of("response")[1:]
+    heard = engine.played_ms(item)
+    played_once(engine, item, heard + 500)  # the reply plays on, past the speech's start
+    s = sim.sessions[0]
+    sent = [e["type"] for e in s.received_events]
+    assert not {"response.cancel", "conversation.item.truncate", "conversation.item.delete"} & set(sent)
+    assert not [d for d in events.of("response") if d["event"] == "done"]
+    # a local turn_start still interrupts: flush, cancel, truncate
+    session.turn_start()
+    wait_until(lambda: any(e["type"] == "response.cancel" for e in s.received_events), 5, "the cancel")
+    check_truncated_at_played(sim, engine, item, events)
+    done = events.wait("response", lambda d: d["event"] == "done" and d["response_id"] == response_id)
+    assert done["status"] == "cancelled" and session.stats.barge_ins == 1
+    session.turn_cancel()
 
 
 def test_cancel_before_any_audio_deletes_the_unheard_item(make_sim, make_session):
