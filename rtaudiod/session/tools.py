@@ -3,10 +3,10 @@
 A handler is `handler(call: ToolCall) -> str | None`. Returning a string answers at once (usually JSON text);
 returning None means the answer comes later through `Session.tool_result(call.call_id, output)` (the control API
 serves tools for other processes this way). Handlers run on a small pool of daemon worker threads, never on the
-receive thread: a handler that never returns cannot keep the process from exiting (a `ThreadPoolExecutor`'s workers
-are joined at interpreter exit, so one stuck handler would hang the daemon's shutdown forever). A call not answered in `timeout` seconds, a handler that raises, and a call for a tool nobody serves are
-all answered with an error output (`{"error": "..."}`), so the model hears what went wrong and the session never
-hangs on a tool.
+receive thread: a handler that never returns cannot keep the process from exiting (a `ThreadPoolExecutor`'s
+workers are joined at interpreter exit, so one stuck handler would hang the daemon's shutdown forever). A call not
+answered in `timeout` seconds, a handler that raises, and a call for a tool nobody serves are all answered with an
+error output (`{"error": "..."}`), so the model hears what went wrong and the session never hangs on a tool.
 """
 
 from __future__ import annotations
@@ -108,12 +108,13 @@ class DaemonPool:
             if self._closed:
                 raise RuntimeError("the pool is closed")
             self._queue.put((fn, args))
-            if self._idle == 0 and len(self._threads) < self._max:
+            # _idle: idle workers minus tasks queued for them (below 0 once every worker is busy)
+            if self._idle <= 0 and len(self._threads) < self._max:
                 t = threading.Thread(target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True)
                 self._threads.append(t)
                 t.start()
             else:
-                self._idle -= 1  # that idle worker takes this task (a count, so a burst starts enough workers)
+                self._idle -= 1  # an idle worker takes it, or the next to finish (a burst starts enough workers)
 
     def _work(self) -> None:
         while True:
