@@ -23,6 +23,13 @@ AudioFormatName = Literal["pcm16", "g711_ulaw", "g711_alaw"]
 LIVE_SETTINGS = ("instructions", "voice", "turn_detection", "tools", "tool_choice", "temperature", "max_output_tokens",
                  "transcription_model", "transcription_language", "noise_reduction", "output_modality")
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
+#: GA-only voices: the beta dialect's `voice` enum (openai `types.beta.realtime`) has neither.
+GA_ONLY_VOICES = ("marin", "cedar")
+#: Server VAD `idle_timeout_ms`: the service refuses a value outside 5000-30000 ms (the GA simulator's rule, ga.py).
+IDLE_TIMEOUT_MS = (5000, 30000)
+#: Beta server VAD ranges, from the seeds' VAD parameter table (001_9524aca5fab4315f.txt, "语音检测参数表":
+#: prefix_padding_ms 0-5000, silence_duration_ms 100-10000); the beta simulator refuses the same.
+BETA_VAD_RANGES = {"prefix_padding_ms": (0, 5000), "silence_duration_ms": (100, 10000)}
 
 
 class TurnDetectionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -45,6 +52,10 @@ class TurnDetectionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
             value = getattr(self, key)
             if value is not None and value < 0:
                 raise ValueError(f"turn_detection.{key} must be >= 0, got {value}")
+        lo, hi = IDLE_TIMEOUT_MS
+        if self.idle_timeout_ms is not None and not lo <= self.idle_timeout_ms <= hi:
+            raise ValueError(f"turn_detection.idle_timeout_ms must be between {lo} and {hi} (the service's range), "
+                             f"got {self.idle_timeout_ms}")
         # The GA service refuses the other VAD type's fields (the dialect mapping would drop them silently).
         if self.type == "server_vad" and self.eagerness is not None:
             raise ValueError("turn_detection.eagerness belongs to semantic_vad, not server_vad")
@@ -121,6 +132,17 @@ class RealtimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ValueError("model must not be empty (the service refuses a connection without one)")
         if self.voice is not None and self.voice not in VOICES:
             raise ValueError(f"voice {self.voice!r} is not one of {', '.join(VOICES)}")
+        if self.dialect == "beta":
+            if self.voice in GA_ONLY_VOICES:
+                beta = ", ".join(v for v in VOICES if v not in GA_ONLY_VOICES)
+                raise ValueError(f"voice {self.voice!r} exists only in the GA dialect: with dialect = 'beta' choose "
+                                 f"one of {beta}, or set dialect = 'ga'")
+            if self.turn_detection.type == "server_vad":
+                for key, (lo, hi) in BETA_VAD_RANGES.items():
+                    value = getattr(self.turn_detection, key)
+                    if value is not None and not lo <= value <= hi:
+                        raise ValueError(f"turn_detection.{key} must be between {lo} and {hi} in the beta dialect "
+                                         f"(the service's range), got {value}")
         if self.temperature is not None and not 0.6 <= self.temperature <= 1.2:
             raise ValueError(f"temperature must be between 0.6 and 1.2, got {self.temperature}")
         if isinstance(self.max_output_tokens, int) and not 1 <= self.max_output_tokens <= 4096:

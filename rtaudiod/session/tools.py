@@ -2,26 +2,27 @@
 
 A handler is `handler(call: ToolCall) -> str | None`. Returning a string answers at once (usually JSON text);
 returning None means the answer comes later through `Session.tool_result(call.call_id, output)` (the control API
-serves tools for other processes this way). Handlers run on a small pool of worker threads, never on the receive
-thread. A call not answered in `timeout` seconds, a handler that raises, and a call for a tool nobody serves are
-all answered with an error output (`{"error": "..."}`), so the model hears what went wrong and the session never
-hangs on a tool.
+serves tools for other processes this way). Handlers run on a small pool of daemon worker threads, never on the
+receive thread: a handler that never returns cannot keep the process from exiting (a `ThreadPoolExecutor`'s
+workers are joined at interpreter exit, so one stuck handler would hang the daemon's shutdown forever). A call not
+answered in `timeout` seconds, a handler that raises, and a call for a tool nobody serves are all answered with an
+error output (`{"error": "..."}`), so the model hears what went wrong and the session never hangs on a tool.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from rtaudiod.protocol import Tool, function_tool
 
-__all__ = ["PendingCalls", "ToolCall", "ToolHandler", "ToolRegistry", "error_output"]
+__all__ = ["DaemonPool", "PendingCalls", "ToolCall", "ToolHandler", "ToolRegistry", "error_output"]
 
 log = logging.getLogger("rtaudiod.session")
 
@@ -84,6 +85,70 @@ class ToolRegistry:
             return list(self._tools)
 
 
+class DaemonPool:
+    """A fixed-size pool of daemon threads running submitted callables in order. Unlike `ThreadPoolExecutor`,
+    nothing joins its workers at interpreter exit, and `close` never waits: a worker stuck in a handler is left
+    behind (the call it serves is answered by the timeout sweep). Workers start on demand, up to `workers`."""
+
+    _STOP = object()
+
+    def __init__(self, workers: int, name: str) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self._max = workers
+        self._name = name
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., None], *args: Any) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the pool is closed")
+            self._queue.put((fn, args))
+            # _idle: idle workers minus tasks queued for them (below 0 once every worker is busy)
+            if self._idle <= 0 and len(self._threads) < self._max:
+                t = threading.Thread(target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True)
+                self._threads.append(t)
+                t.start()
+            else:
+                self._idle -= 1  # an idle worker takes it, or the next to finish (a burst starts enough workers)
+
+    def _work(self) -> None:
+        while True:
+            task = self._queue.get()
+            if task is self._STOP:
+                return
+            fn, args = task
+            try:
+                fn(*args)
+            except BaseException:  # the task's own handling logs; a worker never dies of one task
+                log.exception("tool worker: unhandled error")
+            with self._lock:
+                self._idle += 1
+
+    def close(self) -> None:
+        """Drop the tasks not yet started and let idle workers end; never waits for a running one."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            while True:
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            for _ in self._threads:
+                self._queue.put(self._STOP)
+
+    @property
+    def threads(self) -> list[threading.Thread]:
+        with self._lock:
+            return list(self._threads)
+
+
 class PendingCalls:
     """Calls handed to handlers and not yet answered. `answer` is called exactly once per call (by the handler's
     result, `resolve`, or the timeout sweep); later answers are refused (counted by the caller as late)."""
@@ -93,7 +158,7 @@ class PendingCalls:
         self._timeout = timeout
         self._calls: dict[str, ToolCall] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rtaudiod-tool")
+        self._pool = DaemonPool(workers, "rtaudiod-tool")
 
     def start(self, call: ToolCall, handler: ToolHandler | None) -> None:
         with self._lock:
@@ -101,7 +166,10 @@ class PendingCalls:
         if handler is None:
             self.resolve(call.call_id, error_output(f"no handler serves the tool {call.name!r}"), ok=False)
             return
-        self._pool.submit(self._run, call, handler)
+        try:
+            self._pool.submit(self._run, call, handler)
+        except RuntimeError:  # closed: the session is stopping
+            self.resolve(call.call_id, error_output(f"tool {call.name!r} not run: the session is stopping"), ok=False)
 
     def _run(self, call: ToolCall, handler: ToolHandler) -> None:
         try:
@@ -136,4 +204,4 @@ class PendingCalls:
             return sum(1 for c in self._calls.values() if response_id is None or c.response_id == response_id)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.close()

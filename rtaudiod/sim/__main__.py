@@ -7,9 +7,11 @@ On SIGINT or SIGTERM every session is closed at once with 1001 (going away) and 
 """
 
 import argparse
+import json
 import signal
 import sys
 import threading
+from typing import Any
 
 from .server import PING_INTERVAL_S, PING_TIMEOUT_S, Simulator
 from .session import FIRST_AUDIO_LATENCY_S, MAX_SESSION_S, RESPONSE_LATENCY_S, TRANSCRIPTION_LATENCY_S
@@ -47,11 +49,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"seconds between keepalive pings, 0 = none (default {PING_INTERVAL_S:g})")
     p.add_argument("--ping-timeout", type=_seconds, default=PING_TIMEOUT_S, metavar="S",
                    help=f"seconds to wait for a pong before closing with 1011 (default {PING_TIMEOUT_S:g})")
+    p.add_argument("--record", metavar="FILE", default=None,
+                   help="test hook: append every client event received to FILE as a JSON line "
+                        '{"session": N, "event": {...}} (N counts connections from 0), flushed at once')
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    on_received = None
+    if args.record is not None:
+        # Test hook, not the service's behaviour: what `received_events` holds in-process, for a test that drives
+        # the simulator as a separate process (and may SIGKILL it: every line is flushed as it is written).
+        try:
+            record = open(args.record, "a", encoding="utf-8")  # noqa: SIM115 (open for the process's lifetime)
+        except OSError as exc:
+            print(f"rtaudiod-sim: --record: {exc}", file=sys.stderr)
+            return 2
+        record_lock = threading.Lock()
+        numbers: dict[str, int] = {}
+
+        def on_received(session: Any, event: dict[str, Any]) -> None:
+            with record_lock:
+                number = numbers.setdefault(session.id, len(numbers))
+                record.write(json.dumps({"session": number, "event": event}) + "\n")
+                record.flush()
     stop = threading.Event()
     signals = {signal.SIGINT, signal.SIGTERM}
     for sig in signals:
@@ -64,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                         chunk_ms=args.chunk_ms, voice=args.voice, max_session_seconds=args.max_session_seconds,
                         response_latency=args.response_latency, first_audio_latency=args.first_audio_latency,
                         transcription_latency=args.transcription_latency,
-                        ping_interval=args.ping_interval or None, ping_timeout=args.ping_timeout or None)
+                        ping_interval=args.ping_interval or None, ping_timeout=args.ping_timeout or None,
+                        on_received=on_received)
         sim.start()
     except (ValueError, RuntimeError, TimeoutError) as exc:
         print(f"rtaudiod-sim: {exc}", file=sys.stderr)

@@ -11,9 +11,11 @@ MODALITIES = array(enum("text", "audio"))
 TOOL = obj({"type": enum("function"), "name": string(), "description": string(), "parameters": anything()},
            required=("name",))
 MAX_TOKENS = either(integer(1, 4096), enum("inf"))
+# The VAD ranges are the seeds' (001_9524aca5fab4315f.txt, "语音检测参数表": threshold 0.0-1.0, prefix_padding_ms
+# 0-5000, silence_duration_ms 100-10000); a value outside is refused and the session.update dropped whole.
 TURN_DETECTION = nullable(obj({
-    "type": enum("server_vad", "semantic_vad"), "threshold": number(0.0, 1.0), "prefix_padding_ms": integer(0),
-    "silence_duration_ms": integer(0), "create_response": boolean(), "interrupt_response": boolean(),
+    "type": enum("server_vad", "semantic_vad"), "threshold": number(0.0, 1.0), "prefix_padding_ms": integer(0, 5000),
+    "silence_duration_ms": integer(100, 10000), "create_response": boolean(), "interrupt_response": boolean(),
     "eagerness": enum("low", "medium", "high", "auto")}))
 
 VOICE = enum(*events.VOICES_BETA)

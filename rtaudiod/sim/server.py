@@ -30,6 +30,7 @@ import ipaddress
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -87,7 +88,8 @@ class Simulator:
                  max_session_seconds: float = MAX_SESSION_S, response_latency: float = RESPONSE_LATENCY_S,
                  first_audio_latency: float = FIRST_AUDIO_LATENCY_S,
                  transcription_latency: float = TRANSCRIPTION_LATENCY_S, ping_interval: float | None = PING_INTERVAL_S,
-                 ping_timeout: float | None = PING_TIMEOUT_S) -> None:
+                 ping_timeout: float | None = PING_TIMEOUT_S,
+                 on_received: Callable[[SimSession, dict[str, Any]], None] | None = None) -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"dialect must be 'beta' or 'ga', not {dialect!r}")
         if voice not in ("auto", "espeak", "synthetic"):
@@ -106,7 +108,7 @@ class Simulator:
         self.ping_timeout = ping_timeout
         self.options = Options(pace=pace, chunk_ms=chunk_ms, voice=voice, max_session_seconds=max_session_seconds,
                                response_latency=response_latency, first_audio_latency=first_audio_latency,
-                               transcription_latency=transcription_latency)
+                               transcription_latency=transcription_latency, on_received=on_received)
         self.sessions: list[SimSession] = []
         self.rejected: list[dict[str, Any]] = []   # refused at the door: {"code", "close_code", "event"}
         self._loop: asyncio.AbstractEventLoop | None = None

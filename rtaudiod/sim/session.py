@@ -18,7 +18,7 @@ import binascii
 import json
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +72,10 @@ class Options:
     response_latency: float = RESPONSE_LATENCY_S
     first_audio_latency: float = FIRST_AUDIO_LATENCY_S
     transcription_latency: float = TRANSCRIPTION_LATENCY_S
+    #: Test hook, not the service's behaviour (it changes nothing a client sees): called with (session, event) for
+    #: every client event received, as `received_events` records it; `rtaudiod-sim --record FILE` writes them out
+    #: so a test can read what a simulator *process* was told, even after the process was killed.
+    on_received: Callable[["SimSession", dict[str, Any]], None] | None = None
 
 
 def _vad_params(settings: dict[str, Any]) -> tuple:
@@ -194,6 +198,8 @@ class SimSession:
                 self._record(self.invalid_messages, message)
                 raise SimError("invalid_type", "Invalid type for event: expected an object.")
             self._record(self.received_events, event)
+            if self.options.on_received is not None:
+                self.options.on_received(self, event)
             event_id = event.get("event_id") if isinstance(event.get("event_id"), str) else None
             kind = event.get("type")
             if kind is None:

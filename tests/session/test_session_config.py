@@ -60,7 +60,8 @@ FULL = {"instructions": "Be brief.", "voice": "marin", "transcription_model": "g
 @pytest.mark.parametrize("fmt", ["pcm16", "g711_ulaw", "g711_alaw"])
 def test_the_session_update_is_valid_in_both_dialects(dialect, turns, fmt):
     temperature = {"temperature": 0.8} if dialect == "beta" else {}
-    config = load(dialect=dialect, audio_format=fmt, turn_detection=turns, **FULL, **temperature)
+    fields = FULL if dialect == "ga" else {**FULL, "voice": "verse"}  # marin and cedar are GA-only
+    config = load(dialect=dialect, audio_format=fmt, turn_detection=turns, **fields, **temperature)
     event = msgspec.json.decode(rp.Codec(dialect).encode(rp.session_update(config.session_settings())))
     validate_client_event(event, dialect)
     session = event["session"]
@@ -74,6 +75,7 @@ def test_the_session_update_is_valid_in_both_dialects(dialect, turns, fmt):
         assert session["input_audio_format"] == session["output_audio_format"] == fmt
         td = session["turn_detection"]
         assert session["temperature"] == 0.8
+        assert session["voice"] == "verse"
     assert (td is None) == (turns["type"] == "none")
     if td is not None:
         assert td["type"] == turns["type"]
