@@ -86,9 +86,10 @@ class ToolRegistry:
 
 
 class DaemonPool:
-    """A fixed-size pool of daemon threads running submitted callables in order. Unlike `ThreadPoolExecutor`,
-    nothing joins its workers at interpreter exit, and `close` never waits: a worker stuck in a handler is left
-    behind (the call it serves is answered by the timeout sweep). Workers start on demand, up to `workers`."""
+    """A pool of daemon threads running submitted callables in order. Unlike `ThreadPoolExecutor`, nothing joins
+    its workers at interpreter exit, and `close` never waits: a worker stuck in a handler is left behind (the call it
+    serves is answered by the timeout sweep). Workers start on demand, up to `workers`; `write_off` stops counting a
+    stuck one against that, so stuck handlers cannot starve the calls after them (up to `workers * 4` threads)."""
 
     _STOP = object()
 
@@ -96,6 +97,7 @@ class DaemonPool:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self._max = workers
+        self._ceiling = workers * 4  # stuck workers written off beyond this are not replaced
         self._name = name
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
@@ -110,11 +112,14 @@ class DaemonPool:
             self._queue.put((fn, args))
             # _idle: idle workers minus tasks queued for them (below 0 once every worker is busy)
             if self._idle <= 0 and len(self._threads) < self._max:
-                t = threading.Thread(target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True)
-                self._threads.append(t)
-                t.start()
+                self._start_worker()
             else:
                 self._idle -= 1  # an idle worker takes it, or the next to finish (a burst starts enough workers)
+
+    def _start_worker(self) -> None:
+        t = threading.Thread(target=self._work, name=f"{self._name}_{len(self._threads)}", daemon=True)
+        self._threads.append(t)
+        t.start()
 
     def _work(self) -> None:
         while True:
@@ -127,6 +132,14 @@ class DaemonPool:
             except BaseException:  # the task's own handling logs; a worker never dies of one task
                 log.exception("tool worker: unhandled error")
             with self._lock:
+                self._idle += 1
+
+    def write_off(self) -> None:
+        """A worker is stuck in a task that has been given up on: let one more worker start in its place."""
+        with self._lock:
+            self._max = min(self._max + 1, self._ceiling)
+            if self._idle < 0 and len(self._threads) < self._max and not self._closed:
+                self._start_worker()  # a task queued behind the stuck one starts now
                 self._idle += 1
 
     def close(self) -> None:
@@ -157,6 +170,7 @@ class PendingCalls:
         self._answer = answer  # (call, output, ok)
         self._timeout = timeout
         self._calls: dict[str, ToolCall] = {}
+        self._running: set[str] = set()  # calls whose handler is executing on a worker
         self._lock = threading.Lock()
         self._pool = DaemonPool(workers, "rtaudiod-tool")
 
@@ -172,12 +186,17 @@ class PendingCalls:
             self.resolve(call.call_id, error_output(f"tool {call.name!r} not run: the session is stopping"), ok=False)
 
     def _run(self, call: ToolCall, handler: ToolHandler) -> None:
+        with self._lock:
+            self._running.add(call.call_id)
         try:
             output = handler(call)
         except Exception as e:  # a handler's bug is the model's answer, not the session's end
             log.warning("tool %s failed: %s: %s", call.name, type(e).__name__, e)
             self.resolve(call.call_id, error_output(f"tool {call.name!r} failed: {type(e).__name__}: {e}"), ok=False)
             return
+        finally:
+            with self._lock:
+                self._running.discard(call.call_id)
         if output is not None:
             self.resolve(call.call_id, output if isinstance(output, str) else json.dumps(output))
 
@@ -195,9 +214,12 @@ class PendingCalls:
         now = time.monotonic() if now is None else now
         with self._lock:
             late = [c for c in self._calls.values() if now - c.started > self._timeout]
+            stuck = sum(1 for c in late if c.call_id in self._running)
         for call in late:
             self.resolve(call.call_id, error_output(f"tool {call.name!r} timed out after {self._timeout:g} s"),
                          ok=False)
+        for _ in range(stuck):  # their workers may never come back: the calls after them must not wait on them
+            self._pool.write_off()
 
     def outstanding(self, response_id: str | None = None) -> int:
         with self._lock:

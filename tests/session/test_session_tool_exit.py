@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 
 from sessionhelpers import KEY, MODELS, wait_until
 
@@ -101,3 +102,35 @@ def test_the_pool_runs_on_daemon_threads_and_close_drops_what_has_not_started():
         pass
     else:
         raise AssertionError("a closed pool accepted a task")
+
+
+def test_a_stuck_handler_timed_out_does_not_hold_up_the_calls_after_it():
+    """With one worker stuck in a handler that never returns, the next call still runs once the stuck one has timed
+    out (its worker is written off and another starts), instead of waiting behind it for good."""
+    import threading
+
+    from rtaudiod.session.tools import PendingCalls, ToolCall
+
+    answers: dict[str, tuple[str, bool]] = {}
+    pending = PendingCalls(lambda call, output, ok: answers.__setitem__(call.call_id, (output, ok)), timeout=5,
+                           workers=1)
+    release = threading.Event()
+    stuck_started = threading.Event()
+
+    def stuck(call: ToolCall) -> str:
+        stuck_started.set()
+        release.wait(60)
+        return "too late"
+
+    try:
+        # it started longer ago than the timeout: the sweep gives up on it, and only on it
+        pending.start(ToolCall("call_stuck", "hang", "{}", "resp_1", started=time.monotonic() - 6), stuck)
+        assert stuck_started.wait(10)
+        pending.start(ToolCall("call_next", "quick", "{}", "resp_1"), lambda call: '{"ok": true}')
+        pending.sweep()
+        assert json.loads(answers["call_stuck"][0])["error"].endswith("timed out after 5 s")
+        wait_until(lambda: "call_next" in answers, 10, "the call queued behind the stuck handler")
+        assert answers["call_next"] == ('{"ok": true}', True)
+    finally:
+        release.set()
+        pending.close()
