@@ -62,6 +62,7 @@ class PlayoutLedger:
         self.pending = 0  # consumer: of the consumed bytes, those still on their way (resampler, FIFO)
         self.unplayed_total = 0  # consumer: bytes skipped or dropped, ever
         self.handed = 0  # published by settle(): everything below was handed to the device or thrown away
+        self._played_total = 0  # published by settle() with `handed` (unplayed_total moves mid-callback)
 
     # -- writer ----------------------------------------------------------------------------------
     def begin_item(self, item_id: str) -> None:
@@ -97,6 +98,7 @@ class PlayoutLedger:
         """End of a callback (or of a flush with no callback): publish `handed` from read_pos and pending,
         and stamp the items whose first byte it passed. Cheap: a compare unless an item starts."""
         self.handed = handed = self.read_pos - self.pending
+        self._played_total = max(0, handed - self.unplayed_total)
         while self._not_handed and self._not_handed[0].start < handed:
             item = self._not_handed.popleft()
             with self._lock:  # once per item
@@ -172,8 +174,10 @@ class PlayoutLedger:
 
     @property
     def played_total(self) -> int:
-        """Bytes handed to the device, all items together."""
-        return max(0, self.handed - self.unplayed_total)
+        """Bytes handed to the device, all items together, as the last settle() published them: computed from
+        `handed` and `unplayed_total` here, a read between a flush's skipped() and its settle() would subtract the
+        skip from a `handed` that does not yet include it (a barge-in test saw the total step back ~100 ms)."""
+        return self._played_total
 
     def current_item(self) -> str | None:
         with self._lock:

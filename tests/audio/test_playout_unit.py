@@ -129,9 +129,11 @@ def test_ledger_spans_unplayed_and_pending():
     led.pending = 100
     led.settle()
     assert led.played_bytes("a") == 500 and led.played_bytes("b") == 0
+    assert led.played_total == 500
     led.dropped(100)  # the last 100 consumed bytes never reached the device
     led.pending = 0
     led.skipped(400)  # a flush skips the rest of a
+    assert led.played_total == 500  # a flush being served: the total stays what was published, never steps back
     led.settle()
     assert led.played_bytes("a") == 500 and led.received_bytes("a") == 1000
     led.consumed(300)
