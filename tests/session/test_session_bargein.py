@@ -20,8 +20,13 @@ def played_once(engine, item, ms):
     return wait_until(lambda: (engine.played_ms(item) or 0) >= ms, 15, f"{ms} ms of the reply to play")
 
 
-def reply_item(events):
-    return events.wait("response", lambda d: d["event"] == "created", timeout=10)["response_id"]
+def long_reply_playing(session, engine, events, ms):
+    """Ask for the long reply and wait until `ms` of it has played; returns (response_id, item_id)."""
+    session.send_text(LONG)
+    response_id = events.wait("response", lambda d: d["event"] == "created", timeout=10)["response_id"]
+    item = events.wait("transcript.assistant", timeout=10)["item_id"]
+    played_once(engine, item, ms)
+    return response_id, item
 
 
 def check_truncated_at_played(sim, engine, item, events):
@@ -44,10 +49,7 @@ def check_truncated_at_played(sim, engine, item, events):
 def test_local_barge_in_cancels_and_truncates_at_what_was_played(make_sim, make_session, dialect, fmt):
     sim = make_sim(dialect, **REAL_TIME)
     session, engine, mic, events = make_session(sim, fmt=fmt, turn_detection={"type": "none"})
-    session.send_text(LONG)
-    response_id = reply_item(events)
-    item = events.wait("transcript.assistant", timeout=10)["item_id"]
-    played_once(engine, item, 1000)
+    response_id, item = long_reply_playing(session, engine, events, 1000)
     session.turn_start()  # push-to-talk pressed while the reply plays
     total_before = engine.ledger.played_total
     s = sim.sessions[0]
@@ -77,10 +79,7 @@ def test_local_barge_in_cancels_and_truncates_at_what_was_played(make_sim, make_
 def test_speech_during_the_reply_interrupts_it(make_sim, make_session, dialect):
     sim = make_sim(dialect, **REAL_TIME)
     session, engine, mic, events = make_session(sim)
-    session.send_text(LONG)
-    response_id = reply_item(events)
-    item = events.wait("transcript.assistant", timeout=10)["item_id"]
-    played_once(engine, item, 800)
+    response_id, item = long_reply_playing(session, engine, events, 800)
     mic.say(speech("Stop, stop, that is enough."))
     events.wait("vad", lambda d: d["event"] == "speech_started", timeout=10)
     check_truncated_at_played(sim, engine, item, events)
@@ -103,10 +102,7 @@ def test_speech_does_not_interrupt_the_reply_when_interrupt_response_is_off(make
     sim = make_sim(dialect, **REAL_TIME)
     session, engine, mic, events = make_session(sim, turn_detection={"type": "server_vad",
                                                                      "interrupt_response": False})
-    session.send_text(LONG)
-    response_id = reply_item(events)
-    item = events.wait("transcript.assistant", timeout=10)["item_id"]
-    played_once(engine, item, 800)
+    response_id, item = long_reply_playing(session, engine, events, 800)
     mic.say(speech("Mm-hm, yes, I see."))
     events.wait("vad", lambda d: d["event"] == "speech_started", timeout=10)
     # the handler ran before the vad event was emitted: an interruption would show already
