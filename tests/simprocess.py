@@ -4,7 +4,7 @@ on the same port.
 
     with SimProcess("ga", record=tmp_path / "a.jsonl") as sim:
         sim.url, sim.port
-        sim.received()          # [(connection number, client event), ...] from its --record file
+        sim.received()          # [(connection number, client event), ...] from its --record file (if given)
         sim.kill()              # SIGKILL, reaped
     SimProcess("ga", port=sim.port, ...)   # a new process on the same port
 """
@@ -25,12 +25,13 @@ LISTENING = re.compile(r"rtaudiod-sim listening on (ws://127\.0\.0\.1:(\d+)/v1/r
 
 
 class SimProcess:
-    def __init__(self, dialect: str, record: Path, port: int = 0, api_key: str | None = None,
+    def __init__(self, dialect: str, record: Path | None = None, port: int = 0, api_key: str | None = None,
                  args: tuple[str, ...] = (), timeout: float = 30.0) -> None:
         self.dialect = dialect
-        self.record = Path(record)
-        cmd = [sys.executable, "-m", "rtaudiod.sim", "--dialect", dialect, "--port", str(port),
-               "--record", str(self.record), *args]
+        self.record = None if record is None else Path(record)
+        cmd = [sys.executable, "-m", "rtaudiod.sim", "--dialect", dialect, "--port", str(port), *args]
+        if self.record is not None:
+            cmd += ["--record", str(self.record)]
         if api_key is not None:
             cmd += ["--api-key", api_key]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -58,7 +59,7 @@ class SimProcess:
 
     def received(self) -> list[tuple[int, dict[str, Any]]]:
         """Every client event the process received, in order, as (connection number, event)."""
-        if not self.record.exists():
+        if self.record is None or not self.record.exists():
             return []
         out = []
         for line in self.record.read_text(encoding="utf-8").splitlines():

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from reliahelpers import Daemon, SimProcess
+from reliahelpers import KEY, Daemon
+from simprocess import SimProcess
 
 
 @pytest.fixture
@@ -27,11 +28,11 @@ def start_daemon(tmp_path) -> Iterator[Any]:
 
 @pytest.fixture
 def sim_process() -> Iterator[Any]:
-    """`sim_process(port=None, *flags) -> SimProcess` (started)."""
+    """`sim_process(port=None, *flags) -> SimProcess` (started, GA, the tests' key; None: a free port)."""
     made: list[SimProcess] = []
 
     def make(port: int | None = None, *flags: str) -> SimProcess:
-        sim = SimProcess(port, *flags).start()
+        sim = SimProcess("ga", port=port or 0, api_key=KEY, args=flags)
         made.append(sim)
         return sim
 

@@ -1,5 +1,5 @@
 """The reliability tests' harness: the daemon as systemd runs it (a subprocess, its log in a file, its control socket
-under tmp_path), `rtaudiod-sim` as a process that can be SIGKILLed, and what /proc says about a process.
+under tmp_path) and what /proc says about a process; `rtaudiod-sim` as a process is tests/simprocess.py's.
 
 Quick by default; `RTAUDIOD_SLOW=1` (or `RTAUDIOD_SOAK=1` for the soak alone) runs the long versions.
 """
@@ -28,12 +28,6 @@ SOAK = SLOW or os.environ.get("RTAUDIOD_SOAK", "") not in ("", "0")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # ---------------------------------------------------------------------------------------------------- /proc
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process so far."""
@@ -47,37 +41,6 @@ def rss_kib(pid: int) -> int:
 
 def thread_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
-
-
-# ---------------------------------------------------------------------------------------------------- simulator
-class SimProcess:
-    """`rtaudiod-sim` in its own process on a fixed port, so it can be killed (SIGKILL: no close frame, the kernel
-    ends the TCP connections) and started again where the daemon looks for it."""
-
-    def __init__(self, port: int | None = None, *args: str) -> None:
-        self.port = port or free_port()
-        self.args = ["--dialect", "ga", "--api-key", KEY, "--port", str(self.port), *args]
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1/realtime"
-
-    def start(self) -> SimProcess:
-        self.proc = subprocess.Popen([sys.executable, "-m", "rtaudiod.sim", *self.args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        assert "listening on" in line, (line, self.proc.stderr.read() if self.proc.poll() is not None else "")
-        return self
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
-        if self.proc is not None:
-            self.proc.stdout.close()
-            self.proc.stderr.close()
-        self.proc = None
 
 
 # ---------------------------------------------------------------------------------------------------- daemon
