@@ -33,6 +33,10 @@ UPLINK_WAIT_S = 0.1
 #: Across a planned renewal, the newest audio kept for the new session while it is being set up (a switch takes a
 #: fraction of a second; one that stalls must not send minutes-old audio).
 RENEW_CARRY_MAX_S = 3.0
+#: After the last piece of injected audio, how long the microphone stays held back: a stream injected in pieces at
+#: real time (another process's capture) leaves the inject ring empty between them, and a microphone frame sent in
+#: such a gap would splice 20 ms of the room into the middle of it.
+INJECT_HOLD_S = 0.5
 
 
 class MaskKeys:
@@ -223,6 +227,9 @@ def uplink_loop(session: Session, link: Link) -> None:
                         break
                     send_from(injected, min(frame_bytes, waiting), woke)
             elif ready:
-                send_from(ring, frame_bytes, woke)
+                if time.monotonic() - session.injected_at < INJECT_HOLD_S:
+                    ring.skip(frame_bytes)  # between two pieces of an injected stream
+                else:
+                    send_from(ring, frame_bytes, woke)
     except SessionError as e:
         link.end("lost", e)

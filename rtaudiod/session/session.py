@@ -20,6 +20,7 @@ the receive thread): it must return quickly (queue, do not block). `on_state(new
 from __future__ import annotations
 
 import enum
+import math
 import itertools
 import logging
 import random
@@ -151,6 +152,7 @@ class Session:
         # (`_inject_lock`), the uplink thread reads it before the microphone.
         self.inject_ring = RingBuffer(audio.config.session_rate * 2 * 10)
         self._inject_lock = threading.Lock()
+        self.injected_at = -math.inf  # monotonic time of the last injection (the uplink holds the microphone back)
         self._pending = PendingCalls(self._answer_call, config.tool_timeout_s)
         # A device unplugged or back (the engine's device watch): told as a non-fatal `error` event; the session goes on.
         audio.on_device = lambda kind, lost, message: self._emit("error", {
@@ -622,9 +624,11 @@ class Session:
 
     def inject_audio(self, pcm: bytes) -> int:
         """Send `pcm` (PCM16 mono at the session rate) up as if the microphone had heard it, in real time frames;
-        while it lasts the microphone's own frames are skipped. Returns the bytes queued (short: more than 10 s
-        already waiting, the rest dropped). The push-to-talk gate applies as to the microphone."""
+        while it lasts, and for `INJECT_HOLD_S` after the last call (a stream injected in pieces), the microphone's
+        own frames are skipped. Returns the bytes queued (short: more than 10 s already waiting, the rest dropped).
+        The push-to-talk gate applies as to the microphone."""
         with self._inject_lock:
+            self.injected_at = time.monotonic()
             return self.inject_ring.write(pcm[: len(pcm) & ~1])
 
     def register_tool(self, name: str, handler: ToolHandler, description: str | None = None,

@@ -6,6 +6,7 @@ import base64
 import json
 import time
 
+import numpy as np
 import pytest
 
 from sessionhelpers import REAL_TIME
@@ -193,6 +194,24 @@ def test_injected_audio_is_the_turn(make_sim, make_session):
     # bit-exact: nothing of the microphone mixed in, nothing lost; after it the (silent) microphone is live again
     assert committed[: len(words)] == words
     assert not any(committed[len(words):]) and len(committed) - len(words) <= 10 * 960
+
+
+def test_a_stream_injected_in_pieces_goes_up_whole_with_no_microphone_between_them(make_sim, make_session):
+    """Another process streams its capture at real time: the inject ring runs dry between pieces. The silent
+    microphone's frames (the test Mic sends silence when it has nothing to say) in such a gap must not be spliced
+    into the stream."""
+    sim = make_sim("ga")
+    session, engine, mic, events = make_session(sim, turn_detection={"type": "none"})
+    rng = np.random.default_rng(7)
+    pieces = [rng.integers(-8000, 8000, 2400).astype("<i2").tobytes() for _ in range(3)]  # 100 ms each
+    session.turn_start()
+    for piece in pieces:
+        session.inject_audio(piece)
+        wait_until(lambda: session.inject_ring.read_available == 0, 10, "the piece to go up")
+        time.sleep(0.1)  # the next piece comes later: a gap of several microphone frames
+    assert session.turn_end() is True
+    (committed,) = wait_until(lambda: list(sim.sessions[0].committed_audio.values()), 5, "the commit")
+    assert b"".join(pieces) in committed
 
 
 def test_only_the_conversation_settings_change_live(make_sim, make_session):
