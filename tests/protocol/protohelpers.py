@@ -191,7 +191,10 @@ GA_WIRE_EXAMPLES: list[dict[str, Any]] = [
                             "turn_detection": {"type": "semantic_vad", "eagerness": "high", "create_response": True,
                                                "interrupt_response": False}},
                   "output": {"format": {"type": "audio/pcma"}, "voice": "marin", "speed": 1.25}},
-        "tools": [], "tool_choice": {"type": "function", "name": "get_weather"}, "max_output_tokens": 200}},
+        "tools": [], "tool_choice": {"type": "function", "name": "get_weather"}, "max_output_tokens": 200,
+        "reasoning": {"effort": "high"}, "truncation": {"type": "retention_ratio", "retention_ratio": 0.75},
+        "prompt": {"id": "pmpt_1", "version": "3",
+                   "variables": {"city": "Oslo", "greeting": {"type": "input_text", "text": "Hei"}}}}},
     {"event_id": "event_8002", "type": "response.output_audio_transcript.delta", **PART_IDS, "delta": "Hi"},
     {"event_id": "event_8003", "type": "response.output_text.done", **PART_IDS, "text": "Hi there."},
     {"event_id": "event_8004", "type": "conversation.item.added", "previous_item_id": None, "item": {

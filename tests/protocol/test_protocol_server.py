@@ -99,6 +99,8 @@ def test_hand_written_ga_frames_decode(mode):
     assert s.session.input_audio_transcription is None and s.session.input_audio_noise_reduction.type == "near_field"
     assert s.session.tool_choice == ToolChoiceFunction(name="get_weather")
     assert s.session.max_response_output_tokens == 200 and s.session.temperature is UNSET
+    assert s.session.reasoning.effort == "high" and s.session.truncation.retention_ratio == 0.75
+    assert s.session.prompt.id == "pmpt_1" and s.session.prompt.variables["greeting"]["text"] == "Hei"
 
     d = by_id["event_8002"]
     assert isinstance(d, ResponseAudioTranscriptDelta) and d.delta == "Hi" and d.item_id == "msg_008"
