@@ -40,8 +40,9 @@ Optional fields default to `msgspec.UNSET` and are never sent unset; `None` is s
 `prompt` and `truncation` are GA only: encoding them in beta raises `ProtocolError` (`speed` is in both).
 
 Modules: `models` (nested objects), `client_events` (9), `server_events` (28 of the seeds + 17 the service also
-sends: every type of the openai package's GA union; GA-only ones keep their GA name), `dialect` (the table: names, headers, whole events), `shapes` (session / response / item shapes),
-`codec` (frames), `builders`, `endpoint`, `errors`. Internal names are the seeds' (beta) names: the daemon matches
+sends: every type of the openai package's GA union; GA-only ones keep their GA name), `dialect` (the table: names,
+headers, whole events), `shapes` (session / response / item shapes), `codec` (frames), `builders`, `endpoint`,
+`errors`. Internal names are the seeds' (beta) names: the daemon matches
 `ResponseAudioTranscriptDelta` whichever dialect is on the wire.
 """
 
@@ -76,7 +77,8 @@ from .server_events import (ConversationCreated, ConversationItemCreated, Conver
                             ResponseContentPartDone, ResponseCreated, ResponseDone,
                             ResponseFunctionCallArgumentsDelta, ResponseFunctionCallArgumentsDone,
                             ResponseMcpCallArgumentsDelta, ResponseMcpCallArgumentsDone, ResponseMcpCallCompleted,
-                            ResponseMcpCallFailed, ResponseMcpCallInProgress, ResponseOutputItemAdded, ResponseOutputItemDone, ResponseTextDelta, ResponseTextDone,
+                            ResponseMcpCallFailed, ResponseMcpCallInProgress, ResponseOutputItemAdded,
+                            ResponseOutputItemDone, ResponseTextDelta, ResponseTextDone,
                             SERVER_EVENT_TYPES, ServerEvent, ServerEventBase, SessionCreated, SessionUpdated,
                             SpeechStarted, SpeechStopped, UnknownEvent)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "GA_ONLY_SESSION_FIELDS", "PART_FROM_GA", "item_from_wire", "item_to_wire", "response_from_wire", "response_params_from_wire",
-    "response_params_to_wire", "response_to_wire", "session_from_wire", "session_to_wire",
+    "GA_ONLY_SESSION_FIELDS", "PART_FROM_GA", "item_from_wire", "item_to_wire", "response_from_wire",
+    "response_params_from_wire", "response_params_to_wire", "response_to_wire", "session_from_wire", "session_to_wire",
 ]
 
 _FORMAT_TO_GA: dict[str, dict[str, Any]] = {
