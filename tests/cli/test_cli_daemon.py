@@ -149,18 +149,18 @@ def test_status_human_and_json(stack: Stack, capsys: pytest.CaptureFixture[str])
 # ========================================================================================================== say
 def test_say_prints_the_reply_as_a_real_process(stack: Stack) -> None:
     code, out, err = finish(spawn(stack.path, "say", SPOKEN))
-    assert (code, out, err) == (0, "You said: Turn on the kitchen lights.\n", "")
+    assert (code, out, err) == (0, "Simulator heard: Turn on the kitchen lights.\n", "")
 
 
 def test_say_json_no_wait_and_no_respond(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, stack, "say", "--json", "Hello there")
     reply = json.loads(out)
-    assert code == 0 and reply["transcript"] == "You said: Hello there." and reply["status"] == "completed"
+    assert code == 0 and reply["transcript"] == "Simulator heard: Hello there." and reply["status"] == "completed"
     assert len(reply["response_ids"]) == 1 and reply["calls"] == []
 
     code, out, _ = run(capsys, stack, "say", "--no-wait", "Second")
     assert (code, out) == (0, "")
-    stack.recorder.wait("transcript.assistant", lambda d: d.get("text") == "You said: Second.")
+    stack.recorder.wait("transcript.assistant", lambda d: d.get("text") == "Simulator heard: Second.")
     wait_until(lambda: len([d for d in stack.recorder.of("response") if d["event"] == "done"]) == 2, 5,
                "the second reply to end")
 
@@ -204,7 +204,7 @@ def test_send_audio_in_one_turn_as_a_real_process(ptt_stack: Stack, speech_48k: 
     audio = wait_until(lambda: committed(ptt_stack), 5, "the committed turn")[-1]
     assert correlation(speech_24k, audio) > 0.9
     reply = ptt_stack.recorder.wait("transcript.assistant", lambda d: d.get("final"))
-    assert reply["text"] == f"I heard {len(audio) / 48000:.1f} seconds of audio."  # the simulator heard all of it
+    assert reply["text"] == f"Simulator heard {len(audio) / 48000:.1f} seconds of audio."  # the simulator heard all of it
 
 
 def test_turn_cancel(ptt_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
@@ -274,7 +274,7 @@ def test_events_prints_one_line_each_until_ctrl_c(stack: Stack) -> None:
     assert {"state", "response", "transcript.assistant"} <= names and not names & {"audio.output", "raw"}
     assert any(e["event"] == "response" and e["kind"] == "created" for e in seen)
     final = next(e for e in seen if e["event"] == "transcript.assistant" and e.get("final"))
-    assert final["text"] == "You said: Count the lines."
+    assert final["text"] == "Simulator heard: Count the lines."
 
 
 def test_events_of_named_topics_human_lines(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
