@@ -133,16 +133,29 @@ def test_a_daemon_that_goes_away_is_exit_3(stack: Stack) -> None:
 
 
 # ======================================================================================================= status
-def test_status_human_and_json(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_summary_verbose_and_json(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    """The summary is a screenful's corner, one line a topic; --verbose shows every field once; --json all of it."""
+    assert run(capsys, stack, "say", "Hello there")[0] == 0
     code, out, err = run(capsys, stack, "status")
     session_id = stack.session.status()["session_id"]
-    assert code == 0 and err == ""
-    assert out.startswith(f"rtaudiod: {stack.session.state.value} ({session_id}, ga, ")
-    assert "counters:" in out and "playout:" in out and "control:" in out
+    lines = out.splitlines()
+    assert code == 0 and err == "" and len(lines) <= 16, out
+    assert lines[0].startswith(f"rtaudiod: {stack.session.state.value}, connected for ") and session_id in lines[0]
+    labels = [line.split(":")[0] for line in lines[1:-1] if not line.startswith(" ")]
+    assert labels == ["link", "audio", "levels", "playout", "latency", "counters", "control", "problems"], out
+    assert "ga dialect, gpt-realtime at ws://127.0.0.1:" in out and "(this machine)" in out
+    assert "audio_deltas" in out and "bad_events" not in out  # counters: only those not zero
+    assert "reply " in out and "(p50 / p99)" in out  # the reply was measured
+    code, out, err = run(capsys, stack, "status", "--verbose")
+    assert code == 0 and out.count("unknown_events:") == 1  # once, under counters (the daemon repeats it on top)
+    assert "connections:" in out and '{"' not in out  # the connections as records, not raw JSON
+    top = [line.split(":")[0] for line in out.splitlines()[1:] if line and not line.startswith(" ")]
+    assert len(top) == len(set(top)) and {"settings", "counters", "audio", "control"} <= set(top)
     code, out, err = run(capsys, stack, "status", "--json")
     status = json.loads(out)
     assert code == 0 and len(out.splitlines()) == 1
     assert status["session_id"] == session_id and status["audio"]["session_rate"] == 24000
+    assert "unknown_events" in status and "unknown_events" in status["counters"]  # --json keeps everything
     assert "sk-" not in out  # never the key
 
 
@@ -173,10 +186,18 @@ def test_say_json_no_wait_and_no_respond(stack: Stack, capsys: pytest.CaptureFix
     assert len(stack.recorder.of("response")) == responses
 
 
-def test_say_when_the_daemon_refuses_is_exit_1(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, stack, "say", "")
-    assert (code, out) == (cli.EXIT_ERROR, "")
-    assert err.startswith("rtaudiod-cli: error from the daemon (bad_args): text.send: text:")
+def test_say_nothing_is_a_usage_error(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    """An empty text is the caller's mistake (exit 2), found before asking the daemon, which sends nothing."""
+    sent = stack.session.status()["counters"]["events_sent"]
+    for text in ("", "  "):
+        code, out, err = run(capsys, stack, "say", text)
+        assert (code, out, err) == (cli.EXIT_USAGE, "", "rtaudiod-cli: say: TEXT is empty: there is nothing to say\n")
+    assert stack.session.status()["counters"]["events_sent"] == sent
+
+
+def test_what_the_daemon_refuses_is_exit_1(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, stack, "mode", "wake_word")  # this daemon in miniature has no listener
+    assert (code, out) == (cli.EXIT_ERROR, "") and err.startswith("rtaudiod-cli: error from the daemon ("), err
 
 
 # ============================================================================================ turns and audio
