@@ -225,7 +225,7 @@ def test_send_audio_in_one_turn_as_a_real_process(ptt_stack: Stack, speech_48k: 
     audio = wait_until(lambda: committed(ptt_stack), 5, "the committed turn")[-1]
     assert correlation(speech_24k, audio) > 0.9
     reply = ptt_stack.recorder.wait("transcript.assistant", lambda d: d.get("final"))
-    assert reply["text"] == f"Simulator heard {len(audio) / 48000:.1f} seconds of audio."  # the simulator heard all of it
+    assert reply["text"] == f"Simulator heard {len(audio) / 48000:.1f} seconds of audio."  # all of it
 
 
 def test_turn_cancel(ptt_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
