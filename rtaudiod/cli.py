@@ -3,10 +3,12 @@
 Every subcommand but `devices` connects with `rtaudiod.control.Client` (docs/control-protocol.md), does one
 thing and exits with a code a script can test:
 
-    0    done
-    1    the daemon answered with an error (its code and message on stderr), or `say` got no reply in time
-    2    usage error: bad arguments, an unreadable WAV or schema file, a command that does not exist
-    3    cannot connect to the socket (none there, refused, forbidden), or the connection was lost
+    0    done (also a device listing with nothing in it)
+    1    the daemon refused: it answered with an error (its code and message on stderr), the service refused `set`,
+         or `say` got no reply in time
+    2    usage error: bad arguments, an empty `say`, an unreadable WAV or schema file, no directory for `listen`'s
+         file, a tool command that does not exist (all found before connecting)
+    3    no daemon: cannot connect to the socket (none there, refused, forbidden), or the connection was lost
     130  interrupted (Ctrl-C): how `events`, `listen` and `tool serve` normally end; files are complete
 
 What is where in this file, top to bottom: the exit codes and the socket's default path; the pure helpers a unit
@@ -708,7 +710,7 @@ def cmd_devices(args: argparse.Namespace, out: Output) -> int:
                  f"{d.index:>5}  {d.max_input_channels:>3}  {d.max_output_channels:>3}  {d.default_rate:>6}  "
                  f"{d.name}" + (f" ({d.host_api})" if d.host_api else ""))
     if not out.json:
-        out.note('choose with audio.input_device / audio.output_device = an index or a part of the name ("USB")')
+        out.emit(None, '\nchoose with audio.input_device / audio.output_device = an index or a part of the name ("USB")')
     return EXIT_OK
 
 
@@ -717,7 +719,7 @@ EPILOG = f"""\
 exit codes:
   {EXIT_OK}    done
   {EXIT_ERROR}    the daemon answered with an error (its code and message on stderr), or `say` got no reply in time
-  {EXIT_USAGE}    usage error (bad arguments, an unreadable WAV or schema file)
+  {EXIT_USAGE}    usage error (bad arguments, an empty say, an unreadable WAV or schema file, no such directory)
   {EXIT_CONNECT}    cannot connect to the socket (missing, refused, forbidden), or the connection was lost
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C); files written so far are complete
 

@@ -13,6 +13,7 @@ leaves their lines out too.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -83,13 +84,14 @@ def summary(status: dict[str, Any]) -> str:
 
 
 def _wrapped(head: str, text: str) -> list[str]:
-    """`head` + `text`, wrapped between its comma-separated items only (never inside a device name or a figure)."""
+    """`head` + `text`, wrapped after a `;` or `,` only (never inside a device name or a figure)."""
     lines, line = [], head
-    for item in text.split(", "):
-        if line != head and len(line) + 2 + len(item) > WIDTH:
-            lines.append(line + ",")
-            line = " " * len(head)
-        line += item if line.strip() == "" or line == head else ", " + item
+    for item in re.split(r"(?<=[;,]) ", text):
+        if line != head and len(line) + 1 + len(item) > WIDTH:
+            lines.append(line)
+            line = " " * len(head) + item
+        else:
+            line += item if line == head else " " + item
     return [*lines, line]
 
 

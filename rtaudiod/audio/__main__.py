@@ -2,8 +2,14 @@
 output, same exit status: 0, also when there is none, which is said on stderr)."""
 
 import sys
+from collections.abc import Sequence
 
-from rtaudiod.cli import main
+
+def main(argv: Sequence[str] = ()) -> int:
+    from rtaudiod.cli import main as cli_main
+
+    return cli_main(["devices", *argv])
+
 
 if __name__ == "__main__":
-    sys.exit(main(["devices", *sys.argv[1:]]))
+    sys.exit(main(sys.argv[1:]))

@@ -69,7 +69,7 @@ def test_both_listings_agree_with_devices() -> None:
                 for argv in ([sys.executable, "-m", "rtaudiod.cli", "devices"],
                              [sys.executable, "-m", "rtaudiod.audio"])]
     assert [p.returncode for p in listings] == [0, 0] and listings[0].stdout == listings[1].stdout
-    assert "pulse" in listings[0].stdout and "choose with audio.input_device" in listings[0].stderr
+    assert "pulse" in listings[0].stdout and "choose with audio.input_device" in listings[0].stdout
 
 
 def test_the_null_backend_line_is_whole_with_no_device() -> None:
