@@ -171,7 +171,7 @@ def test_the_internals_live_in_docs_and_the_readme_leads() -> None:
     """The order the newcomer needs: start, use, install on a device, configure, troubleshoot, then the internals
     (short: links to docs/)."""
     headings = re.findall(r"^## (.*)$", README, re.M)
-    assert [h.split(" (")[0] for h in headings] == ["Quick start", "Using it", "Putting it on a device",
+    assert [h.split(" (")[0] for h in headings] == ["Quick start", "Using it", "Install on a device",
                                                      "Configuration", "Troubleshooting", "How it is built"]
     assert "### Platforms" in README  # where the device tables go
     for page in ("python-api", "simulator", "performance", "reliability", "control-protocol"):
