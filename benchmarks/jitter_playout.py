@@ -3,8 +3,8 @@ one after the other: underruns per reply, and the start latency the playout adds
 
     python -m benchmarks.jitter_playout [--replies 20] [--jitter 1] [--seed 0] [--out FILE]      (make bench-jitter)
 
-The simulator runs in its own process (real time, the service's latencies, its arrival jitter: rtaudiod/sim/
-jitter.py; `--jitter 0` for the contrast without). The daemon runs as users run it (`python -m rtaudiod`), on the
+The simulator runs in its own process (benchmarks/e2e/sim_process.py: real time, the service's latencies, its
+arrival jitter: rtaudiod/sim/jitter.py; `--jitter 0` for the contrast without; its record of the session is kept). The daemon runs as users run it (`python -m rtaudiod`), on the
 null audio backend (its output paced in real time like a sound card; the microphone silent, so server VAD never
 fires), with nobody else on its control socket. Each reply is asked for with `text.send` and followed through the
 `state` events (speaking, then back to ready); the figures are the daemon's own, from `status`:
@@ -28,25 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.e2e.run import ROOT, start_sim, stop_sim
 from rtaudiod.control import Client
 from rtaudiod.errors import ControlError
 
-ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-bench-jitter-0123456789"
 #: Each reply is "You said: <this>." (rtaudiod/sim/replies.py): ~3 s of speech, about a reply's usual length.
 QUESTION = "please tell me what the weather will be like in the mountains this afternoon"
-
-
-def start_sim(jitter: float, seed: int) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "rtaudiod.sim", "--port", "0", "--dialect", "ga", "--api-key", KEY,
-                             "--pace", "1", "--jitter", str(jitter), "--seed", str(seed)],
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    line = proc.stdout.readline()
-    url = next((w for w in line.split() if w.startswith("ws://")), None)
-    if url is None:
-        proc.kill()
-        raise RuntimeError(f"rtaudiod-sim did not start: {line!r}")
-    return proc, url
 
 
 def daemon_config(url: str, socket: str) -> str:
@@ -72,7 +60,7 @@ def wait_state(client: Client, *states: str, timeout: float = 30.0) -> None:
 
 
 def run(replies: int, jitter: float, seed: int) -> dict:
-    sim, url = start_sim(jitter, seed)
+    sim, url = start_sim(["--pace", "1", "--jitter", str(jitter), "--seed", str(seed)], KEY)
     tmp = Path(tempfile.mkdtemp(prefix="bench-jitter-"))
     socket = str(tmp / "control.sock")
     (tmp / "rtaudiod.toml").write_text(daemon_config(url, socket))
@@ -98,13 +86,12 @@ def run(replies: int, jitter: float, seed: int) -> dict:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(30)
         err.close()
-        sim.send_signal(signal.SIGTERM)
-        sim.wait(30)
+        sessions = stop_sim(sim)
     counters, playout = status["counters"], status["audio"]["playout"]
     return {"jitter": jitter, "seed": seed, "replies": per_reply, "prebuffer_ms": playout["prebuffer_ms"],
             "playout_latency": counters["playout_latency"], "reply_latency": counters["reply_latency"],
             "underruns": sum(r["underruns"] for r in per_reply), "latency_mode": status["audio"]["latency_mode"],
-            "backend": status["audio"]["backend"]}
+            "backend": status["audio"]["backend"], "sim": sessions[0] if sessions else None}
 
 
 def report(result: dict) -> list[str]:

@@ -47,9 +47,9 @@ class Spec:
         self.label = self.label or self.contender
 
 
-def start_sim() -> tuple[subprocess.Popen, str]:
+def start_sim(sim_args: list[str] = SIM_ARGS, key: str = KEY) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.e2e.sim_process", "--port", "0", "--dialect", "ga",
-                             "--api-key", KEY, *SIM_ARGS], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                             "--api-key", key, *sim_args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     line = proc.stdout.readline()
     url = next((w for w in line.split() if w.startswith("ws://")), None)
     if url is None:
