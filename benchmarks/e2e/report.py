@@ -195,14 +195,15 @@ def wakeups_section(rows: dict[str, dict]) -> list[str]:
         return []
     lines = [f"### Python wake-ups/s, target ≤ {WAKEUPS_TARGET}", "",
              "Context switches (voluntary + preempted) of each thread over the streaming window, from "
-             "/proc/PID/task/*/status, read from outside (benchmarks/e2e/wakeups.py). Python threads carry `py:<name>` "
+             "/proc/PID/task/*/status, read from outside (benchmarks/e2e/wakeups.py); a thread waiting for the GIL "
+             "sleeps and is woken too, so GIL hand-offs count. Python threads carry `py:<name>` "
              "as their OS name (the benchmark names them), rtaudiod's C audio threads `rta-<name>`; any other thread "
              "is a library's (PortAudio, PulseAudio). No control client is connected.", "",
-             "| contender | Python threads, wake-ups/s | rtaudiod C threads | other threads | threads |",
-             "|---|---|---|---|---|"]
+             "| contender | Python threads, wake-ups/s | of which voluntary (slept, woken) | rtaudiod C threads | "
+             "other threads | threads |", "|---|---|---|---|---|---|"]
     for label, w in measured.items():
-        lines.append(f"| {label} | {w['python_per_s']:.1f} | {w['c_per_s']:.1f} | {w['other_per_s']:.1f} | "
-                     f"{len(w['threads'])} |")
+        lines.append(f"| {label} | {w['python_per_s']:.1f} | {wakeups.voluntary(w['threads'], 'python'):.1f} | "
+                     f"{w['c_per_s']:.1f} | {w['other_per_s']:.1f} | {len(w['threads'])} |")
     d = measured.get("rtaudiod") or next((w for k, w in measured.items() if k.startswith("rtaudiod")), None)
     if d is not None:
         lines += ["", "rtaudiod, thread by thread:", "", *wakeups.table(d)]

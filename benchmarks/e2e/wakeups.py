@@ -94,7 +94,14 @@ def rates(before: dict, after: dict, seconds: float) -> dict:
                         "per_s": (vol - vol0 + nonvol - nonvol0) / seconds})
     total = {k: sum(t["per_s"] for t in threads if t["kind"] == k) for k in ("python", "c", "other")}
     return {"window_s": seconds, "python_per_s": total["python"], "c_per_s": total["c"],
-            "other_per_s": total["other"], "ended": len(set(before) - set(after)), "threads": threads}
+            "other_per_s": total["other"], "python_voluntary_per_s": voluntary(threads, "python"),
+            "ended": len(set(before) - set(after)), "threads": threads}
+
+
+def voluntary(threads: list[dict], kind_: str) -> float:
+    """The voluntary share of a kind's wake-ups a second: the thread slept and was woken (a frame, a delta, a
+    timer, the GIL handed over); the rest are preemptions, which grow with the machine's load."""
+    return sum(t["voluntary_per_s"] for t in threads if t["kind"] == kind_)
 
 
 class Window:
@@ -115,7 +122,8 @@ def table(result: dict) -> list[str]:
     for t in sorted(result["threads"], key=lambda t: -t["per_s"]):
         lines.append(f"| {t['comm']} ({t['tid']}) | {t['kind']} | {t['per_s']:.1f} | {t['voluntary_per_s']:.1f} | "
                      f"{t['nonvoluntary_per_s']:.1f} |")
-    lines.append(f"| **all Python threads** | python | **{result['python_per_s']:.1f}** | | |")
+    lines.append(f"| **all Python threads** | python | **{result['python_per_s']:.1f}** | "
+                 f"{voluntary(result['threads'], 'python'):.1f} | |")
     lines.append(f"| all rtaudiod C threads | c | {result['c_per_s']:.1f} | | |")
     lines.append(f"| all other threads | other | {result['other_per_s']:.1f} | | |")
     return lines
