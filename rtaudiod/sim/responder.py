@@ -221,10 +221,12 @@ class Responder:
         said = 0
         self.s.audio_sent_ms[item["id"]] = 0.0
         ids = {**self._ids(item, index), "content_index": 0}
-        # each delta on its own deadline from the first: nominally chunk_ms / pace apart, late by the arrival jitter
+        # each delta on its own deadline from the first (due at the first-output latency, or once synthesized if that
+        # took longer): nominally chunk_ms / pace apart, late by the arrival jitter
         arrivals = opts.jitter.schedule(opts.chunk_ms / 1000 / opts.pace) if opts.pace else None
+        start = max(self.first_output_at, loop.time())
         for n, data in enumerate(chunks):
-            await self._pause_until(self.first_output_at + (arrivals.next() if arrivals else 0.0))
+            await self._pause_until(start + (arrivals.next() if arrivals else 0.0))
             # the transcript runs slightly ahead of the audio, as the service's does
             upto = min(len(words), -(-len(words) * (n + 1) // len(chunks)))
             if upto > said:

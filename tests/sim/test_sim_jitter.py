@@ -97,7 +97,7 @@ def test_without_jitter_a_client_sees_a_metronome(connect):
     times = _arrivals(connect, pace=PACE, jitter=0)
     gaps = [b - a for a, b in zip(times, times[1:])]
     steady = [g for g in gaps if 0.6 * PERIOD < g < 1.4 * PERIOD]
-    assert len(steady) >= 0.9 * len(gaps), gaps  # a loaded machine may delay one or two
+    assert len(steady) >= 0.8 * len(gaps), gaps  # a loaded machine may delay a few (each late one: two gaps off)
 
 
 def test_no_jitter_at_pace_zero(connect):
