@@ -120,8 +120,9 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
     print(f"Command: python -m benchmarks.jitter_playout {' '.join(sys.argv[1:])}".rstrip())
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())  # underruns grow with the machine's load: say it
     print(f"rtaudiod on the {result['backend']} backend, latency mode {result['latency_mode']}; "
-          f"{time.monotonic() - began:.0f} s\n")
+          f"{time.monotonic() - began:.0f} s; load average at the end {load} on {os.cpu_count()} cores\n")
     print("\n".join(HEADER + report(result)))
     print(f"\nunderruns per reply, in order: {' '.join(str(r['underruns']) for r in result['replies'])}")
     return 0
