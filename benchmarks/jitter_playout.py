@@ -91,7 +91,8 @@ def run(replies: int, jitter: float, seed: int) -> dict:
     return {"jitter": jitter, "seed": seed, "replies": per_reply, "prebuffer_ms": playout["prebuffer_ms"],
             "playout_latency": counters["playout_latency"], "reply_latency": counters["reply_latency"],
             "underruns": sum(r["underruns"] for r in per_reply), "latency_mode": status["audio"]["latency_mode"],
-            "backend": status["audio"]["backend"], "sim": sessions[0] if sessions else None}
+            "backend": status["audio"]["backend"], "sim": sessions[0] if sessions else None,
+            "playout_status": playout}  # all the playout reports at the end (an adaptive one: its target too)
 
 
 def report(result: dict) -> list[str]:
