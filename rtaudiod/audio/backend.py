@@ -118,6 +118,14 @@ class Backend(ABC):
         """Release the backend (PyAudio's terminate)."""
 
 
+def _available(kind: str, devices: list[DeviceInfo]) -> str:
+    """The end of a device error: the listing, or one clause when there is nothing to list (the error's first line
+    is then whole: the daemon logs only that line when it falls back to the null backend)."""
+    if not devices:
+        return f"available {kind} devices: none (is a sound server running, or a card present?)"
+    return f"available {kind} devices:\n{describe_devices(devices)}"
+
+
 def describe_devices(devices: list[DeviceInfo]) -> str:
     """A short listing for error messages: `0 "pulse" (in 32, out 32, 44100 Hz)`, one per line."""
     if not devices:
@@ -141,15 +149,15 @@ def select_device(devices: list[DeviceInfo], device: int | str | None, default: 
     if device is None:
         found = [d for d in usable if d.index == default]
         if not found:
-            raise AudioDeviceError(f"no default {kind} device; available {kind} devices:\n{describe_devices(usable)}")
+            raise AudioDeviceError(f"no default {kind} device; {_available(kind, usable)}")
         return found[0]
     if isinstance(device, int):
         found = [d for d in devices if d.index == device]
         if not found:
-            raise AudioDeviceError(f"no {kind} device with index {device}; available {kind} devices:\n{describe_devices(usable)}")
+            raise AudioDeviceError(f"no {kind} device with index {device}; {_available(kind, usable)}")
         if found[0].channels(output) == 0:
             raise AudioDeviceError(
-                f"device {device} {found[0].name!r} has no {kind} channels; available {kind} devices:\n{describe_devices(usable)}"
+                f"device {device} {found[0].name!r} has no {kind} channels; {_available(kind, usable)}"
             )
         return found[0]
     exact = [d for d in usable if d.name == device]
@@ -157,5 +165,5 @@ def select_device(devices: list[DeviceInfo], device: int | str | None, default: 
         return exact[0]
     partial = [d for d in usable if device.lower() in d.name.lower()]
     if not partial:
-        raise AudioDeviceError(f"no {kind} device matches {device!r}; available {kind} devices:\n{describe_devices(usable)}")
+        raise AudioDeviceError(f"no {kind} device matches {device!r}; {_available(kind, usable)}")
     return partial[0]
