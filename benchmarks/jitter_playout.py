@@ -33,7 +33,7 @@ from rtaudiod.control import Client
 from rtaudiod.errors import ControlError
 
 KEY = "sk-bench-jitter-0123456789"
-#: Each reply is "You said: <this>." (rtaudiod/sim/replies.py): ~3 s of speech, about a reply's usual length.
+#: Each reply is "Simulator heard: <this>." (rtaudiod/sim/replies.py): ~5 s of espeak-ng speech.
 QUESTION = "please tell me what the weather will be like in the mountains this afternoon"
 
 

@@ -12,7 +12,7 @@ from rtaudiod.sim import Simulator
 from rtaudiod.sim.__main__ import parse_args
 from rtaudiod.sim.jitter import JITTER_MAX_S, STALL_S, STALLS_PER_S, Jitter
 
-#: ~5.3 s of reply audio in the synthetic voice ("You said: ..." + 20 words, 240 ms a word): 53 deltas of 100 ms
+#: ~5.3 s of reply audio in the synthetic voice ("Simulator heard: ..." + 20 words, 240 ms a word): 53 deltas of 100 ms
 WORDS = " ".join(f"w{i}" for i in range(20))
 PACE = 2.0
 PERIOD = 0.1 / PACE
