@@ -4,10 +4,11 @@ one after the other: underruns per reply, and the start latency the playout adds
     python -m benchmarks.jitter_playout [--replies 20] [--jitter 1] [--seed 0] [--out FILE]      (make bench-jitter)
 
 The simulator runs in its own process (benchmarks/e2e/sim_process.py: real time, the service's latencies, its
-arrival jitter: rtaudiod/sim/jitter.py; `--jitter 0` for the contrast without; its record of the session is kept). The daemon runs as users run it (`python -m rtaudiod`), on the
-null audio backend (its output paced in real time like a sound card; the microphone silent, so server VAD never
-fires), with nobody else on its control socket. Each reply is asked for with `text.send` and followed through the
-`state` events (speaking, then back to ready); the figures are the daemon's own, from `status`:
+arrival jitter: rtaudiod/sim/jitter.py; `--jitter 0` for the contrast without; its record of the session is kept).
+The daemon runs as users run it (`python -m rtaudiod`), on the null audio backend (its output paced in real time
+like a sound card; the microphone silent, so server VAD never fires), with nobody else on its control socket.
+Each reply is asked for with `text.send` and followed through the `state` events (speaking, then back to ready);
+the figures are the daemon's own, from `status`:
 - underruns: `audio.playout.underruns` (the ring ran dry mid-item), counted per reply;
 - added start latency: `counters.playout_latency` (an item's first audio delta written to the playout ring -> the
   device callback that handed its first sample to the device), p50/p99/max over the replies;

@@ -62,7 +62,8 @@ def main() -> int:
     p.add_argument("--other-seconds", type=float, default=30.0, help="per row of the other workloads and scaling")
     p.add_argument("--quick", action="store_true", help="a few seconds each, several at once: checks the harness")
     p.add_argument("--wakeups", action="store_true",
-                   help="rtaudiod and the careful client only (duplex, --seconds each, default 20): wake-ups per thread")
+                   help="rtaudiod and the careful client only (duplex, --seconds each, default 20): wake-ups per "
+                        "thread")
     p.add_argument("--out", type=Path, help="the results file (default benchmarks/RESULTS.md; quick: .benchmarks/)")
     p.add_argument("--report-from", type=Path, metavar="JSON",
                    help="write the report again from a run's raw results (.benchmarks/e2e.json), running nothing")

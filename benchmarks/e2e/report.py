@@ -76,7 +76,8 @@ def figures_table(rows: dict[str, dict], floor: dict | None) -> list[str]:
     floor_cpu = cpu_per_min(floor) if floor else None
     lines = ["| contender | CPU s / audio min, streaming | CPU s / audio min, whole run | % of one core (10 s "
              "slices: sd) | above floor, CPU s / min | peak RSS MB | uplink per frame µs p50/p99/max | downlink per "
-             "chunk µs p50/p99/max | speech end → first audio ms p50/max | barge-in → silent ms p50/max | Python wake-ups/s |",
+             "chunk µs p50/p99/max | speech end → first audio ms p50/max | barge-in → silent ms p50/max | "
+             "Python wake-ups/s |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, row in rows.items():
         f = row["figures"]

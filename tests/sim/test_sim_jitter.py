@@ -12,7 +12,7 @@ from rtaudiod.sim import Simulator
 from rtaudiod.sim.__main__ import parse_args
 from rtaudiod.sim.jitter import JITTER_MAX_S, STALL_S, STALLS_PER_S, Jitter
 
-#: ~5.3 s of reply audio in the synthetic voice ("Simulator heard: ..." + 20 words, 240 ms a word): 53 deltas of 100 ms
+#: ~5.3 s of reply audio in the synthetic voice ("Simulator heard: ..." + 20 words, 240 ms a word): 53 deltas
 WORDS = " ".join(f"w{i}" for i in range(20))
 PACE = 2.0
 PERIOD = 0.1 / PACE
@@ -74,30 +74,37 @@ def _arrivals(connect, **sim_kwargs) -> list[float]:
 
 
 def test_a_client_sees_clumps_and_gaps_where_the_plan_puts_them(connect):
+    """A loaded machine can only make a delta later than planned, never earlier: so no delta comes before its
+    planned time (the deltas after a stall wait it out), measured from the least late delta."""
     seed = next(s for s in range(100) if stall_starts(plan(s, 50), PERIOD) >= 2)  # a reply with two stalls
     times = _arrivals(connect, pace=PACE, jitter=1.0, seed=seed)
     assert len(times) >= 50
     expected = plan(seed, len(times))
-    measured = [t - times[0] for t in times]
-    gaps = [b - a for a, b in zip(measured, measured[1:])]
+    anchor = min(t - e for t, e in zip(times, expected))
+    lateness = [t - anchor - e for t, e in zip(times, expected)]  # >= 0, by the anchor's choice
     planned_gaps = [b - a for a, b in zip(expected, expected[1:])]
-    # where the plan has a stall, the client waits (most of) it; where the plan has a clump, the deltas come together
-    stalls = [i for i, g in enumerate(planned_gaps) if g > PERIOD + STALL_S[0] * 0.8]
-    assert stalls
-    assert all(gaps[i] > planned_gaps[i] - 0.04 for i in stalls), (gaps, planned_gaps)
+    stalls = [i + 1 for i, g in enumerate(planned_gaps) if g > PERIOD + STALL_S[0] * 0.8]
+    assert len(stalls) >= 2
+    # a metronome would bring each delta after a stall 100-250 ms before its planned time: measured from a delta
+    # before the stall, it comes no earlier than planned
+    for i in stalls:
+        assert times[i] - times[i - 1] > planned_gaps[i - 1] - lateness[i - 1] - 0.02, (i, lateness)
+    # the inter-arrival statistics show it: gaps well beyond the period, and clumps where the plan has them
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert max(gaps) > PERIOD + STALL_S[0] * 0.8
     clumps = [i for i, g in enumerate(planned_gaps) if g < 0.002]
     assert clumps
-    assert sum(gaps[i] < PERIOD / 3 for i in clumps) >= 0.8 * len(clumps), (gaps, planned_gaps)
-    # the inter-arrival statistics show it: gaps well beyond the period, and clumps
-    assert max(gaps) > PERIOD + STALL_S[0] * 0.8
-    assert sum(g < PERIOD / 3 for g in gaps) >= 2
+    assert sum(gaps[i] < PERIOD / 3 for i in clumps) >= 0.5 * len(clumps), (gaps, planned_gaps)
 
 
 def test_without_jitter_a_client_sees_a_metronome(connect):
+    """The gaps are the period: their median (a loaded machine makes a few late, each late one two gaps off; one
+    so overloaded that the simulator's loop falls behind its deadlines sends the late ones in a catch-up burst)."""
     times = _arrivals(connect, pace=PACE, jitter=0)
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    assert 0.8 * PERIOD < gaps[len(gaps) // 2] < 1.2 * PERIOD, gaps
     steady = [g for g in gaps if 0.6 * PERIOD < g < 1.4 * PERIOD]
-    assert len(steady) >= 0.8 * len(gaps), gaps  # a loaded machine may delay a few (each late one: two gaps off)
+    assert len(steady) >= 0.6 * len(gaps), gaps
 
 
 def test_no_jitter_at_pace_zero(connect):
