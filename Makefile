@@ -51,7 +51,7 @@ endif
 endif
 
 .PHONY: setup system python run demo test test-both ctest ctest-tsan ctest-armhf bench bench-smoke bench-session \
-	bench-e2e bench-e2e-quick install clean \
+	bench-e2e bench-e2e-quick bench-wakeups bench-jitter install clean \
 	venv-of-another-python
 
 setup: $(INSTALLED)
@@ -140,6 +140,16 @@ bench-e2e: $(BENCH_INSTALLED)
 
 bench-e2e-quick: $(BENCH_INSTALLED)
 	$(VPY) -m benchmarks.e2e --quick $(E2E_ARGS)
+
+# Issue 17's wake-ups: rtaudiod and the careful client on the duplex workload (20 s each; ~1 min), the context
+# switches of each thread (Python's, the C audio path's, the libraries'); report in .benchmarks/e2e-wakeups/.
+bench-wakeups: $(BENCH_INSTALLED)
+	$(VPY) -m benchmarks.e2e --wakeups $(E2E_ARGS)
+
+# Issue 17's jitter: the daemon against rtaudiod-sim --pace 1 with the service's arrival jitter, 20 replies:
+# underruns per reply and the playout's start latency (benchmarks/jitter_playout.py; ~2 min).
+bench-jitter: $(BENCH_INSTALLED)
+	$(VPY) -m benchmarks.jitter_playout $(JITTER_ARGS)
 
 # The [bench] extra (openai, pybase64, matplotlib, py-spy) on top of the package, once per change of pyproject.toml.
 $(BENCH_INSTALLED): $(INSTALLED) pyproject.toml

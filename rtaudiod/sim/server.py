@@ -40,6 +40,7 @@ from websockets.exceptions import ConnectionClosed
 from .beta import BetaDialect
 from .events import KNOWN_MODELS, new_id
 from .ga import GADialect
+from .jitter import Jitter
 from .session import (FIRST_AUDIO_LATENCY_S, MAX_SESSION_S, RESPONSE_LATENCY_S, TRANSCRIPTION_LATENCY_S, Options,
                       SimSession)
 
@@ -81,6 +82,7 @@ class Simulator:
         ...
         sim.sessions[0].received_events / .sent_events / .committed_audio
     ```
+    `jitter` scales the arrival jitter of audio deltas (jitter.py; 0 = none), `seed` seeds its draws.
     """
 
     def __init__(self, dialect: str = "ga", api_key: str | None = None, host: str = "127.0.0.1", port: int = 0,
@@ -89,7 +91,8 @@ class Simulator:
                  first_audio_latency: float = FIRST_AUDIO_LATENCY_S,
                  transcription_latency: float = TRANSCRIPTION_LATENCY_S, ping_interval: float | None = PING_INTERVAL_S,
                  ping_timeout: float | None = PING_TIMEOUT_S,
-                 on_received: Callable[[SimSession, dict[str, Any]], None] | None = None) -> None:
+                 on_received: Callable[[SimSession, dict[str, Any]], None] | None = None,
+                 jitter: float = 1.0, seed: int = 0) -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"dialect must be 'beta' or 'ga', not {dialect!r}")
         if voice not in ("auto", "espeak", "synthetic"):
@@ -108,7 +111,8 @@ class Simulator:
         self.ping_timeout = ping_timeout
         self.options = Options(pace=pace, chunk_ms=chunk_ms, voice=voice, max_session_seconds=max_session_seconds,
                                response_latency=response_latency, first_audio_latency=first_audio_latency,
-                               transcription_latency=transcription_latency, on_received=on_received)
+                               transcription_latency=transcription_latency, on_received=on_received,
+                               jitter=Jitter(jitter, seed))
         self.sessions: list[SimSession] = []
         self.rejected: list[dict[str, Any]] = []   # refused at the door: {"code", "close_code", "event"}
         self._loop: asyncio.AbstractEventLoop | None = None

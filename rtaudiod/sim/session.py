@@ -19,13 +19,14 @@ import json
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
 from . import formats, replies
 from .events import Dialect, new_id
+from .jitter import Jitter
 from .responder import Responder
 from .vad import Vad
 from .validate import SimError
@@ -62,7 +63,8 @@ class Options:
     `response.created`; `first_audio_latency`: seconds from that same moment to the first delta of output (audio,
     text or arguments; never before `response.created`); `transcription_latency`: seconds from a commit to its
     `...input_audio_transcription.completed` (the deltas are spread before it). Each wait ends early on a cancel.
-    The defaults are the service's; tests that only check shapes set the latencies to 0."""
+    `jitter`: when each audio delta goes out against its nominal time (`Jitter(scale, seed)`, jitter.py; scale 0 =
+    none). The defaults are the service's; tests that only check shapes set the latencies to 0."""
 
     pace: float = 4.0
     chunk_ms: int = 100
@@ -72,6 +74,7 @@ class Options:
     response_latency: float = RESPONSE_LATENCY_S
     first_audio_latency: float = FIRST_AUDIO_LATENCY_S
     transcription_latency: float = TRANSCRIPTION_LATENCY_S
+    jitter: Jitter = field(default_factory=Jitter)
     #: Test hook, not the service's behaviour (it changes nothing a client sees): called with (session, event) for
     #: every client event received, as `received_events` records it; `rtaudiod-sim --record FILE` writes them out
     #: so a test can read what a simulator *process* was told, even after the process was killed.
