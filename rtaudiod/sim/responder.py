@@ -3,7 +3,7 @@
 Order (internal/beta names; the dialect renames): `response.created`; per output item `response.output_item.added`,
 the item's conversation event, `response.content_part.added`, audio deltas interleaved with transcript deltas (or
 text deltas), `response.audio.done`, `response.audio_transcript.done` (or `response.text.done`),
-`response.content_part.done`, `response.output_item.done` (+ GA `conversation.item.done`); then `response.done` with
+`response.content_part.done`, (GA `conversation.item.done`,) `response.output_item.done`; then `response.done` with
 `usage`, then `rate_limits.updated`. A function call streams `response.function_call_arguments.delta` and `.done`.
 
 Timing, as the service's (GA service capture, issue 7 brief): `response.created` goes out `response_latency` after
@@ -128,11 +128,14 @@ class Responder:
         return output_index
 
     async def _close_item(self, item: dict[str, Any], output_index: int) -> None:
-        await self.s.send({"type": "response.output_item.done", "response_id": self.active["id"],
-                           "output_index": output_index, "item": self.s.dialect.render_item(item)})
+        # The GA service finishes the conversation item before the response's output item: `conversation.item.done`
+        # comes first, then `response.output_item.done` (a public frame-level capture of the GA service,
+        # 2026-09-18, issue 19 item 7c). Beta has no `conversation.item.done`.
         if self.in_conversation:
             for event in self.s.dialect.item_done(item):
                 await self.s.send(event)
+        await self.s.send({"type": "response.output_item.done", "response_id": self.active["id"],
+                           "output_index": output_index, "item": self.s.dialect.render_item(item)})
 
     # ---- function call -------------------------------------------------------------------------------------
     async def _function_call(self, plan: dict[str, Any]) -> None:

@@ -116,6 +116,10 @@ class Simulator:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        # Every connection whose handler runs, refused ones included: websockets' `server.connections` leaves out
+        # those that started their closing handshake, so a refused client that never answered the close held the
+        # shutdown for websockets' close_timeout (10 s).
+        self._handled: set[ServerConnection] = set()
 
     @property
     def url(self) -> str:
@@ -204,7 +208,7 @@ class Simulator:
     async def _shutdown(self, server: Any) -> None:
         """Stop listening, send every connection a 1001 close at once, drop those that do not answer in time."""
         server.close(close_connections=False)
-        connections = list(server.connections)
+        connections = list(self._handled)
         closing = [asyncio.ensure_future(ws.close(GOING_AWAY, "server shutting down")) for ws in connections]
         if closing:
             await asyncio.wait(closing, timeout=STOP_GRACE_S)
@@ -237,6 +241,13 @@ class Simulator:
             pass
 
     async def _handler(self, ws: ServerConnection) -> None:
+        self._handled.add(ws)
+        try:
+            await self._serve_connection(ws)
+        finally:
+            self._handled.discard(ws)
+
+    async def _serve_connection(self, ws: ServerConnection) -> None:
         headers = ws.request.headers
         auth = headers.get("Authorization", "")
         key = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else ""

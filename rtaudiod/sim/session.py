@@ -383,10 +383,12 @@ class SimSession:
 
     async def _transcribe(self, item: dict[str, Any], ms: float) -> None:
         """The input transcript, streamed word by word (`...input_audio_transcription.delta`, in both dialects'
-        `openai` models) and completed `transcription_latency` after the commit, asynchronously with the response
+        `openai` models), its speaker segments when the model diarizes (GA `...segment`), and completed
+        `transcription_latency` after the commit, asynchronously with the response
         ("this event may come before or after the Response events"; GA service capture: often after
         `response.created`). Deterministic text: `replies.transcript_for`."""
         transcript = replies.transcript_for(ms)
+        model = (self.settings["transcription"] or {}).get("model") or ""  # the model of the commit's moment
         words = transcript.split(" ")
         step = self.options.transcription_latency / (len(words) + 1)
         for i, word in enumerate(words):
@@ -394,6 +396,8 @@ class SimSession:
             await self.send({"type": "conversation.item.input_audio_transcription.delta", "item_id": item["id"],
                              "content_index": 0, "delta": word if i == 0 else " " + word})
         await asyncio.sleep(step)
+        for segment in self.dialect.transcription_segments(model, item["id"], transcript, ms):
+            await self.send(segment)
         item["content"][0]["transcript"] = transcript
         await self.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item["id"],
                          "content_index": 0, "transcript": transcript,
