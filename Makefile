@@ -175,7 +175,7 @@ clean:
 
 # The control socket a daemon started here uses: $RTAUDIOD_SOCKET when set, else the daemon's own default when this
 # user can create it, else a private directory under /tmp (a non-root user with no $XDG_RUNTIME_DIR: su, a
-# container). rtaudiod-cli looks in each of those places by itself, so `try` needs no --socket (but for the first).
+# container). rtaudiod-cli looks in the last three places by itself: `try` needs --socket only for $RTAUDIOD_SOCKET.
 define RTAUDIOD_SOCKET_SH
 try=$VENV_DIR/bin/rtaudiod-cli
 if [ -n "${RTAUDIOD_SOCKET:-}" ]; then

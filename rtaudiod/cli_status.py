@@ -25,9 +25,7 @@ PROBLEMS: dict[str, dict[str, str]] = {
         "stray_events": "server events for no known response",
         "late_tool_results": "tool results after their timeout",
         "tool_errors": "tool calls answered with an error",
-        "commits_skipped": "turns too short to commit",
-        "dropped_deltas": "audio deltas of cancelled replies dropped",
-    },
+    },  # not dropped_deltas nor commits_skipped: what a barge-in and a short turn are meant to do
     "capture": {"overruns": "microphone ring overruns (the uplink fell behind)",
                 "dropped_bytes": "microphone bytes dropped"},
     "playout": {"underruns": "playout underruns (the speaker ran dry mid-reply: its audio came late)",
@@ -197,14 +195,14 @@ def _playout(status: dict[str, Any]) -> str:
 def _latency(status: dict[str, Any]) -> str:
     counters = _dict(status, "counters")
     parts = []
-    for key, label in (("reply_latency", "reply"), ("playout_latency", "first audio to the device"),
+    for key, label in (("reply_latency", "turn end to reply"), ("playout_latency", "reply to speaker"),
                        ("uplink_latency", "uplink")):
         figures = _dict(counters, key)
         if _num(figures.get("count")):
-            parts.append(f"{label} {_ms(_num(figures.get('p50_ms')))} / {_ms(_num(figures.get('p99_ms')))} ms")
+            parts.append(f"{label} {_ms(_num(figures.get('p50_ms')))} / {_ms(_num(figures.get('p99_ms')))}")
     if not parts:
         return "none yet" if counters else ""
-    return "; ".join(parts) + " (p50 / p99)"
+    return "; ".join(parts) + " ms (p50 / p99)"
 
 
 def _counters(status: dict[str, Any]) -> str:

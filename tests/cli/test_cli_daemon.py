@@ -145,7 +145,7 @@ def test_status_summary_verbose_and_json(stack: Stack, capsys: pytest.CaptureFix
     assert labels == ["link", "audio", "levels", "playout", "latency", "counters", "control", "problems"], out
     assert "ga dialect, gpt-realtime at ws://127.0.0.1:" in out and "(this machine)" in out
     assert "audio_deltas" in out and "bad_events" not in out  # counters: only those not zero
-    assert "reply " in out and "(p50 / p99)" in out  # the reply was measured
+    assert "turn end to reply " in out and "(p50 / p99)" in out  # the reply was measured
     code, out, err = run(capsys, stack, "status", "--verbose")
     assert code == 0 and out.count("unknown_events:") == 1  # once, under counters (the daemon repeats it on top)
     assert "connections:" in out and '{"' not in out  # the connections as records, not raw JSON

@@ -223,7 +223,7 @@ def test_status_summary_says_each_thing_once_and_lists_the_problems() -> None:
     assert 'microphone "USB Mic" 48000 Hz x1; speaker "USB Speaker" 48000 Hz x2' in line["audio"]
     assert line["levels"].endswith("microphone -42.5 dBFS rms, -30.1 peak; speaker silent")
     assert "5.40 s played, 2 replies played to the end, 3 underruns" in line["playout"]
-    assert line["latency"].endswith("reply 612 / 901 ms (p50 / p99)")  # no uplink figure: none measured
+    assert line["latency"].endswith("turn end to reply 612 / 901 ms (p50 / p99)")  # no uplink: none measured
     assert line["counters"].endswith("frames_sent 3,750")  # not zero, not a problem, not shown elsewhere
     assert "1 client (4 since start), subscribed to state, 9 requests" in line["control"]
     problems = text[text.index("problems:"):]

@@ -89,7 +89,7 @@ def test_speech_during_the_reply_interrupts_it(make_sim, make_session, dialect):
     assert not [e for e in sim.sessions[0].received_events if e["type"] == "response.cancel"]
     assert session.wait_state(State.LISTENING, State.THINKING, State.SPEAKING, timeout=2)
     # the user's words get their own reply
-    said = events.wait("transcript.assistant", lambda d: d["final"] and d["text"].startswith("Simulator heard"), 20)
+    said = events.wait("transcript.assistant", lambda d: d["final"] and d["text"].startswith("Simulator heard "), 20)
     assert said["item_id"] != item
     assert session.stats.barge_ins == 1
     errors = [d for d in events.of("error") if d.get("fatal")]

@@ -127,7 +127,7 @@ def test_server_vad_turn_from_real_speech(make_sim, make_session, dialect):
     assert session.stats.reply_latency.count == 1
     # the history holds the turn for a new session: the user's transcript and the assistant's words, in order
     roles = [(t.role, t.text[:6]) for t in session.history.turns()]
-    assert roles == [("user", heard["text"][:6]), ("assistant", "I hear")]
+    assert roles == [("user", heard["text"][:6]), ("assistant", "Simula")]
 
 
 def test_response_create_is_never_sent_over_an_active_response(make_sim, make_session):
