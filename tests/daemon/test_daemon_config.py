@@ -204,3 +204,11 @@ def test_the_control_socket_defaults_to_the_runtime_directory():
         shutil.rmtree(readable)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["/run/user/65534/rtaudiod/control.sock", "/run/rtaudiod/control.sock"]
+
+
+def test_an_error_on_a_whole_table_hides_the_api_key():
+    # temperature is checked against the whole [session] table, so the error shows the table; the key it holds
+    # (from the environment here) must not be in the message
+    with pytest.raises(ConfigError) as err:
+        load_config(None, ["session.temperature=2.0"], {"OPENAI_API_KEY": KEY})
+    assert "temperature" in str(err.value) and KEY not in str(err.value)
