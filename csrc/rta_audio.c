@@ -231,8 +231,8 @@ uint64_t rta_ledger_heard_total(rta_ledger *led, int64_t now_ns) {
         bps = atomic_load_explicit(&led->heard_bytes_per_s, RLX);
         atomic_thread_fence(memory_order_acquire);
     } while ((seq & 1) || seq != atomic_load_explicit(&led->heard_seq, RLX));
-    /* What is still on its way to the DAC, as if it were all audio: a lower bound, exact once the device's delay
-     * has passed (after a reply's last sample: the filler behind it counts as audio until it has played). */
+    /* What is still on its way to the DAC, counted back from the newest real sample's DAC time at the session rate:
+     * exact while audio flows, and once the device's delay has passed. */
     int64_t ahead = dac_end - now_ns;
     if (ahead <= 0)
         return played;
@@ -761,15 +761,18 @@ int rta_playout_fill(rta_playout *p, int16_t *out, size_t frames, int64_t now_ns
     led->pending = (uint64_t)llrint(held_real(p)) * 2;
     int64_t delay = dac_delay_ns >= 0 ? dac_delay_ns : p->cfg.device_latency_ns;
     led_settle(led, now_ns + delay);
-    uint64_t seq = atomic_load_explicit(&led->heard_seq, RLX);
-    atomic_store_explicit(&led->heard_seq, seq + 1, RLX);
-    atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&led->heard_played, atomic_load_explicit(&led->played_total, RLX), RLX);
-    atomic_store_explicit(&led->heard_dac_end_ns, now_ns + delay + p->period_ns, RLX);
-    atomic_store_explicit(&led->heard_bytes_per_s, (int64_t)sr * 2, RLX);
-    atomic_store_explicit(&led->heard_seq, seq + 2, memory_order_release);
     atomic_store_explicit(&p->playing_pub, p->playing, RLX);
     if (p->got_audio) {
+        /* The DAC clock: the newest real sample handed sounds at dac_end (the buffer's end, or where the audio in
+         * it stopped: a reply's end is heard when it is, not when the filler after it is). */
+        int64_t sound_ns = p->playing ? p->period_ns : (int64_t)(real_handed * 1e9 / sr);
+        uint64_t seq = atomic_load_explicit(&led->heard_seq, RLX);
+        atomic_store_explicit(&led->heard_seq, seq + 1, RLX);
+        atomic_thread_fence(memory_order_release);
+        atomic_store_explicit(&led->heard_played, atomic_load_explicit(&led->played_total, RLX), RLX);
+        atomic_store_explicit(&led->heard_dac_end_ns, now_ns + delay + sound_ns, RLX);
+        atomic_store_explicit(&led->heard_bytes_per_s, (int64_t)sr * 2, RLX);
+        atomic_store_explicit(&led->heard_seq, seq + 2, memory_order_release);
         int64_t until = now_ns + p->period_ns + delay;
         atomic_store_explicit(&p->audible_until_ns, until, RLX);
         if (p->duplex)
