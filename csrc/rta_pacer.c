@@ -82,7 +82,6 @@ static int64_t ts_ns(const struct timespec *t) { return (int64_t)t->tv_sec * 100
 
 static void *run(void *arg) {
     rta_pacer *p = arg;
-    pthread_setname_np(pthread_self(), "rtaudiod-pacer"); /* /proc/PID/task/TID/comm: for probes and tests */
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     while (!atomic_load_explicit(&p->stop, memory_order_acquire)) {
@@ -126,6 +125,7 @@ rta_pacer *rta_pacer_start(const rta_pacer_config *cfg, rta_audio_status *status
         free(p);
         return NULL;
     }
+    pthread_setname_np(p->thread, "rtaudiod-pacer"); /* /proc/PID/task/TID/comm, named before start returns */
     *status = RTA_AUDIO_OK;
     return p;
 }
