@@ -316,16 +316,23 @@ struct rta_capture {
     _Atomic float rms, peak;
 };
 
+/* A zeroed processor of `size` bytes, or NULL with *status saying why (a bad rate or count, no memory). */
+static void *processor_alloc(size_t size, int device_rate, int session_rate, int channels, int frames,
+                             rta_audio_status *status) {
+    *status = RTA_AUDIO_EINVAL;
+    if (device_rate <= 0 || session_rate <= 0 || channels < 1 || frames < 1)
+        return NULL;
+    void *p = calloc(1, size);
+    *status = p ? RTA_AUDIO_OK : RTA_AUDIO_ENOMEM;
+    return p;
+}
+
 rta_capture *rta_capture_create(const rta_capture_config *cfg, rta_ring *ring, rta_duplex *duplex,
                                 rta_audio_status *status) {
-    *status = RTA_AUDIO_EINVAL;
-    if (cfg->device_rate <= 0 || cfg->session_rate <= 0 || cfg->channels < 1 || cfg->frames < 1)
+    rta_capture *cap = processor_alloc(sizeof *cap, cfg->device_rate, cfg->session_rate, cfg->channels, cfg->frames,
+                                       status);
+    if (!cap)
         return NULL;
-    rta_capture *cap = calloc(1, sizeof *cap);
-    if (!cap) {
-        *status = RTA_AUDIO_ENOMEM;
-        return NULL;
-    }
     cap->cfg = *cfg;
     cap->ring = ring;
     cap->duplex = duplex;
@@ -529,14 +536,10 @@ static uint64_t ms_bytes(const rta_playout *p, int ms) { return (uint64_t)ms * p
 
 rta_playout *rta_playout_create(const rta_playout_config *cfg, rta_ring *ring, rta_ledger *led, rta_duplex *duplex,
                                 rta_audio_status *status) {
-    *status = RTA_AUDIO_EINVAL;
-    if (cfg->device_rate <= 0 || cfg->session_rate <= 0 || cfg->channels < 1 || cfg->frames < 1)
+    rta_playout *p = processor_alloc(sizeof *p, cfg->device_rate, cfg->session_rate, cfg->channels, cfg->frames,
+                                     status);
+    if (!p)
         return NULL;
-    rta_playout *p = calloc(1, sizeof *p);
-    if (!p) {
-        *status = RTA_AUDIO_ENOMEM;
-        return NULL;
-    }
     p->cfg = *cfg;
     if (p->cfg.max_prebuffer_ms < p->cfg.prebuffer_ms)
         p->cfg.max_prebuffer_ms = p->cfg.prebuffer_ms;

@@ -1,7 +1,9 @@
 /* rta_pa: see rta_pa.h. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "rta_pa.h"
 
 #include <portaudio.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -18,7 +20,9 @@ int rta_pa_terminate(void) { return Pa_Terminate(); }
 const char *rta_pa_error_text(int err) { return Pa_GetErrorText(err); }
 
 static void seen(rta_pa_stream *s, PaStreamCallbackFlags flags) {
-    atomic_fetch_add_explicit(&s->callbacks, 1, memory_order_relaxed);
+    /* Once: name PortAudio's thread, so /proc/PID/task/TID/comm tells it from the Python threads in probes. */
+    if (atomic_fetch_add_explicit(&s->callbacks, 1, memory_order_relaxed) == 0)
+        pthread_setname_np(pthread_self(), s->output ? "rtaudiod-pa-out" : "rtaudiod-pa-in");
     if (flags)
         atomic_fetch_add_explicit(&s->xruns, 1, memory_order_relaxed);
 }

@@ -15,17 +15,7 @@
 #include "rta_pacer.h"
 #include "rta_ring.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                                    \
-    do {                                                                                               \
-        if (cond) {                                                                                    \
-            passed++;                                                                                  \
-        } else {                                                                                       \
-            failed++;                                                                                  \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                     \
-        }                                                                                              \
-    } while (0)
+#include "check.h"
 
 static unsigned char ring_buf[1 << 20], tap_buf[1 << 16];
 
