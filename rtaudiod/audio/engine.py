@@ -295,6 +295,7 @@ class AudioEngine:
         """Barge-in: silence the speaker within one device buffer, discard what is queued, and drop the rest of
         the response that was playing (see the module docstring)."""
         with self._life, self._delta_lock:  # a delta is wholly before the flush (discarded) or after it
+            self.ledger.sync()
             if not self._drop_named:
                 self._drop_response = self.delta_response_id
             if self.output_stream is not None and self.playout is not None:

@@ -144,6 +144,12 @@ class PlayoutLedger:
             self.skipped(n)
             self.settle()
 
+    def sync(self) -> None:
+        """C path: take in what the callback pushed (a barge-in calls it, so thrown-away ranges never pile up in C
+        between two reads, even with nobody asking for played figures)."""
+        with self._lock:
+            self._sync()
+
     def _sync(self) -> None:
         """C path (lock held): take `handed` first, then the ranges and stamps the callback pushed before it."""
         core = self.core
