@@ -145,13 +145,17 @@ cdef class Capture:
         """Nothing to release early: the buffers go with the object (after its stream)."""
 
     def feed(self, data) -> None:
-        """Run one period by hand (the tests drive the processor as a device would)."""
+        """Run the processor by hand on interleaved device frames, a period at a time (the tests are the device)."""
         cdef Py_buffer view
+        cdef size_t total, done = 0, n
         get_bytes(data, &view)
         try:
+            total = <size_t>view.len // (2 * self.channels)
             with nogil:
-                rta_capture_process(self._cap, <const int16_t *>view.buf, <size_t>view.len // (2 * self.channels),
-                                    rta_now_ns())
+                while done < total:
+                    n = min(total - done, <size_t>self.frames)
+                    rta_capture_process(self._cap, <const int16_t *>view.buf + done * self.channels, n, rta_now_ns())
+                    done += n
         finally:
             PyBuffer_Release(&view)
 

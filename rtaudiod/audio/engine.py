@@ -123,8 +123,8 @@ class AudioEngine:
         dev = self.backend.resolve(cfg.output_device, output=True)
         rate, channels = cfg.output_rate or dev.default_rate, cfg.output_channels or min(2, dev.max_output_channels)
         frames = rate * mode.playout_period_ms // 1000
-        args = (self.playout_ring, self.ledger, cfg.session_rate, rate, channels, frames, mode.prebuffer_ms, cfg.fade_ms,
-                cfg.resample_quality)
+        args = (self.playout_ring, self.ledger, cfg.session_rate, rate, channels, frames, mode.prebuffer_ms,
+                cfg.fade_ms, cfg.resample_quality)
         adapt = {"max_prebuffer_ms": mode.max_prebuffer_ms, "raise_ms": PREBUFFER_RAISE_MS,
                  "lower_ms": PREBUFFER_LOWER_MS, "relax_ms": PREBUFFER_RELAX_MS}
         if self._c is not None:

@@ -4,10 +4,10 @@ The pacing thread plays the device's part: every `frames / rate` seconds (absolu
 drift) it calls the stream's callback. On the C path (open_input_c / open_output_c) that thread is C
 (csrc/rta_pacer.c, clock_nanosleep) and runs the same C processors PortAudio's thread runs, so the tests and
 benchmarks on these backends exercise the device path's code; it reads the whole input file up front and writes
-the output file itself. The Python pacing thread below is its twin, for the Python callbacks. With realtime=False it runs as fast as the data allows: input
-reads the file without waiting (stopping at its end), output writes without waiting while the callback
-returns audio and falls back to real time while there is none (so an idle engine does not write
-minutes of silence per second).
+the output file itself. The Python pacing thread below is its twin, for the Python callbacks. With realtime=False
+it runs as fast as the data allows: input reads the file without waiting (stopping at its end), output writes
+without waiting while the callback returns audio and falls back to real time while there is none (so an idle
+engine does not write minutes of silence per second).
 """
 
 import os

@@ -198,7 +198,8 @@ class Playout:
         self._got_audio = self._got_audio or real_handed > 0
         if self.playing:  # after relax_ms of playback with no underrun, the target comes down a step
             self._stable_ns += self._period_ns
-            if self._relax_ms > 0 and self._stable_ns >= self._relax_ms * 1_000_000 and self.target_ms > self._prebuffer_ms:
+            relaxed = self._relax_ms > 0 and self._stable_ns >= self._relax_ms * 1_000_000
+            if relaxed and self.target_ms > self._prebuffer_ms:
                 self.target_ms = max(self._prebuffer_ms, self.target_ms - self._lower_ms)
                 self._stable_ns = 0
         # Consumed from the ring but not yet handed to the device (FIFO + inside the resampler); then the

@@ -7,9 +7,9 @@ PortAudio's thread runs csrc/rta_audio.c throughout: no underrun, no capture ove
 speaker is the reply, bit-exact (48 kHz session audio into a 48 kHz sink: no resampling, up-mixed).
 
 The contrast, kept as a strict xfail: PyAudio's Python callbacks (`callbacks = "python"`, the daemon's audio path
-before the C one) need the GIL every period; the sound server's 200 ms buffer (set below) runs dry during the stall, the sound
-server plays a gap and reports the underflow. Measured here (--runxfail): the recording is not the reply, with 1-2
-output xruns reported in the stall.
+before the C one) need the GIL every period; the sound server's 200 ms buffer (set below) runs dry during the
+stall, and it plays a gap and reports the underflow. Measured here (--runxfail): the recording is not the reply,
+with 1-2 output xruns reported in the stall.
 """
 
 import random
