@@ -43,11 +43,12 @@ if platform.machine().startswith("arm"):
     ldflags += ["-latomic"]
 
 
-def ext(name, sources):
+def ext(name, sources, libraries=()):
     return Extension(
         f"rtaudiod._ext.{name}",
         sources=[f"rtaudiod/_ext/{name}.pyx"] + [f"csrc/{s}" for s in sources],
         include_dirs=["csrc"],
+        libraries=list(libraries),
         extra_compile_args=cflags,
         extra_link_args=ldflags,
     )
@@ -63,6 +64,9 @@ def extensions():
             ext("_ring", ["rta_ring.c"]),
             ext("_codecs", ["rta_g711.c", "rta_b64.c", "rta_b64_simd.c"]),
             ext("_framing", ["rta_framing.c", "rta_b64.c", "rta_b64_simd.c", "rta_ring.c", "rta_g711.c"]),
+            # The real-time audio path: the system's libsoxr (Debian libsoxr-dev) and libportaudio (portaudio19-dev,
+            # which PyAudio's build needs too).
+            ext("_audio", ["rta_audio.c", "rta_pacer.c", "rta_pa.c", "rta_ring.c"], libraries=["soxr", "portaudio", "m"]),
         ],
         compiler_directives=DIRECTIVES,
         include_path=["rtaudiod/_ext"],
