@@ -1,0 +1,101 @@
+/*
+ * rta_echo: an acoustic echo canceller for the capture callback, at the device rate, mono int16.
+ *
+ * CONTRACT
+ *  - One thread (the capture callback) calls rta_echo_process for every period: the microphone's samples, the
+ *    reference (what the playout handed to the speaker over the same period, mono, device rate) and an output
+ *    buffer of the same length. It allocates nothing, takes no lock and never waits. n must be a multiple of
+ *    rta_echo_block_frames() (10 ms at the rate: the engines work on 10 ms blocks, and buffering a remainder
+ *    would add a period of latency); out may be mic_in (in place).
+ *  - Any thread may read the figures (rta_echo_read_figures): plain atomics, relaxed. Each figure is never torn;
+ *    together they may be from neighbouring blocks.
+ *  - rta_echo_create allocates everything (the delay line, the estimator's history, the engine); rta_echo_destroy
+ *    frees it. Neither may run concurrently with rta_echo_process.
+ *
+ * ALIGNMENT
+ *  The echo of a reference sample reaches the microphone a bulk delay later: the output buffer, the DAC, the air,
+ *  the ADC, the input buffer (30-300 ms). Covering that with the adaptive filter would waste its taps and slow its
+ *  convergence, so a delay line holds the reference back by the estimated bulk delay less a small margin, and the
+ *  filter (tail_ms) only has to cover the room. The bulk delay is estimated by cross-correlating the microphone
+ *  with the reference, both decimated to ~2 kHz and pre-whitened, over a leaky window of a few seconds, learning
+ *  only while the reference is playing. A new estimate replaces the applied one only after it has stood still for
+ *  a while (each change makes the filter re-adapt). config.delay_ms >= 0 fixes the delay instead.
+ *
+ * ENGINES
+ *  RTA_ECHO_SPEEX  libspeexdsp's MDF frequency-domain adaptive filter (speex_echo_*) followed by the preprocessor's
+ *                  residual echo suppression (speex_preprocess with SET_ECHO_STATE).
+ *  RTA_ECHO_WEBRTC libwebrtc-audio-processing 0.3's AEC (the canceller PulseAudio's module-echo-cancel uses),
+ *                  through a C shim (rta_echo_webrtc.cc); its non-linear processor is its residual suppression.
+ *  Chosen by measurement (benchmarks/echo_figures.py, docs/echo.md): RTA_ECHO_DEFAULT.
+ */
+#ifndef RTA_ECHO_H
+#define RTA_ECHO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rta_echo rta_echo;
+
+typedef enum {
+    RTA_ECHO_SPEEX = 0,
+    RTA_ECHO_WEBRTC = 1,
+} rta_echo_engine;
+
+#define RTA_ECHO_DEFAULT RTA_ECHO_SPEEX
+
+typedef enum {
+    RTA_ECHO_OK = 0,
+    RTA_ECHO_EINVAL = -1,  /* a bad rate, length or block multiple */
+    RTA_ECHO_ENOMEM = -2,
+    RTA_ECHO_EENGINE = -3, /* the engine refused its configuration */
+} rta_echo_status;
+
+typedef struct {
+    rta_echo_engine engine;
+    int rate;             /* device rate, 8000..48000 Hz */
+    int tail_ms;          /* the room the adaptive filter covers after the bulk delay (speex; webrtc's is fixed) */
+    int max_delay_ms;     /* longest bulk delay searched and held in the delay line */
+    int delay_ms;         /* < 0: estimate the bulk delay; >= 0: use this one */
+    int suppress;         /* residual echo suppression after the linear filter: 1 on, 0 off */
+} rta_echo_config;
+
+/* Sensible defaults for a loudspeaker at `rate`: the default engine, 128 ms tail, 500 ms delay search. */
+void rta_echo_config_default(rta_echo_config *config, int rate);
+
+rta_echo *rta_echo_create(const rta_echo_config *config, rta_echo_status *status);
+void rta_echo_destroy(rta_echo *echo);
+
+/* Frames of one engine block (10 ms at the rate). */
+size_t rta_echo_block_frames(const rta_echo *echo);
+
+/* One period: n frames of mic_in and ref_in, n frames into out (may be mic_in). */
+rta_echo_status rta_echo_process(rta_echo *echo, const int16_t *mic_in, const int16_t *ref_in, int16_t *out,
+                                 size_t n);
+
+/* Forget the room and the delay (a device change): the next blocks learn again. Same thread as process. */
+void rta_echo_reset(rta_echo *echo);
+
+/* Live figures, readable from any thread. */
+typedef struct {
+    float erle_db;        /* 10 log10(mic power / output power) over recent blocks where the reference plays */
+    float delay_ms;       /* the bulk delay applied to the reference (estimated, or fixed) */
+    int delay_locked;     /* the estimator found a confident delay (always 1 with a fixed delay) */
+    int converged;        /* delay locked and erle_db >= RTA_ECHO_CONVERGED_DB */
+    uint64_t blocks;      /* blocks processed */
+    uint64_t echo_blocks; /* ...of which the reference was playing */
+} rta_echo_figures;
+
+#define RTA_ECHO_CONVERGED_DB 10.0f
+
+void rta_echo_read_figures(const rta_echo *echo, rta_echo_figures *figures);
+
+const char *rta_echo_engine_name(rta_echo_engine engine);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RTA_ECHO_H */
