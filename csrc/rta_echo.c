@@ -22,9 +22,16 @@
 /* The correlation window (the accumulators' time constant) and the ERLE window. */
 #define XCORR_WINDOW_S 4.0
 #define ERLE_WINDOW_S 1.0
-/* A new estimate is applied when its normalised correlation is at least this and it held for this many echo
- * blocks (each change makes the filter re-adapt, so a one-off peak must not move it). */
-#define LOCK_CORRELATION 0.15
+/* A new estimate is applied when, after at least LEARN_BLOCKS blocks of reference, its peak stands LOCK_PROMINENCE
+ * times above every peak farther than a filter tail from it (a reflection within the tail is the same room; speech's
+ * self-similarity and noise make the far peaks), its normalised correlation is at least LOCK_CORRELATION (low: a
+ * person talking over the echo lowers it), and it held within LOCK_JITTER_MS for LOCK_BLOCKS blocks (each change
+ * makes the filter re-adapt, so a passing peak must not move it). The prominence, a ratio, is what rejects a
+ * microphone that does not hear the speaker. */
+#define LEARN_BLOCKS 100
+#define LOCK_CORRELATION 0.1
+#define LOCK_PROMINENCE 2.0
+#define LOCK_JITTER_MS 2
 #define LOCK_BLOCKS 30
 
 struct rta_echo {
@@ -54,6 +61,8 @@ struct rta_echo {
     float *xcorr;
     double menergy, renergy;
     double xcorr_decay;  /* per block */
+    size_t tail_lags;    /* the filter tail in decimated samples */
+    uint64_t learnt;     /* blocks of reference learnt from */
     size_t candidate;    /* lag (decimated samples) of the last confident peak, and how long it held */
     int candidate_blocks;
     int locked;
@@ -123,6 +132,7 @@ static void estimator_reset(rta_echo *e) {
     memset(e->xcorr, 0, e->lags * sizeof *e->xcorr);
     e->hist_pos = 0;
     e->menergy = e->renergy = 0.0;
+    e->learnt = 0;
     e->candidate = 0;
     e->candidate_blocks = 0;
     e->locked = e->config.delay_ms >= 0;
@@ -149,6 +159,7 @@ rta_echo *rta_echo_create(const rta_echo_config *config, rta_echo_status *status
     e->decim = config->rate / DECIMATED_HZ > 1 ? config->rate / DECIMATED_HZ : 1;
     e->lags = (size_t)config->max_delay_ms * (size_t)(config->rate / e->decim) / 1000 + 1;
     e->hist_len = e->lags;
+    e->tail_lags = (size_t)config->tail_ms * (size_t)(config->rate / e->decim) / 1000;
     e->rhist = calloc(e->hist_len, sizeof *e->rhist);
     e->xcorr = calloc(e->lags, sizeof *e->xcorr);
     if (!e->line || !e->aligned || !e->mic_copy || !e->rhist || !e->xcorr) goto fail;
@@ -177,17 +188,18 @@ void rta_echo_destroy(rta_echo *e) {
 
 size_t rta_echo_block_frames(const rta_echo *e) { return e->block; }
 
-static void apply_delay(rta_echo *e, size_t frames) {
+/* Hold the reference back by `frames`; `shown` is the bulk delay the figures report. */
+static void apply_delay(rta_echo *e, size_t frames, size_t shown) {
     e->applied = frames > e->max_delay ? e->max_delay : frames;
-    atomic_store_explicit(&e->delay_frames, (uint32_t)(e->applied + (e->config.delay_ms >= 0 ? 0 : e->margin)),
-                          memory_order_relaxed);
+    atomic_store_explicit(&e->delay_frames, (uint32_t)shown, memory_order_relaxed);
 }
 
 void rta_echo_reset(rta_echo *e) {
     memset(e->line, 0, e->line_len * sizeof *e->line);
     e->line_pos = 0;
     estimator_reset(e);
-    apply_delay(e, e->config.delay_ms >= 0 ? ms_to_frames(e, e->config.delay_ms) : 0);
+    size_t fixed = e->config.delay_ms >= 0 ? ms_to_frames(e, e->config.delay_ms) : 0;
+    apply_delay(e, fixed, fixed);
     if (e->speex) speex_echo_state_reset(e->speex);
     e->mic_power = e->out_power = 0.0;
     atomic_store_explicit(&e->erle_db, 0.0f, memory_order_relaxed);
@@ -235,9 +247,14 @@ static void estimate_delay(rta_echo *e, const int16_t *mic, const int16_t *ref) 
             best = l;
         }
     }
+    float far = 0.0f;
+    for (size_t l = 0; l < e->lags; l++)
+        if ((l + e->tail_lags < best || l > best + e->tail_lags) && fabsf(xc[l]) > far) far = fabsf(xc[l]);
     double norm = sqrt(e->menergy * e->renergy);
-    if (norm <= 0.0 || peak / norm < LOCK_CORRELATION) return;
-    if (e->candidate_blocks > 0 && (best + 1 >= e->candidate && best <= e->candidate + 1))
+    if (++e->learnt < LEARN_BLOCKS || norm <= 0.0 || peak / norm < LOCK_CORRELATION || peak < LOCK_PROMINENCE * far)
+        return;
+    size_t jitter = (size_t)LOCK_JITTER_MS * (size_t)(e->config.rate / e->decim) / 1000;
+    if (e->candidate_blocks > 0 && best + jitter >= e->candidate && best <= e->candidate + jitter)
         e->candidate_blocks++;
     else {
         e->candidate = best;
@@ -249,7 +266,7 @@ static void estimate_delay(rta_echo *e, const int16_t *mic, const int16_t *ref) 
      * into it is well placed (early reflections make the peak hop by a few ms, and each move is a re-adaptation). */
     if (e->locked && delay >= e->applied + e->margin / 2 && delay <= e->applied + 3 * e->margin) return;
     size_t target = delay > e->margin ? delay - e->margin : 0;
-    apply_delay(e, target);
+    apply_delay(e, target, delay);
     /* The filter learnt the old alignment: start it again rather than let it unlearn. */
     if (e->speex) speex_echo_state_reset(e->speex);
     e->locked = 1;

@@ -1,0 +1,143 @@
+"""The C echo canceller (csrc/rta_echo.c through rtaudiod._ext._echo) on echo paths built from real speech
+(echopaths.py): ERLE floors on the linear path, the bulk delay found, double talk kept, figures that tell the
+truth, and bad input refused. Signal figures, never timings. The long runs (25 s scenes at 48 kHz, both paths,
+both engines: the figures of docs/echo.md) are behind RTAUDIOD_SLOW=1."""
+
+import numpy as np
+import pytest
+
+import echopaths as ep
+from conftest import SLOW
+
+ENGINES = ["speex", "webrtc"]
+
+
+def test_default_engine_is_the_one_chosen_by_measurement(c_canceller):
+    from rtaudiod._ext._echo import DEFAULT_ENGINE, ENGINES as BUILT
+
+    assert DEFAULT_ENGINE == "speex" and c_canceller(16000).engine == "speex"  # docs/echo.md says why
+    assert set(BUILT) == set(ENGINES)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_linear_echo_is_cancelled_and_its_delay_found(c_canceller, engine):
+    scene = ep.scene("linear", rate=16000, seconds=10.0, delay_ms=80)
+    run = ep.cancel(scene, engine)
+    erle = ep.erle_db(scene, run.out, from_s=5.0)
+    # Measured: speex ~65 dB (the residual suppression silences echo-only blocks), webrtc ~28 dB (its linear
+    # filter works below 8 kHz only). Floors with margin: the issue's 25 dB target for the engine we ship.
+    assert erle >= (35.0 if engine == "speex" else 18.0), erle
+    figures = run.figures[-1]
+    assert figures["delay_locked"] and abs(figures["delay_ms"] - 80.0) <= 2.0, figures
+    assert figures["converged"] and figures["erle_db"] >= 10.0, figures
+    assert figures["blocks"] == scene.mic.size // (scene.rate // 100)
+    assert 0 < figures["echo_blocks"] < figures["blocks"]  # the reply's pauses are not counted
+
+
+@pytest.mark.parametrize("delay_ms", [30, 170, 350])
+def test_bulk_delay_estimate_follows_the_path(c_canceller, delay_ms):
+    scene = ep.scene("linear", rate=16000, seconds=6.0, delay_ms=delay_ms)
+    figures = ep.cancel(scene, None).figures[-1]
+    assert figures["delay_locked"] and abs(figures["delay_ms"] - delay_ms) <= 2.0, figures
+
+
+def test_a_microphone_that_does_not_hear_the_speaker_locks_nothing(c_canceller):
+    """Headphones, or a speaker in another room: the reference plays, the microphone hears a person and noise only.
+    No delay is locked, no convergence claimed, and the person passes."""
+    scene = ep.scene("linear", rate=16000, seconds=10.0, double_talk_at_s=1.0)
+    noise = np.random.default_rng(5).standard_normal(scene.mic.size) * 30
+    scene.mic = np.clip(np.round(scene.person + noise), -32768, 32767).astype("<i2")
+    run = ep.cancel(scene, None)
+    assert not any(f["delay_locked"] or f["converged"] for f in run.figures), run.figures
+    assert ep.double_talk(scene, run.out)[0] >= 0.9
+
+
+@pytest.mark.parametrize("delay_ms", [120, 300])
+def test_reverberant_delay_is_found_through_double_talk(c_canceller, delay_ms):
+    scene = ep.scene("reverberant", rate=16000, seconds=6.0, delay_ms=delay_ms, double_talk_at_s=3.0)
+    figures = ep.cancel(scene, None).figures[-1]
+    # the direct path, or an early reflection within a few ms of it
+    assert figures["delay_locked"] and delay_ms - 1 <= figures["delay_ms"] <= delay_ms + 8, figures
+
+
+def test_double_talk_keeps_the_persons_voice(c_canceller):
+    scene = ep.scene("linear", rate=16000, seconds=14.0, delay_ms=80, double_talk_at_s=8.0)
+    out = ep.cancel(scene, None).out
+    corr, latency_ms = ep.double_talk(scene, out)
+    raw, _ = ep.double_talk(scene, scene.mic)
+    assert corr >= 0.85 and corr > raw, (corr, raw)  # measured 0.97; the issue's target 0.8
+    assert latency_ms <= 10.0  # speex's preprocessor works one 10 ms block behind
+    start, end = scene.person_span
+    kept = np.mean(out[start:end].astype(float) ** 2) / np.mean(scene.person[start:end] ** 2)
+    assert 10 * np.log10(kept) > -3.0
+
+
+def test_periods_of_any_whole_blocks_give_the_same_output(c_canceller):
+    """The engines work on 10 ms blocks: a 10 ms or a 40 ms device period is the same computation, bit for bit."""
+    scene = ep.scene("linear", rate=16000, seconds=3.0, delay_ms=60)
+    a = ep.cancel(scene, None, period_ms=10).out
+    b = ep.cancel(scene, None, period_ms=40).out
+    n = min(a.size, b.size) - scene.rate // 10
+    assert np.array_equal(a[:n], b[:n])
+
+
+def test_in_place_and_bytes(c_canceller):
+    scene = ep.scene("linear", rate=16000, seconds=2.0, delay_ms=60)
+    n = scene.rate // 50
+    one, two = c_canceller(16000), c_canceller(16000)
+    for start in range(0, scene.mic.size - n + 1, n):
+        mic, ref = scene.mic[start:start + n], scene.ref[start:start + n]
+        returned = one.process(mic.tobytes(), ref.tobytes())
+        buf = bytearray(mic.tobytes())
+        assert two.process(buf, ref, buf) is None
+        assert returned == bytes(buf)
+
+
+def test_silence_learns_nothing(c_canceller):
+    canceller = c_canceller(48000)
+    zeros = np.zeros(4800, "<i2")
+    for _ in range(20):
+        canceller.process(zeros, zeros, zeros)
+    f = canceller.figures()
+    assert f == {"erle_db": 0.0, "delay_ms": 0.0, "delay_locked": False, "converged": False, "blocks": 200,
+                 "echo_blocks": 0}
+
+
+def test_a_fixed_delay_is_used_as_given(c_canceller):
+    canceller = c_canceller(16000, delay_ms=120)
+    f = canceller.figures()
+    assert f["delay_ms"] == 120.0 and f["delay_locked"]
+
+
+def test_bad_input_is_refused(c_canceller):
+    canceller = c_canceller(24000)
+    block = canceller.block_frames
+    assert block == 240
+    good = bytes(2 * block)
+    with pytest.raises(ValueError, match="whole 240-frame blocks"):
+        canceller.process(bytes(2 * block - 2), bytes(2 * block - 2))
+    with pytest.raises(ValueError, match="same length"):
+        canceller.process(good, bytes(4 * block))
+    with pytest.raises(ValueError, match="out must be as long"):
+        canceller.process(good, good, bytearray(10))
+    with pytest.raises(TypeError, match="writable"):
+        canceller.process(good, good, good)
+    with pytest.raises(ValueError, match="echo engine must be one of"):
+        c_canceller(24000, "nlms")
+    for kwargs in ({"rate": 7000}, {"rate": 44150}, {"rate": 48000, "tail_ms": 5}):
+        with pytest.raises(ValueError, match="bad echo canceller settings"):
+            c_canceller(**kwargs)
+    with pytest.raises(ValueError, match="delay_ms must be between"):
+        c_canceller(16000, delay_ms=900)
+    assert canceller.process(good, good) == good  # still serving
+
+
+@pytest.mark.skipif(not SLOW, reason="the 25 s scenes of docs/echo.md: RTAUDIOD_SLOW=1")
+@pytest.mark.parametrize("path", ["linear", "reverberant"])
+def test_issue_targets_at_48k(c_canceller, path):
+    """The issue's targets on the shipped engine: ERLE >= 25 dB linear, >= 15 dB reverberant; double talk >= 0.8."""
+    scene = ep.scene(path, rate=48000, seconds=25.0, delay_ms=120, double_talk_at_s=16.0)
+    run = ep.cancel(scene, None)
+    assert ep.erle_db(scene, run.out, from_s=8.0) >= (25.0 if path == "linear" else 15.0)
+    assert ep.double_talk(scene, run.out)[0] >= 0.8
+    assert ep.convergence_s(scene, run.out) is not None
