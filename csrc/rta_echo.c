@@ -19,9 +19,13 @@
 #define MARGIN_MS 10
 /* Learn only while the reference plays: a block's mean power above -50 dBFS. */
 #define REF_ACTIVE_POWER 1.07e4
-/* The correlation window (the accumulators' time constant) and the ERLE window. */
+/* The correlation window (the accumulators' time constant) and the ERLE window. The ERLE figure is a mean of each
+ * echo block's ERLE in dB, each clipped to [ERLE_FLOOR_DB, ERLE_CEILING_DB]: a mean of powers would let one block of
+ * a person talking (60 dB above a good residual) hide the echo blocks for seconds. */
 #define XCORR_WINDOW_S 4.0
 #define ERLE_WINDOW_S 1.0
+#define ERLE_FLOOR_DB (-10.0)
+#define ERLE_CEILING_DB 60.0
 /* A new estimate is applied when, after at least LEARN_BLOCKS blocks of reference, its peak stands LOCK_PROMINENCE
  * times above every peak farther than a filter tail from it (a reflection within the tail is the same room; speech's
  * self-similarity and noise make the far peaks), its normalised correlation is at least LOCK_CORRELATION (low: a
@@ -67,7 +71,7 @@ struct rta_echo {
     int candidate_blocks;
     int locked;
 
-    double erle_decay, mic_power, out_power;
+    double erle_decay, erle;   /* the leaky mean of the blocks' ERLE, dB */
 
     /* Published for other threads (relaxed: each figure stands alone). */
     _Atomic float erle_db;
@@ -201,7 +205,7 @@ void rta_echo_reset(rta_echo *e) {
     size_t fixed = e->config.delay_ms >= 0 ? ms_to_frames(e, e->config.delay_ms) : 0;
     apply_delay(e, fixed, fixed);
     if (e->speex) speex_echo_state_reset(e->speex);
-    e->mic_power = e->out_power = 0.0;
+    e->erle = 0.0;
     atomic_store_explicit(&e->erle_db, 0.0f, memory_order_relaxed);
     atomic_store_explicit(&e->delay_locked, e->locked, memory_order_relaxed);
     atomic_store_explicit(&e->converged, 0, memory_order_relaxed);
@@ -269,6 +273,7 @@ static void estimate_delay(rta_echo *e, const int16_t *mic, const int16_t *ref) 
     apply_delay(e, target, delay);
     /* The filter learnt the old alignment: start it again rather than let it unlearn. */
     if (e->speex) speex_echo_state_reset(e->speex);
+    atomic_store_explicit(&e->converged, 0, memory_order_relaxed);
     e->locked = 1;
     atomic_store_explicit(&e->delay_locked, 1, memory_order_relaxed);
 }
@@ -303,11 +308,14 @@ static void process_block(rta_echo *e, const int16_t *mic, const int16_t *ref, i
     atomic_fetch_add_explicit(&e->blocks, 1, memory_order_relaxed);
     if (!echo_here) return;
     atomic_fetch_add_explicit(&e->echo_blocks, 1, memory_order_relaxed);
-    e->mic_power = e->mic_power * e->erle_decay + mic_power;
-    e->out_power = e->out_power * e->erle_decay + block_power(out, e->block);
-    float erle = (float)(10.0 * log10((e->mic_power + 1.0) / (e->out_power + 1.0)));
-    atomic_store_explicit(&e->erle_db, erle, memory_order_relaxed);
-    atomic_store_explicit(&e->converged, e->locked && erle >= RTA_ECHO_CONVERGED_DB, memory_order_relaxed);
+    double block_erle = 10.0 * log10((mic_power + 1.0) / (block_power(out, e->block) + 1.0));
+    block_erle = block_erle < ERLE_FLOOR_DB ? ERLE_FLOOR_DB : block_erle > ERLE_CEILING_DB ? ERLE_CEILING_DB : block_erle;
+    e->erle = e->erle * e->erle_decay + block_erle * (1.0 - e->erle_decay);
+    atomic_store_explicit(&e->erle_db, (float)e->erle, memory_order_relaxed);
+    /* Converged latches (until a reset or a new delay): a person talking lowers the ERLE for a while, and whoever
+     * reads the flag (to stop gating the microphone, say) must not gate them for it. */
+    if (e->locked && e->erle >= RTA_ECHO_CONVERGED_DB)
+        atomic_store_explicit(&e->converged, 1, memory_order_relaxed);
 }
 
 rta_echo_status rta_echo_process(rta_echo *e, const int16_t *mic_in, const int16_t *ref_in, int16_t *out, size_t n) {

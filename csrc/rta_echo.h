@@ -81,10 +81,12 @@ void rta_echo_reset(rta_echo *echo);
 
 /* Live figures, readable from any thread. */
 typedef struct {
-    float erle_db;        /* 10 log10(mic power / output power) over recent blocks where the reference plays */
+    float erle_db;        /* mean of 10 log10(mic power / output power) over the last ~1 s of blocks where the
+                             (aligned) reference plays, each block clipped to [-10, 60] dB */
     float delay_ms;       /* the bulk delay applied to the reference (estimated, or fixed) */
     int delay_locked;     /* the estimator found a confident delay (always 1 with a fixed delay) */
-    int converged;        /* delay locked and erle_db >= RTA_ECHO_CONVERGED_DB */
+    int converged;        /* erle_db reached RTA_ECHO_CONVERGED_DB with the delay locked; stays set through double
+                             talk, cleared by a reset or a new delay */
     uint64_t blocks;      /* blocks processed */
     uint64_t echo_blocks; /* ...of which the reference was playing */
 } rta_echo_figures;
