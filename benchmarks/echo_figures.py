@@ -9,8 +9,10 @@ windows of 100 ms in a row at >= 10 dB), double talk (the correlation of the out
 who talks from 16 s; "none" is the raw microphone's), the output's latency against the input, CPU per second of
 audio (this machine), and the canceller's own estimates (its ERLE figure and the bulk delay it found, with the true
 one). Targets (issue 18): ERLE >= 25 dB linear, >= 15 dB reverberant; double talk >= 0.8.
---pulse adds the sound server's reference canceller: module-echo-cancel (webrtc) on a private PulseAudio, the scene
-played through it in real time (benchmarks/echo_pulse.py).
+The drift column: the speaker's and the microphone's clocks differ by that many ppm (two devices rather than one
+card), so the echo's delay slides by that many microseconds a second.
+--pulse adds the sound server's reference canceller: module-echo-cancel (webrtc) on a private PulseAudio with a
+module-loopback echo path, in real time, and both engines on the same recording (benchmarks/echo_pulse.py).
 """
 
 from __future__ import annotations
@@ -19,21 +21,25 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "echo"))
 import echopaths as ep  # noqa: E402
 
-SCENES = [("linear", 40.0), ("linear", 120.0), ("linear", 250.0), ("reverberant", 120.0)]
-TARGET_DB = {"linear": 25.0, "reverberant": 15.0}
+# (path, bulk delay ms, clock drift ppm): one card (no drift), and a speaker and a microphone on two clocks.
+SCENES = [("linear", 40.0, 0), ("linear", 120.0, 0), ("linear", 250.0, 0), ("reverberant", 120.0, 0),
+          ("linear", 120.0, 10), ("linear", 120.0, 50), ("reverberant", 120.0, 50)]
+TARGET_DB = {"linear": 25.0, "reverberant": 15.0, "pulse loopback": 25.0}
 
 
-def row(name: str, path: str, scene: ep.Scene, out, cpu_s: float | None, figures: dict | None) -> str:
+def row(name: str, path: str, drift: str, scene: ep.Scene, out, cpu_s: float | None, figures: dict | None) -> str:
     erle = ep.erle_db(scene, out, from_s=8.0) if name != "none" else 0.0
     conv = ep.convergence_s(scene, out) if name != "none" else None
     corr, latency = ep.double_talk(scene, out)
     cpu = f"{cpu_s / scene.seconds * 1000:6.1f}" if cpu_s is not None else "     -"
     own = f"{figures['erle_db']:5.1f} dB {figures['delay_ms']:6.1f} ms" if figures else "       -"
     ok = "ok" if name == "none" or (erle >= TARGET_DB[path] and corr >= 0.8) else "MISS"
-    return (f"{path:12s} {scene.delay_ms:5.0f} {name:8s} {erle:7.1f} {('-' if conv is None else f'{conv:.2f}'):>7s} "
+    return (f"{path:14s} {scene.delay_ms:5.0f} {drift:>5s} {name:8s} {erle:7.1f} {('-' if conv is None else f'{conv:.2f}'):>7s} "
             f"{corr:6.3f} {latency:6.1f} {cpu} {own:>20s}  {ok}")
 
 
@@ -46,20 +52,39 @@ def main(argv: list[str] | None = None) -> int:
     from rtaudiod._ext._echo import ENGINES
 
     print(f"echo canceller figures at {args.rate} Hz, {args.seconds:.0f} s scenes, the person from 16 s")
-    print(f"{'path':12s} {'delay':>5s} {'engine':8s} {'ERLE dB':>7s} {'conv s':>7s} {'dtalk':>6s} {'lat ms':>6s} "
+    print(f"{'path':14s} {'delay':>5s} {'drift':>5s} {'engine':8s} {'ERLE dB':>7s} {'conv s':>7s} {'dtalk':>6s} {'lat ms':>6s} "
           f"{'cpu ms/s':>6s} {'own: ERLE, delay':>20s}")
-    for path, delay in SCENES:
-        scene = ep.scene(path, rate=args.rate, seconds=args.seconds, delay_ms=delay, double_talk_at_s=16.0)
-        print(row("none", path, scene, scene.mic, None, None))
+    for path, delay, ppm in SCENES:
+        scene = ep.scene(path, rate=args.rate, seconds=args.seconds, delay_ms=delay, double_talk_at_s=16.0,
+                         drift_ppm=ppm)
+        print(row("none", path, f"{ppm}", scene, scene.mic, None, None))
         for engine in ENGINES:
             run = ep.cancel(scene, engine)
-            print(row(engine, path, scene, run.out, run.cpu_s, run.figures[-1]))
-        if args.pulse:
-            from benchmarks.echo_pulse import pulse_cancel
+            print(row(engine, path, f"{ppm}", scene, run.out, run.cpu_s, run.figures[-1]))
+    if args.pulse:
+        from benchmarks.echo_pulse import RATE, pulse_run
 
-            out = pulse_cancel(scene)
-            print(row("pulse", path, scene, out, None, None))
+        scene, out = pulse_run(seconds=args.seconds)
+        quiet = slice(0, scene.person_span[0])
+        gain = 10 * np.log10(np.mean(scene.echo[quiet] ** 2) / np.mean(scene.ref[quiet].astype(np.float64) ** 2))
+        print(f"pulse loopback at {RATE} Hz: echo {gain:.1f} dB under the reference; module-loopback's rate control "
+              f"drifts its delay by {drift_ppm(scene):.0f} ppm")
+        print(row("none", scene.name, "loop", scene, scene.mic, None, None))
+        print(row("pulse", scene.name, "loop", scene, out, None, None))
+        for engine in ENGINES:
+            run = ep.cancel(scene, engine)
+            print(row(engine, scene.name, "loop", scene, run.out, run.cpu_s, run.figures[-1]))
     return 0
+
+
+def drift_ppm(scene: ep.Scene) -> float:
+    """The echo's delay drift over the echo-only part (before the person), from the lag in its first and last 2 s."""
+    from benchmarks.echo_pulse import _lag
+
+    r, end = scene.rate, scene.person_span[0] - scene.rate
+    first = _lag(scene.mic[: 2 * r], scene.ref[: 2 * r], r // 4)
+    last = _lag(scene.mic[end - 2 * r:end], scene.ref[end - 2 * r:end], r // 4)
+    return (last - first) / (end - 2 * r) * 1e6
 
 
 if __name__ == "__main__":

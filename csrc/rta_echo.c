@@ -113,7 +113,7 @@ static void engine_destroy(rta_echo *e) {
 static rta_echo_status engine_create(rta_echo *e) {
     int rate = e->config.rate;
     if (e->config.engine == RTA_ECHO_WEBRTC) {
-        e->webrtc = rta_webrtc_aec_create(rate, e->config.suppress);
+        e->webrtc = rta_webrtc_aec_create(rate);
         return e->webrtc ? RTA_ECHO_OK : RTA_ECHO_EENGINE;
     }
     e->speex = speex_echo_state_init((int)e->block, (int)ms_to_frames(e, e->config.tail_ms));

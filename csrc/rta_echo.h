@@ -45,7 +45,7 @@ typedef enum {
     RTA_ECHO_WEBRTC = 1,
 } rta_echo_engine;
 
-#define RTA_ECHO_DEFAULT RTA_ECHO_SPEEX
+#define RTA_ECHO_DEFAULT RTA_ECHO_WEBRTC
 
 typedef enum {
     RTA_ECHO_OK = 0,
@@ -60,10 +60,11 @@ typedef struct {
     int tail_ms;          /* the room the adaptive filter covers after the bulk delay (speex; webrtc's is fixed) */
     int max_delay_ms;     /* longest bulk delay searched and held in the delay line */
     int delay_ms;         /* < 0: estimate the bulk delay; >= 0: use this one */
-    int suppress;         /* residual echo suppression after the linear filter: 1 on, 0 off */
+    int suppress;         /* speex: the preprocessor's residual echo suppression after the filter, 1 on, 0 off;
+                             webrtc: its non-linear processor is always on, at its lowest level */
 } rta_echo_config;
 
-/* Sensible defaults for a loudspeaker at `rate`: the default engine, 128 ms tail, 500 ms delay search. */
+/* Defaults for a loudspeaker at `rate`: the default engine, 128 ms tail, 500 ms delay search, suppression on. */
 void rta_echo_config_default(rta_echo_config *config, int rate);
 
 rta_echo *rta_echo_create(const rta_echo_config *config, rta_echo_status *status);

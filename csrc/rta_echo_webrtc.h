@@ -15,7 +15,7 @@ extern "C" {
 typedef struct rta_webrtc_aec rta_webrtc_aec;
 
 /* NULL when the library refuses the rate or memory runs out. */
-rta_webrtc_aec *rta_webrtc_aec_create(int rate, int suppress);
+rta_webrtc_aec *rta_webrtc_aec_create(int rate);
 void rta_webrtc_aec_destroy(rta_webrtc_aec *aec);
 /* ref: the block the speaker played (already aligned); mic: the block heard, cancelled in place. 0 on success. */
 int rta_webrtc_aec_process(rta_webrtc_aec *aec, const int16_t *ref, int16_t *mic);

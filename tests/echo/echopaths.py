@@ -100,9 +100,16 @@ class Scene:
         return self.ref.size / self.rate
 
 
+def drifted(x: np.ndarray, ppm: float) -> np.ndarray:
+    """x as a device whose clock runs `ppm` parts per million fast plays it: the delay grows by ppm us a second."""
+    t = np.arange(x.size) * (1 - ppm * 1e-6)
+    return np.interp(t, np.arange(x.size), x)
+
+
 def scene(path: str, rate: int = 48000, seconds: float = 20.0, *, delay_ms: float = 60.0,
-          double_talk_at_s: float | None = None, seed: int = 18) -> Scene:
-    """A scene on the `linear` or `reverberant` path; with double_talk_at_s, the person starts talking then."""
+          double_talk_at_s: float | None = None, drift_ppm: float = 0.0, seed: int = 18) -> Scene:
+    """A scene on the `linear` or `reverberant` path; with double_talk_at_s, the person starts talking then; with
+    drift_ppm, the speaker's clock and the microphone's differ (two devices, not one card)."""
     ref = reply(rate, seconds)
     d = int(delay_ms * rate / 1000)
     rng = np.random.default_rng(seed)
@@ -115,6 +122,8 @@ def scene(path: str, rate: int = 48000, seconds: float = 20.0, *, delay_ms: floa
         noise = rng.standard_normal(ref.size) * 32768 * 10 ** (-60 / 20)  # -60 dBFS rms, a quiet room
     else:
         raise ValueError(f"unknown echo path {path!r}")
+    if drift_ppm:
+        echo = drifted(echo, drift_ppm)
     person = np.zeros(ref.size)
     span = (0, 0)
     if double_talk_at_s is not None:

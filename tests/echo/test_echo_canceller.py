@@ -15,7 +15,7 @@ ENGINES = ["speex", "webrtc"]
 def test_default_engine_is_the_one_chosen_by_measurement(c_canceller):
     from rtaudiod._ext._echo import DEFAULT_ENGINE, ENGINES as BUILT
 
-    assert DEFAULT_ENGINE == "speex" and c_canceller(16000).engine == "speex"  # docs/echo.md says why
+    assert DEFAULT_ENGINE == "webrtc" and c_canceller(16000).engine == "webrtc"  # docs/echo.md says why
     assert set(BUILT) == set(ENGINES)
 
 
@@ -24,9 +24,9 @@ def test_linear_echo_is_cancelled_and_its_delay_found(c_canceller, engine):
     scene = ep.scene("linear", rate=16000, seconds=10.0, delay_ms=80)
     run = ep.cancel(scene, engine)
     erle = ep.erle_db(scene, run.out, from_s=5.0)
-    # Measured: speex ~65 dB (the residual suppression silences echo-only blocks), webrtc ~28 dB (its linear
-    # filter works below 8 kHz only). Floors with margin: the issue's 25 dB target for the engine we ship.
-    assert erle >= (35.0 if engine == "speex" else 18.0), erle
+    # Measured: speex 56 dB (its residual suppression silences echo-only blocks), webrtc 38 dB. Floors with margin
+    # over the issue's 25 dB target.
+    assert erle >= (40.0 if engine == "speex" else 30.0), erle
     figures = run.figures[-1]
     assert figures["delay_locked"] and abs(figures["delay_ms"] - 80.0) <= 2.0, figures
     assert figures["converged"] and figures["erle_db"] >= 10.0, figures
@@ -60,16 +60,24 @@ def test_reverberant_delay_is_found_through_double_talk(c_canceller, delay_ms):
     assert figures["delay_locked"] and delay_ms - 1 <= figures["delay_ms"] <= delay_ms + 8, figures
 
 
-def test_double_talk_keeps_the_persons_voice(c_canceller):
+@pytest.mark.parametrize("engine, floor", [("speex", 0.9), ("webrtc", 0.8)])
+def test_double_talk_keeps_the_persons_voice(c_canceller, engine, floor):
+    """A person talking over the reply comes through (the issue's target: correlation >= 0.8 with their clean voice).
+    Measured here: speex 0.97, better than the raw microphone's 0.90 (it removes the echo and keeps the voice);
+    webrtc 0.87 (its non-linear processor also trims the voice). The converged flag holds through the talk."""
     scene = ep.scene("linear", rate=16000, seconds=14.0, delay_ms=80, double_talk_at_s=8.0)
-    out = ep.cancel(scene, None).out
-    corr, latency_ms = ep.double_talk(scene, out)
+    run = ep.cancel(scene, engine)
+    corr, latency_ms = ep.double_talk(scene, run.out)
     raw, _ = ep.double_talk(scene, scene.mic)
-    assert corr >= 0.85 and corr > raw, (corr, raw)  # measured 0.97; the issue's target 0.8
-    assert latency_ms <= 10.0  # speex's preprocessor works one 10 ms block behind
+    assert corr >= floor, (corr, raw)
+    if engine == "speex":
+        assert corr > raw, (corr, raw)
+    assert latency_ms <= 10.0  # speex's preprocessor works one 10 ms block behind, webrtc ~8 ms
     start, end = scene.person_span
-    kept = np.mean(out[start:end].astype(float) ** 2) / np.mean(scene.person[start:end] ** 2)
+    kept = np.mean(run.out[start:end].astype(float) ** 2) / np.mean(scene.person[start:end] ** 2)
     assert 10 * np.log10(kept) > -3.0
+    first = next(i for i, f in enumerate(run.figures) if f["converged"])
+    assert all(f["converged"] for f in run.figures[first:]), run.figures
 
 
 def test_periods_of_any_whole_blocks_give_the_same_output(c_canceller):
@@ -132,12 +140,29 @@ def test_bad_input_is_refused(c_canceller):
     assert canceller.process(good, good) == good  # still serving
 
 
+# (path, engine): the floors under the 48 kHz figures of docs/echo.md (ERLE dB, double-talk correlation), a few dB
+# and hundredths below what was measured. The issue's targets are 25 dB linear, 15 dB reverberant, 0.8: webrtc's
+# reverberant double talk (0.78 measured) misses it, and the floor says so rather than hide it.
+FLOORS_48K = {("linear", "speex"): (50.0, 0.9), ("linear", "webrtc"): (40.0, 0.85),
+              ("reverberant", "speex"): (22.0, 0.9), ("reverberant", "webrtc"): (30.0, 0.74)}
+
+
 @pytest.mark.skipif(not SLOW, reason="the 25 s scenes of docs/echo.md: RTAUDIOD_SLOW=1")
-@pytest.mark.parametrize("path", ["linear", "reverberant"])
-def test_issue_targets_at_48k(c_canceller, path):
-    """The issue's targets on the shipped engine: ERLE >= 25 dB linear, >= 15 dB reverberant; double talk >= 0.8."""
+@pytest.mark.parametrize("path, engine", list(FLOORS_48K))
+def test_figures_at_48k(c_canceller, path, engine):
     scene = ep.scene(path, rate=48000, seconds=25.0, delay_ms=120, double_talk_at_s=16.0)
-    run = ep.cancel(scene, None)
-    assert ep.erle_db(scene, run.out, from_s=8.0) >= (25.0 if path == "linear" else 15.0)
-    assert ep.double_talk(scene, run.out)[0] >= 0.8
+    run = ep.cancel(scene, engine)
+    erle_floor, talk_floor = FLOORS_48K[path, engine]
+    assert ep.erle_db(scene, run.out, from_s=8.0) >= erle_floor
+    assert ep.double_talk(scene, run.out)[0] >= talk_floor
     assert ep.convergence_s(scene, run.out) is not None
+
+
+@pytest.mark.skipif(not SLOW, reason="the 25 s scenes of docs/echo.md: RTAUDIOD_SLOW=1")
+def test_clock_drift_defeats_speex_not_webrtc(c_canceller):
+    """A speaker and a microphone on two clocks 50 ppm apart (the echo's delay slides 50 us a second): webrtc keeps
+    its ERLE, speex's linear filter cannot follow (17 dB measured, under the 25 dB target). Why webrtc ships."""
+    scene = ep.scene("linear", rate=48000, seconds=25.0, delay_ms=120, double_talk_at_s=16.0, drift_ppm=50)
+    webrtc = ep.erle_db(scene, ep.cancel(scene, "webrtc").out, from_s=8.0)
+    speex = ep.erle_db(scene, ep.cancel(scene, "speex").out, from_s=8.0)
+    assert webrtc >= 30.0 and speex < 25.0, (webrtc, speex)
