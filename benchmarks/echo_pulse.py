@@ -66,12 +66,12 @@ def pulse_run(seconds: float = 25.0, delay_ms: int = 120, person_at_s: float = 1
                 server.pactl("set-sink-input-volume", block.split("\n", 1)[0].strip(), "-10dB")
         recs = {name: server.record(name) for name in ("rtspk.monitor", "rtmic.monitor", "rt_aec_src")}
         time.sleep(0.5)
-        player = subprocess.Popen(["pacat", "--playback", "-d", "rt_aec_sink", "--latency-msec=50", *mono],
+        player = subprocess.Popen(["pacat", "--playback", "-d", "rt_aec_sink", "--latency-msec=200", *mono],
                                   stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, env=server.env)
 
         def person() -> None:
             time.sleep(person_at_s)
-            p = subprocess.Popen(["pacat", "--playback", "-d", "rtmic", "--latency-msec=50", *mono],
+            p = subprocess.Popen(["pacat", "--playback", "-d", "rtmic", "--latency-msec=200", *mono],
                                  stdin=subprocess.PIPE, stderr=subprocess.DEVNULL, env=server.env)
             p.communicate(voice.tobytes(), timeout=60)
 

@@ -77,7 +77,7 @@ def _system_source(input_device: int | str | None, server: SoundServer) -> str |
 
 
 def choose(mode: str, *, backend: str, capture: bool, playout: bool, input_device: int | str | None,
-           server: SoundServer, internal: bool, half_duplex: bool = False) -> EchoChoice:
+           server: SoundServer, internal: bool, half_duplex: bool = False, engine: str = "webrtc") -> EchoChoice:
     """The canceller for `mode` given the configured devices, the sound server and whether the C canceller exists.
 
     Raises ValueError for `internal` where it cannot run (the pure-Python build), with the message to show."""
@@ -97,7 +97,7 @@ def choose(mode: str, *, backend: str, capture: bool, playout: bool, input_devic
         return EchoChoice("system", 'audio.echo_cancel = "system": trusting the sound server to cancel the echo '
                           f"(echo-cancelled sources: {found}; the microphone configured is {input_device!r})")
     if mode == "internal":
-        return EchoChoice("internal", 'the internal canceller (audio.echo_cancel = "internal")'
+        return EchoChoice("internal", f'the internal canceller ({engine}; audio.echo_cancel = "internal")'
                           + (f", although the microphone is already the sound server's echo-cancelled source "
                              f"{system_source!r}" if system_source else ""))
     # auto
@@ -114,8 +114,8 @@ def choose(mode: str, *, backend: str, capture: bool, playout: bool, input_devic
     if not internal:
         return EchoChoice("off", "no echo canceller: this build runs the pure-Python twins (the canceller is C) "
                           "and the microphone is not a sound server's echo-cancelled source; consider half_duplex")
-    return EchoChoice("internal", "the internal canceller: the daemon plays to the speaker and records the "
-                      "microphone itself, and the microphone is not a sound server's echo-cancelled source")
+    return EchoChoice("internal", f"the internal canceller ({engine}): the daemon plays to the speaker and records "
+                      "the microphone itself, and the microphone is not a sound server's echo-cancelled source")
 
 
 def probe_sound_server(env: dict[str, str] | None = None, timeout: float = 2.0) -> SoundServer:

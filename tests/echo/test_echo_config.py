@@ -31,6 +31,9 @@ def test_auto_prefers_the_sound_servers_echo_cancelled_source():
 def test_auto_uses_the_internal_canceller_when_the_daemon_has_both_devices():
     choice = pick("auto", input_device="hw:1,0")
     assert choice.canceller == "internal" and "plays to the speaker and records the microphone" in choice.reason
+    assert "(webrtc)" in choice.reason
+    assert "(speex)" in choose("auto", backend="pyaudio", capture=True, playout=True, input_device=None,
+                               server=NO_SERVER, internal=True, engine="speex").reason
     assert pick("auto", backend="wav").canceller == "internal"  # the file harness
 
 
@@ -73,6 +76,21 @@ def test_config_refuses_internal_in_the_pure_python_build_only():
     assert AudioConfig().echo_cancel == "auto"
     with pytest.raises(ConfigError, match="allowed: 'auto', 'internal', 'off', 'system'"):
         load_config(None, ["audio.echo_cancel=on"], env={})
+
+
+def test_the_twins_build_has_no_canceller_and_says_why():
+    from rtaudiod._py import echo
+
+    assert echo.ENGINES == ()
+    with pytest.raises(RuntimeError, match="the canceller is C only"):
+        echo.EchoCanceller(48000)
+
+
+def test_echo_engine_setting():
+    assert AudioConfig().echo_engine == "webrtc"
+    assert load_config(None, ["audio.echo_engine=speex"], env={}).audio.echo_engine == "speex"
+    with pytest.raises(ConfigError, match="allowed: 'speex', 'webrtc'"):
+        load_config(None, ["audio.echo_engine=nlms"], env={})
 
 
 def test_echo_sources_skip_monitors():
