@@ -3,9 +3,10 @@
 Groups: "echo 1s@48k linear" and "echo 1s@16k reverberant": one second of a converged scene (tests/echo/echopaths.py:
 the reply through the echo path) in 50 periods of 20 ms, as the capture callback will call it. The median divided by
 one second is the share of one core the canceller needs in real time. The subject ("rtaudiod") is the default engine,
-libspeexdsp; the contender is libwebrtc-audio-processing 0.3, PulseAudio's canceller. There is no pure-Python baseline
-a user would write: the "no canceller" figure is zero CPU and no cancellation. Each contender's output is checked once
-for cancellation (its ERLE on that second above 15 dB), not for equality: the engines compute different things.
+libwebrtc-audio-processing 0.3 (PulseAudio's canceller); the contender the other one, libspeexdsp. No pure-Python
+baseline a user would write: the "no canceller" figure is zero CPU and no cancellation. Each contender's output is
+checked once for cancellation (its ERLE on that second above 15 dB), not for equality: the engines compute different
+things.
 benchmarks/echo_figures.py prints the signal figures (ERLE, convergence, double talk) for the same scenes.
 """
 
@@ -48,7 +49,8 @@ def test_echo_cancel_one_second(benchmark, engine, rate, path):
             canceller.process(mic[start:start + period], ref[start:start + period], out[start:start + period])
         return out
 
-    benchmark.extra_info["contender"] = "rtaudiod" if engine == DEFAULT_ENGINE else f"{engine} (webrtc-audio-processing 0.3)"
+    names = {"webrtc": "webrtc (libwebrtc-audio-processing 0.3)", "speex": "speex (libspeexdsp)"}
+    benchmark.extra_info["contender"] = "rtaudiod" if engine == DEFAULT_ENGINE else names[engine]
     benchmark.extra_info["items"] = rate
     result = benchmark(one_second)
     echo = scene.echo[warm:warm + rate]

@@ -39,8 +39,9 @@ def row(name: str, path: str, drift: str, scene: ep.Scene, out, cpu_s: float | N
     cpu = f"{cpu_s / scene.seconds * 1000:6.1f}" if cpu_s is not None else "     -"
     own = f"{figures['erle_db']:5.1f} dB {figures['delay_ms']:6.1f} ms" if figures else "       -"
     ok = "ok" if name == "none" or (erle >= TARGET_DB[path] and corr >= 0.8) else "MISS"
-    return (f"{path:14s} {scene.delay_ms:5.0f} {drift:>5s} {name:8s} {erle:7.1f} {('-' if conv is None else f'{conv:.2f}'):>7s} "
-            f"{corr:6.3f} {latency:6.1f} {cpu} {own:>20s}  {ok}")
+    shown = "-" if conv is None else f"{conv:.2f}"
+    return (f"{path:14s} {scene.delay_ms:5.0f} {drift:>5s} {name:8s} {erle:7.1f} {shown:>7s} {corr:6.3f} "
+            f"{latency:6.1f} {cpu} {own:>20s}  {ok}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     from rtaudiod._ext._echo import ENGINES
 
     print(f"echo canceller figures at {args.rate} Hz, {args.seconds:.0f} s scenes, the person from 16 s")
-    print(f"{'path':14s} {'delay':>5s} {'drift':>5s} {'engine':8s} {'ERLE dB':>7s} {'conv s':>7s} {'dtalk':>6s} {'lat ms':>6s} "
-          f"{'cpu ms/s':>6s} {'own: ERLE, delay':>20s}")
+    print(f"{'path':14s} {'delay':>5s} {'drift':>5s} {'engine':8s} {'ERLE dB':>7s} {'conv s':>7s} {'dtalk':>6s} "
+          f"{'lat ms':>6s} {'cpu ms/s':>6s} {'own: ERLE, delay':>20s}")
     for path, delay, ppm in SCENES:
         scene = ep.scene(path, rate=args.rate, seconds=args.seconds, delay_ms=delay, double_talk_at_s=16.0,
                          drift_ppm=ppm)

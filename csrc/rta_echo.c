@@ -309,7 +309,8 @@ static void process_block(rta_echo *e, const int16_t *mic, const int16_t *ref, i
     if (!echo_here) return;
     atomic_fetch_add_explicit(&e->echo_blocks, 1, memory_order_relaxed);
     double block_erle = 10.0 * log10((mic_power + 1.0) / (block_power(out, e->block) + 1.0));
-    block_erle = block_erle < ERLE_FLOOR_DB ? ERLE_FLOOR_DB : block_erle > ERLE_CEILING_DB ? ERLE_CEILING_DB : block_erle;
+    if (block_erle < ERLE_FLOOR_DB) block_erle = ERLE_FLOOR_DB;
+    if (block_erle > ERLE_CEILING_DB) block_erle = ERLE_CEILING_DB;
     e->erle = e->erle * e->erle_decay + block_erle * (1.0 - e->erle_decay);
     atomic_store_explicit(&e->erle_db, (float)e->erle, memory_order_relaxed);
     /* Converged latches (until a reset or a new delay): a person talking lowers the ERLE for a while, and whoever

@@ -40,7 +40,8 @@ PERSON_VOICE = "en-us+f3"
 @functools.lru_cache(maxsize=None)
 def espeak(text: str, rate: int, voice: str = "en-us", wpm: int = 175) -> np.ndarray:
     """Real speech, int16 mono at `rate`: espeak-ng through sox (TESTING.md's recipe)."""
-    assert shutil.which("espeak-ng") and shutil.which("sox"), "espeak-ng and sox are required (scripts/install-system-deps)"
+    assert shutil.which("espeak-ng") and shutil.which("sox"), \
+        "espeak-ng and sox are required (scripts/install-system-deps)"
     wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "--stdout", text], check=True,
                          capture_output=True, timeout=60).stdout
     raw = subprocess.run(["sox", "-t", "wav", "-", "-t", "raw", "-r", str(rate), "-c", "1", "-b", "16",

@@ -37,8 +37,10 @@ def test_auto_uses_the_internal_canceller_when_the_daemon_has_both_devices():
     assert pick("auto", backend="wav").canceller == "internal"  # the file harness
 
 
-@pytest.mark.parametrize("kwargs, why", [({"backend": "null"}, "null backend"), ({"capture": False}, "capture is off"),
-                                         ({"playout": False}, "playout is off"), ({"half_duplex": True}, "half_duplex")])
+@pytest.mark.parametrize("kwargs, why", [
+    ({"backend": "null"}, "null backend"), ({"capture": False}, "capture is off"),
+    ({"playout": False}, "playout is off"), ({"half_duplex": True}, "half_duplex"),
+])
 def test_auto_is_off_when_there_is_no_echo_to_cancel(kwargs, why):
     choice = pick("auto", **kwargs)
     assert choice.canceller == "off" and why in choice.reason
