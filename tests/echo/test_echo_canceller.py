@@ -101,6 +101,36 @@ def test_in_place_and_bytes(c_canceller):
         assert returned == bytes(buf)
 
 
+def test_figures_are_read_from_another_thread_while_it_runs(c_canceller):
+    """The figures are atomics: another thread (the daemon's status) reads them while the canceller runs (process()
+    releases the GIL), and sees counts that only grow and a delay that is 0 or the path's."""
+    import math
+    import threading
+
+    scene = ep.scene("linear", rate=16000, seconds=6.0, delay_ms=80)
+    canceller = c_canceller(16000)
+    n = scene.rate // 100
+    done = threading.Event()
+
+    def run():
+        for start in range(0, scene.mic.size - n + 1, n):
+            canceller.process(scene.mic[start:start + n], scene.ref[start:start + n])
+        done.set()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    seen = []
+    while not done.is_set():
+        seen.append(canceller.figures())
+    worker.join()
+    seen.append(canceller.figures())
+    assert len(seen) > 1
+    assert all(a["blocks"] <= b["blocks"] and a["echo_blocks"] <= b["echo_blocks"] for a, b in zip(seen, seen[1:]))
+    assert all(f["delay_ms"] == 0.0 or abs(f["delay_ms"] - 80.0) <= 2.0 for f in seen)
+    assert all(math.isfinite(f["erle_db"]) for f in seen)
+    assert seen[-1]["blocks"] == scene.mic.size // n and seen[-1]["delay_locked"]
+
+
 def test_silence_learns_nothing(c_canceller):
     canceller = c_canceller(48000)
     zeros = np.zeros(4800, "<i2")
