@@ -32,11 +32,11 @@
  * person talking over the echo lowers it), and it held within LOCK_JITTER_MS for LOCK_BLOCKS blocks (each change
  * makes the filter re-adapt, so a passing peak must not move it). The prominence, a ratio, is what rejects a
  * microphone that does not hear the speaker. */
-#define LEARN_BLOCKS 100
+#define LEARN_BLOCKS 50
 #define LOCK_CORRELATION 0.1
 #define LOCK_PROMINENCE 2.0
 #define LOCK_JITTER_MS 2
-#define LOCK_BLOCKS 30
+#define LOCK_BLOCKS 20
 
 struct rta_echo {
     rta_echo_config config;

@@ -48,8 +48,8 @@
  *    non-linearity to the echo path; before the gating so the filter keeps learning while the uplink is gated.
  *  - The period must be a whole number of 10 ms blocks (the latency modes' 10/20/40 ms are; at 44.1 kHz 441 frames
  *    a block): open PortAudio with framesPerBuffer = period, not paFramesPerBufferUnspecified.
- *  - Until `converged` (the first 1.5-2 s of reference after start: 2-4 dB of ERLE over the first 2 s measured), the
- *    echo is nearly whole: gate the uplink while the speaker plays, as half-duplex does, until the flag sets (it
+ *  - Until `converged` (the first 1-2 s of reference after start: 1.5-8 dB of ERLE in the first second measured,
+ *    8-29 dB in the next), the echo is nearly whole: gate the uplink while the speaker plays, as half-duplex does, until the flag sets (it
  *    latches; 20 s of silence between replies keep the filter: the next reply starts at 34 dB, webrtc).
  *  - status: rta_echo_read_figures from the Python side (any thread), no lock.
  *  - A device change: rta_echo_reset (same thread as process), or destroy and create with the new rate.
