@@ -10,7 +10,8 @@ who talks from 16 s; "none" is the raw microphone's), the output's latency again
 audio (this machine), and the canceller's own estimates (its ERLE figure and the bulk delay it found, with the true
 one). Targets (issue 18): ERLE >= 25 dB linear, >= 15 dB reverberant; double talk >= 0.8.
 The drift column: the speaker's and the microphone's clocks differ by that many ppm (two devices rather than one
-card), so the echo's delay slides by that many microseconds a second.
+card), so the echo's delay slides by that many microseconds a second; "+d" rows are the engine told the drift
+(rta_echo_set_drift: the reference slides with the echo).
 --pulse adds the sound server's reference canceller: module-echo-cancel (webrtc) on a private PulseAudio with a
 module-loopback echo path, in real time, and both engines on the same recording (benchmarks/echo_pulse.py).
 """
@@ -62,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         for engine in ENGINES:
             run = ep.cancel(scene, engine)
             print(row(engine, path, f"{ppm}", scene, run.out, run.cpu_s, run.figures[-1]))
+        if ppm:  # told the drift, as the capture callback will measure it from the devices' clocks
+            for engine in ENGINES:
+                run = ep.cancel(scene, engine, drift_ppm=ppm)
+                print(row(engine + "+d", path, f"{ppm}", scene, run.out, run.cpu_s, run.figures[-1]))
     if args.pulse:
         from benchmarks.echo_pulse import RATE, pulse_run
 

@@ -52,6 +52,9 @@ struct rta_echo {
     int16_t *line;
     size_t line_len, line_pos;
     size_t applied;      /* frames the reference is held back */
+    double drift;        /* frames the echo's delay grows by per frame (two device clocks), rta_echo_set_drift */
+    double slide;        /* what it grew by since the delay was applied: the line is read `applied + slide` back */
+    size_t shown;        /* the bulk delay the figures report, at `slide` 0 */
     int16_t *aligned;
     int16_t *mic_copy;   /* speex reads the microphone after it starts writing out: a copy when out == mic */
 
@@ -195,7 +198,24 @@ size_t rta_echo_block_frames(const rta_echo *e) { return e->block; }
 /* Hold the reference back by `frames`; `shown` is the bulk delay the figures report. */
 static void apply_delay(rta_echo *e, size_t frames, size_t shown) {
     e->applied = frames > e->max_delay ? e->max_delay : frames;
+    e->slide = 0.0;
+    e->shown = shown;
     atomic_store_explicit(&e->delay_frames, (uint32_t)shown, memory_order_relaxed);
+}
+
+void rta_echo_set_drift(rta_echo *e, double ppm) { e->drift = ppm * 1e-6; }
+
+/* The reference `back` frames (fractional) before the newest sample in the line: Catmull-Rom cubic through the four
+ * samples around it. back >= 2, so the newest of them is at most the newest written. */
+static int16_t line_at(const rta_echo *e, double back) {
+    double pos = (double)e->line_pos - 1.0 - back;
+    while (pos < 0.0) pos += (double)e->line_len;
+    size_t i = (size_t)pos;
+    float f = (float)(pos - (double)i);
+    size_t n = e->line_len;
+    float y0 = e->line[(i + n - 1) % n], y1 = e->line[i % n], y2 = e->line[(i + 1) % n], y3 = e->line[(i + 2) % n];
+    float v = y1 + 0.5f * f * (y2 - y0 + f * (2.0f * y0 - 5.0f * y1 + 4.0f * y2 - y3 + f * (3.0f * (y1 - y2) + y3 - y0)));
+    return (int16_t)(v > 32767.0f ? 32767.0f : v < -32768.0f ? -32768.0f : v);
 }
 
 void rta_echo_reset(rta_echo *e) {
@@ -268,7 +288,8 @@ static void estimate_delay(rta_echo *e, const int16_t *mic, const int16_t *ref) 
     size_t delay = e->candidate * (size_t)e->decim;
     /* Once locked, the filter covers [applied, applied + tail]: a direct path from half a margin to three margins
      * into it is well placed (early reflections make the peak hop by a few ms, and each move is a re-adaptation). */
-    if (e->locked && delay >= e->applied + e->margin / 2 && delay <= e->applied + 3 * e->margin) return;
+    size_t now = e->applied + (size_t)(e->slide > 0.0 ? e->slide : 0.0);
+    if (e->locked && delay >= now + e->margin / 2 && delay <= now + 3 * e->margin) return;
     size_t target = delay > e->margin ? delay - e->margin : 0;
     apply_delay(e, target, delay);
     /* The filter learnt the old alignment: start it again rather than let it unlearn. */
@@ -281,12 +302,26 @@ static void estimate_delay(rta_echo *e, const int16_t *mic, const int16_t *ref) 
 static void process_block(rta_echo *e, const int16_t *mic, const int16_t *ref, int16_t *out) {
     if (e->config.delay_ms < 0 && block_power(ref, e->block) > REF_ACTIVE_POWER) estimate_delay(e, mic, ref);
 
-    /* Into the delay line, then the block `applied` frames older out of it. */
-    for (size_t i = 0; i < e->block; i++) {
-        e->line[e->line_pos] = ref[i];
-        size_t back = e->line_pos >= e->applied ? e->line_pos - e->applied : e->line_pos + e->line_len - e->applied;
-        e->aligned[i] = e->line[back];
-        e->line_pos = e->line_pos + 1 == e->line_len ? 0 : e->line_pos + 1;
+    /* Into the delay line, then the block `applied` frames older out of it; with two clocks, `applied + slide`
+     * frames older, the slide growing by the drift each frame (bounded by the line). */
+    if (e->drift == 0.0 && e->slide == 0.0) {
+        for (size_t i = 0; i < e->block; i++) {
+            e->line[e->line_pos] = ref[i];
+            size_t back = e->line_pos >= e->applied ? e->line_pos - e->applied : e->line_pos + e->line_len - e->applied;
+            e->aligned[i] = e->line[back];
+            e->line_pos = e->line_pos + 1 == e->line_len ? 0 : e->line_pos + 1;
+        }
+    } else {
+        for (size_t i = 0; i < e->block; i++) {
+            e->line[e->line_pos] = ref[i];
+            e->line_pos = e->line_pos + 1 == e->line_len ? 0 : e->line_pos + 1;
+            double back = (double)e->applied + e->slide;
+            back = back < 2.0 ? 2.0 : back > (double)e->max_delay ? (double)e->max_delay : back;
+            e->aligned[i] = line_at(e, back);
+            e->slide += e->drift;
+        }
+        double shown = (double)e->shown + e->slide;
+        atomic_store_explicit(&e->delay_frames, (uint32_t)(shown > 0.0 ? shown : 0.0), memory_order_relaxed);
     }
 
     /* The echo in this block is the aligned reference's (once locked): the ERLE counts those blocks only. */

@@ -27,7 +27,8 @@
  *  RTA_ECHO_WEBRTC libwebrtc-audio-processing 0.3's AEC (the canceller PulseAudio's module-echo-cancel uses),
  *                  through a C shim (rta_echo_webrtc.cc); its non-linear processor is its residual suppression.
  *  Chosen by measurement (benchmarks/echo_figures.py, docs/echo.md): RTA_ECHO_DEFAULT. webrtc holds against two
- *  device clocks (drift); speex keeps double talk better on one clock but falls to 13-17 dB at 50 ppm of drift.
+ *  device clocks whose drift nobody told it; speex keeps double talk better and cancels deeper on one clock, or with
+ *  the drift told (rta_echo_set_drift), but falls to 13-17 dB at 50 ppm of drift it was not told, at 2.4x the CPU.
  *
  * WIRING (the C capture callback, issue 17)
  *  - Create at stream open, when the device rate is known: rta_echo_config_default(&c, device_rate), set c.engine
@@ -51,6 +52,9 @@
  *  - Until `converged` (the first 1-2 s of reference after start: 1.5-8 dB of ERLE in the first second measured,
  *    8-29 dB in the next), the echo is nearly whole: gate the uplink while the speaker plays, as half-duplex does, until the flag sets (it
  *    latches; 20 s of silence between replies keep the filter: the next reply starts at 34 dB, webrtc).
+ *  - Two devices (two clocks): measure the ratio of the capture and playback sample rates as the devices run (frames
+ *    counted against PortAudio's timestamps over tens of seconds) and pass it as ppm to rta_echo_set_drift; refresh
+ *    it slowly. One device: leave it at 0.
  *  - status: rta_echo_read_figures from the Python side (any thread), no lock.
  *  - A device change: rta_echo_reset (same thread as process), or destroy and create with the new rate.
  */
@@ -102,6 +106,12 @@ size_t rta_echo_block_frames(const rta_echo *echo);
 /* One period: n frames of mic_in and ref_in, n frames into out (may be mic_in). */
 rta_echo_status rta_echo_process(rta_echo *echo, const int16_t *mic_in, const int16_t *ref_in, int16_t *out,
                                  size_t n);
+
+/* Two device clocks: the echo's delay grows by `ppm` microseconds a second (the microphone's clock against the
+ * speaker's, as the capture callback measures it from the devices' sample counts and timestamps; negative when it
+ * shrinks). The reference is then read from the delay line at a sliding, fractional position (cubic interpolation),
+ * so the adaptive filter sees a still room. 0 (the default) for one card. Same thread as process. */
+void rta_echo_set_drift(rta_echo *echo, double ppm);
 
 /* Forget the room and the delay (a device change): the next blocks learn again. Same thread as process. */
 void rta_echo_reset(rta_echo *echo);

@@ -11,7 +11,7 @@ from rtaudiod._ext.rta_echo cimport (
     RTA_ECHO_CONVERGED_DB, RTA_ECHO_DEFAULT, RTA_ECHO_EENGINE, RTA_ECHO_ENOMEM, RTA_ECHO_OK, RTA_ECHO_SPEEX,
     RTA_ECHO_WEBRTC, rta_echo_block_frames, rta_echo_config, rta_echo_config_default, rta_echo_create,
     rta_echo_destroy, rta_echo_engine, rta_echo_engine_name, rta_echo_figures, rta_echo_process,
-    rta_echo_read_figures, rta_echo_reset, rta_echo_status,
+    rta_echo_read_figures, rta_echo_reset, rta_echo_set_drift, rta_echo_status,
 )
 
 ENGINES = ("speex", "webrtc")
@@ -24,11 +24,12 @@ cdef class EchoCanceller:
 
     engine: "speex" or "webrtc" (None: the default, chosen by measurement); tail_ms: the room the adaptive
     filter covers after the bulk delay; max_delay_ms: the longest bulk delay searched; delay_ms: None to
-    estimate the bulk delay, else that delay fixed; suppress: residual echo suppression after the filter.
+    estimate the bulk delay, else that delay fixed; suppress: residual echo suppression after the filter;
+    drift_ppm: the speaker's and the microphone's clocks apart by that much (set_drift).
     """
 
     def __cinit__(self, int rate, engine=None, *, int tail_ms=128, int max_delay_ms=500, delay_ms=None,
-                  bint suppress=True):
+                  bint suppress=True, double drift_ppm=0.0):
         cdef rta_echo_config config
         rta_echo_config_default(&config, rate)
         if engine is not None:
@@ -54,6 +55,7 @@ cdef class EchoCanceller:
         self.rate = rate
         self.engine = rta_echo_engine_name(config.engine).decode()
         self.block_frames = rta_echo_block_frames(self._echo)
+        self.set_drift(drift_ppm)
 
     def __dealloc__(self):
         if self._echo != NULL:
@@ -91,6 +93,12 @@ cdef class EchoCanceller:
         finally:
             PyBuffer_Release(&m)
         return bytes(result) if result is not None else None
+
+    def set_drift(self, double ppm):
+        """The echo's delay grows by `ppm` microseconds a second (two device clocks); 0 for one card."""
+        if not -1000.0 <= ppm <= 1000.0:
+            raise ValueError(f"drift_ppm must be between -1000 and 1000, got {ppm}")
+        rta_echo_set_drift(self._echo, ppm)
 
     def reset(self):
         """Forget the room and the bulk delay."""

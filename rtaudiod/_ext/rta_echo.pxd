@@ -42,5 +42,6 @@ cdef extern from "rta_echo.h" nogil:
     rta_echo_status rta_echo_process(rta_echo *echo, const int16_t *mic_in, const int16_t *ref_in, int16_t *out,
                                      size_t n)
     void rta_echo_reset(rta_echo *echo)
+    void rta_echo_set_drift(rta_echo *echo, double ppm)
     void rta_echo_read_figures(const rta_echo *echo, rta_echo_figures *figures)
     const char *rta_echo_engine_name(rta_echo_engine engine)
