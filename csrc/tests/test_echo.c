@@ -122,6 +122,26 @@ static void cancels_linear_echo(rta_echo_engine engine, int in_place, int rate) 
     rta_echo_destroy(e);
 }
 
+/* The drifting reference (rta_echo_set_drift) reads the line at a fractional position: no allocation either, and the
+ * delay figure slides with it. */
+static void drift_slides_without_allocating(void) {
+    rta_echo_config c;
+    rta_echo_config_default(&c, 16000);
+    c.delay_ms = 100;
+    rta_echo *e = rta_echo_create(&c, NULL);
+    CHECK(e != NULL, "create");
+    if (!e) return;
+    rta_echo_set_drift(e, 500.0); /* 0.5 ms a second */
+    long before = allocations;
+    for (int p = 0; p < 16000 * 4; p += 320) rta_echo_process(e, ref + p, ref + p, out + p, 320);
+    rta_echo_figures f;
+    rta_echo_read_figures(e, &f);
+    CHECK(fabsf(f.delay_ms - 102.0f) <= 0.1f, "delay %.2f ms after 4 s at 500 ppm from 100 ms", f.delay_ms);
+    if (COUNTING)
+        CHECK(allocations == before, "the drifting reference allocated %ld times", allocations - before);
+    rta_echo_destroy(e);
+}
+
 int main(void) {
     refuses_bad_settings();
     for (int engine = RTA_ECHO_SPEEX; engine <= RTA_ECHO_WEBRTC; engine++) {
@@ -129,6 +149,7 @@ int main(void) {
         cancels_linear_echo((rta_echo_engine)engine, 1, 16000);
         cancels_linear_echo((rta_echo_engine)engine, 0, 48000);
     }
+    drift_slides_without_allocating();
     printf("%d passed, %d failed%s\n", passed, failed, COUNTING ? "" : " (allocations not counted under ASan)");
     return failed != 0;
 }
