@@ -214,7 +214,8 @@ static int16_t line_at(const rta_echo *e, double back) {
     float f = (float)(pos - (double)i);
     size_t n = e->line_len;
     float y0 = e->line[(i + n - 1) % n], y1 = e->line[i % n], y2 = e->line[(i + 1) % n], y3 = e->line[(i + 2) % n];
-    float v = y1 + 0.5f * f * (y2 - y0 + f * (2.0f * y0 - 5.0f * y1 + 4.0f * y2 - y3 + f * (3.0f * (y1 - y2) + y3 - y0)));
+    float v = y1 + 0.5f * f * (y2 - y0 + f * (2.0f * y0 - 5.0f * y1 + 4.0f * y2 - y3
+                                              + f * (3.0f * (y1 - y2) + y3 - y0)));
     return (int16_t)(v > 32767.0f ? 32767.0f : v < -32768.0f ? -32768.0f : v);
 }
 

@@ -50,8 +50,9 @@
  *  - The period must be a whole number of 10 ms blocks (the latency modes' 10/20/40 ms are; at 44.1 kHz 441 frames
  *    a block): open PortAudio with framesPerBuffer = period, not paFramesPerBufferUnspecified.
  *  - Until `converged` (the first 1-2 s of reference after start: 1.5-8 dB of ERLE in the first second measured,
- *    8-29 dB in the next), the echo is nearly whole: gate the uplink while the speaker plays, as half-duplex does, until the flag sets (it
- *    latches; 20 s of silence between replies keep the filter: the next reply starts at 34 dB, webrtc).
+ *    8-29 dB in the next), the echo is nearly whole: gate the uplink while the speaker plays, as half-duplex does,
+ *    until the flag sets (it latches; 20 s of silence between replies keep the filter: the next reply starts at
+ *    34 dB, webrtc).
  *  - Two devices (two clocks): measure the ratio of the capture and playback sample rates as the devices run (frames
  *    counted against PortAudio's timestamps over tens of seconds) and pass it as ppm to rta_echo_set_drift; refresh
  *    it slowly. One device: leave it at 0.
