@@ -36,7 +36,7 @@ INSTALLED := $(VENV)/.stamp-installed
 BENCH_INSTALLED := $(VENV)/.stamp-bench
 # What the editable install builds from. Only sources: the generated .c and the built .so in rtaudiod/_ext/ are the
 # install's own output (they would always look newer than the stamp).
-BUILD_INPUTS := pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h) \
+BUILD_INPUTS := pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.cc csrc/*.h) \
 	$(wildcard rtaudiod/_ext/*.pyx rtaudiod/_ext/*.pxd rtaudiod/_ext/*.pyi rtaudiod/_ext/*.py)
 
 # The venv belongs to one interpreter: its pyvenv.cfg names that interpreter's directory ("home"). When $(PY) is
@@ -166,7 +166,7 @@ venv-of-another-python:
 # Build products and stamps; the venvs stay (`rm -rf .venv .venv-noext` to make them again). The install stamps go
 # with the in-place .so files, so the next target builds the extension again.
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .benchmarks rtaudiod/_ext/*.c rtaudiod/_ext/*.so csrc/tests/build \
+	rm -rf build dist *.egg-info .pytest_cache .benchmarks rtaudiod/_ext/*.c rtaudiod/_ext/*.cpp rtaudiod/_ext/*.so csrc/tests/build \
 	    .venv/.stamp-installed .venv-noext/.stamp-installed .venv/.stamp-bench .venv-noext/.stamp-bench
 
 # ---------------------------------------------------------------------------------------------------------------------

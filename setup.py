@@ -8,6 +8,8 @@ Everything else about the package lives in pyproject.toml. Switches, all from th
 
 import os
 import platform
+import shlex
+import subprocess
 
 from setuptools import Extension, setup
 
@@ -54,6 +56,29 @@ def ext(name, sources, libraries=()):
     )
 
 
+def pkg_config(*packages):
+    """Compile and link flags of system libraries, from pkg-config (scripts/install-system-deps installs them)."""
+    try:
+        out = subprocess.run(["pkg-config", "--cflags", "--libs", *packages], check=True, capture_output=True,
+                             text=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SystemExit(f"setup.py: pkg-config found no {' '.join(packages)} (run scripts/install-system-deps): "
+                         f"{exc}") from None
+    flags = shlex.split(out)
+    return [f for f in flags if not f.startswith("-l")], [f for f in flags if f.startswith("-l")]
+
+
+def echo_ext():
+    """The echo canceller: C with a C++ shim over libwebrtc-audio-processing, so linked as C++ and compiled without
+    -std=c11 (a C-only flag; gcc's default gnu17 has the atomics)."""
+    compile_flags, libs = pkg_config("speexdsp", "webrtc-audio-processing")
+    extension = ext("_echo", ["rta_echo.c", "rta_echo_webrtc.cc"])
+    extension.extra_compile_args = [f for f in cflags if f != "-std=c11"] + compile_flags
+    extension.extra_link_args = ldflags + libs
+    extension.language = "c++"
+    return extension
+
+
 def extensions():
     if NO_EXT:
         return []
@@ -67,6 +92,7 @@ def extensions():
             # The real-time audio path: the system's libsoxr (Debian libsoxr-dev) and libportaudio (portaudio19-dev,
             # which PyAudio's build needs too).
             ext("_audio", ["rta_audio.c", "rta_pacer.c", "rta_pa.c", "rta_ring.c"], libraries=["soxr", "portaudio", "m"]),
+            echo_ext(),
         ],
         compiler_directives=DIRECTIVES,
         include_path=["rtaudiod/_ext"],

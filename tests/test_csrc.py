@@ -33,3 +33,32 @@ def test_c_core_driver(tmp_path, flags, driver):
     summary = re.search(r"(\d+) passed, (\d+) failed", run.stdout)
     assert run.returncode == 0 and summary, run.stdout + run.stderr
     assert int(summary.group(2)) == 0 and int(summary.group(1)) >= at_least, run.stdout
+
+
+@pytest.mark.parametrize("flags", [[], SANITIZE], ids=["plain", "asan-ubsan"])
+def test_echo_canceller_driver(tmp_path, flags):
+    """csrc/tests/test_echo.c: both engines cancel a linear echo and find its delay; the plain build also counts
+    the allocations rta_echo_process makes (none). The webrtc shim is C++: compiled with c++, linked with it."""
+    cc, cxx = shutil.which("cc") or shutil.which("gcc"), shutil.which("c++") or shutil.which("g++")
+    assert cc and cxx, "C and C++ compilers are needed (scripts/install-system-deps installs gcc and g++)"
+    pkg = subprocess.run(["pkg-config", "--cflags", "--libs", "speexdsp", "webrtc-audio-processing"],
+                         capture_output=True, text=True)
+    assert pkg.returncode == 0, f"libspeexdsp-dev and libwebrtc-audio-processing-dev are needed: {pkg.stderr}"
+    pkg_flags = pkg.stdout.split()
+    objects = []
+    for source, compiler, std in (("tests/test_echo.c", cc, ["-std=c11"]), ("rta_echo.c", cc, ["-std=c11"]),
+                                  ("rta_echo_webrtc.cc", cxx, [])):
+        obj = tmp_path / (Path(source).stem + ".o")
+        build = subprocess.run([compiler, *std, "-O2", "-g", "-Wall", "-Wextra", f"-I{CSRC}", *flags,
+                                *[f for f in pkg_flags if not f.startswith("-l")], "-c", str(CSRC / source),
+                                "-o", str(obj)], capture_output=True, text=True)
+        assert build.returncode == 0, build.stderr
+        objects.append(str(obj))
+    exe = tmp_path / "test_echo"
+    link = subprocess.run([cxx, *flags, "-o", str(exe), *objects, *[f for f in pkg_flags if f.startswith("-l")],
+                           "-lm"], capture_output=True, text=True)
+    assert link.returncode == 0, link.stderr
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    summary = re.search(r"(\d+) passed, (\d+) failed", run.stdout)
+    assert run.returncode == 0 and summary, run.stdout + run.stderr
+    assert int(summary.group(2)) == 0 and int(summary.group(1)) >= (51 if not flags else 38), run.stdout

@@ -67,6 +67,12 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     gain_db: float = 0.0
     mute: bool = False
     half_duplex: bool = False  # gate the mic while the speaker is audible (devices without echo cancel)
+    # Which echo canceller runs (rtaudiod/audio/echo.py, docs/echo.md): "auto" picks the sound server's
+    # echo-cancelled source when the microphone is one, else the internal one (C) when the daemon has both devices.
+    echo_cancel: Literal["auto", "internal", "system", "off"] = "auto"
+    # The internal canceller's engine: webrtc (libwebrtc-audio-processing) holds against a speaker and a microphone
+    # on two clocks; speex keeps a person's voice better over a reply on one clock (docs/echo.md, the figures).
+    echo_engine: Literal["webrtc", "speex"] = "webrtc"
     half_duplex_tail_ms: int = 250  # ...and this long after, for the room's echo to die down
     fade_ms: float = 2.5  # ramp at underrun/flush edges so cuts do not click
     capture: bool = True
@@ -91,6 +97,11 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             rate = getattr(self, key)
             if rate is not None and not 8000 <= rate <= 192000:
                 raise ValueError(f"{key} must be between 8000 and 192000 Hz, got {rate}")
+        if self.echo_cancel == "internal":
+            from rtaudiod.audio.echo import INTERNAL_REFUSED, internal_available
+
+            if not internal_available():
+                raise ValueError(INTERNAL_REFUSED)
         for key in ("input_channels", "output_channels"):
             ch = getattr(self, key)
             if ch is not None and not 1 <= ch <= 32:
