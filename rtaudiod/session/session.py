@@ -45,6 +45,7 @@ from .history import History
 from .link import Link, receive_loop
 from .stats import SessionStats
 from .subscribers import Callback, Subscribers
+from .responses import Responses
 from .tools import PendingCalls, ToolCall, ToolHandler, ToolRegistry
 from .uplink import FrameSender, TurnEnd, UplinkGate
 
@@ -123,14 +124,7 @@ class Session:
         self._ids = itertools.count(1)
         self._key: str | None = None  # the key of the current connection, only to scrub it from messages
         # responses: one active at a time; further response.create wait in the queue (never sent over one)
-        self._response_id: str | None = None
-        self._response_requested: str | None = None  # event_id of a response.create sent, not yet answered
-        self._response_queue: deque[rp.ResponseParams | None] = deque()
-        self._cancelled_request: str | None = None  # a response.create cancelled before its response.created
-        self._response_items: list[str] = []  # assistant message items of the active response
-        self._function_names: dict[str, str] = {}  # item_id -> tool name (beta's arguments.done has no name)
-        self._followups: dict[str, int] = {}  # response_id -> its calls whose output has not gone out yet
-        self._done_responses: deque[str] = deque(maxlen=64)
+        self._responses: Responses[rp.ResponseParams] = Responses()
         # turns
         self._user_speaking = False
         self._turn_open = False
@@ -287,7 +281,7 @@ class Session:
     @property
     def responding(self) -> bool:
         """A response is asked for, queued or in progress."""
-        return self._response_id is not None or self._response_requested is not None or bool(self._response_queue)
+        return self._responses.pending
 
     @property
     def turn_open(self) -> bool:
@@ -449,8 +443,8 @@ class Session:
     def _quiet(self) -> bool:
         """A moment to renew: nothing said, nothing playing, nothing pending."""
         with self._lock:
-            return (self._state is State.READY and self._response_id is None and self._response_requested is None
-                    and not self._response_queue and not self._turn_open and not self._user_speaking
+            return (self._state is State.READY and not self._responses.pending
+                    and not self._turn_open and not self._user_speaking
                     and self._pending.outstanding() == 0)
 
     def _fail(self, error: SessionError) -> None:
@@ -462,15 +456,9 @@ class Session:
     def _reset_conversation_state(self) -> None:
         """A new connection is a new conversation on the server: nothing of the old one is active there."""
         with self._lock:
-            self._response_id = None
-            self._response_requested = None
-            self._cancelled_request = None
-            self._response_queue.clear()
-            self._response_items = []
+            self._responses.reset()
             self._user_speaking = False
             self._awaiting_reply_since = None
-            self._followups.clear()
-            self._function_names.clear()
             self._settings_event_ids.clear()
             self._vad_off_id = None  # a new connection is configured with the configured turn detection
         self.audio.flush()  # the old session's reply cannot be truncated any more: stop it
@@ -496,8 +484,8 @@ class Session:
                 state = State.LISTENING
             elif self.audio.is_playing:
                 state = State.SPEAKING
-            elif (self._response_id or self._response_requested or self._response_queue
-                  or self._awaiting_reply_since is not None or self._pending.outstanding()):
+            elif (self._responses.pending or self._awaiting_reply_since is not None
+                  or self._pending.outstanding()):
                 state = State.THINKING
             else:
                 state = State.READY
@@ -550,19 +538,18 @@ class Session:
     def _request_response(self, params: rp.ResponseParams | None) -> None:
         """create_response with the lock held. The state is not updated here: a state change takes the state lock,
         under which listeners run, and a listener may take this lock (status()): always the state lock alone."""
-        if self._response_id is not None or self._response_requested is not None:
-            self._response_queue.append(params)
-            self.stats.responses_queued += 1
-        else:
+        if self._responses.ask(params):
             self._send_response_create(params)
+        else:
+            self.stats.responses_queued += 1
 
     def _send_response_create(self, params: rp.ResponseParams | None) -> None:
         event_id = self._new_id("response")
-        self._response_requested = event_id
+        self._responses.sent(event_id)
         try:
             self._send(rp.response_create(params, event_id=event_id))
         except SessionError:
-            self._response_requested = None
+            self._responses.send_failed()
             raise
 
     def cancel_response(self, reason: str = "cancel") -> bool:
@@ -570,7 +557,7 @@ class Session:
         nothing was playing or active. `reason` goes into the `response` event (`interrupted`). While the link is
         down it still silences the speaker: what was buffered before the drop is exactly what a user stops."""
         with self._lock:
-            self._response_queue.clear()
+            self._responses.drop_queue()
             done = self._barge_in(reason)
         self._update_state()
         return done
@@ -588,7 +575,7 @@ class Session:
         with self._lock:
             link = self._configured_link()
             self._barge_in("turn_start")
-            self._response_queue.clear()  # replies asked for before the user's new turn would play over it
+            self._responses.drop_queue()  # replies asked for before the user's new turn would play over it
             self._pause_vad(link)
             self._send(rp.input_audio_clear(event_id=self._new_id("clear")), link)
             self._user_speaking = False  # the pushed turn takes the input over: a VAD turn in progress ends here
@@ -734,19 +721,20 @@ class Session:
         no response.cancel goes out for it. `heard`: the speaker was flushed already, and (playing, item) is what
         it was doing just before."""
         playing, item = heard if heard is not None else (self.audio.is_playing, self.audio.delta_item_id)
-        active = self._response_id
-        requested = self._response_requested if cancel else None  # asked for, not yet created (~0.3 s)
+        responses = self._responses
+        active = responses.active
+        requested = responses.requested if cancel else None  # asked for, not yet created (~0.3 s)
         if not playing and active is None and requested is None:
             return False
         link = self._link
         if heard is None:
             self.audio.flush()
         to_fix: list[str] = []
-        if item is not None and (playing or item in self._response_items):
+        if item is not None and (playing or item in responses.items):
             to_fix.append(item)
         if active is not None:
             self.audio.drop_response(active)
-            to_fix += [i for i in self._response_items if i not in to_fix]
+            to_fix += [i for i in responses.items if i not in to_fix]
             if cancel and not service_cancels:
                 try:
                     self._send(rp.response_cancel(event_id=self._new_id("cancel")), link)
@@ -755,7 +743,7 @@ class Session:
         elif requested is not None:
             # The service has it already (it takes events in order) and cancels it before any output; should
             # audio come anyway, it is dropped: response.created names it.
-            self._cancelled_request = requested
+            responses.cancel_request()
             try:
                 self._send(rp.response_cancel(event_id=self._new_id("cancel")), link)
             except SessionError:
@@ -938,15 +926,12 @@ class Session:
         elif caused_by in self._settings_event_ids:
             self.config = self._settings_event_ids.pop(caused_by)
             log.warning("the service refused a settings change, the previous settings stay: %s (%s)", message, code)
-        elif caused_by is not None and (caused_by == self._response_requested or (
+        elif caused_by is not None and (caused_by == self._responses.requested or (
                 code == "conversation_already_has_active_response" and caused_by.startswith("rtad_response"))):
             # The second case: a response the service started itself (server VAD) was created between our request
-            # and its refusal, and its response.created already cleared _response_requested.
+            # and its refusal, and its response.created already cleared the request.
             with self._lock:
-                if caused_by == self._response_requested:
-                    self._response_requested = None
-                if code == "conversation_already_has_active_response":
-                    self._response_queue.appendleft(None)  # sent again after the active one is done
+                self._responses.refused(caused_by, code)
             log.info("response.create refused: %s (%s)", message, code)
         elif caused_by is not None and caused_by.startswith(("rtad_vad_off", "rtad_vad_on")):
             if caused_by == self._vad_off_id:  # the turn goes on with the VAD on; its events still change nothing
@@ -982,7 +967,7 @@ class Session:
             self._user_speaking = not pushed
             if heard is not None:
                 self._barge_in("speech", service_cancels=True, heard=heard)
-                self._response_queue.clear()  # replies asked for before the user spoke again would play over it
+                self._responses.drop_queue()  # replies asked for before the user spoke again would play over it
         self._emit("vad", {"event": "speech_started", "audio_ms": event.audio_start_ms, "item_id": event.item_id})
         self._update_state()
 
@@ -1015,19 +1000,15 @@ class Session:
     # -- responses ------------------------------------------------------------------------------------------
     def _on_response_created(self, link: Link, event: rp.ResponseCreated) -> None:
         with self._lock:
-            self._response_id = event.response.id if isinstance(event.response.id, str) else None
-            if self._cancelled_request is not None and self._cancelled_request == self._response_requested:
-                if self._response_id is not None:
-                    self.audio.drop_response(self._response_id)
+            response_id = event.response.id if isinstance(event.response.id, str) else None
             # The service's own reply to a VAD turn it committed just before the pushed turn turned its VAD off:
             # the user has pressed the button since, and hears the pushed turn's reply, not this one.
-            unasked_in_turn = self._turn_open and self._response_requested is None
-            self._cancelled_request = None
-            self._response_requested = None
-            self._response_items = []
+            unasked_in_turn = self._turn_open and self._responses.requested is None
+            if self._responses.created(response_id):
+                self.audio.drop_response(response_id)
             if unasked_in_turn:
                 self._barge_in("turn_start")
-        self._emit("response", {"event": "created", "response_id": self._response_id})
+        self._emit("response", {"event": "created", "response_id": response_id})
         self._update_state()
 
     def _on_output_item_added(self, link: Link, event: rp.ResponseOutputItemAdded) -> None:
@@ -1035,11 +1016,10 @@ class Session:
         if not isinstance(item.id, str):
             return
         if item.type == "function_call" and isinstance(item.name, str):
-            self._function_names[item.id] = item.name
+            self._responses.function_names[item.id] = item.name
         elif item.type == "message":
             with self._lock:
-                if event.response_id == self._response_id:
-                    self._response_items.append(item.id)
+                self._responses.item_added(event.response_id, item.id)
             self.history.reserve(item.id, "assistant")
 
     def _on_assistant_delta(self, link: Link, event: rp.ResponseAudioTranscriptDelta) -> None:
@@ -1067,43 +1047,32 @@ class Session:
     def _on_response_done(self, link: Link, event: rp.ResponseDone) -> None:
         response = event.response
         rid = response.id if isinstance(response.id, str) else None
-        if rid is not None and rid in self._done_responses:  # a second one: it must not start the next reply again
-            self.stats.stray_events += 1
-            log.warning("ignored a second response.done for %s", rid)
-            return
+        status = response.status if isinstance(response.status, str) else None
         with self._lock:
-            if rid == self._response_id:
-                self._response_id = None
-                self._response_items = []
-            if rid is not None:
-                self._done_responses.append(rid)
-            status = response.status if isinstance(response.status, str) else None
-            if status == "cancelled":  # interrupted: the user has moved on, no follow-up for its calls
-                self._followups.pop(rid, None)
-            followup = rid is not None and self._followups.get(rid) == 0
-            if followup:
-                del self._followups[rid]
-                self._response_queue.append(None)
-            if self._response_queue and self._response_id is None and self._response_requested is None:
+            finished = self._responses.finished(rid, status)
+            if finished.send:
                 try:
-                    self._send_response_create(self._response_queue.popleft())
+                    self._send_response_create(finished.params)
                 except SessionError:
                     pass
-            if (self._response_id is None and self._response_requested is None and not self._response_queue
-                    and rid not in self._followups):
+            if finished.over:
                 # The reply is over without audio to end the wait for it (a text reply, one cancelled before its
                 # audio, a failed one), and no other is on its way: not "thinking" any more.
                 self._awaiting_reply_since = None
+        if finished.duplicate:  # a second one: it must not start the next reply again
+            self.stats.stray_events += 1
+            log.warning("ignored a second response.done for %s", rid)
+            return
         self._emit("response", {"event": "done", "response_id": rid, "status": status})
         self._update_state()
 
     # -- function calls -------------------------------------------------------------------------------------
     def _on_function_call(self, link: Link, event: rp.ResponseFunctionCallArgumentsDone) -> None:
-        name = event.name if isinstance(event.name, str) else self._function_names.get(event.item_id, "")
+        name = event.name if isinstance(event.name, str) else self._responses.function_names.get(event.item_id, "")
         call = ToolCall(call_id=event.call_id, name=name, arguments=event.arguments, response_id=event.response_id)
         self.stats.tool_calls += 1
         with self._lock:  # counted before the handler runs: its answer may come at once, on another thread
-            self._followups[event.response_id] = self._followups.get(event.response_id, 0) + 1
+            self._responses.call_started(event.response_id)
         self._emit("function_call", {"call_id": call.call_id, "name": name, "arguments": call.arguments})
         self._pending.start(call, self.tools.handler(name))
         self._update_state()
@@ -1120,18 +1089,12 @@ class Session:
             except SessionError as e:
                 log.warning("could not send the output of %s: %s", call.name, e)
                 return
-            rid = call.response_id
-            if rid in self._followups:
-                self._followups[rid] -= 1
-                if self._followups[rid] == 0 and rid in self._done_responses:
-                    del self._followups[rid]
-                    try:
-                        if self._response_id is None and self._response_requested is None:
-                            self._send_response_create(None)
-                        else:
-                            self._response_queue.append(None)
-                    except SessionError as e:  # the connection died: the supervisor reconnects
-                        log.warning("could not ask for the response to the output of %s: %s", call.name, e)
+            if self._responses.output_sent(call.response_id):
+                try:
+                    if self._responses.ask(None):
+                        self._send_response_create(None)
+                except SessionError as e:  # the connection died: the supervisor reconnects
+                    log.warning("could not ask for the response to the output of %s: %s", call.name, e)
         self._emit("function_call", {"call_id": call.call_id, "name": call.name, "output": output, "ok": ok})
 
     # ================================================================================================ reporting
@@ -1154,7 +1117,7 @@ class Session:
         link = self._link
         # Read without the session's lock, which a send to a stalled peer may hold for seconds: a status report
         # must answer at once (each field is one atomic read; together they may straddle a change).
-        conversation = {"response_id": self._response_id, "responses_queued": len(self._response_queue),
+        conversation = {"response_id": self._responses.active, "responses_queued": len(self._responses.queue),
                         "turn_open": self._turn_open, "user_speaking": self._user_speaking,
                         "tool_calls_pending": self._pending.outstanding()}
         counters = self.stats.as_dict()
