@@ -116,8 +116,8 @@ def check_message_response(events: list, dialect: str, audio: bool) -> ResponseD
         (ResponseTextDelta, ResponseTextDone)
     order = [ResponseCreated, ResponseOutputItemAdded, ConversationItemCreated, ResponseContentPartAdded, delta,
              *([ResponseAudioDelta, ResponseAudioDone] if audio else []), done, ResponseContentPartDone,
-             ResponseOutputItemDone, *([ConversationItemDone] if dialect == "ga" else []), ResponseDone,
-             RateLimitsUpdated]
+             *([ConversationItemDone] if dialect == "ga" else []), ResponseOutputItemDone, ResponseDone,
+             RateLimitsUpdated]  # GA: the conversation item is done before the output item, as the live service
     firsts = [kinds.index(k) for k in order]
     assert firsts == sorted(firsts), [k.__name__ for k in kinds]
     assert ErrorEvent not in kinds
