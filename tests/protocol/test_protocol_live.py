@@ -117,7 +117,7 @@ def check_message_response(events: list, dialect: str, audio: bool) -> ResponseD
     order = [ResponseCreated, ResponseOutputItemAdded, ConversationItemCreated, ResponseContentPartAdded, delta,
              *([ResponseAudioDelta, ResponseAudioDone] if audio else []), done, ResponseContentPartDone,
              *([ConversationItemDone] if dialect == "ga" else []), ResponseOutputItemDone, ResponseDone,
-             RateLimitsUpdated]  # GA: the conversation item is done before the output item, as the live service
+             RateLimitsUpdated]  # GA: the item's `.done` before the output item's, as the live service sends them
     firsts = [kinds.index(k) for k in order]
     assert firsts == sorted(firsts), [k.__name__ for k in kinds]
     assert ErrorEvent not in kinds
