@@ -86,6 +86,8 @@ def test_a_stalled_service_socket_holds_up_neither_a_barge_in_nor_status(tmp_pat
         engine.close()
         sim.stop()
     budget_ms = engine.config.mode.playout_period_ms + 10
+    print(f"\nstalled socket: {played_after * 1000 / (2 * engine.config.session_rate):.0f} ms played after the "
+          f"barge-in (budget {budget_ms} ms), status in {status_s * 1000:.1f} ms")
     assert played_after <= budget_ms * engine.config.session_rate * 2 // 1000, \
         f"{played_after * 1000 // (2 * engine.config.session_rate)} ms played after the barge-in"
     assert status["state"] in ("speaking", "listening", "thinking")
