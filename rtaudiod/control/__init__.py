@@ -11,7 +11,7 @@ Serving (in the daemon):
                                 and `rtaudiod-control-cmd` (the commands that call into the session)
         .stop(timeout=5.0)      connections closed, clients' tools withdrawn, the socket file removed
         .path, .clients, .stats
-    It chains itself into `session.on_event` / `session.on_audio` (the previous observers still get every call).
+    It subscribes to the session's events (`session.subscribe`), and to `audio.output` only while a client does.
 
 Using (a client process):
     Client(path, timeout=10.0)  connects, reads the hello (`.hello`); thread-safe blocking
@@ -23,9 +23,11 @@ Using (a client process):
         .register_tool(name, description, parameters), .tool_result(call_id, output), .ping(), .close()
     Event: .name, .data (dict), .payload (bytes | None)
 
-Modules: `protocol` (framing only, no I/O: the incremental `Parser`, limits, error codes, encoders), `commands`
-(one function per command, its arguments a msgspec Struct; where each runs; tool routing), `server`
-(`ControlServer`: the socket file, SO_PEERCRED, selectors, per-client bounded queues), `client` (`Client`).
+Modules: `protocol` (framing only, no I/O: the incremental `Parser`, limits, error codes, encoders), `transport`
+(`Transport`: the selectors loop, SO_PEERCRED, framing, per-client bounded queues; `Conn`), `socketfile` (the
+socket file and its lock), `server` (`ControlServer`, the service: commands, subscriptions, tool routing, the
+command thread), `commands` (one function per command, its arguments a msgspec Struct; where each runs; tool
+routing), `client` (`Client`).
 Errors: `rtaudiod.errors.ControlError` with `.code` (the protocol's codes, plus the client's own `connect_failed`,
 `disconnected`, `no_reply`).
 """

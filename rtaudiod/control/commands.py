@@ -1,7 +1,8 @@
 """The commands of the control protocol: one function each, its arguments a msgspec Struct.
 
 Each `Command` says where it runs:
-  "control"  on the server's I/O thread (`rtaudiod-control`): only what never waits (ping, subscriptions, mute);
+  "control"  on the server's I/O thread (`rtaudiod-control`): only what never waits (ping, status, subscriptions,
+             mute);
   "session"  on the command thread (`rtaudiod-control-cmd`): everything that calls into the session, whose sends
              can wait on the network (a stalled peer holds a send for up to the session's `ping_timeout_s`, a
              `turn_end` waits for the uplink), so no such wait ever holds up another client's events or audio.
@@ -28,7 +29,8 @@ from rtaudiod.session.config import LIVE_SETTINGS
 from rtaudiod.session.tools import ToolCall, error_output
 
 if TYPE_CHECKING:
-    from .server import ControlServer, _Conn
+    from .server import ControlServer
+    from .transport import Conn
 
 __all__ = ["ALWAYS_SENT", "COMMANDS", "Command", "SETTABLE", "TOPICS", "parse_args", "session_error_code"]
 
@@ -142,17 +144,17 @@ def session_error_code(error: SessionError) -> str:
 
 
 # ================================================================================================ control thread
-def ping(server: ControlServer, conn: _Conn, args: Args, payload: None) -> dict[str, Any]:
+def ping(server: ControlServer, conn: Conn, args: Args, payload: None) -> dict[str, Any]:
     return {"pong": True}
 
 
-def subscribe(server: ControlServer, conn: _Conn, args: TopicsArgs, payload: None) -> dict[str, Any]:
+def subscribe(server: ControlServer, conn: Conn, args: TopicsArgs, payload: None) -> dict[str, Any]:
     _check_topics(args.topics)
     snapshot = server.subscribe(conn, args.topics)
     return {"topics": sorted(conn.topics), "snapshot": snapshot}
 
 
-def unsubscribe(server: ControlServer, conn: _Conn, args: TopicsArgs, payload: None) -> dict[str, Any]:
+def unsubscribe(server: ControlServer, conn: Conn, args: TopicsArgs, payload: None) -> dict[str, Any]:
     _check_topics(args.topics)
     server.unsubscribe(conn, args.topics)
     return {"topics": sorted(conn.topics)}
@@ -164,17 +166,17 @@ def _check_topics(topics: list[str]) -> None:
             raise ControlError(f"topics[{i}]: no topic {topic!r} (topics: {', '.join(TOPICS)})", code="bad_args")
 
 
-def mute(server: ControlServer, conn: _Conn, args: Args, payload: None) -> dict[str, Any]:
+def mute(server: ControlServer, conn: Conn, args: Args, payload: None) -> dict[str, Any]:
     server.session.audio.muted = True
     return {"muted": server.session.audio.muted}
 
 
-def unmute(server: ControlServer, conn: _Conn, args: Args, payload: None) -> dict[str, Any]:
+def unmute(server: ControlServer, conn: Conn, args: Args, payload: None) -> dict[str, Any]:
     server.session.audio.muted = False
     return {"muted": server.session.audio.muted}
 
 
-def check_tool_register(server: ControlServer, conn: _Conn, args: ToolArgs) -> None:
+def check_tool_register(server: ControlServer, conn: Conn, args: ToolArgs) -> None:
     if not _TOOL_NAME.match(args.name):
         raise ControlError(f"name: {args.name!r} must be 1-64 letters, digits, '_' or '-'", code="bad_args")
     if args.parameters is not None and args.parameters.get("type") != "object":
@@ -183,15 +185,14 @@ def check_tool_register(server: ControlServer, conn: _Conn, args: ToolArgs) -> N
     conn.serves_tools = True
 
 
-def check_tool_result(server: ControlServer, conn: _Conn, args: ToolResultArgs) -> None:
+def check_tool_result(server: ControlServer, conn: Conn, args: ToolResultArgs) -> None:
     """Only the client a call was sent to answers it."""
     if conn.calls.pop(args.call_id, None) is None:
         raise ControlError(f"call_id: {args.call_id!r} is not a call pending for this client (answered, timed out, "
                            "or never sent here)", code="unknown_call")
 
 
-# ================================================================================================ command thread
-def status(server: ControlServer, conn: _Conn, args: Args, payload: None) -> dict[str, Any]:
+def status(server: ControlServer, conn: Conn, args: Args, payload: None) -> dict[str, Any]:
     session = server.session
     result = session.status()
     result["audio"] = session.audio.status()
@@ -201,7 +202,8 @@ def status(server: ControlServer, conn: _Conn, args: Args, payload: None) -> dic
     return result
 
 
-def listen_mode(server: ControlServer, conn: _Conn, args: ListenArgs, payload: None) -> dict[str, Any]:
+# ================================================================================================ command thread
+def listen_mode(server: ControlServer, conn: Conn, args: ListenArgs, payload: None) -> dict[str, Any]:
     """Switch the listening mode (effective from the next microphone frame), or report it."""
     listener = server.listener
     if listener is None:
@@ -214,16 +216,16 @@ def listen_mode(server: ControlServer, conn: _Conn, args: ListenArgs, payload: N
     return {"mode": listener.mode, "state": listener.state}
 
 
-def turn_start(server: ControlServer, conn: _Conn, args: Args, payload: None) -> dict[str, Any]:
+def turn_start(server: ControlServer, conn: Conn, args: Args, payload: None) -> dict[str, Any]:
     server.session.turn_start()
     return {}
 
 
-def turn_end(server: ControlServer, conn: _Conn, args: RespondArgs, payload: None) -> dict[str, Any]:
+def turn_end(server: ControlServer, conn: Conn, args: RespondArgs, payload: None) -> dict[str, Any]:
     return {"committed": server.session.turn_end(respond=args.respond)}
 
 
-def turn_cancel(server: ControlServer, conn: _Conn, args: Args, payload: None) -> dict[str, Any]:
+def turn_cancel(server: ControlServer, conn: Conn, args: Args, payload: None) -> dict[str, Any]:
     session = server.session
     if not session.status()["conversation"]["turn_open"]:
         raise ControlError("no turn is open (turn.start first)", code="no_turn")
@@ -231,21 +233,21 @@ def turn_cancel(server: ControlServer, conn: _Conn, args: Args, payload: None) -
     return {}
 
 
-def text_send(server: ControlServer, conn: _Conn, args: TextArgs, payload: None) -> dict[str, Any]:
+def text_send(server: ControlServer, conn: Conn, args: TextArgs, payload: None) -> dict[str, Any]:
     server.session.send_text(args.text, respond=args.respond)
     return {}
 
 
-def response_create(server: ControlServer, conn: _Conn, args: ResponseArgs, payload: None) -> dict[str, Any]:
+def response_create(server: ControlServer, conn: Conn, args: ResponseArgs, payload: None) -> dict[str, Any]:
     server.session.create_response(args.instructions)
     return {}
 
 
-def response_cancel(server: ControlServer, conn: _Conn, args: Args, payload: None) -> dict[str, Any]:
+def response_cancel(server: ControlServer, conn: Conn, args: Args, payload: None) -> dict[str, Any]:
     return {"cancelled": server.session.cancel_response()}
 
 
-def session_update(server: ControlServer, conn: _Conn, args: SettingsArgs, payload: None) -> dict[str, Any]:
+def session_update(server: ControlServer, conn: Conn, args: SettingsArgs, payload: None) -> dict[str, Any]:
     for key in args.settings:
         if key not in SETTABLE:
             raise ControlError(f"settings.{key}: not a setting the control API changes (it does: "
@@ -257,7 +259,7 @@ def session_update(server: ControlServer, conn: _Conn, args: SettingsArgs, paylo
     return {}
 
 
-def playback_stop(server: ControlServer, conn: _Conn, args: Args, payload: None) -> dict[str, Any]:
+def playback_stop(server: ControlServer, conn: Conn, args: Args, payload: None) -> dict[str, Any]:
     server.session.stop_playback()
     return {}
 
@@ -283,7 +285,7 @@ class InputResampler:
         self._resample.close()
 
 
-def audio_input(server: ControlServer, conn: _Conn, args: AudioArgs, payload: bytes) -> dict[str, Any]:
+def audio_input(server: ControlServer, conn: Conn, args: AudioArgs, payload: bytes) -> dict[str, Any]:
     frame = 2 * args.channels
     if len(payload) % frame:
         raise ControlError(f"payload_length: {len(payload)} bytes is not a whole number of {args.channels}-channel "
@@ -302,15 +304,15 @@ def audio_input(server: ControlServer, conn: _Conn, args: AudioArgs, payload: by
     return {"frames": queued // 2, "dropped": (len(pcm) - queued) // 2}
 
 
-def tool_register(server: ControlServer, conn: _Conn, args: ToolArgs, payload: None) -> dict[str, Any]:
+def tool_register(server: ControlServer, conn: Conn, args: ToolArgs, payload: None) -> dict[str, Any]:
     return server.tools.register(conn, args.name, args.description, args.parameters)
 
 
-def tool_unregister(server: ControlServer, conn: _Conn, args: ToolNameArgs, payload: None) -> dict[str, Any]:
+def tool_unregister(server: ControlServer, conn: Conn, args: ToolNameArgs, payload: None) -> dict[str, Any]:
     return {"removed": server.tools.unregister(conn, args.name)}
 
 
-def tool_result(server: ControlServer, conn: _Conn, args: ToolResultArgs, payload: None) -> dict[str, Any]:
+def tool_result(server: ControlServer, conn: Conn, args: ToolResultArgs, payload: None) -> dict[str, Any]:
     if not server.session.tool_result(args.call_id, args.output):
         raise ControlError(f"call_id: {args.call_id!r} is not pending any more (answered or timed out)",
                            code="unknown_call")
@@ -325,7 +327,7 @@ class ToolRouter:
         self._server = server
         self._owner: dict[str, int] = {}  # tool name -> connection id
 
-    def register(self, conn: _Conn, name: str, description: str | None,
+    def register(self, conn: Conn, name: str, description: str | None,
                  parameters: dict[str, Any] | None) -> dict[str, Any]:
         session = self._server.session
         owner = self._owner.get(name)
@@ -347,7 +349,7 @@ class ToolRouter:
             raise
         return {}
 
-    def unregister(self, conn: _Conn, name: str) -> bool:
+    def unregister(self, conn: Conn, name: str) -> bool:
         if self._owner.get(name) != conn.id:
             return False
         del self._owner[name]
@@ -375,7 +377,7 @@ class ToolRouter:
 
 COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("ping", Args, ping, "control"),
-    Command("status", Args, status, "session"),
+    Command("status", Args, status, "control"),  # reads only, never waits: not behind a stalled command
     Command("turn.start", Args, turn_start, "session"),
     Command("turn.end", RespondArgs, turn_end, "session"),
     Command("turn.cancel", Args, turn_cancel, "session"),

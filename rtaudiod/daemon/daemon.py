@@ -17,17 +17,23 @@ import logging
 import secrets
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 
 from rtaudiod.audio import AudioDeviceError, AudioEngine
 from rtaudiod.listen import Listener, WakeWordError
-from rtaudiod.session import Session, State
+from rtaudiod.session import RealtimeConfig, Session, State
 from rtaudiod.session.config import LIVE_SETTINGS
 
 from .config import ConfigError, DaemonConfig
 from .notify import Notifier
+
+if TYPE_CHECKING:
+    from rtaudiod.control import ControlServer
+    from rtaudiod.sim import Simulator
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILED", "Daemon"]
 
@@ -37,15 +43,29 @@ EXIT_FAILED = 1
 EXIT_CONFIG = 78  # sysexits.h EX_CONFIG
 TICK_S = 0.5
 
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Part(Generic[P]):
+    """One part's life cycle as the daemon drives it: `stop(part, seconds)` within the seconds left before the
+    daemon's deadline; `alive(part)` False when its thread died (None: it has no thread to die), said as `died`."""
+
+    name: str
+    part: P | None
+    stop: Callable[[P, float], None]
+    alive: Callable[[P], bool] | None = None
+    died: str = ""
+
 
 class Daemon:
     def __init__(self, config: DaemonConfig, notifier: Notifier | None = None) -> None:
         self.config = config
         self.notifier = notifier or Notifier()
-        self.simulator: Any = None
+        self.simulator: Simulator | None = None
         self.engine: AudioEngine | None = None
         self.session: Session | None = None
-        self.control: Any = None
+        self.control: ControlServer | None = None
         self.listener: Listener | None = None
         self.socket_path: str | None = None
         self.exit_code = 0
@@ -77,7 +97,7 @@ class Daemon:
         self.notifier.ready(status)
         log.info("ready: %s", status)
 
-    def _session_config(self) -> Any:
+    def _session_config(self) -> RealtimeConfig:
         cfg = self.config
         session = cfg.session
         no_key = not session.api_key and not session.token_url
@@ -129,34 +149,42 @@ class Daemon:
         log.info("control socket at %s (try: %s status)", self.socket_path, command_line(self.socket_path))
 
     def _wait_connected_or_retrying(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while self.session.state is State.CONNECTING and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert self.session is not None
+        self.session.wait_state(*(s for s in State if s is not State.CONNECTING), timeout=timeout)
         if self.session.state is State.FAILED:
             error = self.session.error
             if error is not None and error.fatal:
                 raise ConfigError(str(error))
 
+    def _parts(self) -> tuple[Part[Any], ...]:
+        """Every part, newest first (the order they stop in), with its one life cycle."""
+        return (
+            Part("control", self.control, lambda c, t: c.stop(t), lambda c: c.alive,
+                 "the control server's thread died"),
+            Part("listener", self.listener, lambda listener, t: listener.stop(), lambda listener: listener.alive,
+                 "the wake-word detector's thread died"),
+            Part("session", self.session, lambda s, t: s.stop(t), lambda s: s.alive,
+                 "the session's supervisor thread died"),
+            Part("audio", self.engine, lambda e, t: e.close()),
+            Part("simulator", self.simulator, lambda s, t: s.stop(t)),
+        )
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop every part, newest first: the control server (its socket file removed), the listener, the session
-        (close 1000), the audio engine, the simulator. Safe to call more than once."""
+        (close 1000), the audio engine, the simulator; each within what is left of `timeout` (at least 1 s). Safe
+        to call more than once."""
         self.notifier.stopping()
-        for name, part in (("control", self.control), ("listener", self.listener), ("session", self.session),
-                           ("audio", self.engine), ("simulator", self.simulator)):
-            if part is None:
+        deadline = time.monotonic() + timeout
+        for part in self._parts():
+            if part.part is None:
                 continue
             began = time.monotonic()
             try:
-                if name == "audio":
-                    part.close()
-                elif name == "listener":
-                    part.stop()
-                else:
-                    part.stop(timeout)
+                part.stop(part.part, max(1.0, deadline - began))
             except Exception:  # one part's failure to stop must not leave the others running
-                log.exception("stopping the %s failed", name)
+                log.exception("stopping the %s failed", part.name)
             took = time.monotonic() - began
-            log.log(logging.WARNING if took > 1 else logging.DEBUG, "stopped the %s in %.2f s", name, took)
+            log.log(logging.WARNING if took > 1 else logging.DEBUG, "stopped the %s in %.2f s", part.name, took)
         self.control = self.listener = self.session = self.engine = self.simulator = None
 
     # ---------------------------------------------------------------------------------------------- main loop
@@ -195,14 +223,10 @@ class Daemon:
             return "the session is gone"
         if session.state is State.FAILED:
             return f"the session failed: {session.error}"
-        supervisor = getattr(session, "_supervisor", None)
-        if supervisor is not None and not supervisor.is_alive() and not self._stop.is_set():
-            return "the session's supervisor thread died"
-        if self.control is not None and not self.control.alive:
-            return "the control server's thread died"
-        if self.listener is not None and not self.listener.alive:
-            return "the wake-word detector's thread died"
-        return None
+        if self._stop.is_set():
+            return None
+        return next((p.died for p in self._parts() if p.part is not None and p.alive is not None
+                     and not p.alive(p.part)), None)
 
     def _status_line(self) -> str:
         session = self.session

@@ -46,7 +46,7 @@ class Listener:
         self._lock = threading.Lock()
         self._detector: Any = None
         self._chime = chime(self.audio.config.session_rate) if config.chime else None
-        self._prev_on_event: Any = None
+        self._unsubscribe: Any = None
         self.wakes = 0
         self.last_wake: dict[str, Any] | None = None
         # Microphone audio sent and withheld, per mode (bytes of session-rate PCM16): the session counts it, the
@@ -57,11 +57,9 @@ class Listener:
     # ---------------------------------------------------------------------------------------------- life cycle
     def start(self) -> Listener:
         session = self.session
-        session.preroll_bytes = self.config.preroll_ms * session.audio.config.session_rate // 1000 * 2
-        session.gate = self._gate
-        self._prev_on_event = session.on_event
-        session.on_event = self._on_event
-        session.add_state_listener(self._on_state)
+        session.uplink.preroll_bytes = self.config.preroll_ms * session.audio.config.session_rate // 1000 * 2
+        session.uplink.gate = self._gate
+        self._unsubscribe = session.subscribe({"vad", "state"}, self._on_session_event)
         self._mark = self._counted()
         self.set_mode(self.mode, "start")
         return self
@@ -69,15 +67,15 @@ class Listener:
     def stop(self) -> None:
         session = self.session
         self._stop_detector()
-        session.remove_state_listener(self._on_state)
-        if session.on_event == self._on_event:
-            session.on_event = self._prev_on_event
-        session.gate = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        session.uplink.gate = None
 
     def reconfigure(self, config: ListenConfig) -> None:
         """A reloaded `[listen]` table: applied live (a new wake-word model restarts the detector)."""
         old, self.config = self.config, config
-        self.session.preroll_bytes = config.preroll_ms * self.audio.config.session_rate // 1000 * 2
+        self.session.uplink.preroll_bytes = config.preroll_ms * self.audio.config.session_rate // 1000 * 2
         self._chime = chime(self.audio.config.session_rate) if config.chime else None
         if (config.wake_word, config.threshold) != (old.wake_word, old.threshold) and self._detector is not None:
             self._stop_detector()
@@ -153,7 +151,7 @@ class Listener:
         if self._chime is not None:
             self.audio.begin_item("rtaudiod-chime")  # its own ledger item: the reply's truncation point stays true
             self.audio.write(self._chime)
-        session.preroll_pending = True  # before the gate opens: the uplink sends the pre-roll with the first frame
+        session.uplink.preroll_pending = True  # before the gate opens: the uplink sends the pre-roll with the first frame
         if session.config.push_to_talk:
             try:
                 session.turn_start()  # no VAD: the turn is open until turn.end
@@ -168,18 +166,18 @@ class Listener:
                 and not self.session.turn_open and self.session.state is not State.LISTENING):
             self._enter("gated", "timeout")
 
-    def _on_event(self, topic: str, data: dict[str, Any]) -> None:
-        """The session's receive thread."""
-        prev = self._prev_on_event
-        if prev is not None:
-            prev(topic, data)
+    def _on_session_event(self, topic: str, data: dict[str, Any]) -> None:
+        """The session's threads (its receive thread, usually): its `vad` and `state` events."""
+        if topic == "state":
+            self._on_state(State(data["state"]), State(data["previous"]))
+            return
         if self.mode != "wake_word" or self.state != "listening":
             return
         if topic == "vad" and data.get("event") == "speech_started":
             self._enter("listening", "speech")  # no deadline while the user speaks (or until the reply ends)
 
     def _on_state(self, new: State, old: State) -> None:
-        """The session's state changes (under its state lock: only flags here)."""
+        """The session's state changes (its `state` event, under its state lock: only flags here)."""
         if self.mode == "push_to_talk":
             turn = self.session.turn_open
             self._enter("listening" if turn else "gated", "turn" if turn else "turn_end")

@@ -14,14 +14,18 @@
     session.stop(); audio.close()
 
 What goes in: a `RealtimeConfig` (where, credentials, settings, timing) and a running `AudioEngine` whose
-`session_format` matches `audio_format`. What comes out: the reply on the speaker, `on_event(topic, data)` events
-(`state`, `vad`, `transcript.user`, `transcript.assistant`, `text`, `response`, `function_call`, `error`, `raw`),
-`state` / `on_state`, `status()`.
+`session_format` matches `audio_format`. What comes out: the reply on the speaker, events to subscribers
+(`session.subscribe(topics, callback)`; `on_event(topic, data)` is one for every topic: `state`, `vad`,
+`transcript.user`, `transcript.assistant`, `text`, `response`, `function_call`, `error`, `raw`; and `audio.output`
+by name), `state` / `on_state`, `status()`.
 
-Modules: `session` (the `Session`: supervisor, commands, server event handlers, barge-in), `link` (one connection's
-state and its receive and uplink loops), `connection` (the WebSocket: connect, receive, locked sends), `credentials`
-(API key or ephemeral key from `token_url`), `config` (`RealtimeConfig`), `tools` (handlers and calls in flight),
-`history` (recent turns replayed into a new session), `stats` (counters and latency figures).
+Modules: `session` (the `Session`: supervisor, commands, server event handlers, barge-in), `responses` (the
+response bookkeeping as a state machine: no threads, no I/O), `uplink` (`UplinkGate`: the inject ring, pre-roll,
+listening gate and turn-end flush, and the uplink thread's loop), `subscribers` (`session.subscribe(topics,
+callback)`), `link` (one connection's state and its receive loop), `connection` (the WebSocket: connect, receive,
+locked sends), `credentials` (API key or ephemeral key from `token_url`), `config` (`RealtimeConfig`), `tools`
+(handlers and calls in flight), `history` (recent turns replayed into a new session), `stats` (counters and latency
+figures).
 """
 
 from rtaudiod.errors import SessionError

@@ -7,20 +7,20 @@ Threads, each named for its one job:
                      playout latency). Fatal errors stop it with a message that says what to change.
   rtaudiod-recv      reads every frame: audio deltas go straight into the playout ring (one C pass), everything else
                      through the typed decoder to the handlers below, which keep the turn state.
-  rtaudiod-uplink    capture ring -> socket, one C pass per frame (see link.py).
+  rtaudiod-uplink    capture ring -> socket, one C pass per frame, through the `UplinkGate` (uplink.py: the inject
+                     ring, the pre-roll, the listening gate and the turn-end flush).
   rtaudiod-tool-N    tool handlers, so a slow one never holds the receive thread.
 Commands (`turn_start`, `send_text`, ...) run on the caller's thread. Sends that must go out together (a barge-in's
 cancel and truncate) hold the session's own lock; single sends rely on the library's send lock.
 
-Observers: `on_event(topic, data)` gets `state`, `vad`, `transcript.user`, `transcript.assistant`, `text`,
-`response`, `function_call`, `error` and `raw` (every server frame) events, on the thread that saw them (usually
-the receive thread): it must return quickly (queue, do not block). `on_state(new, old)` likewise.
+Observers subscribe: `session.subscribe(topics, callback)` (subscribers.py), any number, in any order; each gets
+the events of its topics on the thread that saw them (usually the receive thread) and must return quickly. The
+constructor's `on_event(topic, data)` (every topic) and `on_state(new, old)` are subscriptions too.
 """
 
 from __future__ import annotations
 
 import enum
-import math
 import itertools
 import logging
 import random
@@ -29,23 +29,25 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from rtaudiod.audio import AudioEngine
 from rtaudiod.codecs import alaw_decode, ulaw_decode
 from rtaudiod.errors import RtaudiodError, SessionError
 from rtaudiod.framing import decode_audio_delta
-from rtaudiod.ring import RingBuffer
 from rtaudiod import protocol as rp
 
 from .config import LIVE_SETTINGS, RealtimeConfig
 from .connection import Connection
 from .credentials import resolve_key
 from .history import History
-from .link import FrameSender, Link, receive_loop, uplink_loop
+from .link import Link, receive_loop
 from .stats import SessionStats
+from .subscribers import Callback, Subscribers
+from .responses import Responses
 from .tools import PendingCalls, ToolCall, ToolHandler, ToolRegistry
+from .uplink import FrameSender, TurnEnd, UplinkGate
 
 __all__ = ["FATAL_CODES", "Session", "State"]
 
@@ -73,7 +75,6 @@ _KEYISH = re.compile(r"\b(?:sk|ek|rk)[-_][A-Za-z0-9_\-*]{3,}")
 _KEYISH_BYTES = re.compile(_KEYISH.pattern.encode())
 #: The GIL switch interval the session's threads need (measured: 5 ms underflowed the output under CPU load).
 SWITCH_INTERVAL_S = 0.001
-PREROLL_MAX_S = 2  # the longest pre-roll the uplink keeps while the listening gate is closed
 
 
 class State(enum.StrEnum):
@@ -100,8 +101,12 @@ class Session:
                              f"{config.audio_format}: set both to the same format")
         self.config = config
         self.audio = audio
+        self.subscribers = Subscribers()
+        self._owner_event: tuple[Any, Callable[[], None]] | None = None  # the `on_event` slot
+        self._owner_audio: tuple[Any, Callable[[], None]] | None = None  # the `on_audio` slot
         self.on_event = on_event
-        self._state_listeners: list[Callable[[State, State], None]] = [on_state] if on_state else []
+        if on_state is not None:
+            self.subscribe({"state"}, lambda _, d: on_state(State(d["state"]), State(d["previous"])))
         self.stats = SessionStats()
         self._bad_logged_at = -BAD_EVENT_LOG_INTERVAL_S  # the first bad frame is always logged
         self._bad_unlogged = 0
@@ -119,19 +124,10 @@ class Session:
         self._ids = itertools.count(1)
         self._key: str | None = None  # the key of the current connection, only to scrub it from messages
         # responses: one active at a time; further response.create wait in the queue (never sent over one)
-        self._response_id: str | None = None
-        self._response_requested: str | None = None  # event_id of a response.create sent, not yet answered
-        self._response_queue: deque[rp.ResponseParams | None] = deque()
-        self._cancelled_request: str | None = None  # a response.create cancelled before its response.created
-        self._response_items: list[str] = []  # assistant message items of the active response
-        self._function_names: dict[str, str] = {}  # item_id -> tool name (beta's arguments.done has no name)
-        self._followups: dict[str, int] = {}  # response_id -> its calls whose output has not gone out yet
-        self._done_responses: deque[str] = deque(maxlen=64)
+        self._responses: Responses[rp.ResponseParams] = Responses()
         # turns
         self._user_speaking = False
         self._turn_open = False
-        self._turn_audio_bytes = 0
-        self._turn_end_request: tuple[bool, threading.Event, list[bool]] | None = None
         self._half_duplex_before_turn: bool | None = None
         self._awaiting_reply_since: float | None = None
         self._last_delta_item: str | None = None
@@ -140,22 +136,13 @@ class Session:
         # Push-to-talk over the service's VAD (docs/push-to-talk.md): the event_id of the session.update that turned
         # the VAD off for the open turn; None while the service runs the configured turn detection.
         self._vad_off_id: str | None = None
-        # The listening gate (rtaudiod.listen): whether the microphone goes up now; None: always. While it is
-        # closed the uplink keeps the last `preroll_bytes` of the microphone, and sends them first when it opens
-        # with `preroll_pending` set (the wake word's listener sets it: the question's first syllable).
-        self.gate: Callable[[], bool] | None = None
-        self.preroll_bytes = 0
-        self.preroll_pending = False
-        self.preroll_ring = RingBuffer(audio.config.session_rate * 2 * PREROLL_MAX_S)
-        # The assistant's audio for other consumers (the control API's audio.output): PCM16 mono at the session
-        # rate, as written to the playout ring. Decoded a second time only while someone listens.
-        self.on_audio: Callable[[bytes, str | None], None] | None = None
+        # What goes up, and when: the inject ring, the pre-roll, the listening gate (rtaudiod.listen sets
+        # `uplink.gate`) and the turn-end flush.
+        self.uplink = UplinkGate(audio, self.stats, self.frame_bytes, lambda: self._turn_open,
+                                 lambda: self.config.push_to_talk)
+        # The assistant's audio for other consumers (the `audio.output` topic): PCM16 mono at the session rate, as
+        # written to the playout ring. Decoded a second time only while someone listens.
         self._to_pcm16 = {"g711_ulaw": ulaw_decode, "g711_alaw": alaw_decode}.get(config.audio_format)
-        # Audio injected as microphone input (another process's capture, a file): one producer at a time
-        # (`_inject_lock`), the uplink thread reads it before the microphone.
-        self.inject_ring = RingBuffer(audio.config.session_rate * 2 * 10)
-        self._inject_lock = threading.Lock()
-        self.injected_at = -math.inf  # monotonic time of the last injection (the uplink holds the microphone back)
         self._pending = PendingCalls(self._answer_call, config.tool_timeout_s)
         # A device unplugged or back (the engine's device watch): told as a non-fatal `error` event; the session goes on.
         audio.on_device = lambda kind, lost, message: self._emit("error", {
@@ -218,44 +205,83 @@ class Session:
         self.stop()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
-        """Wait until a connection is configured (True) or the session failed or timed out (False)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
+        """Wait until a connection is configured (True) or the session failed, stopped or timed out (False)."""
+        def settled() -> bool:
             link = self._link
-            if link is not None and link.configured.is_set() and not link.ended.is_set():
-                return True
-            if self._state in (State.FAILED, State.STOPPED) and self._supervisor is not None \
-                    and not self._supervisor.is_alive():
-                return False
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
+            return (link is not None and link.configured.is_set() and not link.ended.is_set()) or \
+                self._state in (State.FAILED, State.STOPPED)
 
-    def wait_state(self, *states: State | str, timeout: float = 10.0) -> bool:
+        self._wait_until(settled, timeout)
+        link = self._link
+        return link is not None and link.configured.is_set() and not link.ended.is_set() and \
+            self._state not in (State.FAILED, State.STOPPED)
+
+    def wait_state(self, *states: State | str, timeout: float | None = 10.0) -> bool:
         """Wait until the state is one of `states` (for scripts and tests)."""
         wanted = {State(s) for s in states}
-        deadline = time.monotonic() + timeout
-        while self._state not in wanted:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.005)
-        return True
+        return self._wait_until(lambda: self._state in wanted, timeout)
+
+    def _wait_until(self, done: Callable[[], bool], timeout: float | None) -> bool:
+        """Wait until `done()`, woken by each state change (a configured link changes it too): no polling."""
+        changed = threading.Event()
+        unsubscribe = self.subscribe({"state"}, lambda *_: changed.set())
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while not done():
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                changed.wait(remaining)
+                changed.clear()  # done() reads the state as it is now: a change lost here is seen there
+            return True
+        finally:
+            unsubscribe()
+
+    @property
+    def alive(self) -> bool:
+        """The supervisor runs (or stop() ended it on purpose): False when it died of a bug."""
+        supervisor = self._supervisor
+        return supervisor is None or supervisor.is_alive() or self._stopping.is_set()
 
     @property
     def state(self) -> State:
         return self._state
 
-    def add_state_listener(self, listener: Callable[[State, State], None]) -> None:
-        self._state_listeners.append(listener)
+    def subscribe(self, topics: Iterable[str] | None, callback: Callback) -> Callable[[], None]:
+        """Hear the events of `topics` (None: all) until the returned function is called (subscribers.py)."""
+        return self.subscribers.subscribe(topics, callback)
 
-    def remove_state_listener(self, listener: Callable[[State, State], None]) -> None:
-        if listener in self._state_listeners:
-            self._state_listeners.remove(listener)
+    @property
+    def on_event(self) -> Callback | None:
+        """The owner's observer of every topic: one slot, a subscription like any other (assigning replaces it,
+        never chains)."""
+        return None if self._owner_event is None else self._owner_event[0]
+
+    @on_event.setter
+    def on_event(self, callback: Callback | None) -> None:
+        self._owner_event = self._replace_slot(self._owner_event, callback, None, callback)
+
+    @property
+    def on_audio(self) -> Callable[[bytes, str | None], None] | None:
+        """The owner's listener of the reply's audio, `(pcm, item_id)`: the `audio.output` topic."""
+        return None if self._owner_audio is None else self._owner_audio[0]
+
+    @on_audio.setter
+    def on_audio(self, listener: Callable[[bytes, str | None], None] | None) -> None:
+        self._owner_audio = self._replace_slot(self._owner_audio, listener, {"audio.output"},
+                                               None if listener is None else
+                                               lambda _, d: listener(d["pcm"], d["item_id"]))
+
+    def _replace_slot(self, slot: tuple[Any, Callable[[], None]] | None, value: Any, topics: set[str] | None,
+                      callback: Callback | None) -> tuple[Any, Callable[[], None]] | None:
+        if slot is not None:
+            slot[1]()
+        return None if value is None or callback is None else (value, self.subscribe(topics, callback))
 
     @property
     def responding(self) -> bool:
         """A response is asked for, queued or in progress."""
-        return self._response_id is not None or self._response_requested is not None or bool(self._response_queue)
+        return self._responses.pending
 
     @property
     def turn_open(self) -> bool:
@@ -354,7 +380,7 @@ class Session:
         self._reset_conversation_state()
         self._link = link
         threads = [threading.Thread(target=self._guard, args=(receive_loop, link), name="rtaudiod-recv", daemon=True),
-                   threading.Thread(target=self._guard, args=(uplink_loop, link), name="rtaudiod-uplink",
+                   threading.Thread(target=self._guard, args=(Session._uplink_loop, link), name="rtaudiod-uplink",
                                     daemon=True)]
         for t in threads:
             t.start()
@@ -417,8 +443,8 @@ class Session:
     def _quiet(self) -> bool:
         """A moment to renew: nothing said, nothing playing, nothing pending."""
         with self._lock:
-            return (self._state is State.READY and self._response_id is None and self._response_requested is None
-                    and not self._response_queue and not self._turn_open and not self._user_speaking
+            return (self._state is State.READY and not self._responses.pending
+                    and not self._turn_open and not self._user_speaking
                     and self._pending.outstanding() == 0)
 
     def _fail(self, error: SessionError) -> None:
@@ -430,33 +456,22 @@ class Session:
     def _reset_conversation_state(self) -> None:
         """A new connection is a new conversation on the server: nothing of the old one is active there."""
         with self._lock:
-            self._response_id = None
-            self._response_requested = None
-            self._cancelled_request = None
-            self._response_queue.clear()
-            self._response_items = []
+            self._responses.reset()
             self._user_speaking = False
             self._awaiting_reply_since = None
-            self._followups.clear()
-            self._function_names.clear()
             self._settings_event_ids.clear()
             self._vad_off_id = None  # a new connection is configured with the configured turn detection
         self.audio.flush()  # the old session's reply cannot be truncated any more: stop it
 
     # ================================================================================================ state
     def _set_state(self, new: State) -> None:
-        """The one place the state changes. Never called with `_lock` held (listeners may take it). Listeners and
-        the `state` event run under the state lock, so observers see the changes in the order they were made."""
+        """The one place the state changes. Never called with `_lock` held (subscribers may take it). The `state`
+        event goes out under the state lock, so subscribers see the changes in the order they were made."""
         with self._state_lock:
             old = self._state
             if new is old or old is State.FAILED or (old is State.STOPPED and self._stopping.is_set()):
                 return  # both are final: a supervisor still winding down after stop() changes nothing
             self._state = new
-            for listener in list(self._state_listeners):
-                try:
-                    listener(new, old)
-                except Exception:
-                    log.exception("a state listener failed")
             self._emit("state", {"state": new.value, "previous": old.value})
 
     def _update_state(self) -> None:
@@ -469,8 +484,8 @@ class Session:
                 state = State.LISTENING
             elif self.audio.is_playing:
                 state = State.SPEAKING
-            elif (self._response_id or self._response_requested or self._response_queue
-                  or self._awaiting_reply_since is not None or self._pending.outstanding()):
+            elif (self._responses.pending or self._awaiting_reply_since is not None
+                  or self._pending.outstanding()):
                 state = State.THINKING
             else:
                 state = State.READY
@@ -523,19 +538,18 @@ class Session:
     def _request_response(self, params: rp.ResponseParams | None) -> None:
         """create_response with the lock held. The state is not updated here: a state change takes the state lock,
         under which listeners run, and a listener may take this lock (status()): always the state lock alone."""
-        if self._response_id is not None or self._response_requested is not None:
-            self._response_queue.append(params)
-            self.stats.responses_queued += 1
-        else:
+        if self._responses.ask(params):
             self._send_response_create(params)
+        else:
+            self.stats.responses_queued += 1
 
     def _send_response_create(self, params: rp.ResponseParams | None) -> None:
         event_id = self._new_id("response")
-        self._response_requested = event_id
+        self._responses.sent(event_id)
         try:
             self._send(rp.response_create(params, event_id=event_id))
         except SessionError:
-            self._response_requested = None
+            self._responses.send_failed()
             raise
 
     def cancel_response(self, reason: str = "cancel") -> bool:
@@ -543,7 +557,7 @@ class Session:
         nothing was playing or active. `reason` goes into the `response` event (`interrupted`). While the link is
         down it still silences the speaker: what was buffered before the drop is exactly what a user stops."""
         with self._lock:
-            self._response_queue.clear()
+            self._responses.drop_queue()
             done = self._barge_in(reason)
         self._update_state()
         return done
@@ -561,11 +575,11 @@ class Session:
         with self._lock:
             link = self._configured_link()
             self._barge_in("turn_start")
-            self._response_queue.clear()  # replies asked for before the user's new turn would play over it
+            self._responses.drop_queue()  # replies asked for before the user's new turn would play over it
             self._pause_vad(link)
             self._send(rp.input_audio_clear(event_id=self._new_id("clear")), link)
             self._user_speaking = False  # the pushed turn takes the input over: a VAD turn in progress ends here
-            self._turn_audio_bytes = 0
+            self.uplink.start_turn()
             self._turn_open = True  # the uplink sends from its next frame on
             if self.audio.half_duplex:  # the speaker was just flushed: do not wait for its tail to die away
                 self._half_duplex_before_turn = True
@@ -581,13 +595,11 @@ class Session:
             self._configured_link()
             if not self._turn_open:
                 raise SessionError("no turn is open (turn_start first)", code="no_turn")
-            done = threading.Event()
-            result: list[bool] = []
-            self._turn_end_request = (respond, done, result)
-        if not done.wait(timeout):
+            request = self.uplink.request_turn_end(respond)
+        if not request.done.wait(timeout):
             raise SessionError("the uplink did not finish the turn in time", code="turn_timeout")
         self._update_state()
-        return result[0] if result else False
+        return request.committed
 
     def turn_cancel(self) -> None:
         """Drop the open turn: nothing is committed."""
@@ -634,9 +646,7 @@ class Session:
         while it lasts, and for `INJECT_HOLD_S` after the last call (a stream injected in pieces), the microphone's
         own frames are skipped. Returns the bytes queued (short: more than 10 s already waiting, the rest dropped).
         The push-to-talk gate applies as to the microphone."""
-        with self._inject_lock:
-            self.injected_at = time.monotonic()
-            return self.inject_ring.write(pcm[: len(pcm) & ~1])
+        return self.uplink.inject(pcm)
 
     def register_tool(self, name: str, handler: ToolHandler, description: str | None = None,
                       parameters: dict[str, Any] | None = None) -> None:
@@ -703,25 +713,28 @@ class Session:
                                          event_id=self._new_id("vad_on")), link)
 
     # ================================================================================================ barge-in
-    def _barge_in(self, reason: str, cancel: bool = True, service_cancels: bool = False) -> bool:
+    def _barge_in(self, reason: str, cancel: bool = True, service_cancels: bool = False,
+                  heard: tuple[bool, str | None] | None = None) -> bool:
         """Interrupt the reply (lock held): silence the speaker, cancel the active response, and cut the items the
         user did not hear: truncate at what was played, or delete an item nothing of which was played.
         `service_cancels`: the service cancels the active response itself (server VAD's interrupt_response), so
-        no response.cancel goes out for it."""
-        playing = self.audio.is_playing
-        active = self._response_id
-        requested = self._response_requested if cancel else None  # asked for, not yet created (~0.3 s)
+        no response.cancel goes out for it. `heard`: the speaker was flushed already, and (playing, item) is what
+        it was doing just before."""
+        playing, item = heard if heard is not None else (self.audio.is_playing, self.audio.delta_item_id)
+        responses = self._responses
+        active = responses.active
+        requested = responses.requested if cancel else None  # asked for, not yet created (~0.3 s)
         if not playing and active is None and requested is None:
             return False
         link = self._link
-        item = self.audio.delta_item_id
-        self.audio.flush()
+        if heard is None:
+            self.audio.flush()
         to_fix: list[str] = []
-        if item is not None and (playing or item in self._response_items):
+        if item is not None and (playing or item in responses.items):
             to_fix.append(item)
         if active is not None:
             self.audio.drop_response(active)
-            to_fix += [i for i in self._response_items if i not in to_fix]
+            to_fix += [i for i in responses.items if i not in to_fix]
             if cancel and not service_cancels:
                 try:
                     self._send(rp.response_cancel(event_id=self._new_id("cancel")), link)
@@ -730,7 +743,7 @@ class Session:
         elif requested is not None:
             # The service has it already (it takes events in order) and cancels it before any output; should
             # audio come anyway, it is dropped: response.created names it.
-            self._cancelled_request = requested
+            responses.cancel_request()
             try:
                 self._send(rp.response_cancel(event_id=self._new_id("cancel")), link)
             except SessionError:
@@ -753,31 +766,19 @@ class Session:
         return True
 
     # ================================================================================================ uplink side
-    def _uplink_open(self, mic: bool) -> bool:
-        """Whether audio goes up now: inside a turn, always; with push-to-talk, only there; otherwise the
-        microphone's audio when the listening gate (wake word) says so, and injected audio (a local process
-        sending it on purpose) always."""
-        if self._turn_open:
-            return True
-        if self.config.push_to_talk:
-            return False
-        gate = self.gate
-        return not mic or gate is None or gate()
-
-    def _finish_turn(self, link: Link, sender: FrameSender) -> None:
-        """Uplink thread: send every byte captured up to turn_end, then commit (or clear a too-short turn)."""
-        respond, done, result = self._turn_end_request
-        ring = self.audio.capture_ring
-        if self.inject_ring.read_available:  # the turn's audio is the injected audio: the microphone's is not
-            ring.skip(ring.read_available & ~1)
-            ring = self.inject_ring
+    def _uplink_loop(self, link: Link) -> None:
+        """The uplink thread: the gate's loop over this link; a failed send ends the link."""
+        sender = FrameSender(self.stats, self.config.audio_format, self.frame_bytes, self.audio.capture_ring,
+                             link.connection.send_frame, self.uplink.count_sent)
         try:
-            while True:
-                chunk = min(self.frame_bytes, ring.read_available & ~1)
-                if not chunk:
-                    break
-                sender.send(ring, chunk)
-            ms = self._turn_audio_bytes * 1000 // (2 * self.audio.config.session_rate)
+            self.uplink.run(link, sender, lambda request, ms: self._commit_turn(link, request, ms))
+        except SessionError as e:
+            link.end("lost", e)
+
+    def _commit_turn(self, link: Link, request: TurnEnd, ms: int) -> bool:
+        """Uplink thread, once the turn's audio went up: commit it (or clear a too-short turn); the turn closes
+        either way."""
+        try:
             with self._lock:
                 if ms < self.config.min_commit_ms:
                     self.stats.commits_skipped += 1
@@ -786,19 +787,16 @@ class Session:
                     self._emit("error", {"code": "turn_too_short", "fatal": False,
                                          "message": f"the turn held {ms} ms of audio; the service needs at least "
                                                     f"{self.config.min_commit_ms} ms: not committed"})
-                    result.append(False)
-                else:
-                    self._send(rp.input_audio_commit(event_id=self._new_id("commit")), link)
-                    self._resume_vad(link)
-                    self._awaiting_reply_since = time.monotonic()
-                    if respond:
-                        self._request_response(None)
-                    result.append(True)
+                    return False
+                self._send(rp.input_audio_commit(event_id=self._new_id("commit")), link)
+                self._resume_vad(link)
+                self._awaiting_reply_since = time.monotonic()
+                if request.respond:
+                    self._request_response(None)
+                return True
         finally:
             with self._lock:
                 self._close_turn()
-                self._turn_end_request = None
-            done.set()
 
     def _close_turn(self) -> None:
         self._turn_open = False
@@ -808,12 +806,9 @@ class Session:
 
     def _finish_open_turn(self) -> None:
         """The connection ended: a turn_end waiting for the uplink gets its answer (nothing was committed)."""
-        request = self._turn_end_request
         with self._lock:
             self._close_turn()
-            self._turn_end_request = None
-        if request is not None:
-            request[1].set()
+        self.uplink.cancel_turn_end()
 
     # ================================================================================================ receiving
     def _on_frame(self, link: Link, frame: bytes) -> None:
@@ -829,9 +824,8 @@ class Session:
             self._emit("raw", {"frame": frame})  # base64 and the service's ids: nothing key-like, nothing to scan
             if written:
                 self._on_audio_written(written)
-                listener = self.on_audio
-                if listener is not None:
-                    self._tap_audio(listener, frame)
+                if self.subscribers.wants("audio.output"):
+                    self._tap_audio(frame)
             return
         self._emit_raw(frame)
         try:
@@ -849,7 +843,7 @@ class Session:
     def _emit_raw(self, frame: bytes) -> None:
         """The `raw` event of a frame that is not an audio delta, scrubbed like every message: the service quotes
         the ends of a refused key in its error ("sk-****abcd")."""
-        if self.on_event is None:
+        if not self.subscribers.wants("raw"):
             return
         if _KEYISH_BYTES.search(frame) is not None or (self._key and self._key.encode() in frame):
             frame = self._scrub(frame.decode("utf-8", "replace")).encode()
@@ -867,15 +861,12 @@ class Session:
             self._bad_unlogged += 1
         self._emit("error", {"code": "bad_event", "message": message, "fatal": False})
 
-    def _tap_audio(self, listener: Callable[[bytes, str | None], None], frame: bytes) -> None:
-        try:
-            pcm = decode_audio_delta(frame)
-            if pcm is not None and self._to_pcm16 is not None:
-                pcm = self._to_pcm16(pcm)
-            if pcm:
-                listener(pcm, self.audio.delta_item_id)
-        except Exception:  # a listener's bug must not take the receive thread down
-            log.exception("on_audio failed")
+    def _tap_audio(self, frame: bytes) -> None:
+        pcm = decode_audio_delta(frame)
+        if pcm is not None and self._to_pcm16 is not None:
+            pcm = self._to_pcm16(pcm)
+        if pcm:
+            self._emit("audio.output", {"pcm": pcm, "item_id": self.audio.delta_item_id})
 
     def _on_audio_written(self, nbytes: int) -> None:
         self.stats.audio_deltas += 1
@@ -935,15 +926,12 @@ class Session:
         elif caused_by in self._settings_event_ids:
             self.config = self._settings_event_ids.pop(caused_by)
             log.warning("the service refused a settings change, the previous settings stay: %s (%s)", message, code)
-        elif caused_by is not None and (caused_by == self._response_requested or (
+        elif caused_by is not None and (caused_by == self._responses.requested or (
                 code == "conversation_already_has_active_response" and caused_by.startswith("rtad_response"))):
             # The second case: a response the service started itself (server VAD) was created between our request
-            # and its refusal, and its response.created already cleared _response_requested.
+            # and its refusal, and its response.created already cleared the request.
             with self._lock:
-                if caused_by == self._response_requested:
-                    self._response_requested = None
-                if code == "conversation_already_has_active_response":
-                    self._response_queue.appendleft(None)  # sent again after the active one is done
+                self._responses.refused(caused_by, code)
             log.info("response.create refused: %s (%s)", message, code)
         elif caused_by is not None and caused_by.startswith(("rtad_vad_off", "rtad_vad_on")):
             if caused_by == self._vad_off_id:  # the turn goes on with the VAD on; its events still change nothing
@@ -965,14 +953,21 @@ class Session:
         # silence and the unheard part ours to cut. A response asked for but not created yet may not have reached
         # the service before the speech did: that one is still cancelled here. Off: the reply plays on.
         interrupt = self.config.turn_detection.interrupt_response is not False
+        # Within a pushed turn the VAD is off (or being turned off): one it sent before it heard the update is
+        # reported, and changes nothing: the turn already interrupted the reply and owns the input.
+        pushed = self._turn_open or self._vad_off_id is not None
+        heard = None
+        if interrupt and not pushed:
+            # The speaker first, before the lock: a command holding it may wait on a stalled socket for seconds.
+            # No delta is written meanwhile (this is the receive thread), and the engine's flush drops the rest of
+            # the response that was playing.
+            heard = (self.audio.is_playing, self.audio.delta_item_id)
+            self.audio.flush()
         with self._lock:
-            # Within a pushed turn the VAD is off (or being turned off): one it sent before it heard the update
-            # is reported, and changes nothing: the turn already interrupted the reply and owns the input.
-            pushed = self._turn_open or self._vad_off_id is not None
             self._user_speaking = not pushed
-            if interrupt and not pushed:
-                self._barge_in("speech", service_cancels=True)
-                self._response_queue.clear()  # replies asked for before the user spoke again would play over it
+            if heard is not None:
+                self._barge_in("speech", service_cancels=True, heard=heard)
+                self._responses.drop_queue()  # replies asked for before the user spoke again would play over it
         self._emit("vad", {"event": "speech_started", "audio_ms": event.audio_start_ms, "item_id": event.item_id})
         self._update_state()
 
@@ -1005,19 +1000,15 @@ class Session:
     # -- responses ------------------------------------------------------------------------------------------
     def _on_response_created(self, link: Link, event: rp.ResponseCreated) -> None:
         with self._lock:
-            self._response_id = event.response.id if isinstance(event.response.id, str) else None
-            if self._cancelled_request is not None and self._cancelled_request == self._response_requested:
-                if self._response_id is not None:
-                    self.audio.drop_response(self._response_id)
+            response_id = event.response.id if isinstance(event.response.id, str) else None
             # The service's own reply to a VAD turn it committed just before the pushed turn turned its VAD off:
             # the user has pressed the button since, and hears the pushed turn's reply, not this one.
-            unasked_in_turn = self._turn_open and self._response_requested is None
-            self._cancelled_request = None
-            self._response_requested = None
-            self._response_items = []
+            unasked_in_turn = self._turn_open and self._responses.requested is None
+            if self._responses.created(response_id):
+                self.audio.drop_response(response_id)
             if unasked_in_turn:
                 self._barge_in("turn_start")
-        self._emit("response", {"event": "created", "response_id": self._response_id})
+        self._emit("response", {"event": "created", "response_id": response_id})
         self._update_state()
 
     def _on_output_item_added(self, link: Link, event: rp.ResponseOutputItemAdded) -> None:
@@ -1025,11 +1016,10 @@ class Session:
         if not isinstance(item.id, str):
             return
         if item.type == "function_call" and isinstance(item.name, str):
-            self._function_names[item.id] = item.name
+            self._responses.function_names[item.id] = item.name
         elif item.type == "message":
             with self._lock:
-                if event.response_id == self._response_id:
-                    self._response_items.append(item.id)
+                self._responses.item_added(event.response_id, item.id)
             self.history.reserve(item.id, "assistant")
 
     def _on_assistant_delta(self, link: Link, event: rp.ResponseAudioTranscriptDelta) -> None:
@@ -1057,43 +1047,32 @@ class Session:
     def _on_response_done(self, link: Link, event: rp.ResponseDone) -> None:
         response = event.response
         rid = response.id if isinstance(response.id, str) else None
-        if rid is not None and rid in self._done_responses:  # a second one: it must not start the next reply again
-            self.stats.stray_events += 1
-            log.warning("ignored a second response.done for %s", rid)
-            return
+        status = response.status if isinstance(response.status, str) else None
         with self._lock:
-            if rid == self._response_id:
-                self._response_id = None
-                self._response_items = []
-            if rid is not None:
-                self._done_responses.append(rid)
-            status = response.status if isinstance(response.status, str) else None
-            if status == "cancelled":  # interrupted: the user has moved on, no follow-up for its calls
-                self._followups.pop(rid, None)
-            followup = rid is not None and self._followups.get(rid) == 0
-            if followup:
-                del self._followups[rid]
-                self._response_queue.append(None)
-            if self._response_queue and self._response_id is None and self._response_requested is None:
+            finished = self._responses.finished(rid, status)
+            if finished.send:
                 try:
-                    self._send_response_create(self._response_queue.popleft())
+                    self._send_response_create(finished.params)
                 except SessionError:
                     pass
-            if (self._response_id is None and self._response_requested is None and not self._response_queue
-                    and rid not in self._followups):
+            if finished.over:
                 # The reply is over without audio to end the wait for it (a text reply, one cancelled before its
                 # audio, a failed one), and no other is on its way: not "thinking" any more.
                 self._awaiting_reply_since = None
+        if finished.duplicate:  # a second one: it must not start the next reply again
+            self.stats.stray_events += 1
+            log.warning("ignored a second response.done for %s", rid)
+            return
         self._emit("response", {"event": "done", "response_id": rid, "status": status})
         self._update_state()
 
     # -- function calls -------------------------------------------------------------------------------------
     def _on_function_call(self, link: Link, event: rp.ResponseFunctionCallArgumentsDone) -> None:
-        name = event.name if isinstance(event.name, str) else self._function_names.get(event.item_id, "")
+        name = event.name if isinstance(event.name, str) else self._responses.function_names.get(event.item_id, "")
         call = ToolCall(call_id=event.call_id, name=name, arguments=event.arguments, response_id=event.response_id)
         self.stats.tool_calls += 1
         with self._lock:  # counted before the handler runs: its answer may come at once, on another thread
-            self._followups[event.response_id] = self._followups.get(event.response_id, 0) + 1
+            self._responses.call_started(event.response_id)
         self._emit("function_call", {"call_id": call.call_id, "name": name, "arguments": call.arguments})
         self._pending.start(call, self.tools.handler(name))
         self._update_state()
@@ -1110,18 +1089,12 @@ class Session:
             except SessionError as e:
                 log.warning("could not send the output of %s: %s", call.name, e)
                 return
-            rid = call.response_id
-            if rid in self._followups:
-                self._followups[rid] -= 1
-                if self._followups[rid] == 0 and rid in self._done_responses:
-                    del self._followups[rid]
-                    try:
-                        if self._response_id is None and self._response_requested is None:
-                            self._send_response_create(None)
-                        else:
-                            self._response_queue.append(None)
-                    except SessionError as e:  # the connection died: the supervisor reconnects
-                        log.warning("could not ask for the response to the output of %s: %s", call.name, e)
+            if self._responses.output_sent(call.response_id):
+                try:
+                    if self._responses.ask(None):
+                        self._send_response_create(None)
+                except SessionError as e:  # the connection died: the supervisor reconnects
+                    log.warning("could not ask for the response to the output of %s: %s", call.name, e)
         self._emit("function_call", {"call_id": call.call_id, "name": call.name, "output": output, "ok": ok})
 
     # ================================================================================================ reporting
@@ -1131,13 +1104,7 @@ class Session:
         self._emit(topic, data)
 
     def _emit(self, topic: str, data: dict[str, Any]) -> None:
-        callback = self.on_event
-        if callback is None:
-            return
-        try:
-            callback(topic, data)
-        except Exception:  # an observer's bug must not take the receive thread down
-            log.exception("on_event(%r) failed", topic)
+        self.subscribers.emit(topic, data)
 
     def _scrub(self, text: str) -> str:
         """A service message without anything that looks like a key (the service quotes parts of a bad key)."""
@@ -1150,7 +1117,7 @@ class Session:
         link = self._link
         # Read without the session's lock, which a send to a stalled peer may hold for seconds: a status report
         # must answer at once (each field is one atomic read; together they may straddle a change).
-        conversation = {"response_id": self._response_id, "responses_queued": len(self._response_queue),
+        conversation = {"response_id": self._responses.active, "responses_queued": len(self._responses.queue),
                         "turn_open": self._turn_open, "user_speaking": self._user_speaking,
                         "tool_calls_pending": self._pending.outstanding()}
         counters = self.stats.as_dict()

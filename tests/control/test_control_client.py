@@ -156,7 +156,7 @@ def test_a_payload_is_counted_in_bytes_whatever_its_item_size(stack):
     result = stack.client.request("audio.input", memoryview(samples), rate=24000)
     assert result["frames"] + result["dropped"] == 2400
     assert stack.client.ping() > 0  # the next request still parses: the stream is in step
-    stack.session.inject_ring.skip(stack.session.inject_ring.read_available)
+    stack.session.uplink.inject_ring.skip(stack.session.uplink.inject_ring.read_available)
 
 
 def test_a_service_message_quoting_the_key_reaches_no_control_client(stack):

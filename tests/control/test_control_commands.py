@@ -229,7 +229,7 @@ def test_audio_input_is_resampled_to_the_session_rate_and_goes_up(make_stack):
         result = c.send_audio(pcm[i: i + step], rate=48000, channels=2, end=i + step >= len(pcm))
         total = {k: total[k] + result[k] for k in total}
     assert total["dropped"] == 0 and abs(total["frames"] - 12000) <= 2
-    wait_until(lambda: stack.session.inject_ring.read_available == 0, 5, "the injected audio to go up")
+    wait_until(lambda: stack.session.uplink.inject_ring.read_available == 0, 5, "the injected audio to go up")
     assert c.turn_end(respond=False) is True
     (committed,) = wait_until(lambda: list(stack.sim.sessions[0].committed_audio.values()), 5, "the commit")
     got = np.frombuffer(committed[: 12000 * 2], "<i2").astype(float)
@@ -255,7 +255,7 @@ def test_audio_input_past_the_ten_seconds_the_daemon_holds_is_dropped_and_counte
     result = stack.client.send_audio(bytes(24000 * 2 * 20), rate=24000)  # 20 s at once (the uplink takes 20 ms a turn)
     assert result["frames"] + result["dropped"] == 24000 * 20
     assert 24000 * 10 - 2400 <= result["frames"] <= 24000 * 11
-    stack.session.inject_ring.skip(stack.session.inject_ring.read_available)
+    stack.session.uplink.inject_ring.skip(stack.session.uplink.inject_ring.read_available)
 
 
 # ------------------------------------------------------------------------------------------------ subscriptions

@@ -169,7 +169,7 @@ def test_malformed_input_never_hurts_the_server_or_its_other_clients(quiet_stack
             assert (reply["id"], reply["error"]["code"]) == want
     # beside it, a well-behaved client is served as ever
     assert stack.client.ping() > 0
-    assert stack.server._thread.is_alive()
+    assert stack.server.alive
 
 
 def test_after_the_storm_the_session_still_talks(quiet_stack):

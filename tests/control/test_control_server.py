@@ -279,7 +279,7 @@ def test_a_payload_that_never_comes_is_dropped_with_its_connection(stack):
     raw.send(b'{"id": 1, "command": "audio.input", "rate": 24000, "payload_length": 1000}\n' + bytes(10))
     raw.sock.shutdown(socket.SHUT_WR)
     assert raw.closed()
-    assert stack.session.inject_ring.read_available == 0 and stack.client.ping() > 0
+    assert stack.session.uplink.inject_ring.read_available == 0 and stack.client.ping() > 0
 
 
 # ------------------------------------------------------------------------------------------------ half-close
@@ -315,28 +315,29 @@ def test_pipelined_requests_are_answered_in_order(stack):
 
 def test_a_slow_command_holds_up_neither_other_clients_nor_events(stack, monkeypatch):
     entered, release = threading.Event(), threading.Event()
-    real_status = stack.session.status
+    real_create = stack.session.create_response
 
-    def slow_status():
+    def slow_create(*args, **kwargs):
         entered.set()
         release.wait(10)
-        return real_status()
+        return real_create(*args, **kwargs)
 
-    monkeypatch.setattr(stack.session, "status", slow_status)
+    monkeypatch.setattr(stack.session, "create_response", slow_create)
     waiting = {}
-    t = threading.Thread(target=lambda: waiting.setdefault("status", stack.client.status()))
+    t = threading.Thread(target=lambda: waiting.setdefault("create", stack.client.request("response.create")))
     t.start()
     try:
         assert entered.wait(5)
         other = stack.connect()
         assert other.ping() > 0 and other.mute() is True  # the I/O thread is free
         assert other.subscribe("state")["muted"] is True
+        assert other.status()["state"] == "ready"  # status reads; it never waits behind a command
         stack.session.audio.muted = False
-        assert "status" not in waiting
+        assert "create" not in waiting
     finally:
         release.set()
         t.join(10)
-    assert waiting["status"]["state"] == "ready"
+    assert waiting["create"] == {}
 
 
 def test_many_clients_come_and_go(stack):
@@ -344,7 +345,7 @@ def test_many_clients_come_and_go(stack):
         with Client(stack.path) as c:
             c.subscribe("state", "audio.output")
     wait_until(lambda: stack.server.clients == 1, 5, "the clients to be gone")
-    assert stack.session.on_audio is None  # the audio tap is removed with its last subscriber
+    assert not stack.session.subscribers.wants("audio.output")  # the tap goes with its last subscriber
     assert stack.client.ping() > 0 and stack.server.stats["accepted"] == 51
 
 

@@ -140,7 +140,7 @@ def test_history_keeps_order_bounds_and_cuts():
 
 
 def test_mask_keys_are_four_fresh_bytes_each():
-    from rtaudiod.session.link import MaskKeys
+    from rtaudiod.session.uplink import MaskKeys
 
     keys = MaskKeys()
     drawn = [keys.next() for _ in range(3000)]  # across two 4 KiB blocks

@@ -44,7 +44,7 @@ def pushed_turn(session, pcm: bytes, respond: bool = True) -> bool:
     """What `rtaudiod-cli send-audio FILE --turn` does: open a turn, inject the clip, end the turn."""
     session.turn_start()
     assert session.inject_audio(pcm) == len(pcm)
-    wait_until(lambda: session.inject_ring.read_available < 4800, 15, "the clip to go up")
+    wait_until(lambda: session.uplink.inject_ring.read_available < 4800, 15, "the clip to go up")
     return session.turn_end(respond=respond)
 
 
@@ -125,7 +125,8 @@ def test_a_pushed_turn_that_commits_nothing_gives_the_vad_back(make_sim, make_se
     session.turn_start()
     if end == "cancel":
         session.inject_audio(clip("speech"))
-        wait_until(lambda: session.inject_ring.read_available < 4800, 15, "the clip to go up")
+        # all of it: injected audio left over after the cancel would go up to the VAD, as a turn of its own
+        wait_until(lambda: session.uplink.inject_ring.read_available == 0, 15, "the clip to go up")
         session.turn_cancel()
     else:
         assert session.turn_end() is False
@@ -152,7 +153,7 @@ def test_the_services_reply_to_a_vad_turn_met_by_a_pushed_turn_is_dropped(make_s
     mark = len(events.of("response"))
     pcm = clip("speech")
     assert session.inject_audio(pcm) == len(pcm)
-    wait_until(lambda: session.inject_ring.read_available < 4800, 15, "the clip to go up")
+    wait_until(lambda: session.uplink.inject_ring.read_available < 4800, 15, "the clip to go up")
     assert session.turn_end() is True
     assert_reply_played_whole(session, events, after=mark)
     assert "response.cancel" in [e["type"] for e in sim.sessions[0].received_events]

@@ -53,7 +53,7 @@ def test_audio_captured_during_a_planned_renewal_goes_to_the_new_session(make_si
             else:
                 session.inject_audio(mark)
 
-    session.add_state_listener(on_state)
+    session.subscribe({"state"}, lambda _, d: on_state(State(d["state"]), State(d["previous"])))
     expected = list(marks)
     try:
         session.start()

@@ -34,7 +34,7 @@ def test_a_state_listener_may_read_the_status_while_a_command_runs(make_sim, mak
         session._lock.release()
         outcome.append(session.status()["state"])
 
-    session.add_state_listener(listener)
+    session.subscribe({"state"}, lambda _, d: listener(State(d["state"]), State(d["previous"])))
     session.send_text("Hello there")
     assert entered.wait(10)
     second = threading.Thread(target=session.send_text, args=("And again",), daemon=True)

@@ -188,7 +188,7 @@ def test_injected_audio_is_the_turn(make_sim, make_session):
     mic.say(bytes(len(words)))  # the room is silent meanwhile: the microphone's frames must not be sent
     session.turn_start()
     assert session.inject_audio(words) == len(words)
-    wait_until(lambda: session.inject_ring.read_available == 0, 10, "the injected audio to go up")
+    wait_until(lambda: session.uplink.inject_ring.read_available == 0, 10, "the injected audio to go up")
     assert session.turn_end() is True
     (committed,) = wait_until(lambda: list(sim.sessions[0].committed_audio.values()), 5, "the commit")
     # bit-exact: nothing of the microphone mixed in, nothing lost; after it the (silent) microphone is live again
@@ -207,7 +207,7 @@ def test_a_stream_injected_in_pieces_goes_up_whole_with_no_microphone_between_th
     session.turn_start()
     for piece in pieces:
         session.inject_audio(piece)
-        wait_until(lambda: session.inject_ring.read_available == 0, 10, "the piece to go up")
+        wait_until(lambda: session.uplink.inject_ring.read_available == 0, 10, "the piece to go up")
         time.sleep(0.1)  # the next piece comes later: a gap of several microphone frames
     assert session.turn_end() is True
     (committed,) = wait_until(lambda: list(sim.sessions[0].committed_audio.values()), 5, "the commit")
