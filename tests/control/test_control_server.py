@@ -222,6 +222,8 @@ def test_a_stuck_subscriber_delays_neither_another_subscriber_nor_the_session(ma
         for event in good.events(timeout=20):
             if event.name == "audio.output":
                 received.setdefault(event["item_id"], bytearray()).extend(event.payload)
+            elif event.name == "overflow":  # the reading client fell 32 KiB behind: the machine stalled it
+                pytest.fail(f"the client that reads was too slow for its queue: {event}")
             elif event["kind"] == "done":
                 break
     # every byte of every reply, in order, for the client that reads
