@@ -107,6 +107,18 @@ ctest-tsan: $(STAMPS)/system
 ctest-armhf: $(STAMPS)/system
 	$(MAKE) -C csrc/tests armhf
 
+# The README's quick start on a Raspberry Pi's userland, emulated on this x86 machine (docs/platforms.md): Debian
+# Bookworm arm64 or armhf from Debian's packages (mmdebstrap, cached in build/arm-userland/), run under qemu-user in a
+# private user + mount namespace (scripts/arm-userland): a fresh clone of this tree's HEAD, `make setup` timed, each
+# Python dependency as a wheel or built from source, `make run` with one question, `make test` on a subset. Slow
+# (tens of minutes): outside CI. As root.
+.PHONY: test-arm64 test-armhf
+test-arm64: $(STAMPS)/system
+	./scripts/arm-userland arm64
+
+test-armhf: $(STAMPS)/system
+	./scripts/arm-userland armhf
+
 # Benchmarks (benchmarks/, outside the default test run): rtaudiod side by side with what a user would
 # write instead, then the ratios (benchmarks/ratios.py). Absolute times on a shared VM are noisy.
 BENCH_JSON ?= .benchmarks/latest.json
