@@ -29,6 +29,9 @@ else
 VENV ?= .venv-noext
 endif
 VPY := $(VENV)/bin/python
+# 32-bit ARM (armhf, Raspberry Pi OS 32-bit): PyPI has no numpy wheel for armv7l, and numpy takes hours to build on a
+# Pi: the venv sees Debian's python3-numpy (scripts/install-system-deps installs it there; docs/platforms.md).
+VENV_FLAGS ?= $(if $(filter armv6l armv7l,$(shell uname -m)),--system-site-packages)
 STAMPS := build/stamps
 INSTALLED := $(VENV)/.stamp-installed
 # The [bench] extra too (make bench-e2e, bench-smoke).
@@ -64,7 +67,7 @@ $(STAMPS)/system: scripts/install-system-deps
 # The apt step only has to come first (order-only, after `|`): new Debian packages need no new venv.
 $(VENV)/pyvenv.cfg: $(VENV_STALE) | $(STAMPS)/system
 	@command -v $(PY) >/dev/null || { echo "make: no Python '$(PY)' (set PY=/path/to/python3)"; exit 1; }
-	$(PY) -m venv --clear $(VENV)
+	$(PY) -m venv --clear $(VENV_FLAGS) $(VENV)
 	@echo '*' > $(VENV)/.gitignore  # git ignores the whole venv (as Python 3.13's venv does by itself)
 
 # Editable install: builds the Cython extensions in place (RTAUDIOD_NO_EXT=1 skips them). The C venv checks that
