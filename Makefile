@@ -2,6 +2,7 @@
 # stamp and runs again only when its inputs change, so a second `make test` or `make run` starts in seconds.
 #
 #   make run       the daemon on its embedded default (README, Quick start); Ctrl-C stops it
+#                  (the CLI beside it: .venv/bin/rtaudiod-cli, from another terminal)
 #   make demo      the daemon, one spoken turn through rtaudiod-cli, its levels and reply audio; then stops it
 #   make test      the whole test suite         make test-both   on the C extension, then on the Python twins
 #   make install   install on this device (scripts/install-device: /opt/rtaudiod, systemd units; as root)
@@ -38,7 +39,7 @@ INSTALLED := $(VENV)/.stamp-installed
 BENCH_INSTALLED := $(VENV)/.stamp-bench
 # What the editable install builds from. Only sources: the generated .c and the built .so in rtaudiod/_ext/ are the
 # install's own output (they would always look newer than the stamp).
-BUILD_INPUTS := pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h) \
+BUILD_INPUTS := pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.cc csrc/*.h) \
 	$(wildcard rtaudiod/_ext/*.pyx rtaudiod/_ext/*.pxd rtaudiod/_ext/*.pyi rtaudiod/_ext/*.py)
 
 # The venv belongs to one interpreter: its pyvenv.cfg names that interpreter's directory ("home"). When $(PY) is
@@ -53,7 +54,7 @@ endif
 endif
 
 .PHONY: setup system python run demo test test-both ctest ctest-tsan ctest-armhf bench bench-smoke bench-session \
-	bench-e2e bench-e2e-quick install clean \
+	bench-e2e bench-e2e-quick bench-wakeups bench-jitter install clean \
 	venv-of-another-python
 
 setup: $(INSTALLED)
@@ -83,13 +84,15 @@ endif
 # named so that a device's /etc/rtaudiod/rtaudiod.toml is not picked up. No OPENAI_API_KEY: rtaudiod-sim inside the
 # daemon. No sound card: the null audio backend (the log says why in one line). The control socket: the daemon's
 # default, /run/rtaudiod as root or $XDG_RUNTIME_DIR/rtaudiod, else a private directory under /tmp.
+# `exec`: make's child is the script itself, and then the daemon (it execs it), so Ctrl-C reaches the daemon, which
+# stops cleanly and exits 0: no "make: *** ... Interrupt" line (make itself still ends by the SIGINT, status 130).
 run: $(INSTALLED)
-	@bash -c "$$RUN_SH"
+	@exec bash -c "$$RUN_SH"
 
 # The same daemon in the background, then a text turn through rtaudiod-cli: the reply's transcript, the audio
 # levels, the reply audio written to a WAV; everything it started is stopped at the end, or on Ctrl-C or failure.
 demo: $(INSTALLED)
-	@bash -c "$$DEMO_SH"
+	@exec bash -c "$$DEMO_SH"
 
 test: $(INSTALLED)
 	$(VPY) -m pytest $(PYTEST_ARGS)
@@ -142,15 +145,26 @@ bench-session: $(INSTALLED)
 bench-smoke: $(BENCH_INSTALLED)
 	$(VPY) -m pytest benchmarks -p no:cacheprovider --benchmark-disable -q $(PYTEST_ARGS)
 
-# The end-to-end benchmark (benchmarks/e2e/, ~20 min): rtaudiod against the clients users would write instead, each
-# in its own process against rtaudiod-sim; writes benchmarks/RESULTS.md and benchmarks/e2e-cpu.png.
-# E2E_ARGS passes options on (--seconds 60 --other-seconds 30). The quick mode checks the harness, not the figures.
+# The end-to-end benchmark (benchmarks/e2e/, ~15 min: 22 rows, 14 min of them streaming): rtaudiod against the clients
+# users would write instead, each in its own process against rtaudiod-sim; writes benchmarks/RESULTS.md and
+# benchmarks/e2e-cpu.png. E2E_ARGS passes options on (--seconds 60 --other-seconds 30). The quick mode checks the
+# harness, not the figures.
 E2E_ARGS ?=
 bench-e2e: $(BENCH_INSTALLED)
 	$(VPY) -m benchmarks.e2e $(E2E_ARGS)
 
 bench-e2e-quick: $(BENCH_INSTALLED)
 	$(VPY) -m benchmarks.e2e --quick $(E2E_ARGS)
+
+# Issue 17's wake-ups: rtaudiod and the careful client on the duplex workload (20 s each; ~1 min), the context
+# switches of each thread (Python's, the C audio path's, the libraries'); report in .benchmarks/e2e-wakeups/.
+bench-wakeups: $(BENCH_INSTALLED)
+	$(VPY) -m benchmarks.e2e --wakeups $(E2E_ARGS)
+
+# Issue 17's jitter: the daemon against rtaudiod-sim --pace 1 with the service's arrival jitter, 20 replies:
+# underruns per reply and the playout's start latency (benchmarks/jitter_playout.py; ~2 min).
+bench-jitter: $(BENCH_INSTALLED)
+	$(VPY) -m benchmarks.jitter_playout $(JITTER_ARGS)
 
 # The [bench] extra (openai, pybase64, matplotlib, py-spy) on top of the package, once per change of pyproject.toml.
 $(BENCH_INSTALLED): $(INSTALLED) pyproject.toml
@@ -167,17 +181,22 @@ venv-of-another-python:
 # Build products and stamps; the venvs stay (`rm -rf .venv .venv-noext` to make them again). The install stamps go
 # with the in-place .so files, so the next target builds the extension again.
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .benchmarks rtaudiod/_ext/*.c rtaudiod/_ext/*.so csrc/tests/build \
+	rm -rf build dist *.egg-info .pytest_cache .benchmarks rtaudiod/_ext/*.c rtaudiod/_ext/*.cpp rtaudiod/_ext/*.so csrc/tests/build \
 	    .venv/.stamp-installed .venv-noext/.stamp-installed .venv/.stamp-bench .venv-noext/.stamp-bench
 
 # ---------------------------------------------------------------------------------------------------------------------
 # The shell scripts behind `run` and `demo`. Kept here as written ($(value) passes them on unexpanded, in the
 # environment of those two targets only) and run with bash, so they read as plain shell.
 
-# The control socket a daemon started here uses: the daemon's own default when this user can create it, else a
-# private directory under /tmp (a non-root user with no $XDG_RUNTIME_DIR: su, a container).
+# The control socket a daemon started here uses: $RTAUDIOD_SOCKET when set, else the daemon's own default when this
+# user can create it, else a private directory under /tmp (a non-root user with no $XDG_RUNTIME_DIR: su, a
+# container). rtaudiod-cli looks in the last three places by itself: `try` needs --socket only for $RTAUDIOD_SOCKET.
 define RTAUDIOD_SOCKET_SH
-if [ "$(id -u)" = 0 ]; then
+try=$VENV_DIR/bin/rtaudiod-cli
+if [ -n "${RTAUDIOD_SOCKET:-}" ]; then
+    socket=$RTAUDIOD_SOCKET
+    try="$try --socket $socket"
+elif [ "$(id -u)" = 0 ]; then
     socket=/run/rtaudiod/control.sock
 elif [ -n "${XDG_RUNTIME_DIR:-}" ] && [ -w "$XDG_RUNTIME_DIR" ]; then
     socket=$XDG_RUNTIME_DIR/rtaudiod/control.sock
@@ -197,10 +216,10 @@ eval "$SOCKET_SH"
 if [ -n "${OPENAI_API_KEY:-}" ]; then
     echo "rtaudiod: OPENAI_API_KEY is set: talking to the service"
 else
-    echo "rtaudiod: no OPENAI_API_KEY: talking to rtaudiod-sim, the local simulator, inside the daemon"
+    echo "rtaudiod: no OPENAI_API_KEY: the offline simulator (rtaudiod-sim) answers, with what it heard"
 fi
 echo "rtaudiod: control socket $socket"
-echo "rtaudiod: try, in another terminal:  $cli say \"What can you do?\""
+echo "rtaudiod: try, in another terminal in this directory:  $try say \"What can you do?\""
 echo "rtaudiod: Ctrl-C stops it"
 exec "${daemon[@]}"
 endef
@@ -215,7 +234,9 @@ stop() {
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 trap stop EXIT
-trap 'exit 130' INT TERM
+# Ctrl-C: stop what was started (the EXIT trap) and leave quietly, like `make run`.
+trap 'echo "== interrupted: stopping what the demo started"; exit 0' INT
+trap 'exit 143' TERM
 echo "== starting the daemon (log: $out/rtaudiod.log), control socket $socket"
 "${daemon[@]}" >"$out/rtaudiod.log" 2>&1 &
 pids+=($!)
@@ -226,7 +247,7 @@ for _ in $(seq 100); do
 done
 $cli status >/dev/null
 grep -E "simulator|sound device|audio backend|talking to" "$out/rtaudiod.log" | sed 's/^/   log: /' || true
-echo "== recording the assistant's audio: $cli listen $out/reply.wav --replies 1"
+echo "== recording the assistant's audio: $try listen $out/reply.wav --replies 1"
 $cli listen "$out/reply.wav" --replies 1 --seconds 60 >"$out/listen.log" 2>&1 &
 pids+=($!)
 # The recording must be subscribed before the question goes out, or the reply's first audio is missed.
@@ -237,24 +258,19 @@ sys.exit(not any("audio.output" in c.get("topics", []) for c in json.load(sys.st
     sleep 0.1
 done
 question="Hello! What can you do for me?"
-echo "== $cli say \"$question\""
+echo "== $try say \"$question\""
 reply=$($cli say "$question")
 echo "   you:       $question"
 echo "   assistant: $reply"
 wait "${pids[1]}"
-echo "== levels and status ($cli status; --json for all of it)"
-$cli --json status >"$out/status.json"
-"$VENV_DIR/bin/python" - "$out/status.json" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-a, c = s["audio"], s["counters"]
-print(f"   state {s['state']}, {s['settings']['dialect']} dialect, model {s['settings']['model']}, "
-      f"audio backend {a['backend']}")
-print(f"   microphone: {a['capture']['rms_dbfs']} dBFS rms, {a['capture']['peak_dbfs']} dBFS peak"
-      + (" (the null backend captures silence)" if a["backend"] == "null" else ""))
-print(f"   speaker: {a['playout']['played_ms'] / 1000:.2f} s played, {a['playout']['underruns']} underruns; "
-      f"reply latency p50 {c['reply_latency']['p50_ms']} ms")
-PY
+# The reply came faster than real time (as the service sends it): let the speaker finish it.
+for _ in $(seq 100); do
+    [ "$($cli --json status | "$VENV_DIR/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["state"])')" \
+        = ready ] && break
+    sleep 0.1
+done
+echo "== levels and status: $try status"
+$cli status | sed 's/^/   /'
 "$VENV_DIR/bin/python" - "$out/reply.wav" <<'PY'
 import sys, wave
 import numpy as np

@@ -8,6 +8,8 @@ Everything else about the package lives in pyproject.toml. Switches, all from th
 
 import os
 import platform
+import shlex
+import subprocess
 
 from setuptools import Extension, setup
 
@@ -43,14 +45,38 @@ if platform.machine().startswith("arm"):
     ldflags += ["-latomic"]
 
 
-def ext(name, sources):
+def ext(name, sources, libraries=()):
     return Extension(
         f"rtaudiod._ext.{name}",
         sources=[f"rtaudiod/_ext/{name}.pyx"] + [f"csrc/{s}" for s in sources],
         include_dirs=["csrc"],
+        libraries=list(libraries),
         extra_compile_args=cflags,
         extra_link_args=ldflags,
     )
+
+
+def pkg_config(*packages):
+    """Compile and link flags of system libraries, from pkg-config (scripts/install-system-deps installs them)."""
+    try:
+        out = subprocess.run(["pkg-config", "--cflags", "--libs", *packages], check=True, capture_output=True,
+                             text=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SystemExit(f"setup.py: pkg-config found no {' '.join(packages)} (run scripts/install-system-deps): "
+                         f"{exc}") from None
+    flags = shlex.split(out)
+    return [f for f in flags if not f.startswith("-l")], [f for f in flags if f.startswith("-l")]
+
+
+def echo_ext():
+    """The echo canceller: C with a C++ shim over libwebrtc-audio-processing, so linked as C++ and compiled without
+    -std=c11 (a C-only flag; gcc's default gnu17 has the atomics)."""
+    compile_flags, libs = pkg_config("speexdsp", "webrtc-audio-processing")
+    extension = ext("_echo", ["rta_echo.c", "rta_echo_webrtc.cc"])
+    extension.extra_compile_args = [f for f in cflags if f != "-std=c11"] + compile_flags
+    extension.extra_link_args = ldflags + libs
+    extension.language = "c++"
+    return extension
 
 
 def extensions():
@@ -63,6 +89,10 @@ def extensions():
             ext("_ring", ["rta_ring.c"]),
             ext("_codecs", ["rta_g711.c", "rta_b64.c", "rta_b64_simd.c"]),
             ext("_framing", ["rta_framing.c", "rta_b64.c", "rta_b64_simd.c", "rta_ring.c", "rta_g711.c"]),
+            # The real-time audio path: the system's libsoxr (Debian libsoxr-dev) and libportaudio (portaudio19-dev,
+            # which PyAudio's build needs too).
+            ext("_audio", ["rta_audio.c", "rta_pacer.c", "rta_pa.c", "rta_ring.c"], libraries=["soxr", "portaudio", "m"]),
+            echo_ext(),
         ],
         compiler_directives=DIRECTIVES,
         include_path=["rtaudiod/_ext"],

@@ -1,6 +1,8 @@
 """The audio engine's per-frame work, without a device: what each device callback costs.
 
-Groups (20 ms frames; the device side is 48 kHz stereo int16, the session side 24 kHz mono):
+Groups (20 ms frames; the device side is 48 kHz stereo int16, the session side 24 kHz mono). "rtaudiod" is the
+engine's default path, the C processors (csrc/rta_audio.c; the Python twins in the build without the extension),
+called here from Python once per frame; "rtaudiod-python" the Python twins, the Python-callback path:
   audio capture 20ms@48k2   Capture.feed: device bytes → down-mix → soxr → levels → capture ring.
                             The ring is emptied with skip() in the same call (a few hundred ns).
   audio playout 20ms@48k2   Playout.fill: playout ring → soxr → FIFO → up-mix into the device buffer. The
@@ -22,11 +24,14 @@ import numpy as np
 import pytest
 
 from benchmarks.conftest import pcm, smoke
+from rtaudiod._backend import load_c
 from rtaudiod.audio.capture import Capture
 from rtaudiod.audio.dsp import Downmixer, Resampler
 from rtaudiod.audio.ledger import PlayoutLedger
 from rtaudiod.audio.playout import Playout
 from rtaudiod.ring import RingBuffer
+
+C_AUDIO = load_c("audio")  # None in the build without the extension: "rtaudiod" is then the twin
 
 DEV_RATE, SESSION = 48000, 24000
 DEV_FRAME = 960  # 20 ms at 48 kHz
@@ -36,13 +41,18 @@ SESSION_BYTES = pcm(SESSION_FRAME * 2)
 P99_TARGET_US = 1000.0
 
 
-def make_capture(quality: str = "LQ") -> Capture:
-    return Capture(RingBuffer(1 << 16), DEV_RATE, 2, DEV_FRAME, SESSION, quality)
+def make_capture(quality: str = "LQ", python: bool = False) -> Capture:
+    make = Capture if python or C_AUDIO is None else C_AUDIO.Capture
+    return make(RingBuffer(1 << 16), DEV_RATE, 2, DEV_FRAME, SESSION, quality)
 
 
-def make_playout() -> Playout:
+def make_playout(python: bool = False) -> Playout:
     ring = RingBuffer(1 << 16)
-    playout = Playout(ring, PlayoutLedger(), SESSION, DEV_RATE, 2, DEV_FRAME, prebuffer_ms=0, fade_ms=2.5, quality="LQ")
+    if python or C_AUDIO is None:
+        make, ledger = Playout, PlayoutLedger()
+    else:
+        make, ledger = C_AUDIO.Playout, PlayoutLedger(core=C_AUDIO.LedgerCore())
+    playout = make(ring, ledger, SESSION, DEV_RATE, 2, DEV_FRAME, prebuffer_ms=0, fade_ms=2.5, quality="LQ")
     ring.write(SESSION_BYTES * 4)
     playout.ledger.wrote(len(SESSION_BYTES) * 4)
     return playout
@@ -89,11 +99,11 @@ def playout_step(playout, buf, ring, ledger=None):
 
 
 @pytest.mark.benchmark(group="audio capture 20ms@48k2")
-@pytest.mark.parametrize("contender", ["rtaudiod", "numpy.interp"])
+@pytest.mark.parametrize("contender", ["rtaudiod", "rtaudiod-python", "numpy.interp"])
 def test_capture_frame(benchmark, contender):
-    capture = make_capture() if contender == "rtaudiod" else NaiveCapture()
+    capture = make_capture(python=contender == "rtaudiod-python") if contender.startswith("rtaudiod") else NaiveCapture()
     benchmark.extra_info.update(contender=contender, items=1)
-    if contender != "rtaudiod":
+    if contender == "numpy.interp":
         benchmark.extra_info["baseline"] = True
     benchmark(capture_step, capture)
     capture.feed(DEVICE_BYTES)
@@ -101,12 +111,12 @@ def test_capture_frame(benchmark, contender):
 
 
 @pytest.mark.benchmark(group="audio playout 20ms@48k2")
-@pytest.mark.parametrize("contender", ["rtaudiod", "numpy.interp"])
+@pytest.mark.parametrize("contender", ["rtaudiod", "rtaudiod-python", "numpy.interp"])
 def test_playout_frame(benchmark, contender):
     buf = memoryview(bytearray(DEV_FRAME * 4))
     benchmark.extra_info.update(contender=contender, items=1)
-    if contender == "rtaudiod":
-        playout = make_playout()
+    if contender.startswith("rtaudiod"):
+        playout = make_playout(python=contender == "rtaudiod-python")
         benchmark(playout_step, playout, buf, playout.ring, playout.ledger)
         assert playout.playing and playout.underruns == 0
     else:

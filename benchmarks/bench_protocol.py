@@ -5,6 +5,8 @@ One group per event:
   transcript-delta beta   response.audio_transcript.delta (the same event, beta names)
   speech_started ga       input_audio_buffer.speech_started (the same name in both dialects)
   response.done ga        a finished audio response with its usage: the general path, since GA nests its shape
+  mcp-arguments-delta ga  response.mcp_call_arguments.delta (GA only, typed since issue 20; before, an unknown
+                          event: a refused typed decode, then the general path's JSON decode)
 Contenders:
   rtaudiod     rtaudiod.protocol.decode_server_event(frame, dialect): one typed msgspec decode when the wire shape
                is the internal one, else the general path
@@ -19,8 +21,8 @@ import msgspec
 import pytest
 
 from benchmarks.conftest import timed
-from rtaudiod.protocol import (ResponseAudioTranscriptDelta, ResponseDone, SpeechStarted, codec,
-                               decode_server_event)
+from rtaudiod.protocol import (ResponseAudioTranscriptDelta, ResponseDone, ResponseMcpCallArgumentsDelta,
+                               SpeechStarted, codec, decode_server_event)
 from rtaudiod.protocol.dialect import server_event_from_wire
 
 IDS = ('"event_id":"event_CX7fTq2bVwD1sKx9Lr0aN","response_id":"resp_CX7fTpYhS3nQ8eW2mZ1oB",'
@@ -46,6 +48,10 @@ EVENTS = {
     "speech_started ga": ("ga", '{"type":"input_audio_buffer.speech_started","event_id":"event_CX7fSx8Yq1W2e3R4t5Y6u",'
                           '"audio_start_ms":1764,"item_id":"item_CX7fSx9Zr2X3f4T5g6H7i"}', SpeechStarted),
     "response.done ga": ("ga", json.dumps(RESPONSE_DONE, separators=(",", ":")), ResponseDone),
+    "mcp-arguments-delta ga": ("ga", '{"type":"response.mcp_call_arguments.delta","event_id":"event_CX7fTq2bVwD1sK'
+                               'x9Lr0aN","response_id":"resp_CX7fTpYhS3nQ8eW2mZ1oB","item_id":"mcp_CX7fTpZk4rU5vI6cJ'
+                               '9dEf","output_index":0,"delta":"{\\"repoName","obfuscation":"qZ3vX9kL"}',
+                               ResponseMcpCallArgumentsDelta),
 }
 
 

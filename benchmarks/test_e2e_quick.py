@@ -25,4 +25,8 @@ def test_the_e2e_harness_runs_every_contender(tmp_path):
             sent = row["figures"]["audio_bytes_sent"]
             assert sent > 0 and row["sim"]["uplink_audio_bytes"] == sent, label
     assert rows["rtaudiod-1sub"]["subscribed"]["subscribers"] == 1
+    # the wake-ups probe saw the daemon's Python threads by name (wakeups.py), the uplink's among them
+    woke = rows["rtaudiod"]["wakeups"]
+    assert woke["python_per_s"] > 0 and any(t["comm"] == "py:uplink" and t["per_s"] > 0 for t in woke["threads"])
+    assert "### Python wake-ups/s" in out.read_text()
     assert (tmp_path / "e2e-cpu.png").stat().st_size > 0 and "| rtaudiod |" in out.read_text()

@@ -25,6 +25,14 @@ def backend() -> str:
     return _BACKEND
 
 
+def load_c(name: str) -> ModuleType | None:
+    """The C-only module `name` ('audio': the real-time audio path) when the extension is in use, else None (the
+    caller runs its Python twins instead)."""
+    if _BACKEND == "c":
+        return importlib.import_module(f"rtaudiod._ext._{name}")
+    return None
+
+
 def load(name: str) -> ModuleType:
     """The implementation module `name` ('ring', 'codecs', 'framing') of the active backend."""
     if _BACKEND == "c":

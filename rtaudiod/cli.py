@@ -3,10 +3,12 @@
 Every subcommand but `devices` connects with `rtaudiod.control.Client` (docs/control-protocol.md), does one
 thing and exits with a code a script can test:
 
-    0    done
-    1    the daemon answered with an error (its code and message on stderr), or `say` got no reply in time
-    2    usage error: bad arguments, an unreadable WAV or schema file, a command that does not exist
-    3    cannot connect to the socket (none there, refused, forbidden), or the connection was lost
+    0    done (also a device listing with nothing in it)
+    1    the daemon refused: it answered with an error (its code and message on stderr), the service refused `set`,
+         or `say` got no reply in time
+    2    usage error: bad arguments, an empty `say`, an unreadable WAV or schema file, no directory for `listen`'s
+         file, a tool command that does not exist (all found before connecting)
+    3    no daemon: cannot connect to the socket (none there, refused, forbidden), or the connection was lost
     130  interrupted (Ctrl-C): how `events`, `listen` and `tool serve` normally end; files are complete
 
 What is where in this file, top to bottom: the exit codes and the socket's default path; the pure helpers a unit
@@ -38,6 +40,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
+from rtaudiod.cli_status import long_form, scalar, summary
 from rtaudiod.errors import ControlError
 
 if TYPE_CHECKING:  # the control package is imported when a command connects: `devices` does not need it
@@ -79,17 +82,36 @@ class CliError(Exception):
 
 
 def default_socket(environ: dict[str, str] | os._Environ[str] | None = None) -> str:
-    """`$RTAUDIOD_SOCKET`, else `$XDG_RUNTIME_DIR/rtaudiod/control.sock` when that exists (a user unit's
-    daemon), else the system daemon's `/run/rtaudiod/control.sock`."""
+    """`$RTAUDIOD_SOCKET`, else `$XDG_RUNTIME_DIR/rtaudiod/control.sock` when that exists (a user unit's daemon, or
+    `make run` as a user), else `${TMPDIR:-/tmp}/rtaudiod-UID/control.sock` when that exists (`make run` as a user
+    with no runtime directory), else the system daemon's `/run/rtaudiod/control.sock`."""
     env = os.environ if environ is None else environ
     if env.get("RTAUDIOD_SOCKET"):
         return env["RTAUDIOD_SOCKET"]
-    runtime = env.get("XDG_RUNTIME_DIR")
-    if runtime:
-        user = os.path.join(runtime, "rtaudiod", "control.sock")
-        if os.path.exists(user):
-            return user
-    return SYSTEM_SOCKET
+    candidates = [os.path.join(env.get("TMPDIR") or "/tmp", f"rtaudiod-{os.getuid()}", "control.sock")]
+    if env.get("XDG_RUNTIME_DIR"):
+        candidates.insert(0, os.path.join(env["XDG_RUNTIME_DIR"], "rtaudiod", "control.sock"))
+    return next((path for path in candidates if os.path.exists(path)), SYSTEM_SOCKET)
+
+
+def command_line(socket: str | None = None, environ: dict[str, str] | os._Environ[str] | None = None) -> str:
+    """How a person types rtaudiod-cli here to reach `socket`, for hints: `rtaudiod-cli` when the one on $PATH is
+    this installation's (after `make install`), else the path of the one beside this Python (`.venv/bin/rtaudiod-cli`
+    after `make run`, relative to the working directory when it is under it); `--socket` only when the default
+    would not find `socket`."""
+    env = os.environ if environ is None else environ
+    beside = os.path.join(os.path.dirname(sys.executable), PROG)
+    on_path = shutil.which(PROG, path=env.get("PATH"))
+    if on_path and os.path.realpath(on_path) == os.path.realpath(beside):
+        command = PROG
+    elif os.path.exists(beside):
+        relative = os.path.relpath(beside)
+        command = relative if os.getcwd() != "/" and not relative.startswith("..") else beside
+    else:
+        command = f"{sys.executable} -m rtaudiod.cli"
+    if socket and os.path.abspath(socket) != os.path.abspath(default_socket(env)):
+        command += f" --socket {shlex.quote(socket)}"
+    return command
 
 
 # ===================================================================================================== settings
@@ -237,10 +259,11 @@ class WavSink:
 
     def __init__(self, path: str, rate: int, channels: int = 1) -> None:
         self.path, self.rate, self.channels = path, rate, channels
-        try:
-            self._wave = wave.open(path, "wb")
+        try:  # opened here, not by wave.open: a Wave_write whose open failed complains again from its __del__
+            self._file = open(path, "wb")  # noqa: SIM115 (closed by close())
         except OSError as e:
             raise CliError(f"cannot write {path}: {e.strerror or e}") from None
+        self._wave = wave.open(self._file, "wb")
         self._wave.setnchannels(channels)
         self._wave.setsampwidth(2)
         self._wave.setframerate(rate)
@@ -255,52 +278,21 @@ class WavSink:
         return self.frames / self.rate
 
     def close(self) -> None:
-        self._wave.close()
+        self._wave.close()  # writes the final sizes; a file it was handed, it leaves open
+        self._file.close()
 
 
 # ======================================================================================================= output
-def _scalar(value: Any) -> str:
-    if isinstance(value, str) and value and not any(c.isspace() or c in "\"=" for c in value):
-        return value
-    return json.dumps(value, ensure_ascii=False)
-
-
 def format_event(name: str, fields: dict[str, Any], now: float | None = None) -> str:
     """One human line: `12:00:01.234 state state=speaking previous=thinking`."""
     stamp = datetime.datetime.fromtimestamp(time.time() if now is None else now).strftime("%H:%M:%S.%f")[:-3]
-    parts = [stamp, name] + [f"{k}={_scalar(v)}" for k, v in fields.items() if k not in ("event", "payload_length")]
+    parts = [stamp, name] + [f"{k}={scalar(v)}" for k, v in fields.items() if k not in ("event", "payload_length")]
     return " ".join(parts)
 
 
-def format_status(status: dict[str, Any]) -> str:
-    """The human summary of `status`: a headline, then every section as indented `key: value` lines."""
-    settings = status.get("settings") if isinstance(status.get("settings"), dict) else {}
-    head = f"rtaudiod: {status.get('state', '?')}"
-    extras = [str(v) for v in (status.get("session_id"), settings.get("dialect"), settings.get("model")) if v]
-    if extras:
-        head += f" ({', '.join(extras)})"
-    return "\n".join([head, *_status_lines(status, 0)])
-
-
-def _status_lines(node: dict[str, Any], depth: int) -> Iterator[str]:
-    pad = "  " * depth
-    scalars = {k: v for k, v in node.items() if not isinstance(v, dict)}
-    width = max((len(k) for k in scalars), default=0)
-    for key, value in scalars.items():
-        if isinstance(value, list):
-            value = ", ".join(_scalar(v) for v in value) if value else "-"
-        elif value is None:
-            value = "-"
-        elif not isinstance(value, str):
-            value = json.dumps(value)
-        yield f"{pad}{key + ':':<{width + 1}} {value}"
-    for key, value in node.items():
-        if isinstance(value, dict):
-            if not value:
-                yield f"{pad}{key}: -"
-                continue
-            yield f"{pad}{key}:"
-            yield from _status_lines(value, depth + 1)
+def format_status(status: dict[str, Any], verbose: bool = False) -> str:
+    """`rtaudiod-cli status`: the dozen-line summary, or with `verbose` every field (rtaudiod/cli_status.py)."""
+    return long_form(status) if verbose else summary(status)
 
 
 class Output:
@@ -357,7 +349,7 @@ def _kind(fields: dict[str, Any]) -> str | None:
 # =================================================================================================== commands
 def cmd_status(args: argparse.Namespace, out: Output, client: Client) -> int:
     status = client.status()
-    out.emit(status, format_status(status))
+    out.emit(status, format_status(status, args.verbose))
     return EXIT_OK
 
 
@@ -706,8 +698,9 @@ def cmd_devices(args: argparse.Namespace, out: Output) -> int:
     from rtaudiod.audio import list_devices
 
     devices = list_devices()
-    if not devices:
-        out.note("no audio devices (is a sound server running, or a card present?)")
+    if not devices:  # a listing of nothing is still a listing: exit 0 (`python -m rtaudiod.audio` is this too)
+        out.note("no audio devices (is a sound server running, or a card present?); without one the daemon runs on "
+                 "the null backend")
         return EXIT_OK
     if not out.json:
         out.emit(None, f"{'index':>5}  {'in':>3}  {'out':>3}  {'rate':>6}  name")
@@ -716,6 +709,8 @@ def cmd_devices(args: argparse.Namespace, out: Output) -> int:
                   "max_output_channels": d.max_output_channels, "default_rate": d.default_rate},
                  f"{d.index:>5}  {d.max_input_channels:>3}  {d.max_output_channels:>3}  {d.default_rate:>6}  "
                  f"{d.name}" + (f" ({d.host_api})" if d.host_api else ""))
+    if not out.json:
+        out.emit(None, '\nchoose with audio.input_device / audio.output_device = an index or a part of the name ("USB")')
     return EXIT_OK
 
 
@@ -724,7 +719,7 @@ EPILOG = f"""\
 exit codes:
   {EXIT_OK}    done
   {EXIT_ERROR}    the daemon answered with an error (its code and message on stderr), or `say` got no reply in time
-  {EXIT_USAGE}    usage error (bad arguments, an unreadable WAV or schema file)
+  {EXIT_USAGE}    usage error (bad arguments, an empty say, an unreadable WAV or schema file, no such directory)
   {EXIT_CONNECT}    cannot connect to the socket (missing, refused, forbidden), or the connection was lost
   {EXIT_INTERRUPTED}  interrupted (Ctrl-C); files written so far are complete
 
@@ -768,7 +763,9 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_text, description=help_text, parents=[common], epilog=EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
 
-    add("status", "show the daemon's state, session, devices, counters and levels (--json: all of it)")
+    p = add("status", "a summary of the daemon's state, link, listening mode, devices, levels, latency, the "
+                      "counters that are not zero and the problems (--verbose: every field; --json: all of it)")
+    p.add_argument("--verbose", "-v", action="store_true", help="every field, section by section")
 
     p = add("say", "send TEXT as the user; wait for the reply and print the assistant's transcript")
     p.add_argument("text", metavar="TEXT")
@@ -850,8 +847,8 @@ def _add_globals(parser: argparse.ArgumentParser, default: Any) -> None:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Output, Client], int]] = {
     "status": cmd_status, "say": cmd_say, "turn": cmd_turn, "cancel": cmd_cancel, "mute": cmd_mute,
-    "unmute": cmd_mute, "stop": cmd_stop, "mode": cmd_mode, "events": cmd_events, "listen": cmd_listen, "send-audio": cmd_send_audio,
-    "set": cmd_set, "tool": cmd_tool,
+    "unmute": cmd_mute, "stop": cmd_stop, "mode": cmd_mode, "events": cmd_events, "listen": cmd_listen,
+    "send-audio": cmd_send_audio, "set": cmd_set, "tool": cmd_tool,
 }
 
 
@@ -868,6 +865,12 @@ def _check_local(args: argparse.Namespace) -> None:
         parse_settings(args.assignments)
     elif args.command == "send-audio":
         args.wav = read_wav(args.input)
+    elif args.command == "say" and not args.text.strip():
+        raise CliError("say: TEXT is empty: there is nothing to say")
+    elif args.command == "listen":
+        folder = os.path.dirname(os.path.abspath(args.output))
+        if not os.path.isdir(folder):
+            raise CliError(f"cannot write {args.output}: no directory {folder}")
 
 
 def connect(path: str, timeout: float) -> Client:

@@ -11,6 +11,7 @@ The fixture sets PULSE_SERVER (and a client.conf without autospawn) in os.enviro
 """
 
 import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ RATE = 48000
 CHANNELS = 2
 SPEAKER = "rtspk"
 MIC = "rtmic"
+F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ from Python 3.10 on Linux; spelled out for older builds
 FORMAT_ARGS = [f"--rate={RATE}", f"--channels={CHANNELS}", "--format=s16le", "--raw"]
 
 
@@ -39,6 +41,8 @@ class Recording:
             ["parec", "-d", source, "--latency-msec=5", *FORMAT_ARGS],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
         )
+        # A 1 MiB pipe (5 s of audio): parec must not block, and lose audio, while a test holds our GIL on purpose.
+        fcntl.fcntl(self._proc.stdout.fileno(), F_SETPIPE_SZ, 1 << 20)
         self.chunks: list[tuple[float, bytes]] = []
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()

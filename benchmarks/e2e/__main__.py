@@ -1,11 +1,14 @@
 """`make bench-e2e`: every contender on every workload, then benchmarks/RESULTS.md and the CPU plot.
 
-    python -m benchmarks.e2e [--seconds 60] [--other-seconds 30] [--quick]
+    python -m benchmarks.e2e [--seconds 60] [--other-seconds 30] [--quick | --wakeups]
 
 The headline workload (duplex, pcm16) runs `--seconds` per contender; the barge-in, G.711 and wake-word workloads
 and the scaling rows run `--other-seconds`. One contender at a time: the figures are CPU on a shared machine.
 `--quick` runs each contender a few seconds, several at once, and checks the harness (every contender streamed,
 the simulator received what each sent), not the figures; its report goes to .benchmarks/e2e-quick/.
+`--wakeups` (`make bench-wakeups`) runs only rtaudiod and the careful client on the duplex workload (`--seconds`,
+20 by default there), one after the other, for the Python wake-ups a second per thread (wakeups.py); its report goes
+to .benchmarks/e2e-wakeups/.
 """
 
 from __future__ import annotations
@@ -20,14 +23,17 @@ from pathlib import Path
 
 from benchmarks.e2e import report
 from benchmarks.e2e.pulse import pulse
-from benchmarks.e2e.run import ROOT, Spec, run
+from benchmarks.e2e.run import ROOT, Spec, nothing, run
 from benchmarks.e2e.workload import WORKLOADS, write_mic
 
 PEERS = ["seed", "careful", "openai"]
 
 
-def plan(seconds: float, other: float, mics: dict[str, str], quick: bool) -> list[tuple[str, Spec]]:
+def plan(seconds: float, other: float, mics: dict[str, str], quick: bool,
+         wakeups: bool = False) -> list[tuple[str, Spec]]:
     w = WORKLOADS
+    if wakeups:
+        return [("duplex", Spec(c, w["duplex"], mics["duplex"], seconds)) for c in ("rtaudiod", "careful")]
     rows = [("duplex", Spec(c, w["duplex"], mics["duplex"], seconds)) for c in ["rtaudiod", *PEERS, "floor"]]
     if quick:  # one row of each other kind: the paths of the harness, not the figures
         return rows + [("ulaw", Spec("careful", w["ulaw"], mics["ulaw"], other, label="careful-ulaw")),
@@ -52,9 +58,12 @@ def plan(seconds: float, other: float, mics: dict[str, str], quick: bool) -> lis
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seconds", type=float, default=60.0, help="per contender on the duplex workload")
+    p.add_argument("--seconds", type=float, default=None, help="per contender on the duplex workload (default 60)")
     p.add_argument("--other-seconds", type=float, default=30.0, help="per row of the other workloads and scaling")
     p.add_argument("--quick", action="store_true", help="a few seconds each, several at once: checks the harness")
+    p.add_argument("--wakeups", action="store_true",
+                   help="rtaudiod and the careful client only (duplex, --seconds each, default 20): wake-ups per "
+                        "thread")
     p.add_argument("--out", type=Path, help="the results file (default benchmarks/RESULTS.md; quick: .benchmarks/)")
     p.add_argument("--report-from", type=Path, metavar="JSON",
                    help="write the report again from a run's raw results (.benchmarks/e2e.json), running nothing")
@@ -68,26 +77,28 @@ def main() -> int:
         return 0
     if args.quick:
         args.seconds = args.other_seconds = 4.0
-    out = args.out or (ROOT / ".benchmarks/e2e-quick/RESULTS.md" if args.quick else ROOT / "benchmarks/RESULTS.md")
+    args.seconds = args.seconds or (20.0 if args.wakeups else 60.0)
+    out = args.out or ROOT / (".benchmarks/e2e-quick/RESULTS.md" if args.quick else
+                              ".benchmarks/e2e-wakeups/RESULTS.md" if args.wakeups else "benchmarks/RESULTS.md")
     command = " ".join(["python -m benchmarks.e2e", *sys.argv[1:]])
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as d:
         tmp = Path(d)
         mics = {name: write_mic(wl, max(args.seconds, args.other_seconds) + 15, tmp / f"mic-{name}.wav")["path"]
                 for name, wl in WORKLOADS.items()}
-        rows = plan(args.seconds, args.other_seconds, mics, args.quick)
+        rows = plan(args.seconds, args.other_seconds, mics, args.quick, args.wakeups)
         began = time.monotonic()
         if args.quick:
             with ThreadPoolExecutor(4) as pool:
                 results = list(pool.map(lambda r: (r[0], run(r[1], tmp / r[1].label)), rows))
         else:
             results = []
-            with pulse() as server:
+            with (nothing() if args.wakeups else pulse()) as server:  # PulseAudio only for rtaudiod-pulse
                 for section, spec in rows:
                     if spec.contender == "rtaudiod-pulse" and server is None:
                         continue
                     print(f"bench-e2e: {section}: {spec.label} ({spec.seconds:g} s)", file=sys.stderr, flush=True)
                     results.append((section, run(spec, tmp / spec.label, server)))
-    raw = out.with_suffix(".json") if args.quick else ROOT / ".benchmarks/e2e.json"
+    raw = out.with_suffix(".json") if args.quick or args.wakeups else ROOT / ".benchmarks/e2e.json"
     raw.parent.mkdir(parents=True, exist_ok=True)
     machine = report.machine()  # when, where, which versions: taken now, kept with the raw results
     raw.write_text(json.dumps({"command": command, "quick": args.quick, "machine": machine, "rows": results}))

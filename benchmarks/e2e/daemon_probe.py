@@ -5,8 +5,9 @@
 The daemon counts its own uplink time per frame and its reply latency (session counters, kept here for the whole
 run instead of the last 1000 samples). The probes add what it does not count, with one perf_counter() pair each:
 downlink per chunk (the receive thread's write_delta: a frame straight into the playout ring) and barge-in
-(speech_started handled while the speaker plays -> the first device callback that hands over silence). It prints
-"streaming" once the daemon is READY, and writes its figures when the daemon stops (SIGTERM).
+(speech_started handled while the speaker plays -> the first device callback that hands over silence). Its Python
+threads carry `py:<name>` as their OS name (wakeups.py). It prints "streaming" once the daemon is READY, and writes
+its figures when the daemon stops (SIGTERM).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import time
 
 from benchmarks.e2e.figures import Samples
+from benchmarks.e2e.wakeups import name_python_threads
 from rtaudiod.audio.engine import AudioEngine
 from rtaudiod.audio.playout import Playout
 from rtaudiod.daemon import main as daemon_main
@@ -89,6 +91,7 @@ def report_at_stop(orig):
     return stop
 
 
+name_python_threads()  # py:<name> in /proc/PID/task/*/comm, so the wake-ups probe tells them from C threads
 stats.Latency.__init__.__defaults__ = (1_000_000,)  # the whole run, not the last 1000 samples
 patch(AudioEngine, "write_delta", timed_write_delta)
 patch(Session, "_on_speech_started", timed_speech_started)

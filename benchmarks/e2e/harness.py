@@ -22,6 +22,7 @@ import warnings
 from typing import Callable
 
 from benchmarks.e2e.figures import Samples
+from benchmarks.e2e.wakeups import name_python_threads
 from benchmarks.e2e.workload import read_mic
 
 
@@ -193,6 +194,7 @@ def run(client: Callable | None) -> None:
     """Run a peer until SIGTERM. `client(args, mic, conversation)` connects and configures, sets
     `conversation.truncate`, starts its receive and uplink threads, and returns (uplink Samples, a function of its
     counters, a close function); None: the floor."""
+    name_python_threads()  # for the wake-ups probe (wakeups.py), as rtaudiod's
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     args = parse_args()

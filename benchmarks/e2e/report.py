@@ -13,9 +13,11 @@ from importlib import metadata
 from pathlib import Path
 
 import rtaudiod
-from benchmarks.e2e.run import ROOT
+from benchmarks.e2e import wakeups
+from benchmarks.e2e.run import ROOT, SIM_ARGS
 
 SLICE_S = 10.0  # the noise figure: % of one core in each 10 s slice of the streaming window
+WAKEUPS_TARGET = 60  # issue 17: the daemon's Python threads, wake-ups a second in all while audio flows
 
 
 def cpu_per_min(row: dict) -> float:
@@ -56,6 +58,12 @@ def ms(summary: dict | None, keys=("p50_ms", "max_ms")) -> str:
     return "/".join(f"{summary[k]:.0f}" for k in keys) + f" (n={summary['count']})"
 
 
+def python_wakeups(row: dict) -> float | None:
+    """Wake-ups a second of the contender's Python threads over the streaming window (None: not measured)."""
+    w = row.get("wakeups")
+    return w["python_per_s"] if w else None
+
+
 def fmt(x: float | None, digits: int = 2) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
@@ -68,8 +76,9 @@ def figures_table(rows: dict[str, dict], floor: dict | None) -> list[str]:
     floor_cpu = cpu_per_min(floor) if floor else None
     lines = ["| contender | CPU s / audio min, streaming | CPU s / audio min, whole run | % of one core (10 s "
              "slices: sd) | above floor, CPU s / min | peak RSS MB | uplink per frame µs p50/p99/max | downlink per "
-             "chunk µs p50/p99/max | speech end → first audio ms p50/max | barge-in → silent ms p50/max |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "chunk µs p50/p99/max | speech end → first audio ms p50/max | barge-in → silent ms p50/max | "
+             "Python wake-ups/s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for label, row in rows.items():
         f = row["figures"]
         above = None if floor_cpu is None or row["contender"] == "floor" else cpu_per_min(row) - floor_cpu
@@ -77,7 +86,7 @@ def figures_table(rows: dict[str, dict], floor: dict | None) -> list[str]:
         lines.append(f"| {label} | {cpu_per_min(row):.3f} | {row['cpu_total_s'] * 60 / row['window_s']:.3f} | "
                      f"{core_pct(row):.2f}{f' (±{n:.2f})' if n is not None else ''} | {fmt(above, 3)} | "
                      f"{row['peak_rss_mb']:.1f} | {us(f.get('uplink'))} | {us(f.get('downlink'))} | "
-                     f"{ms(f.get('reply'))} | {ms(f.get('barge_in'))} |")
+                     f"{ms(f.get('reply'))} | {ms(f.get('barge_in'))} | {fmt(python_wakeups(row), 1)} |")
     return lines
 
 
@@ -174,7 +183,32 @@ def targets(rows: dict[str, dict], floor: dict | None) -> list[str]:
     up = d["figures"]["uplink"]
     line(up["p99_ms"] is not None and up["p99_ms"] < 1.0, f"uplink p99 < 1 ms: {up['p99_ms']} ms (max {up['max_ms']})")
     line(d["peak_rss_mb"] < 40, f"peak RSS < 40 MB: {d['peak_rss_mb']:.1f} MB")
+    woke = python_wakeups(d)
+    if woke is not None:
+        line(woke <= WAKEUPS_TARGET, f"Python wake-ups ≤ {WAKEUPS_TARGET}/s while audio flows: {woke:.1f}/s")
     return out
+
+
+def wakeups_section(rows: dict[str, dict]) -> list[str]:
+    """Each contender's wake-ups a second by kind of thread, then rtaudiod's threads one by one."""
+    measured = {k: v["wakeups"] for k, v in rows.items() if v.get("wakeups") and v["contender"] != "floor"}
+    if not measured:
+        return []
+    lines = [f"### Python wake-ups/s, target ≤ {WAKEUPS_TARGET}", "",
+             "Context switches (voluntary + preempted) of each thread over the streaming window, from "
+             "/proc/PID/task/*/status, read from outside (benchmarks/e2e/wakeups.py); a thread waiting for the GIL "
+             "sleeps and is woken too, so GIL hand-offs count. Python threads carry `py:<name>` "
+             "as their OS name (the benchmark names them), rtaudiod's C audio threads `rta-<name>`; any other thread "
+             "is a library's (PortAudio, PulseAudio). No control client is connected.", "",
+             "| contender | Python threads, wake-ups/s | of which voluntary (slept, woken) | rtaudiod C threads | "
+             "other threads | threads |", "|---|---|---|---|---|---|"]
+    for label, w in measured.items():
+        lines.append(f"| {label} | {w['python_per_s']:.1f} | {wakeups.voluntary(w['threads'], 'python'):.1f} | "
+                     f"{w['c_per_s']:.1f} | {w['other_per_s']:.1f} | {len(w['threads'])} |")
+    d = measured.get("rtaudiod") or next((w for k, w in measured.items() if k.startswith("rtaudiod")), None)
+    if d is not None:
+        lines += ["", "rtaudiod, thread by thread:", "", *wakeups.table(d)]
+    return lines
 
 
 def barge_target(rows: dict[str, dict]) -> list[str]:
@@ -250,7 +284,11 @@ def write(results: list[tuple[str, dict]], out: Path, command: str, quick: bool,
              ("QUICK MODE: a harness check; these figures mean nothing." if quick else
               "CPU and memory come from the kernel's accounting of each contender's process (/proc/PID/stat, "
               "VmHWM); the simulator runs in its own process and is not counted."), "",
-             f"Command: `{command}` (from the repository root, in .venv)", "", *machine_lines, ""]
+             f"Command: `{command}` (from the repository root, in .venv)", "",
+             f"The simulator (`rtaudiod-sim {' '.join(SIM_ARGS)}`) sends the replies' audio in real time with the "
+             "service's arrival jitter on (rtaudiod/sim/jitter.py: small delays and occasional stalls of 100-250 ms "
+             "that release the held deltas in a clump), as a client meets it; the same seed for every contender, so "
+             "each gets the same arrivals.", "", *machine_lines, ""]
     if problems:
         lines += ["## Problems (the run is not usable)", "", *[f"- {p}" for p in problems], ""]
     lines += ["## Duplex session: pcm16 24 kHz, 20 ms frames, server VAD, real time", "",
@@ -258,6 +296,7 @@ def write(results: list[tuple[str, dict]], out: Path, command: str, quick: bool,
               "### Ratios against rtaudiod (above 1: costs more than rtaudiod)", "",
               *ratio_table(duplex, "rtaudiod", floor), "",
               "### The issue's targets", "", *targets(duplex, floor), *barge_target(by_label(results, "barge_in")), "",
+              *(lambda w: [*w, ""] if w else [])(wakeups_section(duplex)),
               "### Noise", "", *noise_lines(results), ""]
     for section, title in (("barge_in", "Barge-in every turn (pcm16)"), ("ulaw", "G.711 μ-law, 8 kHz"),
                            ("wake_word", "rtaudiod alone in wake_word mode, nobody speaking"),

@@ -19,12 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.e2e.procstat import Sampler, peak_rss_mb
+from benchmarks.e2e.wakeups import Window
 from benchmarks.e2e.workload import Workload
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-bench-0123456789"
 PEERS = {"seed": "peer_seed", "careful": "peer_careful", "openai": "peer_openai", "floor": "floor"}
 LATENCY_MODE = {10: "low", 20: "balanced", 40: "high"}  # rtaudiod's capture frame per latency mode
+#: The simulator's audio deltas arrive as the service's do: real time, with its arrival jitter (rtaudiod/sim/
+#: jitter.py), the same seed for every contender, so each gets the same arrival pattern.
+SIM_ARGS = ["--pace", "1", "--jitter", "1", "--seed", "0"]
 
 
 @dataclass
@@ -43,9 +47,9 @@ class Spec:
         self.label = self.label or self.contender
 
 
-def start_sim() -> tuple[subprocess.Popen, str]:
+def start_sim(sim_args: list[str] = SIM_ARGS, key: str = KEY) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.e2e.sim_process", "--port", "0", "--dialect", "ga",
-                             "--api-key", KEY, "--pace", "1"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+                             "--api-key", key, *sim_args], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     line = proc.stdout.readline()
     url = next((w for w in line.split() if w.startswith("ws://")), None)
     if url is None:
@@ -128,6 +132,7 @@ def run(spec: Spec, tmp: Path, pulse=None) -> dict:
                 return {"label": spec.label, "skipped": f"this rtaudiod does not know [listen] mode yet ({said})"}
             raise RuntimeError(f"{spec.label} did not start streaming:\n{stderr[-3000:]}")
         start, cpu_start = sampler.sample()
+        wakeups = Window(proc.pid)
         if pulse is not None:
             helpers.append(pulse.play_mic(spec.mic))
         if spec.subscribers:
@@ -136,6 +141,7 @@ def run(spec: Spec, tmp: Path, pulse=None) -> dict:
                                             stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env))
         time.sleep(spec.seconds)
         end, cpu_end = sampler.sample()
+        woke = wakeups.end()
         rss = peak_rss_mb(proc.pid)
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
@@ -155,7 +161,7 @@ def run(spec: Spec, tmp: Path, pulse=None) -> dict:
     window = end - start
     return {"label": spec.label, "contender": spec.contender, "workload": spec.workload.name,
             "frame_ms": spec.frame_ms, "subscribers": spec.subscribers, "window_s": window,
-            "cpu_window_s": cpu_end - cpu_start, "cpu_total_s": cpu_end, "peak_rss_mb": rss,
+            "cpu_window_s": cpu_end - cpu_start, "cpu_total_s": cpu_end, "peak_rss_mb": rss, "wakeups": woke,
             "timeline": [(t - start, c) for t, c in sorted(sampler.samples)], "figures": figures,
             "sim": sessions[0] if sessions else None, "subscribed": subscribed,
             "rate": spec.workload.rate, "wire_bytes_per_sample": 2 if spec.workload.fmt == "pcm16" else 1}

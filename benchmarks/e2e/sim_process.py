@@ -48,7 +48,8 @@ def main() -> int:
                         chunk_ms=args.chunk_ms, voice=args.voice, max_session_seconds=args.max_session_seconds,
                         response_latency=args.response_latency, first_audio_latency=args.first_audio_latency,
                         transcription_latency=args.transcription_latency,
-                        ping_interval=args.ping_interval or None, ping_timeout=args.ping_timeout or None).start()
+                        ping_interval=args.ping_interval or None, ping_timeout=args.ping_timeout or None,
+                        jitter=args.jitter, seed=args.seed).start()
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
     print(f"rtaudiod-sim listening on {sim.url} dialect={args.dialect}", flush=True)

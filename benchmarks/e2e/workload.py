@@ -30,8 +30,8 @@ class Workload:
         return 24000 if self.fmt == "pcm16" else 8000
 
 
-# The sim's reply to ~2.5 s of speech ("I heard 2.5 seconds of audio.") plays ~2 s, starting ~1.3 s after the
-# speech ends (500 ms VAD silence, 0.5 s to the first audio): 4.5 s of silence lets it finish; with 2.0 s the next
+# The sim's reply to ~2.5 s of speech ("Simulator heard 2.5 seconds of audio.") plays ~2 s, starting ~1.3 s after
+# the speech ends (500 ms VAD silence, 0.5 s to the first audio): 4.5 s of silence lets it finish; with 2.0 s the next
 # utterance starts ~0.7 s into the reply.
 WORKLOADS = {w.name: w for w in (
     Workload("duplex", "pcm16", 4.5),

@@ -17,17 +17,7 @@
 #include "rta_g711.h"
 #include "rta_ring.h"
 
-static int passed, failed;
-
-#define CHECK(cond)                                                                                    \
-    do {                                                                                               \
-        if (cond) {                                                                                    \
-            passed++;                                                                                  \
-        } else {                                                                                       \
-            failed++;                                                                                  \
-            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);                                     \
-        }                                                                                              \
-    } while (0)
+#include "check.h"
 
 static uint32_t rng_state = 12345;
 static uint32_t rng(void) { /* xorshift32: deterministic, so a failure reproduces */

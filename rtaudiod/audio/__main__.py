@@ -1,21 +1,15 @@
-"""`python -m rtaudiod.audio`: list the audio devices PortAudio sees (PortAudio's stderr noise hidden)."""
+"""`python -m rtaudiod.audio`: list the audio devices PortAudio sees, exactly as `rtaudiod-cli devices` does (same
+output, same exit status: 0, also when there is none, which is said on stderr)."""
 
 import sys
+from collections.abc import Sequence
 
-from rtaudiod.audio import list_devices
 
+def main(argv: Sequence[str] = ()) -> int:
+    from rtaudiod.cli import main as cli_main
 
-def main() -> int:
-    devices = list_devices()
-    if not devices:
-        print("no audio devices (is a sound server running, or a card present?)")
-        return 1
-    print(f"{'index':>5}  {'in':>3}  {'out':>3}  {'rate':>6}  name")
-    for d in devices:
-        print(f"{d.index:>5}  {d.max_input_channels:>3}  {d.max_output_channels:>3}  {d.default_rate:>6}  {d.name} ({d.host_api})")
-    print('\nchoose with input_device/output_device = index or a part of the name, e.g. "USB"')
-    return 0
+    return cli_main(["devices", *argv])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

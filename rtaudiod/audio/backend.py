@@ -7,8 +7,12 @@ is heard within the device's own buffering (measured ~25 ms with 10 ms periods o
 device is the clock for both directions, and underruns are impossible to miss: the device asks, the
 callback must answer now, with silence if the ring is dry.
 
-Callbacks run on the backend's thread (PortAudio's own thread for PyAudio; a pacing thread for the
-file and null backends). They take the GIL, so the rest of the daemon must not hold it for long.
+Two ways to run the callbacks. The C path (`open_input_c` / `open_output_c`, the default): the stream calls the
+C processors of csrc/rta_audio.c on PortAudio's own thread or on the C pacer's (csrc/rta_pacer.c), which never take
+the GIL, so no Python runs per period and a GIL held for long is not heard. The Python path (`open_input` /
+`open_output`, below; `callbacks = "python"`, and the build without the extension): Python callbacks on PortAudio's
+thread through PyAudio, or on a Python pacing thread. They take the GIL, so the rest of the daemon must not hold
+it for long.
 Measured on PulseAudio with two CPU-bound Python threads running: at the default 5 ms switch interval
 PortAudio reported 16 output underflows in 3 s (balanced; 61 in low); with sys.setswitchinterval(0.001)
 none. The daemon should set 1 ms (it is process-wide, so the engine does not). Callbacks
@@ -26,6 +30,7 @@ numpy makes a few small temporaries. Measured cost per 20 ms frame: benchmarks/b
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 InputCallback = Callable[[bytes], None]
 OutputCallback = Callable[[memoryview], bool]
@@ -114,8 +119,24 @@ class Backend(ABC):
     @abstractmethod
     def open_output(self, device: DeviceInfo, rate: int, channels: int, frames: int, callback: OutputCallback) -> Stream: ...
 
+    def open_input_c(self, device: DeviceInfo, rate: int, channels: int, frames: int, capture: Any) -> Stream:
+        """A stream whose own thread runs `capture` (rtaudiod._ext._audio.Capture) every period, without Python."""
+        raise NotImplementedError(f"the {self.name} backend has no C callbacks")
+
+    def open_output_c(self, device: DeviceInfo, rate: int, channels: int, frames: int, playout: Any) -> Stream:
+        """A stream whose own thread runs `playout` (rtaudiod._ext._audio.Playout) every period, without Python."""
+        raise NotImplementedError(f"the {self.name} backend has no C callbacks")
+
     def close(self) -> None:
         """Release the backend (PyAudio's terminate)."""
+
+
+def _available(kind: str, devices: list[DeviceInfo]) -> str:
+    """The end of a device error: the listing, or one clause when there is nothing to list (the error's first line
+    is then whole: the daemon logs only that line when it falls back to the null backend)."""
+    if not devices:
+        return f"available {kind} devices: none (is a sound server running, or a card present?)"
+    return f"available {kind} devices:\n{describe_devices(devices)}"
 
 
 def describe_devices(devices: list[DeviceInfo]) -> str:
@@ -141,15 +162,15 @@ def select_device(devices: list[DeviceInfo], device: int | str | None, default: 
     if device is None:
         found = [d for d in usable if d.index == default]
         if not found:
-            raise AudioDeviceError(f"no default {kind} device; available {kind} devices:\n{describe_devices(usable)}")
+            raise AudioDeviceError(f"no default {kind} device; {_available(kind, usable)}")
         return found[0]
     if isinstance(device, int):
         found = [d for d in devices if d.index == device]
         if not found:
-            raise AudioDeviceError(f"no {kind} device with index {device}; available {kind} devices:\n{describe_devices(usable)}")
+            raise AudioDeviceError(f"no {kind} device with index {device}; {_available(kind, usable)}")
         if found[0].channels(output) == 0:
             raise AudioDeviceError(
-                f"device {device} {found[0].name!r} has no {kind} channels; available {kind} devices:\n{describe_devices(usable)}"
+                f"device {device} {found[0].name!r} has no {kind} channels; {_available(kind, usable)}"
             )
         return found[0]
     exact = [d for d in usable if d.name == device]
@@ -157,5 +178,5 @@ def select_device(devices: list[DeviceInfo], device: int | str | None, default: 
         return exact[0]
     partial = [d for d in usable if device.lower() in d.name.lower()]
     if not partial:
-        raise AudioDeviceError(f"no {kind} device matches {device!r}; available {kind} devices:\n{describe_devices(usable)}")
+        raise AudioDeviceError(f"no {kind} device matches {device!r}; {_available(kind, usable)}")
     return partial[0]

@@ -16,25 +16,37 @@ class LatencyMode:
     playout_period_ms: the playback device buffer. Kept at 10 ms in `low` and `balanced` because a flush
         (barge-in) can only silence the speaker after what was already handed to the device drains:
         measured on PulseAudio, 10 ms periods go quiet ~25 ms after a flush, 20 ms periods ~55 ms.
-    prebuffer_ms: audio gathered before playback starts, to absorb network bursts.
+    prebuffer_ms: audio gathered before playback starts, to absorb network bursts: the jitter-adaptive
+        playout's starting target (and its floor).
+    max_prebuffer_ms: how far underruns may raise that target (each by PREBUFFER_RAISE_MS; it comes down by
+        PREBUFFER_LOWER_MS after PREBUFFER_RELAX_MS of playback without one).
     """
 
     capture_ms: int
     playout_period_ms: int
     prebuffer_ms: int
+    max_prebuffer_ms: int
 
 
 LATENCY_MODES: dict[str, LatencyMode] = {
-    "low": LatencyMode(capture_ms=10, playout_period_ms=10, prebuffer_ms=40),
-    "balanced": LatencyMode(capture_ms=20, playout_period_ms=10, prebuffer_ms=100),
-    "high": LatencyMode(capture_ms=40, playout_period_ms=20, prebuffer_ms=200),
+    "low": LatencyMode(capture_ms=10, playout_period_ms=10, prebuffer_ms=40, max_prebuffer_ms=160),
+    "balanced": LatencyMode(capture_ms=20, playout_period_ms=10, prebuffer_ms=100, max_prebuffer_ms=300),
+    "high": LatencyMode(capture_ms=40, playout_period_ms=20, prebuffer_ms=200, max_prebuffer_ms=500),
 }
+# The adaptive target's steps: up fast (an underrun is heard), down slowly (latency is only felt).
+PREBUFFER_RAISE_MS = 20
+PREBUFFER_LOWER_MS = 10
+PREBUFFER_RELAX_MS = 10000
 
 
 class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Everything the engine needs; the defaults run the default devices in `balanced` mode."""
 
     backend: Literal["pyaudio", "wav", "null"] = "pyaudio"
+    # Who runs the device callbacks: "c" (csrc/rta_audio.c on PortAudio's or the pacer's thread: no Python, no GIL
+    # per period) or "python" (PyAudio's Python callbacks, and the Python pacing thread: the old path, kept as the
+    # contrast). The build without the C extension always runs "python".
+    callbacks: Literal["c", "python"] = "c"
     # Device by index or by a case-insensitive substring of its name; None: the system default.
     input_device: int | str | None = None
     output_device: int | str | None = None
@@ -55,6 +67,12 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     gain_db: float = 0.0
     mute: bool = False
     half_duplex: bool = False  # gate the mic while the speaker is audible (devices without echo cancel)
+    # Which echo canceller runs (rtaudiod/audio/echo.py, docs/echo.md): "auto" picks the sound server's
+    # echo-cancelled source when the microphone is one, else the internal one (C) when the daemon has both devices.
+    echo_cancel: Literal["auto", "internal", "system", "off"] = "auto"
+    # The internal canceller's engine: webrtc (libwebrtc-audio-processing) holds against a speaker and a microphone
+    # on two clocks; speex keeps a person's voice better over a reply on one clock (docs/echo.md, the figures).
+    echo_engine: Literal["webrtc", "speex"] = "webrtc"
     half_duplex_tail_ms: int = 250  # ...and this long after, for the room's echo to die down
     fade_ms: float = 2.5  # ramp at underrun/flush edges so cuts do not click
     capture: bool = True
@@ -79,6 +97,11 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             rate = getattr(self, key)
             if rate is not None and not 8000 <= rate <= 192000:
                 raise ValueError(f"{key} must be between 8000 and 192000 Hz, got {rate}")
+        if self.echo_cancel == "internal":
+            from rtaudiod.audio.echo import INTERNAL_REFUSED, internal_available
+
+            if not internal_available():
+                raise ValueError(INTERNAL_REFUSED)
         for key in ("input_channels", "output_channels"):
             ch = getattr(self, key)
             if ch is not None and not 1 <= ch <= 32:

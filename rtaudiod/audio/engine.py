@@ -13,6 +13,12 @@
 Threads: the backend's input callback thread (capture), its output callback thread (playback), one
 writer of the playout ring (the receive thread) and one reader of the capture ring (the uplink thread).
 
+The callbacks: on the C path (the default, `callbacks = "c"`) `capture` and `playout` are the C processors
+(rtaudiod._ext._audio, csrc/rta_audio.c) run by PortAudio's thread or the C pacer's, the ledger's consumer side is C
+(ledger.core) and half-duplex gates through a shared C struct: no Python runs per period. On the Python path
+(`callbacks = "python"`, or the build without the extension) they are the twins capture.py and playout.py, run by
+PyAudio's Python callbacks or the Python pacing thread; numpy and soxr are imported only then.
+
 Dropping a response: after flush(), deltas of the response that was playing (the response_id of the last
 accepted delta) are dropped, unwritten and uncounted, until a delta of another response arrives (the
 service runs one response at a time, so the flushed one is over by then). drop_response() names a
@@ -27,15 +33,14 @@ import threading
 import time
 from typing import Any
 
+from rtaudiod._backend import load_c
 from rtaudiod.audio.backend import Backend, DeviceInfo, Stream
-from rtaudiod.audio.capture import Capture
-from rtaudiod.audio.config import AudioConfig
+from rtaudiod.audio.config import PREBUFFER_LOWER_MS, PREBUFFER_RAISE_MS, PREBUFFER_RELAX_MS, AudioConfig
 from rtaudiod.audio.devicewatch import DeviceListener, DeviceWatch
-from rtaudiod.audio.dsp import dbfs
 from rtaudiod.audio.errors import AudioDeviceError
 from rtaudiod.audio.filebackend import FileBackend
 from rtaudiod.audio.ledger import PlayoutLedger
-from rtaudiod.audio.playout import Playout
+from rtaudiod.audio.levels import dbfs
 from rtaudiod.framing import decode_delta_into
 from rtaudiod.ring import RingBuffer
 
@@ -58,7 +63,10 @@ class AudioEngine:
         rate = config.session_rate
         self.capture_ring = RingBuffer(config.capture_ring_ms * rate // 1000 * 2)
         self.playout_ring = RingBuffer(config.playout_ring_s * rate * 2)
-        self.ledger = PlayoutLedger()
+        # The C path or the Python one, for the engine's life (the ledger's consumer side is one or the other).
+        self._c = load_c("audio") if config.callbacks == "c" else None
+        self.ledger = PlayoutLedger(core=self._c.LedgerCore() if self._c else None)
+        self._duplex = self._c.Duplex() if self._c else None  # half-duplex, between the two C callbacks
         # The receive thread's deltas vs flush()/drop_response() from other threads: which response to drop,
         # and the ids of the last accepted delta. Held for one delta's decode (microseconds), never by the
         # playback callback.
@@ -68,8 +76,8 @@ class AudioEngine:
         self.delta_item_id: str | None = None
         self.delta_response_id: str | None = None
         self.dropped_deltas = 0
-        self.capture: Capture | None = None
-        self.playout: Playout | None = None
+        self.capture: Any = None  # capture.Capture, or the C one (the same attributes)
+        self.playout: Any = None  # playout.Playout, or the C one
         self.input_stream: Stream | None = None
         self.output_stream: Stream | None = None
         self._half_duplex = config.half_duplex
@@ -115,21 +123,39 @@ class AudioEngine:
         dev = self.backend.resolve(cfg.output_device, output=True)
         rate, channels = cfg.output_rate or dev.default_rate, cfg.output_channels or min(2, dev.max_output_channels)
         frames = rate * mode.playout_period_ms // 1000
-        self.playout = Playout(self.playout_ring, self.ledger, cfg.session_rate, rate, channels, frames,
-                               mode.prebuffer_ms, cfg.fade_ms, cfg.resample_quality)
-        self.output_stream = self.backend.open_output(dev, rate, channels, frames, self.playout.fill)
-        self.playout.device_latency = self.output_stream.latency
+        args = (self.playout_ring, self.ledger, cfg.session_rate, rate, channels, frames, mode.prebuffer_ms,
+                cfg.fade_ms, cfg.resample_quality)
+        adapt = {"max_prebuffer_ms": mode.max_prebuffer_ms, "raise_ms": PREBUFFER_RAISE_MS,
+                 "lower_ms": PREBUFFER_LOWER_MS, "relax_ms": PREBUFFER_RELAX_MS}
+        if self._c is not None:
+            self.playout = self._c.Playout(*args, **adapt, duplex=self._duplex)
+            self.output_stream = self.backend.open_output_c(dev, rate, channels, frames, self.playout)
+        else:
+            from rtaudiod.audio.playout import Playout  # numpy and soxr: only on the Python path
+
+            self.playout = Playout(*args, **adapt)
+            self.output_stream = self.backend.open_output(dev, rate, channels, frames, self.playout.fill)
+            self.playout.device_latency = self.output_stream.latency
 
     def _open_input(self) -> None:
         cfg, mode = self.config, self.config.mode
         dev = self.backend.resolve(cfg.input_device, output=False)
         rate, channels = cfg.input_rate or dev.default_rate, cfg.input_channels or min(2, dev.max_input_channels)
         frames = rate * mode.capture_ms // 1000
-        self.capture = Capture(self.capture_ring, rate, channels, frames, cfg.session_rate, cfg.resample_quality, cfg.gain_db)
+        args = (self.capture_ring, rate, channels, frames, cfg.session_rate, cfg.resample_quality, cfg.gain_db)
+        if self._c is not None:
+            self.capture = self._c.Capture(*args, duplex=self._duplex)
+        else:
+            from rtaudiod.audio.capture import Capture  # numpy and soxr: only on the Python path
+
+            self.capture = Capture(*args)
         self.capture.muted = self._muted
         self.capture.tap = self._tap
         self._apply_half_duplex()
-        self.input_stream = self.backend.open_input(dev, rate, channels, frames, self.capture.feed)
+        if self._c is not None:
+            self.input_stream = self.backend.open_input_c(dev, rate, channels, frames, self.capture)
+        else:
+            self.input_stream = self.backend.open_input(dev, rate, channels, frames, self.capture.feed)
 
     def stop(self) -> None:
         """Stop and close both streams (the rings and counters stay readable).
@@ -207,8 +233,7 @@ class AudioEngine:
             part.close()
 
     def _discard_playout(self) -> None:
-        self.ledger.skipped(self.playout_ring.skip(self.playout_ring.read_available))
-        self.ledger.settle()
+        self.ledger.discard(self.playout_ring.skip(self.playout_ring.read_available))
 
     def __enter__(self) -> "AudioEngine":
         return self.start()
@@ -270,13 +295,13 @@ class AudioEngine:
         """Barge-in: silence the speaker within one device buffer, discard what is queued, and drop the rest of
         the response that was playing (see the module docstring)."""
         with self._life, self._delta_lock:  # a delta is wholly before the flush (discarded) or after it
+            self.ledger.sync()
             if not self._drop_named:
                 self._drop_response = self.delta_response_id
             if self.output_stream is not None and self.playout is not None:
                 self.playout.flush()
             else:  # no stream calls back: nothing plays, forget the queued audio here (the only reader now)
-                self.ledger.skipped(self.playout_ring.skip(self.playout_ring.read_available))
-                self.ledger.settle()
+                self._discard_playout()
 
     def truncate_point(self, item_id: str) -> int | None:
         """`audio_end_ms` for conversation.item.truncate: whole milliseconds of min(played, received), or None
@@ -345,9 +370,12 @@ class AudioEngine:
         self._apply_half_duplex()
 
     def _apply_half_duplex(self) -> None:
+        tail = self.config.half_duplex_tail_ms / 1000
+        if self._duplex is not None:  # the C callbacks meet in a shared struct: the playout writes, the capture reads
+            self._duplex.set(self._half_duplex, tail)
+            return
         if self.capture is None:
             return
-        tail = self.config.half_duplex_tail_ms / 1000
 
         def gate_until() -> float:
             p = self.playout
@@ -365,6 +393,7 @@ class AudioEngine:
         ms = 1000 / (2 * rate)
         out: dict[str, Any] = {
             "backend": self.backend.name,
+            "callbacks": "c" if self._c is not None else "python",
             "latency_mode": cfg.latency,
             "session_rate": rate,
             "muted": self._muted,
@@ -397,8 +426,11 @@ class AudioEngine:
             "overruns": self.playout_ring.overruns,
             "ring_ms": round(self.playout_ring.read_available * ms, 1),
             "prebuffer_ms": cfg.mode.prebuffer_ms,
+            "target_ms": p.target_ms if p else cfg.mode.prebuffer_ms,  # the jitter-adaptive start target now
+            "target_raises": p.raises if p else 0,
             "written_ms": round(self.ledger.written * ms, 1),
             "played_ms": round(self.ledger.played_total * ms, 1),
+            "heard_ms": round(self.ledger.heard_total * ms, 1),
             "item": self.ledger.current_item(),
             "dropped_deltas": self.dropped_deltas,
         }

@@ -25,11 +25,19 @@ so the session may truncate at once.
 Start latency: the writer stamps an item's first write (wrote(n) with n > 0), settle() the callback in
 which the item's first byte was handed (time.monotonic() both). An item whose first bytes were thrown
 away before they played (flushed while waiting) never gets the second stamp.
+
+The C audio path (`core`, rtaudiod._ext._audio.LedgerCore): the callback is C and does the consumer's part
+(consumed, skipped, dropped, settle) in csrc/rta_audio.c, so this class keeps only the writer's side and the
+readers'. The callback's thrown-away ranges and first-handed stamps cross in lock-free rings and are drained
+here under the lock before every read (_sync); item starts go the other way (core.mark). Its stamps come from the
+device's clock: when the item's first byte reaches the DAC (PortAudio's outputBufferDacTime), not when it was
+handed over. `heard_total` likewise subtracts what is still on its way to the DAC.
 """
 
 import threading
 import time
 from collections import deque
+from typing import Any
 
 
 class _Item:
@@ -45,7 +53,8 @@ class _Item:
 
 
 class PlayoutLedger:
-    def __init__(self, max_items: int = 64):
+    def __init__(self, max_items: int = 64, core: Any = None):
+        self.core = core  # the C callback's consumer side (LedgerCore), or None: the Python Playout's
         self._lock = threading.Lock()  # held only for list updates and lookups, never across I/O
         self._items: deque[_Item] = deque(maxlen=max_items)
         # Thrown-away byte ranges; those before the oldest remembered item can no longer matter (_forget_old).
@@ -73,7 +82,9 @@ class PlayoutLedger:
         with self._lock:
             self._items.append(item)
         self._current = item
-        if len(self._not_handed) < self._max_items:  # else nothing plays: this item gets no latency stamp
+        if self.core is not None:
+            self.core.mark(item.start)  # a full queue of marks: this item gets no latency stamp
+        elif len(self._not_handed) < self._max_items:  # else nothing plays: this item gets no latency stamp
             self._not_handed.append(item)
 
     def wrote(self, n: int) -> None:
@@ -85,6 +96,8 @@ class PlayoutLedger:
     def end_item(self) -> None:
         """The current item's audio is complete (written up to here)."""
         self.end_mark = self.written
+        if self.core is not None:
+            self.core.set_end_mark(self.written)
 
     def at_end(self) -> bool:
         """Consumer: everything written so far was taken, and the writer had said it was complete."""
@@ -123,6 +136,37 @@ class PlayoutLedger:
                 self._forget_old()
             self.unplayed_total += n
 
+    def discard(self, n: int) -> None:
+        """`n` bytes were skipped in the ring with no callback running (a stopped stream): count and publish them."""
+        if self.core is not None:
+            self.core.skip_idle(n)
+        else:
+            self.skipped(n)
+            self.settle()
+
+    def sync(self) -> None:
+        """C path: take in what the callback pushed (a barge-in calls it, so thrown-away ranges never pile up in C
+        between two reads, even with nobody asking for played figures)."""
+        with self._lock:
+            self._sync()
+
+    def _sync(self) -> None:
+        """C path (lock held): take `handed` first, then the ranges and stamps the callback pushed before it."""
+        core = self.core
+        if core is None:
+            return
+        self.handed = core.handed
+        ranges = core.drain_ranges()
+        if ranges:
+            self._unplayed.extend(ranges)
+            self._forget_old()
+        for start, heard in core.drain_stamps():
+            for item in self._items:
+                if item.start == start and item.first_handed is None:
+                    if not any(a <= start < b for a, b in self._unplayed):
+                        item.first_handed = heard
+                    break
+
     def _forget_old(self) -> None:
         """Drop thrown-away ranges that end before the oldest remembered item starts (lock held)."""
         oldest = self._items[0].start if self._items else self.read_pos
@@ -147,6 +191,7 @@ class PlayoutLedger:
     def played_bytes(self, item_id: str) -> int | None:
         """Bytes of the item handed to the device; None for an unknown (or long-forgotten) item."""
         with self._lock:
+            self._sync()
             span = self._span(item_id)
             if span is None:
                 return None
@@ -166,6 +211,7 @@ class PlayoutLedger:
     def start_latency(self, item_id: str) -> float | None:
         """Seconds from the item's first write to the callback that handed its first byte; None until known."""
         with self._lock:
+            self._sync()
             i = self._find(item_id)
             item = None if i is None else self._items[i]
         if item is None or item.first_write is None or item.first_handed is None:
@@ -177,7 +223,13 @@ class PlayoutLedger:
         """Bytes handed to the device, all items together, as the last settle() published them: computed from
         `handed` and `unplayed_total` here, a read between a flush's skipped() and its settle() would subtract the
         skip from a `handed` that does not yet include it (a barge-in test saw the total step back ~100 ms)."""
-        return self._played_total
+        return self.core.played_total if self.core is not None else self._played_total
+
+    @property
+    def heard_total(self) -> int:
+        """Of played_total, the bytes the DAC has played by now (C path: from the device's clock; the Python path
+        knows only what was handed over)."""
+        return self.core.heard_total() if self.core is not None else self._played_total
 
     def current_item(self) -> str | None:
         with self._lock:

@@ -1,9 +1,18 @@
 """Playback: the playout ring (session-rate mono int16) → the device's output callback.
 
 States: waiting (gathering the prebuffer; silence out) and playing. Playback starts when the ring
-holds the prebuffer, or when audio has waited a prebuffer's time (so a short reply still plays).
+holds the target prebuffer, or when audio has waited that long (so a short reply still plays).
 Running dry while playing is an underrun: what was there plays untouched, then its last sample decays
-to zero over the fade length (when loud enough to click), then silence; we wait for a prebuffer again.
+to zero over the fade length (when loud enough to click), then silence; we wait for the target again.
+
+Jitter-adaptive: the target starts at `prebuffer_ms`; each underrun (not the end of an item) raises it by
+`raise_ms`, up to `max_prebuffer_ms`; after `relax_ms` of playback without one it comes down by `lower_ms`, never
+below `prebuffer_ms`. Waiting and stability are counted in whole nanoseconds of device periods, as the C twin
+(csrc/rta_audio.c) counts them, so both start on the same period.
+
+This is the readable twin of the C playout (rtaudiod._ext._audio.Playout), which the engine runs on the device's
+own thread; the tests run both on the same input. The engine uses this one for the Python-callback backend
+(`callbacks = "python"`) and in the build without the extension.
 Audio that starts from silence (first start, after an underrun or a flush) fades in if its first
 sample is loud. Quiet edges are left alone, so speech passes bit-exact.
 
@@ -76,12 +85,17 @@ class _Held:
 
 class Playout:
     def __init__(self, ring: RingBuffer, ledger: PlayoutLedger, session_rate: int, device_rate: int, channels: int,
-                 frames: int, prebuffer_ms: int, fade_ms: float, quality: str):
+                 frames: int, prebuffer_ms: int, fade_ms: float, quality: str, max_prebuffer_ms: int = 0,
+                 raise_ms: int = 20, lower_ms: int = 10, relax_ms: int = 10000, device_latency: float = 0.0):
         self.ring, self.ledger = ring, ledger
         self.session_rate, self.device_rate, self.channels, self.frames = session_rate, device_rate, channels, frames
         self.period = frames / device_rate
-        self.prebuffer_bytes = prebuffer_ms * session_rate // 1000 * 2
-        self._prebuffer_s = prebuffer_ms / 1000
+        self._period_ns = frames * 1_000_000_000 // device_rate
+        self._prebuffer_ms, self._max_prebuffer_ms = prebuffer_ms, max(prebuffer_ms, max_prebuffer_ms)
+        self._raise_ms, self._lower_ms, self._relax_ms = raise_ms, lower_ms, relax_ms
+        self.target_ms = prebuffer_ms  # the adaptive start target (read from any thread)
+        self.raises = 0
+        self._stable_ns = 0
         self._resampler = Resampler(session_rate, device_rate, quality)
         self._fader = Fader(round(fade_ms * session_rate / 1000))
         self._fade_dev = max(1, round(fade_ms * device_rate / 1000))
@@ -95,7 +109,7 @@ class Playout:
         self._out: np.ndarray | None = None
         self.playing = False
         self._from_silence = True  # the next audio starts from silence: fade it in if it starts loud
-        self._waited = 0.0
+        self._waited_ns = 0
         self._flush_request = (0, 0)  # (generation, written position); one tuple, swapped atomically
         self._flush_served = 0
         self._got_audio = False
@@ -113,8 +127,8 @@ class Playout:
         self.drained = 0
         self.flushes = 0
         self.callbacks = 0
-        self.audible_until = 0.0  # monotonic time the last handed audio stops sounding (minus device latency)
-        self.device_latency = 0.0  # set by the engine once the stream is open
+        self.audible_until = 0.0  # monotonic time the last handed audio stops sounding
+        self.device_latency = device_latency  # set by the engine once the stream is open
 
     # -- any thread -------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -182,6 +196,12 @@ class Playout:
         # Real audio went out if it was taken now or handed now from earlier callbacks' takings.
         real_handed = self._held.hand(n * self._ratio)
         self._got_audio = self._got_audio or real_handed > 0
+        if self.playing:  # after relax_ms of playback with no underrun, the target comes down a step
+            self._stable_ns += self._period_ns
+            relaxed = self._relax_ms > 0 and self._stable_ns >= self._relax_ms * 1_000_000
+            if relaxed and self.target_ms > self._prebuffer_ms:
+                self.target_ms = max(self._prebuffer_ms, self.target_ms - self._lower_ms)
+                self._stable_ns = 0
         # Consumed from the ring but not yet handed to the device (FIFO + inside the resampler); then the
         # ledger publishes what was handed, in one store, for readers on other threads.
         self.ledger.pending = round(self._held.real) * 2
@@ -191,13 +211,17 @@ class Playout:
             self.audible_until = now + self.period + self.device_latency
         return self._got_audio
 
+    @property
+    def prebuffer_bytes(self) -> int:
+        return self.target_ms * self.session_rate // 1000 * 2
+
     def _maybe_start(self) -> None:
         avail = self.ring.read_available
-        if avail >= self.prebuffer_bytes or (avail > 0 and self._waited >= self._prebuffer_s):
+        if avail >= self.prebuffer_bytes or (avail > 0 and self._waited_ns >= self.target_ms * 1_000_000):
             self.playing = True
-            self._waited = 0.0
+            self._waited_ns = 0
         elif avail > 0:
-            self._waited += self.period
+            self._waited_ns += self._period_ns
 
     def _pull(self, n: int) -> np.ndarray:
         """At least `n` session samples: from the ring while playing, silence otherwise."""
@@ -227,7 +251,12 @@ class Playout:
             if self.ledger.at_end():
                 self.drained += 1  # the item's audio is over: a normal end
             else:
-                self.underruns += 1  # starved mid-item: the network (or the writer) fell behind
+                self.underruns += 1  # starved mid-item: the network (or the writer) fell behind: wait longer next time
+                target = min(self._max_prebuffer_ms, self.target_ms + self._raise_ms)
+                if target != self.target_ms:
+                    self.target_ms = target
+                    self.raises += 1
+            self._stable_ns = 0
             self.playing = False
             self._from_silence = True
         self._held.push(True, got)
@@ -267,5 +296,5 @@ class Playout:
         self.ledger.skipped(skipped)
         self.playing = False
         self._from_silence = True
-        self._waited = 0.0
+        self._waited_ns = 0
         self.flushes += 1

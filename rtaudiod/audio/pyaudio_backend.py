@@ -1,13 +1,20 @@
-"""Real devices through PyAudio (PortAudio), in callback mode (see backend.py for why)."""
+"""Real devices through PortAudio, in callback mode (see backend.py for why).
+
+PyAudio lists and resolves the devices. The streams are PortAudio's either way: on the C path (open_*_c) opened by
+the extension with a C callback (csrc/rta_pa.c) that runs the C processors and never takes the GIL; on the Python
+path through PyAudio, whose callbacks are Python (the contrast: a GIL held for long is an underrun there).
+"""
 
 import contextlib
 import os
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pyaudio
 from pyaudio import _portaudio as pa_module  # abort_stream: PyAudio's Stream offers only the draining stop
 
+from rtaudiod._backend import load_c
 from rtaudiod.audio.backend import Backend, DeviceInfo, InputCallback, OutputCallback, Stream, select_device
 from rtaudiod.audio.errors import AudioDeviceError
 
@@ -59,6 +66,57 @@ def list_devices() -> list[DeviceInfo]:
         pa.terminate()
 
 
+def _open_error(device: DeviceInfo, rate: int, channels: int, frames: int, output: bool, e: Exception) -> AudioDeviceError:
+    kind = "output" if output else "input"
+    return AudioDeviceError(
+        f"cannot open {kind} device {device.index} {device.name!r} at {rate} Hz, {channels} channel(s), "
+        f"{frames} frames per buffer: {e} (busy, or a format it does not offer; "
+        f"it has {device.channels(output)} {kind} channels, default rate {device.default_rate} Hz)"
+    )
+
+
+def _start_error(device: DeviceInfo, output: bool, e: Exception) -> AudioDeviceError:
+    kind = "output" if output else "input"
+    return AudioDeviceError(f"cannot start {kind} device {device.index} {device.name!r}: {e}")
+
+
+class _CPaStream(Stream):
+    """A PortAudio stream opened by the extension: PortAudio's thread runs the C processor (no GIL, ever)."""
+
+    def __init__(self, device: DeviceInfo, rate: int, channels: int, frames: int, processor: Any, output: bool):
+        self.device, self.rate, self.channels, self.frames = device, rate, channels, frames
+        self._output = output
+        try:
+            with quiet_stderr():
+                self._stream = load_c("audio").PaStream(processor, device.index, rate, channels, frames)
+        except OSError as e:
+            raise _open_error(device, rate, channels, frames, output, e) from None
+
+    def start(self) -> None:
+        try:
+            self._stream.start()
+        except OSError as e:
+            raise _start_error(self.device, self._output, e) from None
+
+    def stop(self) -> None:
+        self._stream.stop()
+
+    def close(self) -> None:
+        self._stream.close()
+
+    @property
+    def latency(self) -> float:
+        return self._stream.latency
+
+    @property
+    def active(self) -> bool:
+        return self._stream.active
+
+    @property
+    def xruns(self) -> int:
+        return self._stream.xruns
+
+
 class _PaStream(Stream):
     def __init__(self, pa: pyaudio.PyAudio, device: DeviceInfo, rate: int, channels: int, frames: int, output: bool):
         self.device, self.rate, self.channels, self.frames = device, rate, channels, frames
@@ -79,11 +137,7 @@ class _PaStream(Stream):
                     stream_callback=self._callback,
                 )
         except (OSError, ValueError) as e:
-            raise AudioDeviceError(
-                f"cannot open {kind} device {device.index} {device.name!r} at {rate} Hz, {channels} channel(s), "
-                f"{frames} frames per buffer: {e} (busy, or a format it does not offer; "
-                f"it has {device.channels(output)} {kind} channels, default rate {device.default_rate} Hz)"
-            ) from None
+            raise _open_error(device, rate, channels, frames, output, e) from None
         self._closed = False
 
     def _callback(self, in_data, frame_count, time_info, status):  # noqa: ANN001 - PortAudio's signature
@@ -93,9 +147,7 @@ class _PaStream(Stream):
         try:
             self._stream.start_stream()
         except OSError as e:  # the device went away or was taken between open and start
-            kind = "output" if self._output else "input"
-            raise AudioDeviceError(
-                f"cannot start {kind} device {self.device.index} {self.device.name!r}: {e}") from None
+            raise _start_error(self.device, self._output, e) from None
 
     def stop(self) -> None:
         if not self._closed and not self._stream.is_stopped():
@@ -191,6 +243,12 @@ class PyAudioBackend(Backend):
 
     def open_output(self, device: DeviceInfo, rate: int, channels: int, frames: int, callback: OutputCallback) -> Stream:
         return _PaOutput(self._pa, device, rate, channels, frames, callback)
+
+    def open_input_c(self, device: DeviceInfo, rate: int, channels: int, frames: int, capture: Any) -> Stream:
+        return _CPaStream(device, rate, channels, frames, capture, output=False)
+
+    def open_output_c(self, device: DeviceInfo, rate: int, channels: int, frames: int, playout: Any) -> Stream:
+        return _CPaStream(device, rate, channels, frames, playout, output=True)
 
     def close(self) -> None:
         if self._pa is not None:

@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
-import numpy as np
 from msgspec import Meta
 
-from rtaudiod.audio.dsp import Downmixer, Resampler
 from rtaudiod.errors import ControlError, SessionError
 from rtaudiod.listen import WakeWordError
 from rtaudiod.session.config import LIVE_SETTINGS
@@ -270,13 +268,15 @@ class InputResampler:
     starts a new stream; `end=True` flushes the filter's tail."""
 
     def __init__(self, rate: int, channels: int, session_rate: int) -> None:
+        from rtaudiod.audio.dsp import Downmixer, Resampler  # numpy and soxr: only once a client streams audio in
+
         self.key = (rate, channels)
         self._downmix = Downmixer(channels, 4096)
         self._resample = Resampler(rate, session_rate, "HQ")
 
     def process(self, data: bytes, last: bool) -> bytes:
         mono = self._downmix.process(data)
-        out = self._resample.process(np.ascontiguousarray(mono), last=last)
+        out = self._resample.process(mono, last=last)  # the down-mix is contiguous already
         return out.tobytes()
 
     def close(self) -> None:

@@ -177,7 +177,7 @@ def load_config(path: str | None = None, overrides: list[str] | None = None,
     except msgspec.ValidationError as e:
         message = str(e)
         at = message.rpartition(" - at `")[2].rstrip("`") if " - at `" in message else "$"
-        shown = _lookup(tree, at)
+        shown = _without_key(_lookup(tree, at))
         value = "" if shown is None or at.endswith("api_key") else f" (value: {shown!r})"
         allowed = _allowed(at)
         allowed = f"; allowed: {', '.join(map(repr, allowed))}" if allowed else ""
@@ -187,6 +187,13 @@ def load_config(path: str | None = None, overrides: list[str] | None = None,
         raise ConfigError(f"config: {e}") from None
     config.key_source = source
     return config
+
+
+def _without_key(value: Any) -> Any:
+    """The value an error shows, with any API key in it hidden (a check on a whole table shows the table)."""
+    if isinstance(value, dict):
+        return {k: "<hidden>" if k == "api_key" else _without_key(v) for k, v in value.items()}
+    return value
 
 
 def _one_audio_format(tree: dict[str, Any]) -> None:

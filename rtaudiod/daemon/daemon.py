@@ -99,7 +99,9 @@ class Daemon:
             from rtaudiod.sim import Simulator
 
             key = secrets.token_urlsafe(16)
-            self.simulator = Simulator(dialect=session.dialect, api_key=key, pace=1.0).start()
+            # At the service's pace (faster than real time, the simulator's default): at exactly real time every
+            # late delta ran the playout dry (3 underruns in a 2 s reply on the null backend).
+            self.simulator = Simulator(dialect=session.dialect, api_key=key).start()
             log.warning("no API key and no token_url: talking to rtaudiod-sim at %s (the local simulator), not to "
                         "the service; set OPENAI_API_KEY or the systemd credential to use the service",
                         self.simulator.url)
@@ -120,8 +122,8 @@ class Daemon:
             engine.close()  # its PortAudio too: left initialised, it would keep a stale device list in this process
             if not (self.config.daemon.audio_fallback and audio.backend == "pyaudio"):
                 raise
-            log.warning("no usable sound device (%s): running on the null audio backend (no microphone, no "
-                        "speaker; the control API's audio.input and audio.output still work)", str(e).splitlines()[0])
+            log.warning("running on the null audio backend (no microphone, no speaker; the control API's audio.input "
+                        "and audio.output still work): no usable sound device: %s", str(e).splitlines()[0])
             # The configuration keeps what was asked for (a reload compares against it); the engine's own config
             # says what runs. The null backend has no devices of those names: its own defaults.
             return AudioEngine(msgspec.structs.replace(audio, backend="null", input_device=None,
@@ -136,7 +138,9 @@ class Daemon:
                                      allowed_uids=tuple(ctl.allowed_uids), allowed_gids=tuple(ctl.allowed_gids),
                                      listener=self.listener)
         self.control.start()
-        log.info("control socket at %s (try: rtaudiod-cli --socket %s status)", self.socket_path, self.socket_path)
+        from rtaudiod.cli import command_line
+
+        log.info("control socket at %s (try: %s status)", self.socket_path, command_line(self.socket_path))
 
     def _wait_connected_or_retrying(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -1,8 +1,11 @@
-"""The wake-word chime: two short rising tones, generated at the session rate (no file to ship or find)."""
+"""The wake-word chime: two short rising tones, generated at the session rate (no file to ship or find).
+
+Plain Python (math and array), so the daemon's import path does without numpy."""
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from array import array
 
 __all__ = ["chime"]
 
@@ -11,15 +14,18 @@ LEVEL = 0.25  # -12 dBFS: audible over a quiet room, not startling
 FADE_S = 0.005  # raised-cosine edges: no clicks
 
 
-def chime(rate: int) -> np.ndarray:
-    """The chime as mono int16 at `rate`."""
-    parts = []
+def chime(rate: int) -> array:
+    """The chime as mono int16 samples at `rate` (an array('h'): a bytes-like buffer of native int16)."""
+    out = array("h")
+    fade = int(rate * FADE_S)
+    ramp = [0.5 - 0.5 * math.cos(math.pi * i / (fade - 1)) for i in range(fade)]
     for freq, seconds in TONES:
-        t = np.arange(int(rate * seconds)) / rate
-        tone = np.sin(2 * np.pi * freq * t)
-        fade = int(rate * FADE_S)
-        ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, fade))
-        tone[:fade] *= ramp
-        tone[-fade:] *= ramp[::-1]
-        parts.append(tone)
-    return np.rint(np.concatenate(parts) * LEVEL * 32767).astype(np.int16)
+        n = int(rate * seconds)
+        for i in range(n):
+            v = math.sin(2 * math.pi * freq * (i / rate))
+            if i < fade:
+                v *= ramp[i]
+            if i >= n - fade:
+                v *= ramp[n - 1 - i]
+            out.append(round(v * LEVEL * 32767))
+    return out

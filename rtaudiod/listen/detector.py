@@ -16,9 +16,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-import soxr
-
 from rtaudiod.errors import RtaudiodError
 from rtaudiod.ring import RingBuffer
 
@@ -112,6 +109,9 @@ class WakeWordDetector:
         return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
+        import numpy as np  # the detector's own thread: numpy and soxr stay out of a daemon that never listens for a word
+        import soxr
+
         # soxr on int16 directly: the features need no bit-exact silence (rtaudiod.audio.dsp.Resampler's float32
         # round trip), and skipping its five numpy passes per read saves about a tenth of this thread's CPU.
         resampler: soxr.ResampleStream | None = None

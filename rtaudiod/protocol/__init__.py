@@ -24,6 +24,8 @@ Encoding and building (any thread):
     item_truncate(item_id, content_index, audio_end_ms, event_id=None)    item_delete(item_id, event_id=None)
     response_create(ResponseParams(...) | None, event_id=None)            response_cancel(response_id=None, ...)
     function_tool(name, description=None, parameters=None) -> Tool
+    prompt_reference(prompt_id, version=None, variables=None) -> Prompt                     (GA session `prompt`)
+    retention_truncation(retention_ratio, post_instructions=None) -> Truncation           (GA session `truncation`)
     decode_client_event(frame) -> ClientEvent                  (round trips, recordings)
 
 Connecting:
@@ -32,12 +34,15 @@ Connecting:
     Endpoint(model, dialect, api_key, base_url)   `.url`, `.headers()`; repr hides the key
 
 Nested objects (`models.py`): SessionConfig, TurnDetection, Transcription, NoiseReduction, Tool,
-ToolChoiceFunction, Item, ContentPart, ResponseParams, Response, StatusDetails, Usage, RateLimit, ErrorInfo.
-Optional fields default to `msgspec.UNSET` and are never sent unset; `None` is sent as `null`.
+ToolChoiceFunction, Reasoning, Prompt, Truncation (+ TokenLimits), Item (+ McpListedTool, McpError for the MCP
+items), ContentPart, ResponseParams, Response, StatusDetails, Usage, RateLimit, ErrorInfo.
+Optional fields default to `msgspec.UNSET` and are never sent unset; `None` is sent as `null`. Session `reasoning`,
+`prompt` and `truncation` are GA only: encoding them in beta raises `ProtocolError` (`speed` is in both).
 
-Modules: `models` (nested objects), `client_events` (9), `server_events` (28 of the seeds + 7 the service also
-sends), `dialect` (the table: names, headers, whole events), `shapes` (session / response / item shapes),
-`codec` (frames), `builders`, `endpoint`, `errors`. Internal names are the seeds' (beta) names: the daemon matches
+Modules: `models` (nested objects), `client_events` (9), `server_events` (28 of the seeds + 17 the service also
+sends: every type of the openai package's GA union; GA-only ones keep their GA name), `dialect` (the table: names,
+headers, whole events), `shapes` (session / response / item shapes), `codec` (frames), `builders`, `endpoint`,
+`errors`. Internal names are the seeds' (beta) names: the daemon matches
 `ResponseAudioTranscriptDelta` whichever dialect is on the wire.
 """
 
@@ -45,7 +50,8 @@ from msgspec import UNSET
 
 from .builders import (assistant_text, conversation_item_create, function_call_output, function_tool,
                        input_audio_append, input_audio_clear, input_audio_commit, item_delete, item_truncate,
-                       response_cancel, response_create, session_update, user_audio, user_text)
+                       prompt_reference, response_cancel, response_create, retention_truncation, session_update,
+                       user_audio, user_text)
 from .client_events import (CLIENT_EVENT_TYPES, ClientEvent, ClientEventBase, ConversationItemCreate,
                             ConversationItemDelete, ConversationItemTruncate, InputAudioBufferAppend,
                             InputAudioBufferClear, InputAudioBufferCommit, ResponseCancel, ResponseCreate,
@@ -55,19 +61,24 @@ from .dialect import Dialect
 from .endpoint import DEFAULT_BASE_URL, Endpoint, Headers, headers, realtime_url
 from .errors import ProtocolError
 from .models import (AUDIO_FORMATS, AudioFormat, ContentPart, Conversation, ErrorInfo, InputTokenDetails, Item,
-                     MaxTokens, NoiseReduction, OutputTokenDetails, RateLimit, Response, ResponseError,
-                     ResponseParams, SessionConfig, StatusDetails, Tool, ToolChoice, ToolChoiceFunction,
-                     Transcription, TurnDetection, Usage)
+                     MaxTokens, McpError, McpListedTool, NoiseReduction, OutputTokenDetails, Prompt, RateLimit,
+                     Reasoning, Response, ResponseError, ResponseParams, SessionConfig, StatusDetails, TokenLimits,
+                     Tool, ToolChoice, ToolChoiceFunction, Transcription, Truncation, TruncationStrategy,
+                     TurnDetection, Usage)
 from .server_events import (ConversationCreated, ConversationItemCreated, ConversationItemDeleted,
                             ConversationItemDone, ConversationItemRetrieved, ConversationItemTruncated, ErrorEvent,
-                            InputAudioBufferCleared, InputAudioBufferCommitted, InputAudioBufferTimeoutTriggered,
-                            InputAudioTranscriptionCompleted, InputAudioTranscriptionDelta,
-                            InputAudioTranscriptionFailed, OutputAudioBufferCleared, OutputAudioBufferStarted,
+                            InputAudioBufferCleared, InputAudioBufferCommitted, InputAudioBufferDtmfEventReceived,
+                            InputAudioBufferTimeoutTriggered, InputAudioTranscriptionCompleted,
+                            InputAudioTranscriptionDelta, InputAudioTranscriptionFailed,
+                            InputAudioTranscriptionSegment, McpListToolsCompleted, McpListToolsFailed,
+                            McpListToolsInProgress, OutputAudioBufferCleared, OutputAudioBufferStarted,
                             OutputAudioBufferStopped, RateLimitsUpdated, ResponseAudioDelta, ResponseAudioDone,
                             ResponseAudioTranscriptDelta, ResponseAudioTranscriptDone, ResponseContentPartAdded,
                             ResponseContentPartDone, ResponseCreated, ResponseDone,
                             ResponseFunctionCallArgumentsDelta, ResponseFunctionCallArgumentsDone,
-                            ResponseOutputItemAdded, ResponseOutputItemDone, ResponseTextDelta, ResponseTextDone,
+                            ResponseMcpCallArgumentsDelta, ResponseMcpCallArgumentsDone, ResponseMcpCallCompleted,
+                            ResponseMcpCallFailed, ResponseMcpCallInProgress, ResponseOutputItemAdded,
+                            ResponseOutputItemDone, ResponseTextDelta, ResponseTextDone,
                             SERVER_EVENT_TYPES, ServerEvent, ServerEventBase, SessionCreated, SessionUpdated,
                             SpeechStarted, SpeechStopped, UnknownEvent)
 
@@ -75,21 +86,26 @@ __all__ = [
     "AUDIO_FORMATS", "AudioFormat", "CLIENT_EVENT_TYPES", "ClientEvent", "ClientEventBase", "Codec", "ContentPart",
     "Conversation", "ConversationCreated", "ConversationItemCreate", "ConversationItemCreated",
     "ConversationItemDelete", "ConversationItemDeleted", "ConversationItemDone", "ConversationItemRetrieved",
-    "ConversationItemTruncate", "ConversationItemTruncated", "DEFAULT_BASE_URL", "Dialect", "Endpoint", "ErrorEvent",
-    "ErrorInfo", "Headers", "InputAudioBufferAppend", "InputAudioBufferClear", "InputAudioBufferCleared",
-    "InputAudioBufferCommit", "InputAudioBufferCommitted", "InputAudioBufferTimeoutTriggered",
-    "InputAudioTranscriptionCompleted", "InputAudioTranscriptionDelta", "InputAudioTranscriptionFailed",
-    "InputTokenDetails", "Item", "MaxTokens", "NoiseReduction", "OutputAudioBufferCleared",
-    "OutputAudioBufferStarted", "OutputAudioBufferStopped", "OutputTokenDetails", "ProtocolError", "RateLimit",
-    "RateLimitsUpdated", "Response", "ResponseAudioDelta", "ResponseAudioDone", "ResponseAudioTranscriptDelta",
-    "ResponseAudioTranscriptDone", "ResponseCancel", "ResponseContentPartAdded", "ResponseContentPartDone",
-    "ResponseCreate", "ResponseCreated", "ResponseDone", "ResponseError", "ResponseFunctionCallArgumentsDelta",
-    "ResponseFunctionCallArgumentsDone", "ResponseOutputItemAdded", "ResponseOutputItemDone", "ResponseParams",
-    "ResponseTextDelta", "ResponseTextDone", "SERVER_EVENT_TYPES", "ServerEvent", "ServerEventBase", "SessionConfig",
-    "SessionCreated", "SessionUpdate", "SessionUpdated", "SpeechStarted", "SpeechStopped", "StatusDetails", "Tool",
-    "ToolChoice", "ToolChoiceFunction", "Transcription", "TurnDetection", "UNSET", "UnknownEvent", "Usage",
-    "assistant_text", "conversation_item_create", "decode_client_event", "decode_server_event", "encode_client_event",
+    "ConversationItemTruncate", "ConversationItemTruncated", "DEFAULT_BASE_URL", "Dialect", "Endpoint",
+    "ErrorEvent", "ErrorInfo", "Headers", "InputAudioBufferAppend", "InputAudioBufferClear",
+    "InputAudioBufferCleared", "InputAudioBufferCommit", "InputAudioBufferCommitted",
+    "InputAudioBufferDtmfEventReceived", "InputAudioBufferTimeoutTriggered", "InputAudioTranscriptionCompleted",
+    "InputAudioTranscriptionDelta", "InputAudioTranscriptionFailed", "InputAudioTranscriptionSegment",
+    "InputTokenDetails", "Item", "MaxTokens", "McpError", "McpListToolsCompleted", "McpListToolsFailed",
+    "McpListToolsInProgress", "McpListedTool", "NoiseReduction", "OutputAudioBufferCleared",
+    "OutputAudioBufferStarted", "OutputAudioBufferStopped", "OutputTokenDetails", "Prompt", "ProtocolError",
+    "RateLimit", "RateLimitsUpdated", "Reasoning", "Response", "ResponseAudioDelta", "ResponseAudioDone",
+    "ResponseAudioTranscriptDelta", "ResponseAudioTranscriptDone", "ResponseCancel", "ResponseContentPartAdded",
+    "ResponseContentPartDone", "ResponseCreate", "ResponseCreated", "ResponseDone", "ResponseError",
+    "ResponseFunctionCallArgumentsDelta", "ResponseFunctionCallArgumentsDone", "ResponseMcpCallArgumentsDelta",
+    "ResponseMcpCallArgumentsDone", "ResponseMcpCallCompleted", "ResponseMcpCallFailed",
+    "ResponseMcpCallInProgress", "ResponseOutputItemAdded", "ResponseOutputItemDone", "ResponseParams",
+    "ResponseTextDelta", "ResponseTextDone", "SERVER_EVENT_TYPES", "ServerEvent", "ServerEventBase",
+    "SessionConfig", "SessionCreated", "SessionUpdate", "SessionUpdated", "SpeechStarted", "SpeechStopped",
+    "StatusDetails", "TokenLimits", "Tool", "ToolChoice", "ToolChoiceFunction", "Transcription", "Truncation",
+    "TruncationStrategy", "TurnDetection", "UNSET", "UnknownEvent", "Usage", "assistant_text",
+    "conversation_item_create", "decode_client_event", "decode_server_event", "encode_client_event",
     "function_call_output", "function_tool", "headers", "input_audio_append", "input_audio_clear",
-    "input_audio_commit", "item_delete", "item_truncate", "realtime_url", "response_cancel", "response_create",
-    "session_update", "user_audio", "user_text",
+    "input_audio_commit", "item_delete", "item_truncate", "prompt_reference", "realtime_url", "response_cancel",
+    "response_create", "retention_truncation", "session_update", "user_audio", "user_text",
 ]

@@ -16,12 +16,12 @@ from rtaudiod.codecs import b64encode
 from .client_events import (ConversationItemCreate, ConversationItemDelete, ConversationItemTruncate,
                             InputAudioBufferAppend, InputAudioBufferClear, InputAudioBufferCommit, ResponseCancel,
                             ResponseCreate, SessionUpdate)
-from .models import ContentPart, Item, ResponseParams, SessionConfig, Tool
+from .models import ContentPart, Item, Prompt, ResponseParams, SessionConfig, TokenLimits, Tool, Truncation
 
 __all__ = [
     "assistant_text", "conversation_item_create", "function_call_output", "function_tool", "input_audio_append",
-    "input_audio_clear", "input_audio_commit", "item_delete", "item_truncate", "response_cancel", "response_create",
-    "session_update", "user_audio", "user_text",
+    "input_audio_clear", "input_audio_commit", "item_delete", "item_truncate", "prompt_reference", "response_cancel",
+    "response_create", "retention_truncation", "session_update", "user_audio", "user_text",
 ]
 
 
@@ -39,6 +39,20 @@ def session_update(session: SessionConfig, *, event_id: str | None = None) -> Se
 def function_tool(name: str, description: str | None = None, parameters: dict[str, Any] | None = None) -> Tool:
     """A function tool for `SessionConfig.tools` / `ResponseParams.tools`."""
     return Tool(type="function", name=name, description=_opt(description), parameters=_opt(parameters))
+
+
+def prompt_reference(prompt_id: str, version: str | None = None,
+                     variables: dict[str, Any] | None = None) -> Prompt:
+    """GA `SessionConfig.prompt`: a stored prompt template by id (its latest version unless `version`), with
+    `variables` substituted (strings, or input objects such as `{"type": "input_text", "text": ...}`)."""
+    return Prompt(id=prompt_id, version=_opt(version), variables=_opt(variables))
+
+
+def retention_truncation(retention_ratio: float, post_instructions: int | None = None) -> Truncation:
+    """GA `SessionConfig.truncation` by retention ratio (0.0-1.0), optionally with a token limit for the conversation
+    after the instructions (else the model's own)."""
+    limits = UNSET if post_instructions is None else TokenLimits(post_instructions=post_instructions)
+    return Truncation(retention_ratio=retention_ratio, token_limits=limits)
 
 
 def input_audio_append(audio: bytes, *, event_id: str | None = None) -> InputAudioBufferAppend:

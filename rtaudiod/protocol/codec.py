@@ -35,7 +35,7 @@ from .dialect import Dialect, as_dialect
 from .errors import ProtocolError
 from .server_events import (SERVER_EVENT_TYPES, ResponseContentPartAdded, ResponseContentPartDone, ServerEvent,
                             UnknownEvent)
-from .shapes import PART_FROM_GA
+from .shapes import GA_ONLY_SESSION_FIELDS, PART_FROM_GA
 
 __all__ = ["Codec", "decode_client_event", "decode_server_event", "encode_client_event"]
 
@@ -139,9 +139,21 @@ def decode_server_event(frame: bytes | bytearray | memoryview | str,
     return event
 
 
+def _refuse_ga_only(event: SessionUpdate) -> None:
+    """A beta `session.update` setting a field only GA has: refused, not silently dropped (the device asked for
+    it; without it the session would behave otherwise than configured)."""
+    for key in GA_ONLY_SESSION_FIELDS:
+        if getattr(event.session, key) is not msgspec.UNSET:
+            raise _fail(f"session.{key} exists only in the GA dialect (the beta session has no such field): "
+                        f"leave it unset or use dialect 'ga'", "session.update", f"$.session.{key}")
+
+
 def encode_client_event(event: ClientEvent, dialect: Dialect | str = Dialect.GA) -> bytes:
-    """The JSON frame of a client event in the dialect's wire shape (keys left unset are not sent)."""
+    """The JSON frame of a client event in the dialect's wire shape (keys left unset are not sent). Raises
+    `ProtocolError` for a beta `session.update` that sets a GA-only field (`reasoning`, `prompt`, `truncation`)."""
     dialect = as_dialect(dialect)
+    if dialect is Dialect.BETA and type(event) is SessionUpdate:
+        _refuse_ga_only(event)
     if isinstance(event, _SHAPED_CLIENT):
         return _encoder.encode(_dialect.client_event_to_wire(msgspec.to_builtins(event), dialect))
     return _encoder.encode(event)

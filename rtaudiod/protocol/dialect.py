@@ -10,6 +10,10 @@ The internal model is the beta (seed) shape and names; `ga` differs only at the 
 | `response.text.delta` / `.done`                 | `response.output_text.delta` / `.done`                    |
 | `conversation.item.created`                     | `conversation.item.added` (GA also lists `.created`)      |
 | (none)                                          | `conversation.item.done`                                  |
+| (none: GA-only events keep their GA name)       | `conversation.item.input_audio_transcription.segment`,    |
+|                                                 | `input_audio_buffer.dtmf_event_received`,                 |
+|                                                 | `input_audio_buffer.timeout_triggered`,                   |
+|                                                 | `mcp_list_tools.*`, `response.mcp_call*`                  |
 | session: flat fields                            | `type: "realtime"`; `audio.input.{format, transcription,  |
 |                                                 | noise_reduction, turn_detection}`, `audio.output.{format, |
 |                                                 | voice, speed}`                                            |
@@ -22,11 +26,14 @@ The internal model is the beta (seed) shape and names; `ga` differs only at the 
 | assistant item parts `text` / `audio`           | `output_text` / `output_audio` (the `content_part` events |
 |                                                 | keep `text` / `audio`)                                    |
 | `tool_choice: "name"` (a string only)           | `tool_choice: {"type": "function", "name": ...}`          |
+| (none: refused in beta, `ProtocolError`)        | session `reasoning`, `prompt`, `truncation`               |
 
 Fields with no counterpart are dropped when writing that dialect: GA has no `temperature` (session, response) and
 no session `id` in its session object; beta has no `turn_detection.idle_timeout_ms`, and GA takes only the fields
 of the chosen VAD type (`server_vad`: threshold, prefix_padding_ms, silence_duration_ms, idle_timeout_ms;
-`semantic_vad`: eagerness) and needs its `type` (`server_vad` when unset). Client event names are the same in both.
+`semantic_vad`: eagerness) and needs its `type` (`server_vad` when unset). The GA-only session fields a device sets
+on purpose (`reasoning`, `prompt`, `truncation`) are refused in beta instead (`codec.encode_client_event`), since
+dropping them would run a session other than the one configured. Client event names are the same in both.
 
 Reading is lenient: event names and shapes of either dialect are accepted whatever the configured dialect (the
 `*_from_wire` functions work by key, not by dialect). The nested shapes are in `shapes.py`. Everything here works

@@ -3,9 +3,11 @@ responses, usage, rate limits, errors.
 
 The internal model has the beta (seed) shape: flat session fields (`input_audio_format: "pcm16"`, `voice`,
 `turn_detection`, `max_response_output_tokens`), assistant content parts `text` / `audio`. A few GA-only fields are
-here too (`TurnDetection.idle_timeout_ms`; `ResponseFunctionCallArgumentsDone.name` in `server_events.py`);
-`dialect.py` maps everything to and from each wire dialect. Every optional field defaults to `UNSET` and structs
-omit defaults, so an event built from these never carries a key its builder did not set; `None` is sent as JSON
+here too (`TurnDetection.idle_timeout_ms`; `ResponseFunctionCallArgumentsDone.name` in `server_events.py`; the
+MCP item fields; the session's `reasoning`, `prompt`, `truncation`); `dialect.py` maps everything to and from each
+wire dialect. GA-only session fields with no beta counterpart (`reasoning`, `prompt`, `truncation`) are refused,
+not dropped, when written in beta (`codec.encode_client_event`). Every optional field defaults to `UNSET` and
+structs omit defaults, so an event built from these never carries a key its builder did not set; `None` is sent as JSON
 `null` (e.g. `turn_detection=None` turns server VAD off). Every optional field also takes `None` on input: the
 service sends explicit nulls for fields it has no value for, and such an event must be read, not lost.
 Enumerations are plain `str` where the service adds values over time (a client must not reject them); the audio
@@ -20,8 +22,9 @@ from msgspec import UNSET, Struct, UnsetType
 
 __all__ = [
     "AUDIO_FORMATS", "AudioFormat", "ContentPart", "Conversation", "ErrorInfo", "InputTokenDetails", "Item",
-    "MaxTokens", "NoiseReduction", "OutputTokenDetails", "RateLimit", "Response", "ResponseError", "ResponseParams",
-    "SessionConfig", "StatusDetails", "Tool", "ToolChoice", "ToolChoiceFunction", "Transcription", "TurnDetection",
+    "MaxTokens", "McpError", "McpListedTool", "NoiseReduction", "OutputTokenDetails", "Prompt", "RateLimit",
+    "Reasoning", "Response", "ResponseError", "ResponseParams", "SessionConfig", "StatusDetails", "TokenLimits",
+    "Tool", "ToolChoice", "ToolChoiceFunction", "Transcription", "Truncation", "TruncationStrategy", "TurnDetection",
     "Usage",
 ]
 
@@ -85,11 +88,47 @@ class ToolChoiceFunction(_Obj):
 ToolChoice = Union[str, ToolChoiceFunction]
 
 
+class Reasoning(_Obj):
+    """GA only: `effort` (`minimal`, `low`, `medium`, `high`, `xhigh`) for reasoning-capable models such as
+    `gpt-realtime-2` (openai `RealtimeReasoning`; the service decides which models take it)."""
+
+    effort: str | None | UnsetType = UNSET
+
+
+class Prompt(_Obj):
+    """GA only: a reference to a stored prompt template (openai `ResponsePrompt`): `id`, optional `version`, and
+    `variables` (each a string, or an input object such as `{"type": "input_text", "text": ...}`)."""
+
+    id: str
+    version: str | None | UnsetType = UNSET
+    variables: dict[str, Any] | None | UnsetType = UNSET
+
+
+class TokenLimits(_Obj):
+    post_instructions: int | None | UnsetType = UNSET
+
+
+class Truncation(Struct, kw_only=True):
+    """GA only: the `retention_ratio` strategy (openai `RealtimeTruncationRetentionRatio`): when the conversation
+    outgrows the input token limit, drop old messages until `retention_ratio` (0.0-1.0) of the allowed
+    post-instruction tokens is used, so truncations are rarer and the prompt cache lasts. Defaults are not
+    omitted here: `type` is always sent (the service requires it); unset `token_limits` still is."""
+
+    type: str = "retention_ratio"
+    retention_ratio: float
+    token_limits: TokenLimits | None | UnsetType = UNSET
+
+
+#: GA session `truncation`: `"auto"`, `"disabled"`, or a `Truncation` object.
+TruncationStrategy = Union[str, Truncation]
+
+
 class SessionConfig(_Obj):
     """A session, flat (beta shape). In `session.update` only what you set is sent; in `session.created` /
     `.updated` it is the server's full view (`id` set; never sent back). `modalities`: `["text"]` or
     `["text", "audio"]` (GA `output_modalities` `["text"]` / `["audio"]`). `temperature` has no GA counterpart
-    (dropped in GA)."""
+    (dropped in GA). `speed` (0.25-1.5) is in both (GA `audio.output.speed`). `reasoning`, `prompt` and
+    `truncation` are GA only: encoding a `session.update` that sets one in beta raises `ProtocolError`."""
 
     id: str | None | UnsetType = UNSET
     model: str | None | UnsetType = UNSET
@@ -106,6 +145,9 @@ class SessionConfig(_Obj):
     temperature: float | None | UnsetType = UNSET
     max_response_output_tokens: MaxTokens | None | UnsetType = UNSET
     speed: float | None | UnsetType = UNSET
+    reasoning: Reasoning | None | UnsetType = UNSET
+    prompt: Prompt | None | UnsetType = UNSET
+    truncation: TruncationStrategy | None | UnsetType = UNSET
 
 
 # ---- conversation items --------------------------------------------------------------------------------------
@@ -121,9 +163,30 @@ class ContentPart(_Obj):
     detail: str | None | UnsetType = UNSET
 
 
+class McpListedTool(_Obj):
+    """One tool an MCP server offers (in an `mcp_list_tools` item); `input_schema` is a JSON Schema object."""
+
+    name: str | None | UnsetType = UNSET
+    input_schema: Any = UNSET
+    description: str | None | UnsetType = UNSET
+    annotations: Any = UNSET
+
+
+class McpError(_Obj):
+    """Why an `mcp_call` failed: `protocol_error` (`code`), `tool_execution_error`, `http_error` (`code`)."""
+
+    type: str | None | UnsetType = UNSET
+    code: int | None | UnsetType = UNSET
+    message: str | None | UnsetType = UNSET
+
+
 class Item(_Obj):
-    """A conversation item: `message` (`role`, `content`), `function_call` (`call_id`, `name`, `arguments`) or
-    `function_call_output` (`call_id`, `output`)."""
+    """A conversation item, one struct for every type (the fields of the others stay unset):
+    `message` (`role`, `content`), `function_call` (`call_id`, `name`, `arguments`), `function_call_output`
+    (`call_id`, `output`), and GA's remote MCP items: `mcp_call` (`server_label`, `name`, `arguments`, `output`,
+    `error`, `approval_request_id`), `mcp_list_tools` (`server_label`, `tools`), `mcp_approval_request`
+    (`server_label`, `name`, `arguments`) and `mcp_approval_response` (`approval_request_id`, `approve`,
+    `reason`)."""
 
     id: str | None | UnsetType = UNSET
     type: str | None | UnsetType = UNSET
@@ -135,6 +198,12 @@ class Item(_Obj):
     name: str | None | UnsetType = UNSET
     arguments: str | None | UnsetType = UNSET
     output: str | None | UnsetType = UNSET
+    server_label: str | None | UnsetType = UNSET
+    tools: list[McpListedTool] | None | UnsetType = UNSET
+    error: McpError | None | UnsetType = UNSET
+    approval_request_id: str | None | UnsetType = UNSET
+    approve: bool | None | UnsetType = UNSET
+    reason: str | None | UnsetType = UNSET
 
 
 # ---- responses -----------------------------------------------------------------------------------------------

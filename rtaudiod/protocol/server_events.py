@@ -1,12 +1,21 @@
 """Server events as msgspec Structs, a tagged union on `type`, named by their beta (seed) names.
 
-The 28 server events of the seeds, plus the few the service sends that the seeds do not list: GA
-`conversation.item.done`, `conversation.item.retrieved`, `conversation.item.input_audio_transcription.delta`,
-`input_audio_buffer.timeout_triggered` and `output_audio_buffer.started/stopped/cleared`. GA names arrive mapped
-to these (`response.output_audio.delta` -> `ResponseAudioDelta`, `conversation.item.added` ->
-`ConversationItemCreated`; see `dialect.py`). Fields the openai models require are required here (a frame without
-them is a `ProtocolError`), except `event_id` (defaults to "") and the transcription `usage`; fields a server adds
-are ignored. Anything else arrives as `UnknownEvent`.
+The 28 server events of the seeds, plus every other event of the `openai` package's GA union (3.57: 46 types; tests
+enumerate it): `conversation.item.done`, `conversation.item.retrieved`,
+`conversation.item.input_audio_transcription.delta` / `.segment`, `input_audio_buffer.timeout_triggered`,
+`input_audio_buffer.dtmf_event_received`, `output_audio_buffer.started/stopped/cleared`, `mcp_list_tools.*` and
+`response.mcp_call*`. GA names arrive mapped to these (`response.output_audio.delta` -> `ResponseAudioDelta`,
+`conversation.item.added` -> `ConversationItemCreated`; see `dialect.py`).
+
+Naming: an event the beta dialect also has keeps its beta name internally (the daemon matches one class whichever
+dialect is on the wire). An event only GA has is named internally by its GA wire name, unchanged (so it is not in
+`dialect.GA_SERVER_NAMES`, and written as is in either dialect); its class is the wire name in CamelCase without the
+`Event` suffix of the openai model, shortened like its neighbours (`InputAudioTranscriptionSegment`,
+`McpListToolsCompleted`, `ResponseMcpCallArgumentsDone`).
+
+Fields the openai models require are required here (a frame without them is a `ProtocolError`), except `event_id`
+(defaults to ""; `dtmf_event_received` has none) and the transcription `usage`; fields a server adds (the
+`obfuscation` of deltas) are ignored. Anything else arrives as `UnknownEvent`.
 """
 
 from __future__ import annotations
@@ -20,12 +29,15 @@ from .models import Conversation, ContentPart, ErrorInfo, Item, RateLimit, Respo
 __all__ = [
     "SERVER_EVENT_TYPES", "ConversationCreated", "ConversationItemCreated", "ConversationItemDeleted",
     "ConversationItemDone", "ConversationItemRetrieved", "ConversationItemTruncated", "ErrorEvent",
-    "InputAudioBufferCleared", "InputAudioBufferCommitted", "InputAudioBufferTimeoutTriggered",
-    "InputAudioTranscriptionCompleted", "InputAudioTranscriptionDelta", "InputAudioTranscriptionFailed",
-    "OutputAudioBufferCleared", "OutputAudioBufferStarted", "OutputAudioBufferStopped", "RateLimitsUpdated",
-    "ResponseAudioDelta", "ResponseAudioDone", "ResponseAudioTranscriptDelta", "ResponseAudioTranscriptDone",
-    "ResponseContentPartAdded", "ResponseContentPartDone", "ResponseCreated", "ResponseDone",
-    "ResponseFunctionCallArgumentsDelta", "ResponseFunctionCallArgumentsDone", "ResponseOutputItemAdded",
+    "InputAudioBufferCleared", "InputAudioBufferCommitted", "InputAudioBufferDtmfEventReceived",
+    "InputAudioBufferTimeoutTriggered", "InputAudioTranscriptionCompleted", "InputAudioTranscriptionDelta",
+    "InputAudioTranscriptionFailed", "InputAudioTranscriptionSegment", "McpListToolsCompleted",
+    "McpListToolsFailed", "McpListToolsInProgress", "OutputAudioBufferCleared", "OutputAudioBufferStarted",
+    "OutputAudioBufferStopped", "RateLimitsUpdated", "ResponseAudioDelta", "ResponseAudioDone",
+    "ResponseAudioTranscriptDelta", "ResponseAudioTranscriptDone", "ResponseContentPartAdded",
+    "ResponseContentPartDone", "ResponseCreated", "ResponseDone", "ResponseFunctionCallArgumentsDelta",
+    "ResponseFunctionCallArgumentsDone", "ResponseMcpCallArgumentsDelta", "ResponseMcpCallArgumentsDone",
+    "ResponseMcpCallCompleted", "ResponseMcpCallFailed", "ResponseMcpCallInProgress", "ResponseOutputItemAdded",
     "ResponseOutputItemDone", "ResponseTextDelta", "ResponseTextDone", "ServerEvent", "ServerEventBase",
     "SessionCreated", "SessionUpdated", "SpeechStarted", "SpeechStopped", "UnknownEvent",
 ]
@@ -104,6 +116,20 @@ class InputAudioTranscriptionDelta(
     delta: str | None | UnsetType = UNSET
 
 
+class InputAudioTranscriptionSegment(
+        ServerEventBase, tag="conversation.item.input_audio_transcription.segment", kw_only=True):
+    """GA only, from a diarizing transcription model (`gpt-4o-transcribe-diarize`): one stretch of the input
+    audio, `start` / `end` in seconds, with its `speaker` label; `id` names the segment."""
+
+    id: str
+    item_id: str
+    content_index: int
+    text: str
+    speaker: str
+    start: float
+    end: float
+
+
 class InputAudioTranscriptionFailed(
         ServerEventBase, tag="conversation.item.input_audio_transcription.failed", kw_only=True):
     item_id: str
@@ -141,6 +167,15 @@ class InputAudioBufferTimeoutTriggered(ServerEventBase, tag="input_audio_buffer.
     audio_start_ms: int
     audio_end_ms: int
     item_id: str
+
+
+class InputAudioBufferDtmfEventReceived(ServerEventBase, tag="input_audio_buffer.dtmf_event_received",
+                                        kw_only=True):
+    """GA only, SIP calls: a telephone key was pressed (`event`: 0-9, *, #, A-D), `received_at` in Unix seconds.
+    The openai model has no `event_id`."""
+
+    event: str
+    received_at: int
 
 
 class OutputAudioBufferStarted(ServerEventBase, tag="output_audio_buffer.started", kw_only=True):
@@ -240,6 +275,55 @@ class ResponseFunctionCallArgumentsDone(ServerEventBase, tag="response.function_
     name: str | None | UnsetType = UNSET
 
 
+# ---- remote MCP tools (GA only) ---------------------------------------------------------------------------------
+class _McpListTools(ServerEventBase, kw_only=True):
+    """The service lists an MCP server's tools into the `mcp_list_tools` item `item_id`."""
+
+    item_id: str
+
+
+class McpListToolsInProgress(_McpListTools, tag="mcp_list_tools.in_progress", kw_only=True):
+    pass
+
+
+class McpListToolsCompleted(_McpListTools, tag="mcp_list_tools.completed", kw_only=True):
+    pass
+
+
+class McpListToolsFailed(_McpListTools, tag="mcp_list_tools.failed", kw_only=True):
+    pass
+
+
+class _McpCall(ServerEventBase, kw_only=True):
+    """The service runs a tool on an MCP server: the `mcp_call` item `item_id` (its result and error are in the
+    item of `response.output_item.done`)."""
+
+    item_id: str
+    output_index: int
+
+
+class ResponseMcpCallInProgress(_McpCall, tag="response.mcp_call.in_progress", kw_only=True):
+    pass
+
+
+class ResponseMcpCallCompleted(_McpCall, tag="response.mcp_call.completed", kw_only=True):
+    pass
+
+
+class ResponseMcpCallFailed(_McpCall, tag="response.mcp_call.failed", kw_only=True):
+    pass
+
+
+class ResponseMcpCallArgumentsDelta(_McpCall, tag="response.mcp_call_arguments.delta", kw_only=True):
+    response_id: str
+    delta: str
+
+
+class ResponseMcpCallArgumentsDone(_McpCall, tag="response.mcp_call_arguments.done", kw_only=True):
+    response_id: str
+    arguments: str
+
+
 class RateLimitsUpdated(ServerEventBase, tag="rate_limits.updated", kw_only=True):
     rate_limits: list[RateLimit]
 
@@ -253,6 +337,9 @@ ServerEvent = Union[
     ResponseOutputItemDone, ResponseContentPartAdded, ResponseContentPartDone, ResponseTextDelta, ResponseTextDone,
     ResponseAudioTranscriptDelta, ResponseAudioTranscriptDone, ResponseAudioDelta, ResponseAudioDone,
     ResponseFunctionCallArgumentsDelta, ResponseFunctionCallArgumentsDone, RateLimitsUpdated,
+    InputAudioTranscriptionSegment, InputAudioBufferDtmfEventReceived, McpListToolsInProgress, McpListToolsCompleted,
+    McpListToolsFailed, ResponseMcpCallInProgress, ResponseMcpCallCompleted, ResponseMcpCallFailed,
+    ResponseMcpCallArgumentsDelta, ResponseMcpCallArgumentsDone,
 ]
 #: internal type name -> Struct class
 SERVER_EVENT_TYPES: dict[str, type] = {cls.__struct_config__.tag: cls for cls in ServerEvent.__args__}

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "PART_FROM_GA", "item_from_wire", "item_to_wire", "response_from_wire", "response_params_from_wire",
-    "response_params_to_wire", "response_to_wire", "session_from_wire", "session_to_wire",
+    "GA_ONLY_SESSION_FIELDS", "PART_FROM_GA", "item_from_wire", "item_to_wire", "response_from_wire",
+    "response_params_from_wire", "response_params_to_wire", "response_to_wire", "session_from_wire", "session_to_wire",
 ]
 
 _FORMAT_TO_GA: dict[str, dict[str, Any]] = {
@@ -25,6 +25,9 @@ PART_FROM_GA = {ga: internal for internal, ga in _PART_TO_GA.items()}
 _SERVER_VAD_KEYS = ("type", "threshold", "prefix_padding_ms", "silence_duration_ms", "create_response",
                     "interrupt_response", "idle_timeout_ms")
 _SEMANTIC_VAD_KEYS = ("type", "eagerness", "create_response", "interrupt_response")
+#: Session fields only GA has, under the same name at the top of its session object (beta has no counterpart:
+#: `codec.encode_client_event` refuses them there rather than drop them).
+GA_ONLY_SESSION_FIELDS = ("reasoning", "prompt", "truncation")
 
 
 # ---- small values --------------------------------------------------------------------------------------------
@@ -128,7 +131,7 @@ def session_to_wire(session: dict[str, Any], ga: bool) -> dict[str, Any]:
             out["tool_choice"] = _tool_choice_to_wire(out["tool_choice"], ga)
         return out
     out: dict[str, Any] = {"type": "realtime"}
-    for key in ("model", "instructions", "tools"):
+    for key in ("model", "instructions", "tools", *GA_ONLY_SESSION_FIELDS):
         if key in session:
             out[key] = session[key]
     if "modalities" in session:

@@ -10,10 +10,11 @@ from typing import Any, Literal
 
 import msgspec
 
-from rtaudiod.protocol import (DEFAULT_BASE_URL, NoiseReduction, SessionConfig, Tool, ToolChoiceFunction,
-                               Transcription, TurnDetection, function_tool)
+from rtaudiod.protocol import (DEFAULT_BASE_URL, NoiseReduction, Prompt, Reasoning, SessionConfig, Tool,
+                               ToolChoiceFunction, Transcription, Truncation, TurnDetection, function_tool,
+                               prompt_reference, retention_truncation)
 
-__all__ = ["LIVE_SETTINGS", "RealtimeConfig", "ToolSpec", "TurnDetectionConfig"]
+__all__ = ["LIVE_SETTINGS", "PromptConfig", "RealtimeConfig", "ToolSpec", "TruncationConfig", "TurnDetectionConfig"]
 
 AudioFormatName = Literal["pcm16", "g711_ulaw", "g711_alaw"]
 #: The voices the service knows (openai 3.57.0 models, both dialects); a mistyped voice is refused by the service
@@ -30,6 +31,12 @@ IDLE_TIMEOUT_MS = (5000, 30000)
 #: Beta server VAD ranges, from the seeds' VAD parameter table (001_9524aca5fab4315f.txt, "语音检测参数表":
 #: prefix_padding_ms 0-5000, silence_duration_ms 100-10000); the beta simulator refuses the same.
 BETA_VAD_RANGES = {"prefix_padding_ms": (0, 5000), "silence_duration_ms": (100, 10000)}
+#: Output speech speed: 1.0 normal, 0.25-1.5 (openai 3.57, both dialects: beta `speed`, GA `audio.output.speed`).
+SPEED_RANGE = (0.25, 1.5)
+#: Settings only the GA session has (openai 3.57: `RealtimeSessionCreateRequest` has them, the beta
+#: `session_update_event.Session` has not): refused with dialect = "beta" rather than dropped.
+GA_ONLY_SETTINGS = ("reasoning_effort", "prompt", "truncation")
+ReasoningEffort = Literal["minimal", "low", "medium", "high", "xhigh"]
 
 
 class TurnDetectionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -89,6 +96,40 @@ class ToolSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return function_tool(self.name, self.description, self.parameters)
 
 
+class PromptConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A prompt template stored with the service (GA): its `id` (`pmpt_...`), a `version` (unset: the latest), and
+    `variables` substituted into it."""
+
+    id: str
+    version: str | None = None
+    variables: dict[str, str] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ValueError("prompt.id must not be empty (the id of a stored prompt, pmpt_...)")
+
+    def to_protocol(self) -> Prompt:
+        return prompt_reference(self.id, self.version, self.variables or None)
+
+
+class TruncationConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Truncation by retention ratio (GA): when the conversation outgrows the input limit, keep `retention_ratio`
+    (0.0-1.0) of it; `post_instructions_tokens` caps the conversation after the instructions (unset: the model's
+    own limit)."""
+
+    retention_ratio: float
+    post_instructions_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.retention_ratio <= 1.0:
+            raise ValueError(f"truncation.retention_ratio must be between 0.0 and 1.0, got {self.retention_ratio}")
+        if self.post_instructions_tokens is not None and self.post_instructions_tokens < 1:
+            raise ValueError(f"truncation.post_instructions_tokens must be >= 1, got {self.post_instructions_tokens}")
+
+    def to_protocol(self) -> Truncation:
+        return retention_truncation(self.retention_ratio, self.post_instructions_tokens)
+
+
 class RealtimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Everything a `Session` needs. Credentials: `api_key`, or `token_url` (an endpoint of your own that mints an
     ephemeral key before every connect, so the long-lived key need not live on the device)."""
@@ -112,6 +153,10 @@ class RealtimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     temperature: float | None = None  # beta only (GA has no temperature; dropped there)
     max_output_tokens: int | Literal["inf"] | None = None
     output_modality: Literal["audio", "text"] = "audio"
+    speed: float | None = None  # 0.25-1.5, both dialects
+    reasoning_effort: ReasoningEffort | None = None  # GA only; reasoning models such as gpt-realtime-2
+    prompt: PromptConfig | None = None  # GA only
+    truncation: Literal["auto", "disabled"] | TruncationConfig | None = None  # GA only
     # -- timing --------------------------------------------------------------------------------------------------
     connect_timeout_s: float = 10.0
     ping_interval_s: float = 20.0  # ping the server after this long without hearing from it
@@ -143,6 +188,13 @@ class RealtimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
                     if value is not None and not lo <= value <= hi:
                         raise ValueError(f"turn_detection.{key} must be between {lo} and {hi} in the beta dialect "
                                          f"(the service's range), got {value}")
+            ga_only = [k for k in GA_ONLY_SETTINGS if getattr(self, k) is not None]
+            if ga_only:
+                raise ValueError(f"{ga_only[0]} exists only in the GA dialect (the beta session has no such field): "
+                                 "remove it, or set dialect = 'ga'")
+        lo, hi = SPEED_RANGE
+        if self.speed is not None and not lo <= self.speed <= hi:
+            raise ValueError(f"speed must be between {lo} and {hi}, got {self.speed}")
         if self.temperature is not None and not 0.6 <= self.temperature <= 1.2:
             raise ValueError(f"temperature must be between 0.6 and 1.2, got {self.temperature}")
         if isinstance(self.max_output_tokens, int) and not 1 <= self.max_output_tokens <= 4096:
@@ -197,6 +249,15 @@ class RealtimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             fields["temperature"] = self.temperature
         if self.max_output_tokens is not None:
             fields["max_response_output_tokens"] = self.max_output_tokens
+        if self.speed is not None:
+            fields["speed"] = self.speed
+        if self.reasoning_effort is not None:
+            fields["reasoning"] = Reasoning(effort=self.reasoning_effort)
+        if self.prompt is not None:
+            fields["prompt"] = self.prompt.to_protocol()
+        if self.truncation is not None:
+            fields["truncation"] = (self.truncation if isinstance(self.truncation, str)
+                                    else self.truncation.to_protocol())
         return SessionConfig(**fields)
 
     def _tool_choice(self) -> Any:

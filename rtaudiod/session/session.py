@@ -137,6 +137,9 @@ class Session:
         self._last_delta_item: str | None = None
         self._playout_pending: deque[tuple[str, float]] = deque(maxlen=32)
         self._settings_event_ids: dict[str, RealtimeConfig] = {}  # runtime session.update -> config to restore
+        # Push-to-talk over the service's VAD (docs/push-to-talk.md): the event_id of the session.update that turned
+        # the VAD off for the open turn; None while the service runs the configured turn detection.
+        self._vad_off_id: str | None = None
         # The listening gate (rtaudiod.listen): whether the microphone goes up now; None: always. While it is
         # closed the uplink keeps the last `preroll_bytes` of the microphone, and sends them first when it opens
         # with `preroll_pending` set (the wake word's listener sets it: the question's first syllable).
@@ -437,6 +440,7 @@ class Session:
             self._followups.clear()
             self._function_names.clear()
             self._settings_event_ids.clear()
+            self._vad_off_id = None  # a new connection is configured with the configured turn detection
         self.audio.flush()  # the old session's reply cannot be truncated any more: stop it
 
     # ================================================================================================ state
@@ -558,7 +562,9 @@ class Session:
             link = self._configured_link()
             self._barge_in("turn_start")
             self._response_queue.clear()  # replies asked for before the user's new turn would play over it
+            self._pause_vad(link)
             self._send(rp.input_audio_clear(event_id=self._new_id("clear")), link)
+            self._user_speaking = False  # the pushed turn takes the input over: a VAD turn in progress ends here
             self._turn_audio_bytes = 0
             self._turn_open = True  # the uplink sends from its next frame on
             if self.audio.half_duplex:  # the speaker was just flushed: do not wait for its tail to die away
@@ -591,6 +597,7 @@ class Session:
                 raise SessionError("no turn is open (turn_start first)", code="no_turn")
             self._close_turn()
             self._send(rp.input_audio_clear(event_id=self._new_id("clear")), link)
+            self._resume_vad(link)
         self._update_state()
 
     def update_settings(self, **changes: Any) -> None:
@@ -670,7 +677,30 @@ class Session:
     def _settings(self) -> rp.SessionConfig:
         settings = self.config.session_settings()
         settings.tools = self._all_tools()
+        if self._vad_off_id is not None:  # a settings change within a pushed turn must not turn the VAD back on
+            settings.turn_detection = None
         return settings
+
+    # ================================================================================================ push-to-talk
+    def _pause_vad(self, link: Link) -> None:
+        """A pushed turn owns the input buffer (lock held): the service's VAD, if configured, is switched off until
+        the turn is committed or dropped, so it neither commits part of the turn on a pause nor leaves a
+        `speech_started` without its `speech_stopped` when the commit takes the buffer. The update names only
+        `turn_detection`: a refused session.update is dropped whole, and nothing else may ride on it."""
+        if self.config.push_to_talk or self._vad_off_id is not None:
+            return
+        self._vad_off_id = self._new_id("vad_off")
+        self._send(rp.session_update(rp.SessionConfig(turn_detection=None), event_id=self._vad_off_id), link)
+
+    def _resume_vad(self, link: Link) -> None:
+        """The pushed turn is over (lock held): the service runs the configured turn detection again, from the
+        audio after the turn on."""
+        if self._vad_off_id is None:
+            return
+        self._vad_off_id = None
+        if not self.config.push_to_talk:  # a settings change within the turn may have turned it off for good
+            self._send(rp.session_update(rp.SessionConfig(turn_detection=self.config.turn_detection.to_protocol()),
+                                         event_id=self._new_id("vad_on")), link)
 
     # ================================================================================================ barge-in
     def _barge_in(self, reason: str, cancel: bool = True, service_cancels: bool = False) -> bool:
@@ -752,12 +782,14 @@ class Session:
                 if ms < self.config.min_commit_ms:
                     self.stats.commits_skipped += 1
                     self._send(rp.input_audio_clear(event_id=self._new_id("clear")), link)
+                    self._resume_vad(link)
                     self._emit("error", {"code": "turn_too_short", "fatal": False,
                                          "message": f"the turn held {ms} ms of audio; the service needs at least "
                                                     f"{self.config.min_commit_ms} ms: not committed"})
                     result.append(False)
                 else:
                     self._send(rp.input_audio_commit(event_id=self._new_id("commit")), link)
+                    self._resume_vad(link)
                     self._awaiting_reply_since = time.monotonic()
                     if respond:
                         self._request_response(None)
@@ -913,6 +945,11 @@ class Session:
                 if code == "conversation_already_has_active_response":
                     self._response_queue.appendleft(None)  # sent again after the active one is done
             log.info("response.create refused: %s (%s)", message, code)
+        elif caused_by is not None and caused_by.startswith(("rtad_vad_off", "rtad_vad_on")):
+            if caused_by == self._vad_off_id:  # the turn goes on with the VAD on; its events still change nothing
+                self._vad_off_id = None
+            log.warning("the service refused to switch its turn detection %s for a push-to-talk turn: %s (%s)",
+                        "off" if "off" in caused_by else "back on", message, code)
         elif code in ("response_cancel_not_active",) or (caused_by or "").startswith(("rtad_truncate", "rtad_delete",
                                                                                        "rtad_cancel")):
             log.info("barge-in clean-up refused (harmless): %s (%s)", message, code)
@@ -929,8 +966,11 @@ class Session:
         # the service before the speech did: that one is still cancelled here. Off: the reply plays on.
         interrupt = self.config.turn_detection.interrupt_response is not False
         with self._lock:
-            self._user_speaking = True
-            if interrupt:
+            # Within a pushed turn the VAD is off (or being turned off): one it sent before it heard the update
+            # is reported, and changes nothing: the turn already interrupted the reply and owns the input.
+            pushed = self._turn_open or self._vad_off_id is not None
+            self._user_speaking = not pushed
+            if interrupt and not pushed:
                 self._barge_in("speech", service_cancels=True)
                 self._response_queue.clear()  # replies asked for before the user spoke again would play over it
         self._emit("vad", {"event": "speech_started", "audio_ms": event.audio_start_ms, "item_id": event.item_id})
@@ -939,7 +979,8 @@ class Session:
     def _on_speech_stopped(self, link: Link, event: rp.SpeechStopped) -> None:
         with self._lock:
             self._user_speaking = False
-            self._awaiting_reply_since = time.monotonic()
+            if not (self._turn_open or self._vad_off_id is not None):  # see _on_speech_started
+                self._awaiting_reply_since = time.monotonic()
         self._emit("vad", {"event": "speech_stopped", "audio_ms": event.audio_end_ms, "item_id": event.item_id})
         self._update_state()
 
@@ -968,9 +1009,14 @@ class Session:
             if self._cancelled_request is not None and self._cancelled_request == self._response_requested:
                 if self._response_id is not None:
                     self.audio.drop_response(self._response_id)
+            # The service's own reply to a VAD turn it committed just before the pushed turn turned its VAD off:
+            # the user has pressed the button since, and hears the pushed turn's reply, not this one.
+            unasked_in_turn = self._turn_open and self._response_requested is None
             self._cancelled_request = None
             self._response_requested = None
             self._response_items = []
+            if unasked_in_turn:
+                self._barge_in("turn_start")
         self._emit("response", {"event": "created", "response_id": self._response_id})
         self._update_state()
 

@@ -17,7 +17,8 @@ In-process use (a `websockets` asyncio server on a background thread, 127.0.0.1,
 Modules: `server` (connection checks, lifecycle), `session` (per-connection state machine), `responder` (one
 streamed response), `beta` / `ga` (wire shapes of each dialect), `events` (shared ids and internal model),
 `validate` (strict client-event checks with the service's error codes), `vad` (energy VAD), `voice` (espeak-ng or
-synthetic speech), `replies` (the deterministic answers), `formats` (audio formats, stdlib G.711).
+synthetic speech), `replies` (the deterministic answers), `formats` (audio formats, stdlib G.711), `jitter` (when
+each audio delta goes out: the service's bursty arrival).
 """
 
 from .server import Simulator

@@ -49,6 +49,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"seconds between keepalive pings, 0 = none (default {PING_INTERVAL_S:g})")
     p.add_argument("--ping-timeout", type=_seconds, default=PING_TIMEOUT_S, metavar="S",
                    help=f"seconds to wait for a pong before closing with 1011 (default {PING_TIMEOUT_S:g})")
+    p.add_argument("--jitter", type=_seconds, default=1.0, metavar="SCALE",
+                   help="arrival jitter of the audio deltas, as the service's (small delays, occasional stalls of "
+                        "100-250 ms that release the held deltas in one clump): this times its delays; 0 = none, "
+                        "a metronome (default 1; none at pace 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the arrival jitter's draws (default 0)")
     p.add_argument("--record", metavar="FILE", default=None,
                    help="test hook: append every client event received to FILE as a JSON line "
                         '{"session": N, "event": {...}} (N counts connections from 0), flushed at once')
@@ -87,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                         response_latency=args.response_latency, first_audio_latency=args.first_audio_latency,
                         transcription_latency=args.transcription_latency,
                         ping_interval=args.ping_interval or None, ping_timeout=args.ping_timeout or None,
-                        on_received=on_received)
+                        on_received=on_received, jitter=args.jitter, seed=args.seed)
         sim.start()
     except (ValueError, RuntimeError, TimeoutError) as exc:
         print(f"rtaudiod-sim: {exc}", file=sys.stderr)

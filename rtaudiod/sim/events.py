@@ -112,6 +112,12 @@ class Dialect:
         """Events for an item that is complete (GA `conversation.item.done`; nothing in beta)."""
         raise NotImplementedError
 
+    def transcription_segments(self, model: str, item_id: str, transcript: str,
+                               ms: float) -> list[dict[str, Any]]:
+        """Events labelling the speakers of a transcript, sent before its `.completed` (GA's diarizing models;
+        beta has no such event)."""
+        return []
+
 
 def render_message_content(part: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     """One content part on the wire; `names` maps the internal output part types to the dialect's."""

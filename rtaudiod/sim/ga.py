@@ -33,6 +33,28 @@ TURN_DETECTION = nullable(tagged("type", {
 VOICE = enum(*events.VOICES_GA)
 TRANSCRIPTION = nullable(obj({"model": string(), "language": string(), "prompt": string()}))
 NOISE_REDUCTION = nullable(obj({"type": enum("near_field", "far_field")}))
+# The session fields of GA's reasoning models and prompt templates (`openai.types.realtime.
+# realtime_session_create_request_param`): accepted, not simulated, not echoed back.
+REASONING = obj({"effort": enum("minimal", "low", "medium", "high", "xhigh")})
+PROMPT = nullable(obj({"id": string(), "version": nullable(string()), "variables": nullable(anything())},
+                      required=("id",)))
+_RETENTION = obj({"type": enum("retention_ratio"), "retention_ratio": number(0.0, 1.0),
+                  "token_limits": obj({"post_instructions": integer(0)})}, required=("type", "retention_ratio"))
+_TRUNCATION_MODE = enum("auto", "disabled")
+
+
+def _truncation(value: Any, path: str) -> Any:
+    """`"auto"`, `"disabled"`, or a `retention_ratio` object (each refused with its own error)."""
+    return (_RETENTION if isinstance(value, dict) else _TRUNCATION_MODE)(value, path)
+
+
+TRUNCATION = _truncation
+
+
+#: Transcription models that label speakers, and so send `...input_audio_transcription.segment` (openai
+#: `AudioTranscription.model`: "Use `gpt-4o-transcribe-diarize` when you need diarization with speaker labels").
+DIARIZING_MODELS = ("gpt-4o-transcribe-diarize",)
+
 AUDIO = obj({
     "input": obj({"format": FORMAT, "transcription": TRANSCRIPTION, "noise_reduction": NOISE_REDUCTION,
                   "turn_detection": TURN_DETECTION}),
@@ -42,7 +64,8 @@ SESSION = obj({
     "type": enum("realtime"), "model": string(), "output_modalities": MODALITIES, "instructions": string(),
     "audio": AUDIO, "tools": array(TOOL), "tool_choice": TOOL_CHOICE, "max_output_tokens": MAX_TOKENS,
     # accepted and not simulated (not echoed back):
-    "tracing": anything(), "truncation": anything(), "include": anything(), "prompt": anything(),
+    "tracing": anything(), "include": anything(), "reasoning": REASONING, "prompt": PROMPT,
+    "truncation": TRUNCATION, "parallel_tool_calls": boolean(),
 }, required=("type",))
 
 CONTENT = obj({"type": enum("input_text", "input_audio", "input_image", "output_text", "output_audio"),
@@ -209,6 +232,15 @@ class GADialect(events.Dialect):
 
     def item_done(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         return [{"type": "conversation.item.done", "item": self.render_item(item)}]
+
+    def transcription_segments(self, model: str, item_id: str, transcript: str,
+                               ms: float) -> list[dict[str, Any]]:
+        """A diarizing model labels who spoke: the simulator hears one speaker, `A`, for the whole item."""
+        if model not in DIARIZING_MODELS:
+            return []
+        return [{"type": "conversation.item.input_audio_transcription.segment", "id": events.new_id("seg"),
+                 "item_id": item_id, "content_index": 0, "text": transcript, "speaker": "A", "start": 0.0,
+                 "end": round(ms / 1000, 3)}]
 
 
 def ga_turn_detection(td: dict[str, Any] | None) -> dict[str, Any] | None:

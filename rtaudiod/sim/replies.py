@@ -1,7 +1,10 @@
 """What the simulated model answers: deterministic, derived from the conversation, so tests can predict it.
 
-- The last user message is text → `You said: <text>.`
-- The last user message is audio → `I heard <seconds, one decimal> seconds of audio.`
+Replies to the user say that the simulator speaks and what it heard, so nobody mistakes the offline stand-in (the
+daemon runs it when it has no API key) for the model answering badly:
+
+- The last user message is text → `Simulator heard: <text>.` (its final `.`, `!` or `?` made a `.`)
+- The last user message is audio → `Simulator heard <seconds, one decimal> seconds of audio.`
 - The last user message is an image → `I see an image.`
 - The last input is a `function_call_output` → `The <tool name> tool returned <output>.`
 - Nothing to answer → `Hello! How can I help you today?`
@@ -16,6 +19,9 @@ import json
 from typing import Any
 
 GREETING = "Hello! How can I help you today?"
+#: How a reply to the user begins: the simulator names itself (the same number of words as the "You said" of old, so
+#: the synthetic voice's timing is unchanged).
+HEARD = "Simulator heard"
 MAX_ARGUMENTS = 64
 
 
@@ -86,10 +92,10 @@ def plan(items: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: 
         if tool is not None:
             return {"kind": "function_call", "name": tool["name"], "arguments": _arguments(tool, text)}
     if text:
-        return {"kind": "message", "text": f"You said: {text.rstrip('.!?')}."}
+        return {"kind": "message", "text": f"{HEARD}: {text.rstrip('.!?')}."}
     audio = [p for p in last["content"] if p["type"] == "input_audio"]
     if audio:
-        return {"kind": "message", "text": f"I heard {sum(audio_seconds(p) for p in audio):.1f} seconds of audio."}
+        return {"kind": "message", "text": f"{HEARD} {sum(audio_seconds(p) for p in audio):.1f} seconds of audio."}
     if any(p["type"] == "input_image" for p in last["content"]):
         return {"kind": "message", "text": "I see an image."}
     return {"kind": "message", "text": GREETING}

@@ -3,13 +3,14 @@
 Order (internal/beta names; the dialect renames): `response.created`; per output item `response.output_item.added`,
 the item's conversation event, `response.content_part.added`, audio deltas interleaved with transcript deltas (or
 text deltas), `response.audio.done`, `response.audio_transcript.done` (or `response.text.done`),
-`response.content_part.done`, `response.output_item.done` (+ GA `conversation.item.done`); then `response.done` with
+`response.content_part.done`, (GA `conversation.item.done`,) `response.output_item.done`; then `response.done` with
 `usage`, then `rate_limits.updated`. A function call streams `response.function_call_arguments.delta` and `.done`.
 
 Timing, as the service's (GA service capture, issue 7 brief): `response.created` goes out `response_latency` after
 the response was asked for, the first delta of output `first_audio_latency` after that same moment (output items and
 content parts are announced as soon as the response is created); then audio deltas carry `chunk_ms` of audio each,
-paced `pace` times faster than real time (1 = real time).
+paced `pace` times faster than real time (1 = real time), each late by the arrival jitter (jitter.py: small delays
+and occasional stalls that release the deltas held in one clump; none at pace 0).
 
 Cancellation (client `response.cancel` or a VAD barge-in) ends every wait at once and stops the stream between two
 deltas; the response ends `cancelled` (a cancel during the response latency still gets `response.created`, then
@@ -128,11 +129,14 @@ class Responder:
         return output_index
 
     async def _close_item(self, item: dict[str, Any], output_index: int) -> None:
-        await self.s.send({"type": "response.output_item.done", "response_id": self.active["id"],
-                           "output_index": output_index, "item": self.s.dialect.render_item(item)})
+        # The GA service finishes the conversation item before the response's output item: `conversation.item.done`
+        # comes first, then `response.output_item.done` (a public frame-level capture of the GA service,
+        # 2026-09-18, issue 19 item 7c). Beta has no `conversation.item.done`.
         if self.in_conversation:
             for event in self.s.dialect.item_done(item):
                 await self.s.send(event)
+        await self.s.send({"type": "response.output_item.done", "response_id": self.active["id"],
+                           "output_index": output_index, "item": self.s.dialect.render_item(item)})
 
     # ---- function call -------------------------------------------------------------------------------------
     async def _function_call(self, plan: dict[str, Any]) -> None:
@@ -220,11 +224,12 @@ class Responder:
         said = 0
         self.s.audio_sent_ms[item["id"]] = 0.0
         ids = {**self._ids(item, index), "content_index": 0}
+        # each delta on its own deadline from the first (due at the first-output latency, or once synthesized if that
+        # took longer): nominally chunk_ms / pace apart, late by the arrival jitter
+        arrivals = opts.jitter.schedule(opts.chunk_ms / 1000 / opts.pace) if opts.pace else None
+        start = max(self.first_output_at, loop.time())
         for n, data in enumerate(chunks):
-            if n == 0:
-                await self._pause_until(self.first_output_at)
-            else:
-                await self._pause(opts.chunk_ms / 1000 / opts.pace if opts.pace else 0)
+            await self._pause_until(start + (arrivals.next() if arrivals else 0.0))
             # the transcript runs slightly ahead of the audio, as the service's does
             upto = min(len(words), -(-len(words) * (n + 1) // len(chunks)))
             if upto > said:

@@ -40,6 +40,7 @@ from websockets.exceptions import ConnectionClosed
 from .beta import BetaDialect
 from .events import KNOWN_MODELS, new_id
 from .ga import GADialect
+from .jitter import Jitter
 from .session import (FIRST_AUDIO_LATENCY_S, MAX_SESSION_S, RESPONSE_LATENCY_S, TRANSCRIPTION_LATENCY_S, Options,
                       SimSession)
 
@@ -81,6 +82,7 @@ class Simulator:
         ...
         sim.sessions[0].received_events / .sent_events / .committed_audio
     ```
+    `jitter` scales the arrival jitter of audio deltas (jitter.py; 0 = none), `seed` seeds its draws.
     """
 
     def __init__(self, dialect: str = "ga", api_key: str | None = None, host: str = "127.0.0.1", port: int = 0,
@@ -89,7 +91,8 @@ class Simulator:
                  first_audio_latency: float = FIRST_AUDIO_LATENCY_S,
                  transcription_latency: float = TRANSCRIPTION_LATENCY_S, ping_interval: float | None = PING_INTERVAL_S,
                  ping_timeout: float | None = PING_TIMEOUT_S,
-                 on_received: Callable[[SimSession, dict[str, Any]], None] | None = None) -> None:
+                 on_received: Callable[[SimSession, dict[str, Any]], None] | None = None,
+                 jitter: float = 1.0, seed: int = 0) -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"dialect must be 'beta' or 'ga', not {dialect!r}")
         if voice not in ("auto", "espeak", "synthetic"):
@@ -108,7 +111,8 @@ class Simulator:
         self.ping_timeout = ping_timeout
         self.options = Options(pace=pace, chunk_ms=chunk_ms, voice=voice, max_session_seconds=max_session_seconds,
                                response_latency=response_latency, first_audio_latency=first_audio_latency,
-                               transcription_latency=transcription_latency, on_received=on_received)
+                               transcription_latency=transcription_latency, on_received=on_received,
+                               jitter=Jitter(jitter, seed))
         self.sessions: list[SimSession] = []
         self.rejected: list[dict[str, Any]] = []   # refused at the door: {"code", "close_code", "event"}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -116,6 +120,10 @@ class Simulator:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        # Every connection whose handler runs, refused ones included: websockets' `server.connections` leaves out
+        # those that started their closing handshake, so a refused client that never answered the close held the
+        # shutdown for websockets' close_timeout (10 s).
+        self._handled: set[ServerConnection] = set()
 
     @property
     def url(self) -> str:
@@ -204,7 +212,7 @@ class Simulator:
     async def _shutdown(self, server: Any) -> None:
         """Stop listening, send every connection a 1001 close at once, drop those that do not answer in time."""
         server.close(close_connections=False)
-        connections = list(server.connections)
+        connections = list(self._handled)
         closing = [asyncio.ensure_future(ws.close(GOING_AWAY, "server shutting down")) for ws in connections]
         if closing:
             await asyncio.wait(closing, timeout=STOP_GRACE_S)
@@ -237,6 +245,13 @@ class Simulator:
             pass
 
     async def _handler(self, ws: ServerConnection) -> None:
+        self._handled.add(ws)
+        try:
+            await self._serve_connection(ws)
+        finally:
+            self._handled.discard(ws)
+
+    async def _serve_connection(self, ws: ServerConnection) -> None:
         headers = ws.request.headers
         auth = headers.get("Authorization", "")
         key = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else ""

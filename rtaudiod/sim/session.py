@@ -19,13 +19,14 @@ import json
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
 from . import formats, replies
 from .events import Dialect, new_id
+from .jitter import Jitter
 from .responder import Responder
 from .vad import Vad
 from .validate import SimError
@@ -62,7 +63,8 @@ class Options:
     `response.created`; `first_audio_latency`: seconds from that same moment to the first delta of output (audio,
     text or arguments; never before `response.created`); `transcription_latency`: seconds from a commit to its
     `...input_audio_transcription.completed` (the deltas are spread before it). Each wait ends early on a cancel.
-    The defaults are the service's; tests that only check shapes set the latencies to 0."""
+    `jitter`: when each audio delta goes out against its nominal time (`Jitter(scale, seed)`, jitter.py; scale 0 =
+    none). The defaults are the service's; tests that only check shapes set the latencies to 0."""
 
     pace: float = 4.0
     chunk_ms: int = 100
@@ -72,6 +74,7 @@ class Options:
     response_latency: float = RESPONSE_LATENCY_S
     first_audio_latency: float = FIRST_AUDIO_LATENCY_S
     transcription_latency: float = TRANSCRIPTION_LATENCY_S
+    jitter: Jitter = field(default_factory=Jitter)
     #: Test hook, not the service's behaviour (it changes nothing a client sees): called with (session, event) for
     #: every client event received, as `received_events` records it; `rtaudiod-sim --record FILE` writes them out
     #: so a test can read what a simulator *process* was told, even after the process was killed.
@@ -383,10 +386,12 @@ class SimSession:
 
     async def _transcribe(self, item: dict[str, Any], ms: float) -> None:
         """The input transcript, streamed word by word (`...input_audio_transcription.delta`, in both dialects'
-        `openai` models) and completed `transcription_latency` after the commit, asynchronously with the response
+        `openai` models), its speaker segments when the model diarizes (GA `...segment`), and completed
+        `transcription_latency` after the commit, asynchronously with the response
         ("this event may come before or after the Response events"; GA service capture: often after
         `response.created`). Deterministic text: `replies.transcript_for`."""
         transcript = replies.transcript_for(ms)
+        model = (self.settings["transcription"] or {}).get("model") or ""  # the model of the commit's moment
         words = transcript.split(" ")
         step = self.options.transcription_latency / (len(words) + 1)
         for i, word in enumerate(words):
@@ -394,6 +399,8 @@ class SimSession:
             await self.send({"type": "conversation.item.input_audio_transcription.delta", "item_id": item["id"],
                              "content_index": 0, "delta": word if i == 0 else " " + word})
         await asyncio.sleep(step)
+        for segment in self.dialect.transcription_segments(model, item["id"], transcript, ms):
+            await self.send(segment)
         item["content"][0]["transcript"] = transcript
         await self.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item["id"],
                          "content_index": 0, "transcript": transcript,

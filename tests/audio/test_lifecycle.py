@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -10,8 +11,12 @@ from audiohelpers import read_wav, tone, wait_for
 from rtaudiod.audio import AudioConfig, AudioEngine
 
 
-def device_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("rtaudiod-null")]
+def device_threads() -> list[str]:
+    """The null backend's pacing threads: Python ones (the Python path) or the C pacer's (named in the kernel)."""
+    python = [t.name for t in threading.enumerate() if t.name.startswith("rtaudiod-null")]
+    c = [comm for comm in (task.read_text().strip() for task in Path("/proc/self/task").glob("*/comm"))
+         if comm == "rtaudiod-pacer"]
+    return python + c
 
 
 def test_a_second_start_opens_no_second_pair_of_streams(engines):

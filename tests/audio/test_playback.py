@@ -78,3 +78,22 @@ def test_barge_in_flush_silences_within_50ms_and_played_ms_matches(pulse_server,
     assert engine.status()["playout"]["flushes"] == 1
     assert not engine.is_playing  # the rest of the 5 s was discarded
     assert engine.playout_ring.read_available == 0
+
+
+def test_heard_comes_from_the_dac_clock(pulse_server, engines):
+    """C path: what the DAC has played (PortAudio's outputBufferDacTime, per callback) trails what was handed to the
+    device by the device's delay while the reply plays, and equals it once the reply has sounded. The Python path
+    has no DAC clock: heard is what was handed."""
+    engine = engines(pulse_config())
+    engine.begin_item("item_d")
+    engine.write(tone(440, 1.0, SESSION, 0.3))
+    engine.end_item()
+    wait_for(lambda: engine.played_ms("item_d") > 300, 5, "the reply to play")
+    playout = engine.status()["playout"]
+    if engine.status()["callbacks"] == "c":
+        assert 0 < playout["heard_ms"] < playout["played_ms"], playout
+    else:
+        assert playout["heard_ms"] == playout["played_ms"]
+    wait_for(lambda: not engine.is_playing, 5, "the reply to end")
+    wait_for(lambda: engine.status()["playout"]["heard_ms"] == 1000.0, 1, "the DAC to play the last sample")
+    assert engine.status()["playout"]["played_ms"] == 1000.0

@@ -1,21 +1,23 @@
-"""Playout and the played-sample ledger driven by hand (the test plays the device): exact and fast."""
+"""Playout and the played-sample ledger driven by hand (the test plays the device): exact and fast.
+
+Each playout test runs on the C processor (csrc/rta_audio.c) and on its Python twin (`audio_impl`, ids c and py)."""
 
 import numpy as np
 import pytest
 
 from audiohelpers import tone
 from rtaudiod.audio.ledger import PlayoutLedger
-from rtaudiod.audio.playout import Playout
 from rtaudiod.ring import RingBuffer
 
 
 class Device:
     """A playout and a fake device calling it; `run(n)` returns the n periods it produced (mono)."""
 
-    def __init__(self, device_rate=24000, channels=1, prebuffer_ms=40, period_ms=10, quality="LQ"):
-        self.ring, self.ledger = RingBuffer(1 << 20), PlayoutLedger()
+    def __init__(self, impl, device_rate=24000, channels=1, prebuffer_ms=40, period_ms=10, quality="LQ", **adapt):
+        self.ring, self.ledger = RingBuffer(1 << 20), impl.ledger()
         frames = device_rate * period_ms // 1000
-        self.playout = Playout(self.ring, self.ledger, 24000, device_rate, channels, frames, prebuffer_ms, 2.5, quality)
+        self.playout = impl.Playout(self.ring, self.ledger, 24000, device_rate, channels, frames, prebuffer_ms, 2.5,
+                                    quality, **adapt)
         self.buf = memoryview(bytearray(frames * channels * 2))
         self.channels = channels
 
@@ -36,8 +38,8 @@ class Device:
         return self.ledger.played_bytes(item) / 48
 
 
-def test_prebuffer_then_exact_passthrough():
-    dev = Device()
+def test_prebuffer_then_exact_passthrough(audio_impl):
+    dev = Device(audio_impl)
     pcm = tone(440, 0.2, 24000, 0.5)
     dev.write(pcm[:480], "a")  # 20 ms: under the 40 ms prebuffer
     assert not dev.run(1).any() and not dev.playout.playing
@@ -49,8 +51,8 @@ def test_prebuffer_then_exact_passthrough():
     assert dev.played_ms("a") == 200.0
 
 
-def test_the_end_of_an_item_is_drained_not_an_underrun():
-    dev = Device(prebuffer_ms=20)
+def test_the_end_of_an_item_is_drained_not_an_underrun(audio_impl):
+    dev = Device(audio_impl, prebuffer_ms=20)
     pcm = tone(440, 0.1, 24000)
     dev.write(pcm[:1200], "a")  # the first 50 ms; the rest arrives late
     dev.run(10)
@@ -64,16 +66,16 @@ def test_the_end_of_an_item_is_drained_not_an_underrun():
     assert (dev.playout.underruns, dev.playout.drained) == (2, 1)
 
 
-def test_short_reply_plays_after_waiting_one_prebuffer():
-    dev = Device(prebuffer_ms=100)
+def test_short_reply_plays_after_waiting_one_prebuffer(audio_impl):
+    dev = Device(audio_impl, prebuffer_ms=100)
     dev.write(tone(440, 0.03, 24000), "a")  # 30 ms never reaches the 100 ms prebuffer
     got = dev.run(20)
     assert np.count_nonzero(got) > 0 and dev.played_ms("a") == 30.0
     assert not got[: 240 * 10].any()  # but it waited the prebuffer's 100 ms
 
 
-def test_underrun_fades_instead_of_clicking_and_fades_back_in():
-    dev = Device(prebuffer_ms=20)
+def test_underrun_fades_instead_of_clicking_and_fades_back_in(audio_impl):
+    dev = Device(audio_impl, prebuffer_ms=20)
     loud = np.full(2400, 20000, np.int16)  # a DC step: the worst case for a click
     dev.write(loud, "a")
     got = dev.run(15)
@@ -90,8 +92,8 @@ def test_underrun_fades_instead_of_clicking_and_fades_back_in():
     assert got[start + 60] == 20000
 
 
-def test_flush_drops_queued_audio_keeps_later_items_and_counts_played():
-    dev = Device()
+def test_flush_drops_queued_audio_keeps_later_items_and_counts_played(audio_impl):
+    dev = Device(audio_impl)
     dev.write(tone(440, 1.0, 24000, 0.5), "a")
     dev.run(20)  # 200 ms played after the 40 ms prebuffer started at once
     dev.playout.flush()
@@ -105,8 +107,8 @@ def test_flush_drops_queued_audio_keeps_later_items_and_counts_played():
     assert np.count_nonzero(got) > 0.9 * 2400  # b's 100 ms came out
 
 
-def test_flush_with_resampling_drops_the_fifo_and_accounts_for_it():
-    dev = Device(device_rate=48000, channels=2)
+def test_flush_with_resampling_drops_the_fifo_and_accounts_for_it(audio_impl):
+    dev = Device(audio_impl, device_rate=48000, channels=2)
     dev.write(tone(440, 1.0, 24000, 0.5), "a")
     out = dev.run(30)
     dev.playout.flush()
@@ -143,9 +145,9 @@ def test_ledger_spans_unplayed_and_pending():
 
 
 @pytest.mark.parametrize("quality", ["LQ", "HQ"])
-def test_played_accounting_holds_with_bursty_resamplers(quality):
+def test_played_accounting_holds_with_bursty_resamplers(audio_impl, quality):
     """soxr HQ emits ~35 ms blocks: pending must cover what sits in the FIFO and the resampler."""
-    dev = Device(device_rate=44100, channels=2, quality=quality)
+    dev = Device(audio_impl, device_rate=44100, channels=2, quality=quality)
     dev.write(tone(440, 2.0, 24000, 0.5), "a")
     out = dev.run(60)
     heard = np.flatnonzero(np.abs(out) > 0)
@@ -200,8 +202,8 @@ def test_a_raising_callback_is_counted_and_the_stream_goes_on():
     assert stream.callback_errors >= 3 and isinstance(stream.last_error, ValueError)
 
 
-def test_a_loud_first_sample_fades_in_even_at_the_first_start():
-    dev = Device(prebuffer_ms=20)
+def test_a_loud_first_sample_fades_in_even_at_the_first_start(audio_impl):
+    dev = Device(audio_impl, prebuffer_ms=20)
     dev.write(np.full(2400, -20000, np.int16))
     got = np.concatenate([[0], dev.run(5)])
     assert np.abs(np.diff(got.astype(int))).max() < 1000
@@ -209,10 +211,10 @@ def test_a_loud_first_sample_fades_in_even_at_the_first_start():
 
 @pytest.mark.parametrize("quality", ["LQ", "HQ"])
 @pytest.mark.parametrize("device_rate", [48000, 44100])
-def test_played_ms_in_mid_play_counts_only_what_reached_the_device(quality, device_rate):
+def test_played_ms_in_mid_play_counts_only_what_reached_the_device(audio_impl, quality, device_rate):
     """While the 1 s tone still plays, played_ms is what the device got so far: the silence that sat
     in the resampler and the FIFO ahead of the tone is not part of it."""
-    dev = Device(device_rate=device_rate, channels=1, quality=quality)
+    dev = Device(audio_impl, device_rate=device_rate, channels=1, quality=quality)
     idle = dev.run(5)  # the device runs before the audio comes: silence fills the resampler
     dev.write(np.full(24000, 8000, np.int16), "a")  # DC: every handed sample of it is loud
     out = np.concatenate([idle, dev.run(30)])

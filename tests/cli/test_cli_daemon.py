@@ -133,34 +133,47 @@ def test_a_daemon_that_goes_away_is_exit_3(stack: Stack) -> None:
 
 
 # ======================================================================================================= status
-def test_status_human_and_json(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_summary_verbose_and_json(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    """The summary is a screenful's corner, one line a topic; --verbose shows every field once; --json all of it."""
+    assert run(capsys, stack, "say", "Hello there")[0] == 0
     code, out, err = run(capsys, stack, "status")
     session_id = stack.session.status()["session_id"]
-    assert code == 0 and err == ""
-    assert out.startswith(f"rtaudiod: {stack.session.state.value} ({session_id}, ga, ")
-    assert "counters:" in out and "playout:" in out and "control:" in out
+    lines = out.splitlines()
+    assert code == 0 and err == "" and len(lines) <= 16, out
+    assert lines[0].startswith(f"rtaudiod: {stack.session.state.value}, connected for ") and session_id in lines[0]
+    labels = [line.split(":")[0] for line in lines[1:-1] if not line.startswith(" ")]
+    assert labels == ["link", "audio", "levels", "playout", "latency", "counters", "control", "problems"], out
+    assert "ga dialect, gpt-realtime at ws://127.0.0.1:" in out and "(this machine)" in out
+    assert "audio_deltas" in out and "bad_events" not in out  # counters: only those not zero
+    assert "turn end to reply " in out and "(p50 / p99)" in out  # the reply was measured
+    code, out, err = run(capsys, stack, "status", "--verbose")
+    assert code == 0 and out.count("unknown_events:") == 1  # once, under counters (the daemon repeats it on top)
+    assert "connections:" in out and '{"' not in out  # the connections as records, not raw JSON
+    top = [line.split(":")[0] for line in out.splitlines()[1:] if line and not line.startswith(" ")]
+    assert len(top) == len(set(top)) and {"settings", "counters", "audio", "control"} <= set(top)
     code, out, err = run(capsys, stack, "status", "--json")
     status = json.loads(out)
     assert code == 0 and len(out.splitlines()) == 1
     assert status["session_id"] == session_id and status["audio"]["session_rate"] == 24000
+    assert "unknown_events" in status and "unknown_events" in status["counters"]  # --json keeps everything
     assert "sk-" not in out  # never the key
 
 
 # ========================================================================================================== say
 def test_say_prints_the_reply_as_a_real_process(stack: Stack) -> None:
     code, out, err = finish(spawn(stack.path, "say", SPOKEN))
-    assert (code, out, err) == (0, "You said: Turn on the kitchen lights.\n", "")
+    assert (code, out, err) == (0, "Simulator heard: Turn on the kitchen lights.\n", "")
 
 
 def test_say_json_no_wait_and_no_respond(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, stack, "say", "--json", "Hello there")
     reply = json.loads(out)
-    assert code == 0 and reply["transcript"] == "You said: Hello there." and reply["status"] == "completed"
+    assert code == 0 and reply["transcript"] == "Simulator heard: Hello there." and reply["status"] == "completed"
     assert len(reply["response_ids"]) == 1 and reply["calls"] == []
 
     code, out, _ = run(capsys, stack, "say", "--no-wait", "Second")
     assert (code, out) == (0, "")
-    stack.recorder.wait("transcript.assistant", lambda d: d.get("text") == "You said: Second.")
+    stack.recorder.wait("transcript.assistant", lambda d: d.get("text") == "Simulator heard: Second.")
     wait_until(lambda: len([d for d in stack.recorder.of("response") if d["event"] == "done"]) == 2, 5,
                "the second reply to end")
 
@@ -173,10 +186,18 @@ def test_say_json_no_wait_and_no_respond(stack: Stack, capsys: pytest.CaptureFix
     assert len(stack.recorder.of("response")) == responses
 
 
-def test_say_when_the_daemon_refuses_is_exit_1(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, stack, "say", "")
-    assert (code, out) == (cli.EXIT_ERROR, "")
-    assert err.startswith("rtaudiod-cli: error from the daemon (bad_args): text.send: text:")
+def test_say_nothing_is_a_usage_error(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    """An empty text is the caller's mistake (exit 2), found before asking the daemon, which sends nothing."""
+    sent = stack.session.status()["counters"]["events_sent"]
+    for text in ("", "  "):
+        code, out, err = run(capsys, stack, "say", text)
+        assert (code, out, err) == (cli.EXIT_USAGE, "", "rtaudiod-cli: say: TEXT is empty: there is nothing to say\n")
+    assert stack.session.status()["counters"]["events_sent"] == sent
+
+
+def test_what_the_daemon_refuses_is_exit_1(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, stack, "mode", "wake_word")  # this daemon in miniature has no listener
+    assert (code, out) == (cli.EXIT_ERROR, "") and err.startswith("rtaudiod-cli: error from the daemon ("), err
 
 
 # ============================================================================================ turns and audio
@@ -204,7 +225,7 @@ def test_send_audio_in_one_turn_as_a_real_process(ptt_stack: Stack, speech_48k: 
     audio = wait_until(lambda: committed(ptt_stack), 5, "the committed turn")[-1]
     assert correlation(speech_24k, audio) > 0.9
     reply = ptt_stack.recorder.wait("transcript.assistant", lambda d: d.get("final"))
-    assert reply["text"] == f"I heard {len(audio) / 48000:.1f} seconds of audio."  # the simulator heard all of it
+    assert reply["text"] == f"Simulator heard {len(audio) / 48000:.1f} seconds of audio."  # all of it
 
 
 def test_turn_cancel(ptt_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
@@ -274,7 +295,7 @@ def test_events_prints_one_line_each_until_ctrl_c(stack: Stack) -> None:
     assert {"state", "response", "transcript.assistant"} <= names and not names & {"audio.output", "raw"}
     assert any(e["event"] == "response" and e["kind"] == "created" for e in seen)
     final = next(e for e in seen if e["event"] == "transcript.assistant" and e.get("final"))
-    assert final["text"] == "You said: Count the lines."
+    assert final["text"] == "Simulator heard: Count the lines."
 
 
 def test_events_of_named_topics_human_lines(stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:

@@ -185,15 +185,70 @@ def test_format_event_is_one_greppable_line() -> None:
     assert "\n" not in cli.format_event("text", {"text": "two\nlines"}, now=0)
 
 
-def test_format_status_shows_every_section() -> None:
-    status = {"state": "ready", "session_id": "sess_1", "settings": {"dialect": "ga", "model": "gpt-realtime"},
-              "tools": ["get_time"], "last_error": None, "counters": {"frames_sent": 3, "latency": {"p50_ms": 1.5}},
-              "unknown_events": {}}
-    text = cli.format_status(status)
+STATUS = {
+    "state": "ready", "connected": True, "session_id": "sess_1", "connected_for_s": 75.2,
+    "settings": {"base_url": "wss://api.openai.com/v1/realtime", "model": "gpt-realtime", "dialect": "ga",
+                 "turn_detection": "server_vad", "voice": "marin", "tools": ["get_time"]},
+    "tools": ["get_time"], "last_error": None,
+    "counters": {"frames_sent": 3750, "bad_events": 0, "stray_events": 2, "reconnects": 1, "renewals": 0,
+                 "unknown_events": {"response.new_thing": 4}, "server_errors": {},
+                 "reply_latency": {"count": 3, "p50_ms": 612.4, "p99_ms": 901.0, "max_ms": 901.0},
+                 "uplink_latency": {"count": 0}},
+    "unknown_events": {"response.new_thing": 4},
+    "audio": {"backend": "pyaudio", "latency_mode": "balanced", "session_rate": 24000, "muted": True,
+              "input": {"device": "USB Mic", "rate": 48000, "channels": 1, "xruns": 0},
+              "output": {"device": "USB Speaker", "rate": 48000, "channels": 2, "xruns": 1},
+              "lost_devices": {"output": "unplugged"},
+              "capture": {"rms_dbfs": -42.5, "peak_dbfs": -30.1, "overruns": 0},
+              "playout": {"playing": False, "rms_dbfs": -120.0, "peak_dbfs": -120.0, "underruns": 3, "drained": 2,
+                          "played_ms": 5400.0, "prebuffer_ms": 100}},
+    "control": {"clients": 1, "accepted": 4, "requests": 9, "refused": 0,
+                "connections": [{"id": 4, "pid": 10, "uid": 0, "topics": ["state"]}]},
+    "listen": {"mode": "wake_word", "state": "gated", "open": False, "wake_word": "okay_nabu", "wakes": 2,
+               "microphone": {"always": {"sent_s": 1.0, "withheld_s": 0.0},
+                              "wake_word": {"sent_s": 12.5, "withheld_s": 60.0}}},
+}
+
+
+def test_status_summary_says_each_thing_once_and_lists_the_problems() -> None:
+    text = cli.format_status(STATUS)
+    lines = text.splitlines()
+    assert lines[0] == "rtaudiod: ready, connected for 1 min 15 s (session sess_1)"
+    assert len(lines) == 11 + 4, text  # the headline, a line a topic, the footer; the problems one a line
+    line = {ln.split(":")[0]: ln for ln in lines[1:] if not ln.startswith(" ")}
+    assert "ga dialect, gpt-realtime at wss://api.openai.com/v1/realtime, server_vad turns, voice marin, " \
+           "1 reconnect" in line["link"] and "this machine" not in line["link"]
+    assert line["listening"].endswith("wake_word (gated, microphone closed, okay_nabu, 2 wakes); "
+                                      "microphone sent 13.5 s, withheld 60.0 s; MUTED")
+    assert 'microphone "USB Mic" 48000 Hz x1; speaker "USB Speaker" 48000 Hz x2' in line["audio"]
+    assert line["levels"].endswith("microphone -42.5 dBFS rms, -30.1 peak; speaker silent")
+    assert "5.40 s played, 2 replies played to the end, 3 underruns" in line["playout"]
+    assert line["latency"].endswith("turn end to reply 612 / 901 ms (p50 / p99)")  # no uplink: none measured
+    assert line["counters"].endswith("frames_sent 3,750")  # not zero, not a problem, not shown elsewhere
+    assert "1 client (4 since start), subscribed to state, 9 requests" in line["control"]
+    problems = text[text.index("problems:"):]
+    for expected in ("output device lost (unplugged)", "2 server events for no known response",
+                     "3 playout underruns", "1 device xruns", "unknown server events: response.new_thing 4"):
+        assert expected in problems, problems
+    assert "bad_events" not in text and "refused" not in text  # zero: not shown
+
+
+def test_status_summary_of_a_healthy_daemon_says_no_problems() -> None:
+    healthy = {**STATUS, "counters": {"frames_sent": 10, "stray_events": 0}, "unknown_events": {},
+               "audio": {**STATUS["audio"], "lost_devices": {}, "output": {"device": "USB Speaker", "xruns": 0},
+                         "playout": {**STATUS["audio"]["playout"], "underruns": 0}}}
+    assert cli.format_status(healthy).splitlines()[-2] == "problems:  none"
+    failed = cli.format_status({"state": "failed", "last_error": {"code": "invalid_api_key", "message": "bad key"}})
+    assert failed.splitlines()[1:3] == ["problems:  the session is failed", "           last error: bad key"]
+
+
+def test_status_long_form_shows_every_field_once() -> None:
+    text = cli.format_status(STATUS, verbose=True)
     assert text.splitlines()[0] == "rtaudiod: ready (sess_1, ga, gpt-realtime)"
-    for expected in ("tools:", "get_time", "last_error: -", "counters:", "  frames_sent: 3", "    p50_ms: 1.5",
-                     "unknown_events: -", "settings:", "  dialect: ga"):
-        assert expected in text
+    assert text.count("unknown_events:") == 1 and text.count("tools:") == 1  # the top-level copies go
+    for expected in ("counters:", "  frames_sent:", "    p50_ms:", "    count:", "listen:", "      sent_s:",
+                     "  connections:", "    - id 4, pid 10, uid 0, topics state", "settings:", "  dialect:"):
+        assert expected in text, expected
 
 
 # ================================================================================================ usage errors

@@ -143,7 +143,43 @@ def test_the_null_fallback_lets_go_of_portaudio(monkeypatch, pulse_server):
         assert engine.status()["output"]["device"] == "pulse"
 
 
+def readable_copy_of(module: str) -> str:
+    """A world-readable directory holding the packages that importing `module` loads from outside the standard
+    library (rtaudiod from the checkout, msgspec, numpy, ... from the venv), for a process of another user: the
+    checkout and its venv may lie in a private directory (a home of mode 0700, as root's is), which that user
+    cannot read (issue 19, 7d). The caller removes it."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    # What the import loads, asked of a fresh interpreter (this one has pytest's plugins loaded too).
+    listing = ("import site, sys, pathlib, importlib; importlib.import_module(sys.argv[1]); "
+               "roots = {pathlib.Path(p).resolve() for p in site.getsitepackages()}; "
+               "roots.add(pathlib.Path(sys.modules['rtaudiod'].__file__).resolve().parents[1]); "
+               "files = (pathlib.Path(m.__file__).resolve() for n, m in list(sys.modules.items()) "
+               "         if '.' not in n and not n.startswith('__editable__') and getattr(m, '__file__', None)); "
+               "print('\\n'.join(str(f) for f in files if any(r in f.parents for r in roots)))")
+    found = subprocess.run([sys.executable, "-c", listing, module], capture_output=True, text=True, check=True,
+                           timeout=60).stdout.split()
+    out = Path(tempfile.mkdtemp(prefix="rtaudiod-readable-"))
+    for path in map(Path, found):
+        source = path.parent if path.name == "__init__.py" else path
+        if source.is_dir():
+            shutil.copytree(source, out / source.name, ignore=shutil.ignore_patterns("__pycache__"))
+            libs = source.parent / f"{source.name}.libs"  # a wheel's vendored shared libraries (numpy.libs)
+            if libs.is_dir():
+                shutil.copytree(libs, out / libs.name)
+        else:
+            shutil.copy2(source, out / source.name)
+    for path in [out, *out.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() or path.suffix == ".so" else 0o644)
+    return str(out)
+
+
 def test_the_control_socket_defaults_to_the_runtime_directory():
+    import shutil
     import subprocess
     import sys
 
@@ -155,10 +191,24 @@ def test_the_control_socket_defaults_to_the_runtime_directory():
     assert default.socket_path({}) == "/run/rtaudiod/control.sock"
     assert default.socket_path({"XDG_RUNTIME_DIR": "/run/user/0"}) == "/run/rtaudiod/control.sock"  # root: the system's
     assert ControlSettings(socket="/tmp/x.sock").socket_path({"RUNTIME_DIRECTORY": "/run/r"}) == "/tmp/x.sock"
-    # a user's own daemon (not root) goes under its XDG runtime directory, and /run without one
-    code = ("from rtaudiod.daemon.config import ControlSettings as C; "
+    # a user's own daemon (not root) goes under its XDG runtime directory, and /run without one. The other user runs
+    # the base interpreter, isolated, on a readable copy of what the import needs: it may not read the checkout.
+    readable = readable_copy_of("rtaudiod.daemon.config")
+    code = (f"import sys; sys.path.insert(0, {readable!r}); from rtaudiod.daemon.config import ControlSettings as C; "
             "print(C().socket_path({'XDG_RUNTIME_DIR': '/run/user/65534'})); print(C().socket_path({}))")
-    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
-                         capture_output=True, text=True, timeout=30)
+    try:
+        out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                              getattr(sys, "_base_executable", sys.executable), "-I", "-c", code],
+                             capture_output=True, text=True, timeout=30)
+    finally:
+        shutil.rmtree(readable)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["/run/user/65534/rtaudiod/control.sock", "/run/rtaudiod/control.sock"]
+
+
+def test_an_error_on_a_whole_table_hides_the_api_key():
+    # temperature is checked against the whole [session] table, so the error shows the table; the key it holds
+    # (from the environment here) must not be in the message
+    with pytest.raises(ConfigError) as err:
+        load_config(None, ["session.temperature=2.0"], {"OPENAI_API_KEY": KEY})
+    assert "temperature" in str(err.value) and KEY not in str(err.value)

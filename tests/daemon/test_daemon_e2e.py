@@ -111,7 +111,7 @@ def test_ready_serves_reloads_and_stops_cleanly(tmp_path, daemon, sim):
         client.subscribe("transcript.assistant")
         client.send_text("Hello daemon")
         said = client.wait_for("transcript.assistant", lambda e: e.data.get("final"), timeout=15)
-        assert said.data["text"] == "You said: Hello daemon."
+        assert said.data["text"] == "Simulator heard: Hello daemon."
         status = client.status()
         assert KEY not in str(status)
     # SIGHUP with a changed voice reaches the service as a session.update (and nothing else changes)
@@ -164,7 +164,7 @@ def test_without_a_key_it_talks_to_the_local_simulator(tmp_path, daemon):
         client.subscribe("transcript.assistant")
         client.send_text("Are you there")
         said = client.wait_for("transcript.assistant", lambda e: e.data.get("final"), timeout=20)
-        assert said.data["text"] == "You said: Are you there."
+        assert said.data["text"] == "Simulator heard: Are you there."
     proc.send_signal(signal.SIGINT)
     assert proc.wait(5) == 0
     _, err = proc.communicate()

@@ -146,7 +146,7 @@ def test_install_device_under_systemd_runs_its_systemd_steps(booted):
 
 
 def test_a_group_member_drives_it_and_a_stranger_cannot(booted):
-    assert "You said: Can you hear me" in booted.sh('rtaudiod-cli say "Can you hear me?"', user="pi").stdout
+    assert "Simulator heard: Can you hear me" in booted.sh('rtaudiod-cli say "Can you hear me?"', user="pi").stdout
     refused = booted.sh("rtaudiod-cli --socket /run/rtaudiod/control.sock status", user="stranger", check=False)
     assert refused.returncode == 3 and "permission denied" in refused.stderr
 

@@ -131,6 +131,22 @@ SERVER_EXAMPLES: list[dict[str, Any]] = [
     {"event_id": "event_6005", "type": "output_audio_buffer.cleared", "response_id": "resp_001"},
 ]
 
+#: GA's remote MCP items (openai `RealtimeMcpListTools`, `RealtimeMcpToolCall`, `RealtimeMcpApprovalRequest`,
+#: `RealtimeMcpApprovalResponse`)
+MCP_TOOLS_ITEM = {"id": "mcpl_001", "type": "mcp_list_tools", "server_label": "deepwiki", "tools": [
+    {"name": "ask_question", "description": "Ask about a GitHub repository",
+     "input_schema": {"type": "object", "properties": {"repoName": {"type": "string"}}},
+     "annotations": {"readOnlyHint": True}}]}
+MCP_CALL_ITEM = {"id": "mcp_001", "type": "mcp_call", "server_label": "deepwiki", "name": "ask_question",
+                 "arguments": "{\"repoName\": \"openai/openai-python\"}", "approval_request_id": None,
+                 "error": None, "output": "It is the official Python library for the OpenAI API."}
+MCP_FAILED_ITEM = {"id": "mcp_002", "type": "mcp_call", "server_label": "deepwiki", "name": "ask_question",
+                   "arguments": "{}", "error": {"type": "http_error", "code": 502, "message": "Bad Gateway"}}
+MCP_APPROVAL_REQUEST_ITEM = {"id": "mcpr_001", "type": "mcp_approval_request", "server_label": "deepwiki",
+                             "name": "ask_question", "arguments": "{}"}
+MCP_APPROVAL_RESPONSE_ITEM = {"id": "mcpa_001", "type": "mcp_approval_response", "approval_request_id": "mcpr_001",
+                              "approve": False, "reason": "not now"}
+
 #: Fields the GA wire needs that no beta event carries (added to the GA rendering of the example).
 GA_REQUIRED_EXTRAS: dict[str, dict[str, Any]] = {"response.function_call_arguments.done": {"name": "get_weather"}}
 
@@ -139,6 +155,33 @@ GA_ONLY_EXAMPLES: list[dict[str, Any]] = [
     {"event_id": "event_7001", "type": "conversation.item.done", "previous_item_id": "msg_002", "item": AUDIO_ITEM},
     {"event_id": "event_7002", "type": "input_audio_buffer.timeout_triggered", "audio_start_ms": 0,
      "audio_end_ms": 6000, "item_id": "msg_009"},
+    {"event_id": "event_7003", "type": "conversation.item.input_audio_transcription.segment", "id": "seg_0001",
+     "item_id": "msg_003", "content_index": 0, "text": "Hello, how are you?", "speaker": "A", "start": 0.0,
+     "end": 1.48},
+    {"type": "input_audio_buffer.dtmf_event_received", "event": "#", "received_at": 1767225600},
+    {"event_id": "event_7005", "type": "mcp_list_tools.in_progress", "item_id": "mcpl_001"},
+    {"event_id": "event_7006", "type": "mcp_list_tools.completed", "item_id": "mcpl_001"},
+    {"event_id": "event_7007", "type": "mcp_list_tools.failed", "item_id": "mcpl_001"},
+    {"event_id": "event_7008", "type": "response.mcp_call.in_progress", "item_id": "mcp_001", "output_index": 0},
+    {"event_id": "event_7009", "type": "response.mcp_call_arguments.delta", "response_id": "resp_003",
+     "item_id": "mcp_001", "output_index": 0, "delta": "{\"repoName\": \"open"},
+    {"event_id": "event_7010", "type": "response.mcp_call_arguments.done", "response_id": "resp_003",
+     "item_id": "mcp_001", "output_index": 0, "arguments": "{\"repoName\": \"openai/openai-python\"}"},
+    {"event_id": "event_7011", "type": "response.mcp_call.completed", "item_id": "mcp_001", "output_index": 0},
+    {"event_id": "event_7012", "type": "response.mcp_call.failed", "item_id": "mcp_002", "output_index": 1},
+    # the MCP items, in the events that carry items
+    {"event_id": "event_7013", "type": "conversation.item.created", "previous_item_id": None, "item": MCP_TOOLS_ITEM},
+    {"event_id": "event_7014", "type": "response.output_item.added", "response_id": "resp_003", "output_index": 0,
+     "item": {**MCP_CALL_ITEM, "output": None}},
+    {"event_id": "event_7015", "type": "response.output_item.done", "response_id": "resp_003", "output_index": 0,
+     "item": MCP_CALL_ITEM},
+    {"event_id": "event_7016", "type": "conversation.item.done", "previous_item_id": "mcp_001",
+     "item": MCP_FAILED_ITEM},
+    {"event_id": "event_7017", "type": "conversation.item.retrieved", "item": MCP_APPROVAL_REQUEST_ITEM},
+    {"event_id": "event_7018", "type": "conversation.item.created", "previous_item_id": "mcpr_001",
+     "item": MCP_APPROVAL_RESPONSE_ITEM},
+    {"event_id": "event_7019", "type": "response.done", "response": {
+        **RESPONSE_IN_PROGRESS, "status": "completed", "output": [MCP_CALL_ITEM, MCP_FAILED_ITEM]}},
 ]
 GA_WIRE_EXAMPLES: list[dict[str, Any]] = [
     {"event_id": "event_8001", "type": "session.updated", "session": {
@@ -148,7 +191,10 @@ GA_WIRE_EXAMPLES: list[dict[str, Any]] = [
                             "turn_detection": {"type": "semantic_vad", "eagerness": "high", "create_response": True,
                                                "interrupt_response": False}},
                   "output": {"format": {"type": "audio/pcma"}, "voice": "marin", "speed": 1.25}},
-        "tools": [], "tool_choice": {"type": "function", "name": "get_weather"}, "max_output_tokens": 200}},
+        "tools": [], "tool_choice": {"type": "function", "name": "get_weather"}, "max_output_tokens": 200,
+        "reasoning": {"effort": "high"}, "truncation": {"type": "retention_ratio", "retention_ratio": 0.75},
+        "prompt": {"id": "pmpt_1", "version": "3",
+                   "variables": {"city": "Oslo", "greeting": {"type": "input_text", "text": "Hei"}}}}},
     {"event_id": "event_8002", "type": "response.output_audio_transcript.delta", **PART_IDS, "delta": "Hi"},
     {"event_id": "event_8003", "type": "response.output_text.done", **PART_IDS, "text": "Hi there."},
     {"event_id": "event_8004", "type": "conversation.item.added", "previous_item_id": None, "item": {

@@ -10,9 +10,10 @@ from openai_schemas import validate_client_event
 from protohelpers import SEED_CLIENT_EVENTS, SESSION, client_builds, full_response_params, full_session
 
 from rtaudiod import framing
-from rtaudiod.protocol import (CLIENT_EVENT_TYPES, UNSET, ProtocolError, ResponseParams, SessionConfig,
+from rtaudiod.protocol import (CLIENT_EVENT_TYPES, UNSET, ProtocolError, Reasoning, ResponseParams, SessionConfig,
                                TurnDetection, assistant_text, decode_client_event, decode_server_event,
-                               encode_client_event, input_audio_append, response_create, session_update, user_text)
+                               encode_client_event, input_audio_append, prompt_reference, response_create,
+                               retention_truncation, session_update, user_text)
 from rtaudiod.protocol.dialect import server_event_to_wire
 
 BUILDS = client_builds()
@@ -169,3 +170,47 @@ def test_an_assistant_text_part_named_for_the_other_dialect_is_refused(dialect, 
     body["item"]["content"][0]["type"] = other
     with pytest.raises(ValueError, match=r"content\.0\.type"):
         validate_client_event(body, dialect)
+
+
+# ---- the GA session fields a device sets: reasoning, prompt, truncation (GA only), speed (both) -----------------
+GA_ONLY_SESSIONS = [
+    ("reasoning", SessionConfig(reasoning=Reasoning(effort="low")), {"reasoning": {"effort": "low"}}),
+    ("prompt", SessionConfig(prompt=prompt_reference("pmpt_123", "2", {"city": "Oslo"})),
+     {"prompt": {"id": "pmpt_123", "version": "2", "variables": {"city": "Oslo"}}}),
+    ("prompt-min", SessionConfig(prompt=prompt_reference("pmpt_123")), {"prompt": {"id": "pmpt_123"}}),
+    ("truncation-ratio", SessionConfig(truncation=retention_truncation(0.8, 8000)),
+     {"truncation": {"type": "retention_ratio", "retention_ratio": 0.8, "token_limits": {"post_instructions": 8000}}}),
+    ("truncation-ratio-min", SessionConfig(truncation=retention_truncation(0.5)),
+     {"truncation": {"type": "retention_ratio", "retention_ratio": 0.5}}),
+    ("truncation-auto", SessionConfig(truncation="auto"), {"truncation": "auto"}),
+    ("truncation-disabled", SessionConfig(truncation="disabled"), {"truncation": "disabled"}),
+]
+
+
+@pytest.mark.parametrize(("name", "session", "expected"), GA_ONLY_SESSIONS, ids=[n for n, _, _ in GA_ONLY_SESSIONS])
+def test_ga_only_session_fields_are_sent_in_ga_and_refused_in_beta(name, session, expected):
+    body = wire(session_update(session), "ga")
+    validate_client_event(body, "ga")
+    assert body["session"] == {"type": "realtime", **expected}
+    assert decode_client_event(json.dumps(body)) == session_update(session)  # and read back
+    key = next(iter(expected))
+    with pytest.raises(ProtocolError, match=f"session.{key} exists only in the GA dialect") as info:
+        encode_client_event(session_update(session), "beta")
+    assert info.value.path == f"$.session.{key}" and info.value.event_type == "session.update"
+
+
+@pytest.mark.parametrize("dialect", ["beta", "ga"])
+def test_speed_is_in_both_dialects(dialect):
+    """openai 3.57: beta `session_update_event.Session.speed` and GA `audio.output.speed`, 0.25-1.5."""
+    body = wire(session_update(SessionConfig(speed=1.25)), dialect)
+    validate_client_event(body, dialect)
+    assert (body["session"]["speed"] if dialect == "beta" else body["session"]["audio"]["output"]["speed"]) == 1.25
+
+
+def test_the_ga_only_fields_are_what_the_beta_models_lack():
+    """The refusal list is the package's: fields of the GA session object the beta session.update has not."""
+    from openai.types.beta.realtime.session_update_event import Session as BetaSession
+    from openai.types.realtime import RealtimeSessionCreateRequest
+    for key in ("reasoning", "prompt", "truncation"):
+        assert key in RealtimeSessionCreateRequest.model_fields and key not in BetaSession.model_fields
+    assert "speed" in BetaSession.model_fields

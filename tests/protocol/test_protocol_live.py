@@ -116,7 +116,8 @@ def check_message_response(events: list, dialect: str, audio: bool) -> ResponseD
         (ResponseTextDelta, ResponseTextDone)
     order = [ResponseCreated, ResponseOutputItemAdded, ConversationItemCreated, ResponseContentPartAdded, delta,
              *([ResponseAudioDelta, ResponseAudioDone] if audio else []), done, ResponseContentPartDone,
-             ResponseOutputItemDone, *([ConversationItemDone] if dialect == "ga" else []), ResponseDone,
+             # GA: the item's `conversation.item.done` comes before `response.output_item.done` (the service's order)
+             *([ConversationItemDone] if dialect == "ga" else []), ResponseOutputItemDone, ResponseDone,
              RateLimitsUpdated]
     firsts = [kinds.index(k) for k in order]
     assert firsts == sorted(firsts), [k.__name__ for k in kinds]

@@ -99,6 +99,8 @@ def test_hand_written_ga_frames_decode(mode):
     assert s.session.input_audio_transcription is None and s.session.input_audio_noise_reduction.type == "near_field"
     assert s.session.tool_choice == ToolChoiceFunction(name="get_weather")
     assert s.session.max_response_output_tokens == 200 and s.session.temperature is UNSET
+    assert s.session.reasoning.effort == "high" and s.session.truncation.retention_ratio == 0.75
+    assert s.session.prompt.id == "pmpt_1" and s.session.prompt.variables["greeting"]["text"] == "Hei"
 
     d = by_id["event_8002"]
     assert isinstance(d, ResponseAudioTranscriptDelta) and d.delta == "Hi" and d.item_id == "msg_008"
@@ -135,7 +137,7 @@ def test_either_dialects_names_are_accepted(mode):
 
 @pytest.mark.parametrize("mode", ["beta", "ga"])
 def test_unknown_events_are_kept_not_raised(mode):
-    raw = {"type": "response.mcp_call.in_progress", "event_id": "e1", "item_id": "x", "output_index": 0}
+    raw = {"type": "response.future_tool_call.in_progress", "event_id": "e1", "item_id": "x", "output_index": 0}
     event = decode_server_event(frame(raw), mode)
     assert isinstance(event, UnknownEvent) and event.type == raw["type"] and event.raw == raw
     codec = Codec(mode)
@@ -143,7 +145,7 @@ def test_unknown_events_are_kept_not_raised(mode):
         codec.decode(frame(raw))
     codec.decode(frame({"type": "something.new"}))
     codec.decode(frame(SERVER_EXAMPLES[0]))
-    assert codec.unknown == {"response.mcp_call.in_progress": 3, "something.new": 1}
+    assert codec.unknown == {"response.future_tool_call.in_progress": 3, "something.new": 1}
     assert "unknown=4" in repr(codec)
 
 
@@ -277,7 +279,7 @@ def with_obfuscation(event):
 
 
 WIRE_FRAMES = ([(f"beta:{e['type']}-{e['event_id']}", e) for e in SERVER_EXAMPLES]
-               + [(f"ga:{e['type']}-{e['event_id']}", ga_wire(e)) for e in SERVER_EXAMPLES + GA_ONLY_EXAMPLES]
+               + [(f"ga:{e['type']}-{e.get('event_id', '')}", ga_wire(e)) for e in SERVER_EXAMPLES + GA_ONLY_EXAMPLES]
                + [(f"ga-hand:{e['type']}-{e['event_id']}", e) for e in GA_WIRE_EXAMPLES])
 WIRE_FRAMES += [(f"{name}+obfuscation", with_obfuscation(e)) for name, e in WIRE_FRAMES
                 if with_obfuscation(e) is not e]

@@ -38,7 +38,7 @@ def talking(tmp_path, start_daemon):
 def still_talks(sim, daemon, client, text: str = "Still there") -> None:
     client.send_text(text)
     said = client.wait_for("transcript.assistant", lambda e: e.data.get("final"), timeout=15)
-    assert said.data["text"] == f"You said: {text}."
+    assert said.data["text"] == f"Simulator heard: {text}."
     status = client.status()
     assert status["counters"]["reconnects"] == 0 and status["connected"]
     assert len(sim.sessions) == 1

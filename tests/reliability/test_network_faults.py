@@ -58,7 +58,7 @@ def test_the_server_killed_and_restarted_20_times_while_streaming(tmp_path, star
     client.subscribe("transcript.assistant")
     client.send_text("Are you still there")
     said = client.wait_for("transcript.assistant", lambda e: e.data.get("final"), timeout=30)
-    assert said.data["text"] == "You said: Are you still there."
+    assert said.data["text"] == "Simulator heard: Are you still there."
     print(f"\nserver killed {kills} times: kill -> reconnecting p50 {statistics.median(detect) * 1000:.0f} ms "
           f"(max {max(detect) * 1000:.0f}); server back -> session ready p50 {statistics.median(recover):.2f} s "
           f"(max {max(recover):.2f})")
@@ -123,7 +123,7 @@ def test_delay_and_jitter_do_not_break_the_session(tmp_path, start_daemon):
         for text in ("First question", "Second question"):
             client.send_text(text)
             said = client.wait_for("transcript.assistant", lambda e: e.data.get("final"), timeout=30)
-            assert said.data["text"] == f"You said: {text}."
+            assert said.data["text"] == f"Simulator heard: {text}."
         assert client.status()["counters"]["reconnects"] == 0
         daemon.assert_healthy()
 

@@ -39,7 +39,7 @@ def test_bad_server_frames_are_skipped_counted_and_reported(make_sim, make_sessi
     assert session.state is State.READY and session.stats.reconnects == 0
     session.send_text("Still fine?")
     said = events.wait("transcript.assistant", lambda d: d["final"], timeout=15)
-    assert said["text"] == "You said: Still fine."
+    assert said["text"] == "Simulator heard: Still fine."
 
 
 def test_a_flood_of_bad_frames_is_logged_once_and_each_is_still_reported(make_sim, make_session, caplog):

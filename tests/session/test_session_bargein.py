@@ -67,11 +67,11 @@ def test_local_barge_in_cancels_and_truncates_at_what_was_played(make_sim, make_
     assert engine.played_ms(item) <= truncate["audio_end_ms"] + FRAME_MS
     assert session.stats.barge_ins == 1
     # the interrupted words are cut from the history as the service cut its copy
-    assert len(session.history.turns()[-1].text) < len("You said: " + LONG)
+    assert len(session.history.turns()[-1].text) < len("Simulator heard: " + LONG)
     # and the conversation goes on: the next reply plays in full
     session.turn_cancel()
     session.send_text("Short one")
-    said = events.wait("transcript.assistant", lambda d: d["final"] and d["text"] == "You said: Short one.", 15)
+    said = events.wait("transcript.assistant", lambda d: d["final"] and d["text"] == "Simulator heard: Short one.", 15)
     wait_until(lambda: engine.played_ms(said["item_id"]) == pytest.approx(s.audio_sent_ms[said["item_id"]], abs=1),
                15, "the next reply to play in full")
 
@@ -89,7 +89,7 @@ def test_speech_during_the_reply_interrupts_it(make_sim, make_session, dialect):
     assert not [e for e in sim.sessions[0].received_events if e["type"] == "response.cancel"]
     assert session.wait_state(State.LISTENING, State.THINKING, State.SPEAKING, timeout=2)
     # the user's words get their own reply
-    said = events.wait("transcript.assistant", lambda d: d["final"] and d["text"].startswith("I heard"), 20)
+    said = events.wait("transcript.assistant", lambda d: d["final"] and d["text"].startswith("Simulator heard "), 20)
     assert said["item_id"] != item
     assert session.stats.barge_ins == 1
     errors = [d for d in events.of("error") if d.get("fatal")]

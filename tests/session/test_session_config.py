@@ -34,6 +34,17 @@ def load(**fields):
     ({"reconnect_attempts": 0}, "reconnect_attempts must be >= 1"),
     ({"ping_interval_s": 0}, "ping_interval_s must be > 0"),
     ({"voise": "alloy"}, "unknown field `voise`"),
+    ({"speed": 1.6}, "speed must be between 0.25 and 1.5"),
+    ({"reasoning_effort": "max"}, "Invalid enum value 'max' - at `$.reasoning_effort`"),
+    ({"prompt": {"id": ""}}, "prompt.id must not be empty"),
+    ({"prompt": {"id": "pmpt_1", "versoin": "2"}}, "unknown field `versoin` - at `$.prompt`"),
+    ({"truncation": "sometimes"}, "Invalid enum value 'sometimes' - at `$.truncation`"),
+    ({"truncation": {"retention_ratio": 1.2}}, "truncation.retention_ratio must be between 0.0 and 1.0"),
+    ({"truncation": {"retention_ratio": 0.5, "post_instructions_tokens": 0}},
+     "truncation.post_instructions_tokens must be >= 1"),
+    ({"dialect": "beta", "reasoning_effort": "low"}, "reasoning_effort exists only in the GA dialect"),
+    ({"dialect": "beta", "prompt": {"id": "pmpt_1"}}, "prompt exists only in the GA dialect"),
+    ({"dialect": "beta", "truncation": "auto"}, "truncation exists only in the GA dialect"),
 ])
 def test_bad_settings_are_refused_with_a_message_naming_them(fields, message):
     with pytest.raises((msgspec.ValidationError, ValueError), match=re.escape(message)):
@@ -79,6 +90,34 @@ def test_the_session_update_is_valid_in_both_dialects(dialect, turns, fmt):
     assert (td is None) == (turns["type"] == "none")
     if td is not None:
         assert td["type"] == turns["type"]
+
+
+GA_EXTRAS = {"speed": 1.2, "reasoning_effort": "low",
+             "prompt": {"id": "pmpt_123", "version": "2", "variables": {"city": "Oslo"}}}
+
+
+@pytest.mark.parametrize("truncation", ["auto", "disabled", {"retention_ratio": 0.8},
+                                        {"retention_ratio": 0.5, "post_instructions_tokens": 8000}])
+def test_the_ga_session_fields_reach_the_session_update(truncation):
+    config = load(truncation=truncation, **GA_EXTRAS)
+    event = msgspec.json.decode(rp.Codec("ga").encode(rp.session_update(config.session_settings())))
+    validate_client_event(event, "ga")
+    session = event["session"]
+    assert session["audio"]["output"]["speed"] == 1.2 and session["reasoning"] == {"effort": "low"}
+    assert session["prompt"] == {"id": "pmpt_123", "version": "2", "variables": {"city": "Oslo"}}
+    if isinstance(truncation, str):
+        assert session["truncation"] == truncation
+    else:
+        limits = truncation.get("post_instructions_tokens")
+        assert session["truncation"] == {"type": "retention_ratio", "retention_ratio": truncation["retention_ratio"],
+                                         **({"token_limits": {"post_instructions": limits}} if limits else {})}
+
+
+def test_speed_reaches_a_beta_session_update():
+    config = load(dialect="beta", speed=0.8)
+    event = msgspec.json.decode(rp.Codec("beta").encode(rp.session_update(config.session_settings())))
+    validate_client_event(event, "beta")
+    assert event["session"]["speed"] == 0.8 and "reasoning" not in event["session"]
 
 
 def test_history_keeps_order_bounds_and_cuts():

@@ -44,7 +44,7 @@ def test_a_refused_cancel_is_counted_and_harmless(make_sim, make_session):
     assert session.stats.server_errors["response_cancel_not_active"] == 1
     assert session.state is not State.FAILED and session.error is None
     session.send_text("Are you still there?")  # and the session goes on
-    events.wait("transcript.assistant", lambda d: d["final"] and d["text"] == "You said: Are you still there.", 15)
+    events.wait("transcript.assistant", lambda d: d["final"] and d["text"] == "Simulator heard: Are you still there.", 15)
     assert session.stats.reconnects == 0
 
 
@@ -68,7 +68,7 @@ def test_a_refused_truncate_is_counted_and_harmless(make_sim, make_session):
     assert session.stats.server_errors["invalid_value"] == 1
     assert session.state is not State.FAILED and session.error is None
     session.send_text("Are you still there?")
-    events.wait("transcript.assistant", lambda d: d["final"] and d["text"] == "You said: Are you still there.", 15)
+    events.wait("transcript.assistant", lambda d: d["final"] and d["text"] == "Simulator heard: Are you still there.", 15)
     assert session.stats.reconnects == 0
 
 

@@ -42,12 +42,12 @@ def test_a_server_killed_mid_reply_comes_back_with_settings_tools_and_the_conver
     replayed = created_items(s2)
     texts = [(i["role"], i["content"][0]["text"]) for i in replayed]
     assert texts[0] == ("user", "Remember the word pineapple")
-    assert texts[1] == ("assistant", "You said: Remember the word pineapple.")
+    assert texts[1] == ("assistant", "Simulator heard: Remember the word pineapple.")
     assert texts[2][0] == "user" and texts[2][1].startswith("And now a long answer")
     assert session.stats.reconnects == 1
     # and the session works: a new turn gets its reply
     session.send_text("Are you back?")
-    said = events.wait("transcript.assistant", lambda d: d["final"] and d["text"] == "You said: Are you back.", 15)
+    said = events.wait("transcript.assistant", lambda d: d["final"] and d["text"] == "Simulator heard: Are you back.", 15)
     assert said["item_id"] in s2.audio_sent_ms
 
 
@@ -79,7 +79,7 @@ def test_the_session_is_renewed_at_a_quiet_moment_before_the_cap(make_sim, make_
     assert [i["content"][0]["text"] for i in replayed] == ["Remember the word pineapple", first["text"]]
     assert session.stats.renewals == 1 and session.stats.reconnects == 0
     session.send_text("Still there?")
-    events.wait("transcript.assistant", lambda d: d["final"] and d["text"] == "You said: Still there.", 15)
+    events.wait("transcript.assistant", lambda d: d["final"] and d["text"] == "Simulator heard: Still there.", 15)
 
 
 def test_an_expired_session_is_renewed_at_once(make_sim, make_session):

@@ -55,12 +55,12 @@ def test_a_sim_process_killed_mid_reply_is_replaced_and_told_everything(dialect,
         assert [t["name"] for t in update["session"]["tools"]] == ["get_time"]
         texts = [(i["role"], i["content"][0]["text"]) for i in created()]
         assert texts[0] == ("user", "Remember the word pineapple")
-        assert texts[1] == ("assistant", "You said: Remember the word pineapple.")
+        assert texts[1] == ("assistant", "Simulator heard: Remember the word pineapple.")
         assert texts[2][0] == "user" and texts[2][1].startswith("And now a long answer")
         assert session.stats.reconnects >= 1  # one per attempt: refused ones until the new process listens
         # and it works: a new turn gets its reply from the new process
         session.send_text("Are you back?")
-        events.wait("transcript.assistant", lambda d: d["final"] and d["text"] == "You said: Are you back.", 20)
+        events.wait("transcript.assistant", lambda d: d["final"] and d["text"] == "Simulator heard: Are you back.", 20)
         # every event either process received is a valid client event of the dialect (the openai models)
         for _, event in first.received() + second.received():
             validate_client_event(event, dialect)

@@ -29,7 +29,7 @@ def test_a_text_turn_plays_the_whole_reply(make_sim, make_session, dialect, fmt)
     done = events.wait("response", lambda d: d["event"] == "done", timeout=15)
     assert done["status"] == "completed"
     said = events.wait("transcript.assistant", lambda d: d["final"])
-    assert said["text"] == "You said: Hello there."
+    assert said["text"] == "Simulator heard: Hello there."
     item = said["item_id"]
     sent_ms = sim.sessions[0].audio_sent_ms[item]
     assert sent_ms > 500
@@ -78,7 +78,7 @@ def test_push_to_talk_speech_reaches_the_service_intact(make_sim, make_session, 
                                                           if t == "input_audio_buffer.append")
     assert types.index("response.create") > types.index("input_audio_buffer.commit")
     said = events.wait("transcript.assistant", lambda d: d["final"])
-    assert said["text"].startswith("I heard ")
+    assert said["text"].startswith("Simulator heard ")
     # nothing went up outside the turn (push-to-talk)
     appended = sum(len(base64.b64decode(e["audio"])) for e in s.received_events
                    if e["type"] == "input_audio_buffer.append")
@@ -116,7 +116,7 @@ def test_server_vad_turn_from_real_speech(make_sim, make_session, dialect):
     assert session.wait_state(State.LISTENING, timeout=2)
     events.wait("vad", lambda d: d["event"] == "speech_stopped", timeout=10)
     said = events.wait("transcript.assistant", lambda d: d["final"], timeout=15)
-    assert said["text"].startswith("I heard ")
+    assert said["text"].startswith("Simulator heard ")
     heard = events.wait("transcript.user", lambda d: d["final"], timeout=10)
     assert heard["text"].startswith("[")
     (committed,) = sim.sessions[0].committed_audio.values()
@@ -127,7 +127,7 @@ def test_server_vad_turn_from_real_speech(make_sim, make_session, dialect):
     assert session.stats.reply_latency.count == 1
     # the history holds the turn for a new session: the user's transcript and the assistant's words, in order
     roles = [(t.role, t.text[:6]) for t in session.history.turns()]
-    assert roles == [("user", heard["text"][:6]), ("assistant", "I hear")]
+    assert roles == [("user", heard["text"][:6]), ("assistant", "Simula")]
 
 
 def test_response_create_is_never_sent_over_an_active_response(make_sim, make_session):
@@ -141,7 +141,7 @@ def test_response_create_is_never_sent_over_an_active_response(make_sim, make_se
     assert sent_types(sim).count("response.create") == 2
     assert session.stats.responses_queued == 1
     finals = [d["text"] for d in events.of("transcript.assistant") if d["final"]]
-    assert finals[-1] == "You said: Second question."
+    assert finals[-1] == "Simulator heard: Second question."
 
 
 def test_commands_need_a_connection(make_sim, make_session):
@@ -252,8 +252,8 @@ def test_a_text_that_meets_the_services_own_reply_is_answered_after_it(make_sim,
 
     session.on_event = observer
     mic.say(speech("Turn on the kitchen lights."))
-    said = events.wait("transcript.assistant", lambda d: d["final"] and d["text"].startswith("You said: Also"), 20)
-    assert said["text"] == "You said: Also, what time is it."
+    said = events.wait("transcript.assistant", lambda d: d["final"] and d["text"].startswith("Simulator heard: Also"), 20)
+    assert said["text"] == "Simulator heard: Also, what time is it."
     s = sim.sessions[0]
     refused = [e["error"]["code"] for e in s.sent_events if e["type"] == "error"]
     assert "conversation_already_has_active_response" in refused  # the race happened

@@ -153,7 +153,7 @@ def test_server_vad_on_real_speech(connect, dialect, fmt):
     # the answer is about the audio heard
     done = events[-1]
     transcript = done["response"]["output"][0]["content"][0]["transcript"]
-    assert transcript == f"I heard {len(committed) / bytes_per_ms / 1000:.1f} seconds of audio."
+    assert transcript == f"Simulator heard {len(committed) / bytes_per_ms / 1000:.1f} seconds of audio."
 
 
 def test_vad_threshold_maps_to_energy(connect):
@@ -197,12 +197,12 @@ def test_g711_output_decodes_to_the_voice(connect, dialect, fmt):
     events = client.until("response.done")
     data = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == AUDIO_DELTA[dialect])
     pcm = (audioop.ulaw2lin if fmt == "g711_ulaw" else audioop.alaw2lin)(data, 2)
-    # synthetic voice: 180 ms bursts + 60 ms gaps per word at 8 kHz ("You said: Hi." = 3 words)
+    # synthetic voice: 180 ms bursts + 60 ms gaps per word at 8 kHz ("Simulator heard: Hi." = 3 words)
     assert len(data) == 3 * (8000 * 240 // 1000)
     x = np.frombuffer(pcm, dtype="<i2").astype(float)
     first_word = x[: 8 * 180]
     peak_hz = np.argmax(np.abs(np.fft.rfft(first_word))) * 8000 / len(first_word)
-    expected_hz = 150 + sum(b"You") % 200
+    expected_hz = 150 + sum(b"Simulator") % 200
     assert abs(peak_hz - expected_hz) < 8000 / len(first_word) * 2
 
 
@@ -270,7 +270,7 @@ def test_idle_timeout_after_the_reply_commits_silence_and_responds(connect):
     assert committed["item_id"] == timeout["item_id"] in s.committed_audio
     assert types.index("input_audio_buffer.timeout_triggered") < types.index("input_audio_buffer.committed") \
         < types.index("response.created")
-    assert events[-1]["response"]["output"][0]["content"][0]["transcript"].startswith("I heard ")
+    assert events[-1]["response"]["output"][0]["content"][0]["transcript"].startswith("Simulator heard ")
 
 
 def test_speech_before_the_idle_timeout_stops_it(connect):

@@ -212,6 +212,28 @@ def test_cli_signal_closes_sessions_with_1001_at_once_and_exits_0(sig):
     idle.close()
 
 
+def test_cli_stops_at_once_after_refusing_a_beta_shaped_connection():
+    """GA mode refuses a beta-shaped connection (error, then close 4000). A refused client that never answers that
+    close must not hold the shutdown: SIGTERM ends the process within the stop grace, not websockets' 10 s
+    close_timeout (issue 19, 7b)."""
+    proc, url = _start_cli()
+    with proc:
+        try:
+            refused = Client(f"{url}?model=gpt-realtime", headers_for("ga") + ["OpenAI-Beta: realtime=v1"])
+            assert refused.recv()["error"]["code"] == "beta_api_shape_disabled"  # then the close, never answered
+            start = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=15) == 0
+            elapsed = time.monotonic() - start
+            stderr = proc.stderr.read()
+            refused.close()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert elapsed < 2.0, elapsed
+    assert "Traceback" not in stderr, stderr
+
+
 def test_stop_closes_sessions_with_1001_promptly(make_sim, dialect):
     sim = make_sim(dialect)
     quiet = Client(url_for(sim), headers_for(dialect))  # never answers the close

@@ -41,7 +41,7 @@ def test_openai_ga_client_session_update_text_and_full_response(make_sim):
             elif event.type == "response.done":
                 break
         assert event.type == "response.done" and event.response.status == "completed"
-        assert transcript == "You said: Say hello." == event.response.output[0].content[0].transcript
+        assert transcript == "Simulator heard: Say hello." == event.response.output[0].content[0].transcript
         assert len(audio) > 8000 * 0.5  # 8 kHz G.711: one byte a sample
         assert "conversation.item.added" in types and "response.output_item.done" in types
     session = sim.sessions[0]

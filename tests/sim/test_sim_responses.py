@@ -59,12 +59,12 @@ def test_audio_response_full_sequence(connect, dialect):
     assert types[:len(item_added)] == item_added  # the user's text item
     tail = types[len(item_added):]
     expected = ["response.created", "response.output_item.added", item_added[0], "response.content_part.added",
-                n("response.audio.done"), n("response.audio_transcript.done"), "response.content_part.done",
-                "response.output_item.done"] + (["conversation.item.done"] if dialect == "ga" else []) + \
-               ["response.done", "rate_limits.updated"]
+                n("response.audio.done"), n("response.audio_transcript.done"), "response.content_part.done"] + \
+               (["conversation.item.done"] if dialect == "ga" else []) + \
+               ["response.output_item.done", "response.done", "rate_limits.updated"]  # GA: as the live service
     assert tail == expected
     transcript = "".join(e["delta"] for e in events if e["type"] == n("response.audio_transcript.delta"))
-    assert transcript == "You said: What time is it."
+    assert transcript == "Simulator heard: What time is it."
     done = events[-2]["response"]
     assert done["status"] == "completed" and done["usage"]["output_tokens"] > 0
     assert done["usage"]["total_tokens"] == done["usage"]["input_tokens"] + done["usage"]["output_tokens"]
@@ -89,7 +89,7 @@ def test_text_response_sequence(connect, dialect):
     assert types.index("response.content_part.added") < types.index(n("response.text.delta")) \
         < types.index(n("response.text.done")) < types.index("response.content_part.done")
     text_done = next(e for e in events if e["type"] == n("response.text.done"))
-    assert text_done["text"] == "You said: hello." == "".join(
+    assert text_done["text"] == "Simulator heard: hello." == "".join(
         e["delta"] for e in events if e["type"] == n("response.text.delta"))
 
 
@@ -327,7 +327,7 @@ def test_max_output_tokens_makes_an_incomplete_response(connect, dialect):
     client.send({"type": "response.create"})
     done = client.until("response.done")[-1]["response"]
     assert done["status"] == "incomplete" and done["status_details"]["reason"] == "max_output_tokens"
-    assert done["output"][0]["content"][0]["text"] == "You said"
+    assert done["output"][0]["content"][0]["text"] == "Simulato"  # the first 2 tokens, 4 characters each
 
 
 def test_out_of_band_response_stays_out_of_the_conversation(connect, dialect):
@@ -416,7 +416,7 @@ def test_out_of_band_response_on_referenced_input(connect):
     client.send({"type": "response.create", "response": {
         "conversation": "none", "input": [{"type": "item_reference", "id": first_id}]}})
     done = client.until("response.done")[-1]["response"]
-    assert done["output"][0]["content"][0]["text"] == "You said: first."
+    assert done["output"][0]["content"][0]["text"] == "Simulator heard: first."
     client.send({"type": "response.create", "event_id": "ref", "response": {
         "input": [{"type": "item_reference", "id": "item_missing"}]}})
     error = client.until("error")[-1]["error"]

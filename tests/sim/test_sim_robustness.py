@@ -89,6 +89,6 @@ def test_real_time_pace(connect):
             audio += len(base64.b64decode(event["delta"]))
         if event["type"] == "response.done":
             break
-    audio_s = audio / 48000  # "You said: one two." = 4 words x 240 ms
+    audio_s = audio / 48000  # "Simulator heard: one two." = 4 words x 240 ms
     assert audio_s == 0.96
     assert 0.85 * (audio_s - 0.1) < last - first < audio_s + 0.3

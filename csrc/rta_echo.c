@@ -1,0 +1,372 @@
+/* rta_echo: see rta_echo.h for the contract, the alignment and the engines. */
+#include "rta_echo.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <speex/speex_echo.h>
+#include <speex/speex_preprocess.h>
+
+#include "rta_echo_webrtc.h"
+
+/* The estimator's working rate: speech's correlation lives below 1 kHz, and 2 kHz keeps the per-sample
+ * correlation update (one multiply-add per lag) at ~2 M/s for a 500 ms search. */
+#define DECIMATED_HZ 2000
+/* The delay line holds the reference back by the estimate less this margin, so an estimate a little late
+ * still leaves the echo inside the filter (the filter is causal: an echo earlier than the reference is lost). */
+#define MARGIN_MS 10
+/* Learn only while the reference plays: a block's mean power above -50 dBFS. */
+#define REF_ACTIVE_POWER 1.07e4
+/* The correlation window (the accumulators' time constant) and the ERLE window. The ERLE figure is a mean of each
+ * echo block's ERLE in dB, each clipped to [ERLE_FLOOR_DB, ERLE_CEILING_DB]: a mean of powers would let one block of
+ * a person talking (60 dB above a good residual) hide the echo blocks for seconds. */
+#define XCORR_WINDOW_S 4.0
+#define ERLE_WINDOW_S 1.0
+#define ERLE_FLOOR_DB (-10.0)
+#define ERLE_CEILING_DB 60.0
+/* A new estimate is applied when, after at least LEARN_BLOCKS blocks of reference, its peak stands LOCK_PROMINENCE
+ * times above every peak farther than a filter tail from it (a reflection within the tail is the same room; speech's
+ * self-similarity and noise make the far peaks), its normalised correlation is at least LOCK_CORRELATION (low: a
+ * person talking over the echo lowers it), and it held within LOCK_JITTER_MS for LOCK_BLOCKS blocks (each change
+ * makes the filter re-adapt, so a passing peak must not move it). The prominence, a ratio, is what rejects a
+ * microphone that does not hear the speaker. */
+#define LEARN_BLOCKS 50
+#define LOCK_CORRELATION 0.1
+#define LOCK_PROMINENCE 2.0
+#define LOCK_JITTER_MS 2
+#define LOCK_BLOCKS 20
+
+struct rta_echo {
+    rta_echo_config config;
+    size_t block;        /* frames per 10 ms */
+    size_t margin;       /* frames */
+    size_t max_delay;    /* frames */
+
+    SpeexEchoState *speex;
+    SpeexPreprocessState *preprocess;
+    rta_webrtc_aec *webrtc;
+
+    /* The reference's delay line (line_len > max_delay + block) and the aligned block handed to the engine. */
+    int16_t *line;
+    size_t line_len, line_pos;
+    size_t applied;      /* frames the reference is held back */
+    double drift;        /* frames the echo's delay grows by per frame (two device clocks), rta_echo_set_drift */
+    double slide;        /* what it grew by since the delay was applied: the line is read `applied + slide` back */
+    size_t shown;        /* the bulk delay the figures report, at `slide` 0 */
+    int16_t *aligned;
+    int16_t *mic_copy;   /* speex reads the microphone after it starts writing out: a copy when out == mic */
+
+    /* The bulk-delay estimator: boxcar decimation, a first difference (pre-whitening: speech's strong low
+     * harmonics would blur the peak across pitch periods), a history of the decimated reference and leaky
+     * cross-correlation accumulators, one per lag. */
+    int decim, dcount;
+    float msum, rsum, mprev, rprev;
+    float *rhist;        /* hist_len decimated reference samples, hist_pos the next to write */
+    size_t hist_len, hist_pos, lags;
+    float *xcorr;
+    double menergy, renergy;
+    double xcorr_decay;  /* per block */
+    size_t tail_lags;    /* the filter tail in decimated samples */
+    uint64_t learnt;     /* blocks of reference learnt from */
+    size_t candidate;    /* lag (decimated samples) of the last confident peak, and how long it held */
+    int candidate_blocks;
+    int locked;
+
+    double erle_decay, erle;   /* the leaky mean of the blocks' ERLE, dB */
+
+    /* Published for other threads (relaxed: each figure stands alone). */
+    _Atomic float erle_db;
+    _Atomic uint32_t delay_frames;
+    _Atomic int delay_locked;
+    _Atomic int converged;
+    _Atomic uint64_t blocks;
+    _Atomic uint64_t echo_blocks;
+};
+
+const char *rta_echo_engine_name(rta_echo_engine engine) {
+    switch (engine) {
+    case RTA_ECHO_SPEEX: return "speex";
+    case RTA_ECHO_WEBRTC: return "webrtc";
+    }
+    return "unknown";
+}
+
+void rta_echo_config_default(rta_echo_config *config, int rate) {
+    config->engine = RTA_ECHO_DEFAULT;
+    config->rate = rate;
+    config->tail_ms = 128;
+    config->max_delay_ms = 500;
+    config->delay_ms = -1;
+    config->suppress = 1;
+}
+
+static size_t ms_to_frames(const rta_echo *e, int ms) { return (size_t)e->config.rate * (size_t)ms / 1000; }
+
+static void engine_destroy(rta_echo *e) {
+    if (e->preprocess) speex_preprocess_state_destroy(e->preprocess);
+    if (e->speex) speex_echo_state_destroy(e->speex);
+    if (e->webrtc) rta_webrtc_aec_destroy(e->webrtc);
+    e->preprocess = NULL;
+    e->speex = NULL;
+    e->webrtc = NULL;
+}
+
+static rta_echo_status engine_create(rta_echo *e) {
+    int rate = e->config.rate;
+    if (e->config.engine == RTA_ECHO_WEBRTC) {
+        e->webrtc = rta_webrtc_aec_create(rate);
+        return e->webrtc ? RTA_ECHO_OK : RTA_ECHO_EENGINE;
+    }
+    e->speex = speex_echo_state_init((int)e->block, (int)ms_to_frames(e, e->config.tail_ms));
+    if (!e->speex) return RTA_ECHO_ENOMEM;
+    speex_echo_ctl(e->speex, SPEEX_ECHO_SET_SAMPLING_RATE, &rate);
+    if (e->config.suppress) {
+        /* The preprocessor's residual echo suppression works through its noise-suppression gains, so denoise
+         * stays on (at its default -15 dB); AGC, VAD and dereverb stay off. */
+        e->preprocess = speex_preprocess_state_init((int)e->block, rate);
+        if (!e->preprocess) return RTA_ECHO_ENOMEM;
+        speex_preprocess_ctl(e->preprocess, SPEEX_PREPROCESS_SET_ECHO_STATE, e->speex);
+    }
+    return RTA_ECHO_OK;
+}
+
+static void estimator_reset(rta_echo *e) {
+    e->dcount = 0;
+    e->msum = e->rsum = e->mprev = e->rprev = 0.0f;
+    memset(e->rhist, 0, e->hist_len * sizeof *e->rhist);
+    memset(e->xcorr, 0, e->lags * sizeof *e->xcorr);
+    e->hist_pos = 0;
+    e->menergy = e->renergy = 0.0;
+    e->learnt = 0;
+    e->candidate = 0;
+    e->candidate_blocks = 0;
+    e->locked = e->config.delay_ms >= 0;
+}
+
+rta_echo *rta_echo_create(const rta_echo_config *config, rta_echo_status *status) {
+    rta_echo_status st = RTA_ECHO_EINVAL;
+    rta_echo *e = NULL;
+    if (!config || config->rate < 8000 || config->rate > 48000 || config->tail_ms < 10 || config->tail_ms > 1000 ||
+        config->max_delay_ms < MARGIN_MS || config->max_delay_ms > 2000 || config->delay_ms > config->max_delay_ms ||
+        (config->engine != RTA_ECHO_SPEEX && config->engine != RTA_ECHO_WEBRTC) || config->rate % 100 != 0)
+        goto fail;
+    st = RTA_ECHO_ENOMEM;
+    e = calloc(1, sizeof *e);
+    if (!e) goto fail;
+    e->config = *config;
+    e->block = ms_to_frames(e, 10);
+    e->margin = ms_to_frames(e, MARGIN_MS);
+    e->max_delay = ms_to_frames(e, config->max_delay_ms);
+    e->line_len = e->max_delay + 2 * e->block;
+    e->line = calloc(e->line_len, sizeof *e->line);
+    e->aligned = calloc(e->block, sizeof *e->aligned);
+    e->mic_copy = calloc(e->block, sizeof *e->mic_copy);
+    e->decim = config->rate / DECIMATED_HZ > 1 ? config->rate / DECIMATED_HZ : 1;
+    e->lags = (size_t)config->max_delay_ms * (size_t)(config->rate / e->decim) / 1000 + 1;
+    e->hist_len = e->lags;
+    e->tail_lags = (size_t)config->tail_ms * (size_t)(config->rate / e->decim) / 1000;
+    e->rhist = calloc(e->hist_len, sizeof *e->rhist);
+    e->xcorr = calloc(e->lags, sizeof *e->xcorr);
+    if (!e->line || !e->aligned || !e->mic_copy || !e->rhist || !e->xcorr) goto fail;
+    e->xcorr_decay = exp(-0.01 / XCORR_WINDOW_S);
+    e->erle_decay = exp(-0.01 / ERLE_WINDOW_S);
+    if ((st = engine_create(e)) != RTA_ECHO_OK) goto fail;
+    rta_echo_reset(e);
+    if (status) *status = RTA_ECHO_OK;
+    return e;
+fail:
+    rta_echo_destroy(e);
+    if (status) *status = st;
+    return NULL;
+}
+
+void rta_echo_destroy(rta_echo *e) {
+    if (!e) return;
+    engine_destroy(e);
+    free(e->line);
+    free(e->aligned);
+    free(e->mic_copy);
+    free(e->rhist);
+    free(e->xcorr);
+    free(e);
+}
+
+size_t rta_echo_block_frames(const rta_echo *e) { return e->block; }
+
+/* Hold the reference back by `frames`; `shown` is the bulk delay the figures report. */
+static void apply_delay(rta_echo *e, size_t frames, size_t shown) {
+    e->applied = frames > e->max_delay ? e->max_delay : frames;
+    e->slide = 0.0;
+    e->shown = shown;
+    atomic_store_explicit(&e->delay_frames, (uint32_t)shown, memory_order_relaxed);
+}
+
+void rta_echo_set_drift(rta_echo *e, double ppm) { e->drift = ppm * 1e-6; }
+
+/* The reference `back` frames (fractional) before the newest sample in the line: Catmull-Rom cubic through the four
+ * samples around it. back >= 2, so the newest of them is at most the newest written. */
+static int16_t line_at(const rta_echo *e, double back) {
+    double pos = (double)e->line_pos - 1.0 - back;
+    while (pos < 0.0) pos += (double)e->line_len;
+    size_t i = (size_t)pos;
+    float f = (float)(pos - (double)i);
+    size_t n = e->line_len;
+    float y0 = e->line[(i + n - 1) % n], y1 = e->line[i % n], y2 = e->line[(i + 1) % n], y3 = e->line[(i + 2) % n];
+    float v = y1 + 0.5f * f * (y2 - y0 + f * (2.0f * y0 - 5.0f * y1 + 4.0f * y2 - y3
+                                              + f * (3.0f * (y1 - y2) + y3 - y0)));
+    return (int16_t)(v > 32767.0f ? 32767.0f : v < -32768.0f ? -32768.0f : v);
+}
+
+void rta_echo_reset(rta_echo *e) {
+    memset(e->line, 0, e->line_len * sizeof *e->line);
+    e->line_pos = 0;
+    estimator_reset(e);
+    size_t fixed = e->config.delay_ms >= 0 ? ms_to_frames(e, e->config.delay_ms) : 0;
+    apply_delay(e, fixed, fixed);
+    if (e->speex) speex_echo_state_reset(e->speex);
+    e->erle = 0.0;
+    atomic_store_explicit(&e->erle_db, 0.0f, memory_order_relaxed);
+    atomic_store_explicit(&e->delay_locked, e->locked, memory_order_relaxed);
+    atomic_store_explicit(&e->converged, 0, memory_order_relaxed);
+}
+
+static double block_power(const int16_t *x, size_t n) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) sum += (double)x[i] * x[i];
+    return sum / (double)n;
+}
+
+/* One block into the correlation accumulators; afterwards, maybe a new bulk delay. Runs only while the
+ * reference plays. The history keeps the reference's decimated past, newest at hist_pos - 1. */
+static void estimate_delay(rta_echo *e, const int16_t *mic, const int16_t *ref) {
+    float *xc = e->xcorr;
+    for (size_t l = 0; l < e->lags; l++) xc[l] *= (float)e->xcorr_decay;
+    e->menergy *= e->xcorr_decay;
+    e->renergy *= e->xcorr_decay;
+    for (size_t i = 0; i < e->block; i++) {
+        e->msum += mic[i];
+        e->rsum += ref[i];
+        if (++e->dcount < e->decim) continue;
+        float m = e->msum - e->mprev, r = e->rsum - e->rprev;
+        e->mprev = e->msum;
+        e->rprev = e->rsum;
+        e->msum = e->rsum = 0.0f;
+        e->dcount = 0;
+        e->rhist[e->hist_pos] = r;
+        e->menergy += (double)m * m;
+        e->renergy += (double)r * r;
+        /* xc[l] += m(t) r(t - l): the history from hist_pos backwards, in two runs around the wrap. */
+        size_t head = e->hist_pos + 1 < e->lags ? e->hist_pos + 1 : e->lags;
+        for (size_t l = 0; l < head; l++) xc[l] += m * e->rhist[e->hist_pos - l];
+        for (size_t l = head; l < e->lags; l++) xc[l] += m * e->rhist[e->hist_len + e->hist_pos - l];
+        e->hist_pos = e->hist_pos + 1 == e->hist_len ? 0 : e->hist_pos + 1;
+    }
+    size_t best = 0;
+    float peak = 0.0f;
+    for (size_t l = 0; l < e->lags; l++) {
+        float v = fabsf(xc[l]);
+        if (v > peak) {
+            peak = v;
+            best = l;
+        }
+    }
+    float far = 0.0f;
+    for (size_t l = 0; l < e->lags; l++)
+        if ((l + e->tail_lags < best || l > best + e->tail_lags) && fabsf(xc[l]) > far) far = fabsf(xc[l]);
+    double norm = sqrt(e->menergy * e->renergy);
+    if (++e->learnt < LEARN_BLOCKS || norm <= 0.0 || peak / norm < LOCK_CORRELATION || peak < LOCK_PROMINENCE * far)
+        return;
+    size_t jitter = (size_t)LOCK_JITTER_MS * (size_t)(e->config.rate / e->decim) / 1000;
+    if (e->candidate_blocks > 0 && best + jitter >= e->candidate && best <= e->candidate + jitter)
+        e->candidate_blocks++;
+    else {
+        e->candidate = best;
+        e->candidate_blocks = 1;
+    }
+    if (e->candidate_blocks < LOCK_BLOCKS) return;
+    size_t delay = e->candidate * (size_t)e->decim;
+    /* Once locked, the filter covers [applied, applied + tail]: a direct path from half a margin to three margins
+     * into it is well placed (early reflections make the peak hop by a few ms, and each move is a re-adaptation). */
+    size_t now = e->applied + (size_t)(e->slide > 0.0 ? e->slide : 0.0);
+    if (e->locked && delay >= now + e->margin / 2 && delay <= now + 3 * e->margin) return;
+    size_t target = delay > e->margin ? delay - e->margin : 0;
+    apply_delay(e, target, delay);
+    /* The filter learnt the old alignment: start it again rather than let it unlearn. */
+    if (e->speex) speex_echo_state_reset(e->speex);
+    atomic_store_explicit(&e->converged, 0, memory_order_relaxed);
+    e->locked = 1;
+    atomic_store_explicit(&e->delay_locked, 1, memory_order_relaxed);
+}
+
+static void process_block(rta_echo *e, const int16_t *mic, const int16_t *ref, int16_t *out) {
+    if (e->config.delay_ms < 0 && block_power(ref, e->block) > REF_ACTIVE_POWER) estimate_delay(e, mic, ref);
+
+    /* Into the delay line, then the block `applied` frames older out of it; with two clocks, `applied + slide`
+     * frames older, the slide growing by the drift each frame (bounded by the line). */
+    if (e->drift == 0.0 && e->slide == 0.0) {
+        for (size_t i = 0; i < e->block; i++) {
+            e->line[e->line_pos] = ref[i];
+            size_t back = e->line_pos >= e->applied ? e->line_pos - e->applied : e->line_pos + e->line_len - e->applied;
+            e->aligned[i] = e->line[back];
+            e->line_pos = e->line_pos + 1 == e->line_len ? 0 : e->line_pos + 1;
+        }
+    } else {
+        for (size_t i = 0; i < e->block; i++) {
+            e->line[e->line_pos] = ref[i];
+            e->line_pos = e->line_pos + 1 == e->line_len ? 0 : e->line_pos + 1;
+            double back = (double)e->applied + e->slide;
+            back = back < 2.0 ? 2.0 : back > (double)e->max_delay ? (double)e->max_delay : back;
+            e->aligned[i] = line_at(e, back);
+            e->slide += e->drift;
+        }
+        double shown = (double)e->shown + e->slide;
+        atomic_store_explicit(&e->delay_frames, (uint32_t)(shown > 0.0 ? shown : 0.0), memory_order_relaxed);
+    }
+
+    /* The echo in this block is the aligned reference's (once locked): the ERLE counts those blocks only. */
+    int echo_here = (e->locked ? block_power(e->aligned, e->block) : block_power(ref, e->block)) > REF_ACTIVE_POWER;
+    double mic_power = block_power(mic, e->block);
+    if (e->webrtc) {
+        if (out != mic) memcpy(out, mic, e->block * sizeof *out);
+        rta_webrtc_aec_process(e->webrtc, e->aligned, out);
+    } else {
+        /* In place is not documented as safe for speex_echo_cancellation. */
+        if (out == mic) {
+            memcpy(e->mic_copy, mic, e->block * sizeof *mic);
+            mic = e->mic_copy;
+        }
+        speex_echo_cancellation(e->speex, mic, e->aligned, out);
+        if (e->preprocess) speex_preprocess_run(e->preprocess, out);
+    }
+
+    atomic_fetch_add_explicit(&e->blocks, 1, memory_order_relaxed);
+    if (!echo_here) return;
+    atomic_fetch_add_explicit(&e->echo_blocks, 1, memory_order_relaxed);
+    double block_erle = 10.0 * log10((mic_power + 1.0) / (block_power(out, e->block) + 1.0));
+    if (block_erle < ERLE_FLOOR_DB) block_erle = ERLE_FLOOR_DB;
+    if (block_erle > ERLE_CEILING_DB) block_erle = ERLE_CEILING_DB;
+    e->erle = e->erle * e->erle_decay + block_erle * (1.0 - e->erle_decay);
+    atomic_store_explicit(&e->erle_db, (float)e->erle, memory_order_relaxed);
+    /* Converged latches (until a reset or a new delay): a person talking lowers the ERLE for a while, and whoever
+     * reads the flag (to stop gating the microphone, say) must not gate them for it. */
+    if (e->locked && e->erle >= RTA_ECHO_CONVERGED_DB)
+        atomic_store_explicit(&e->converged, 1, memory_order_relaxed);
+}
+
+rta_echo_status rta_echo_process(rta_echo *e, const int16_t *mic_in, const int16_t *ref_in, int16_t *out, size_t n) {
+    if (n % e->block != 0) return RTA_ECHO_EINVAL;
+    for (size_t done = 0; done < n; done += e->block) process_block(e, mic_in + done, ref_in + done, out + done);
+    return RTA_ECHO_OK;
+}
+
+void rta_echo_read_figures(const rta_echo *e, rta_echo_figures *f) {
+    rta_echo *m = (rta_echo *)e; /* atomic loads take a non-const pointer in C11 */
+    f->erle_db = atomic_load_explicit(&m->erle_db, memory_order_relaxed);
+    f->delay_ms = (float)atomic_load_explicit(&m->delay_frames, memory_order_relaxed) * 1000.0f / (float)e->config.rate;
+    f->delay_locked = atomic_load_explicit(&m->delay_locked, memory_order_relaxed);
+    f->converged = atomic_load_explicit(&m->converged, memory_order_relaxed);
+    f->blocks = atomic_load_explicit(&m->blocks, memory_order_relaxed);
+    f->echo_blocks = atomic_load_explicit(&m->echo_blocks, memory_order_relaxed);
+}

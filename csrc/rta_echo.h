@@ -1,0 +1,141 @@
+/*
+ * rta_echo: an acoustic echo canceller for the capture callback, at the device rate, mono int16.
+ *
+ * CONTRACT
+ *  - One thread (the capture callback) calls rta_echo_process for every period: the microphone's samples, the
+ *    reference (what the playout handed to the speaker over the same period, mono, device rate) and an output
+ *    buffer of the same length. It allocates nothing, takes no lock and never waits. n must be a multiple of
+ *    rta_echo_block_frames() (10 ms at the rate: the engines work on 10 ms blocks, and buffering a remainder
+ *    would add a period of latency); out may be mic_in (in place).
+ *  - Any thread may read the figures (rta_echo_read_figures): plain atomics, relaxed. Each figure is never torn;
+ *    together they may be from neighbouring blocks.
+ *  - rta_echo_create allocates everything (the delay line, the estimator's history, the engine); rta_echo_destroy
+ *    frees it. Neither may run concurrently with rta_echo_process.
+ *
+ * ALIGNMENT
+ *  The echo of a reference sample reaches the microphone a bulk delay later: the output buffer, the DAC, the air,
+ *  the ADC, the input buffer (30-300 ms). Covering that with the adaptive filter would waste its taps and slow its
+ *  convergence, so a delay line holds the reference back by the estimated bulk delay less a small margin, and the
+ *  filter (tail_ms) only has to cover the room. The bulk delay is estimated by cross-correlating the microphone
+ *  with the reference, both decimated to ~2 kHz and pre-whitened, over a leaky window of a few seconds, learning
+ *  only while the reference is playing. A new estimate replaces the applied one only after it has stood still for
+ *  a while (each change makes the filter re-adapt). config.delay_ms >= 0 fixes the delay instead.
+ *
+ * ENGINES
+ *  RTA_ECHO_SPEEX  libspeexdsp's MDF frequency-domain adaptive filter (speex_echo_*) followed by the preprocessor's
+ *                  residual echo suppression (speex_preprocess with SET_ECHO_STATE).
+ *  RTA_ECHO_WEBRTC libwebrtc-audio-processing 0.3's AEC (the canceller PulseAudio's module-echo-cancel uses),
+ *                  through a C shim (rta_echo_webrtc.cc); its non-linear processor is its residual suppression.
+ *  Chosen by measurement (benchmarks/echo_figures.py, docs/echo.md): RTA_ECHO_DEFAULT. webrtc holds against two
+ *  device clocks whose drift nobody told it; speex keeps double talk better and cancels deeper on one clock, or with
+ *  the drift told (rta_echo_set_drift), but falls to 13-17 dB at 50 ppm of drift it was not told, at 2.4x the CPU.
+ *
+ * WIRING (the C capture callback, issue 17)
+ *  - Create at stream open, when the device rate is known: rta_echo_config_default(&c, device_rate), set c.engine
+ *    from audio.echo_engine, rta_echo_create. Allocate a mono int16 reference buffer of one period (and a scratch
+ *    mono buffer for the microphone if the down-mix does not give one).
+ *  - The reference: the playout callback's mono block at the device rate, as handed to the device (after its
+ *    resampler, gain and fades, before the up-mix to the device's channels); zeros when nothing plays (underrun,
+ *    flushed, idle: the canceller must see the silence too, it is what the microphone hears then). With one duplex
+ *    PortAudio stream, the output is computed first in the same callback and its mono block is the reference for
+ *    this period's input. With two streams (two devices), the playout callback writes the mono blocks into an SPSC
+ *    ring (rta_ring) that the capture callback reads one period from (zeros on a shortfall, counted); the delay
+ *    line absorbs the constant offset, but a fill level that wanders moves the echo and costs re-adaptation.
+ *  - In the capture callback, per period, on the device-rate signal: down-mix to mono, then
+ *        rta_echo_process(echo, mic_mono, ref_mono, mic_mono, frames);      (in place; frames a multiple of
+ *                                                                            rta_echo_block_frames: 10 ms)
+ *    then the resampler to the session rate, gain, mute / half-duplex gating, meters, the capture ring and the
+ *    wake-word tap (which so hears the cancelled signal). Before the gain so a clipping gain does not add a
+ *    non-linearity to the echo path; before the gating so the filter keeps learning while the uplink is gated.
+ *  - The period must be a whole number of 10 ms blocks (the latency modes' 10/20/40 ms are; at 44.1 kHz 441 frames
+ *    a block): open PortAudio with framesPerBuffer = period, not paFramesPerBufferUnspecified.
+ *  - Until `converged` (the first 1-2 s of reference after start: 1.5-8 dB of ERLE in the first second measured,
+ *    8-29 dB in the next), the echo is nearly whole: gate the uplink while the speaker plays, as half-duplex does,
+ *    until the flag sets (it latches; 20 s of silence between replies keep the filter: the next reply starts at
+ *    34 dB, webrtc).
+ *  - Two devices (two clocks): measure the ratio of the capture and playback sample rates as the devices run (frames
+ *    counted against PortAudio's timestamps over tens of seconds) and pass it as ppm to rta_echo_set_drift; refresh
+ *    it slowly. One device: leave it at 0.
+ *  - status: rta_echo_read_figures from the Python side (any thread), no lock.
+ *  - A device change: rta_echo_reset (same thread as process), or destroy and create with the new rate.
+ */
+#ifndef RTA_ECHO_H
+#define RTA_ECHO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rta_echo rta_echo;
+
+typedef enum {
+    RTA_ECHO_SPEEX = 0,
+    RTA_ECHO_WEBRTC = 1,
+} rta_echo_engine;
+
+#define RTA_ECHO_DEFAULT RTA_ECHO_WEBRTC
+
+typedef enum {
+    RTA_ECHO_OK = 0,
+    RTA_ECHO_EINVAL = -1,  /* a bad rate, length or block multiple */
+    RTA_ECHO_ENOMEM = -2,
+    RTA_ECHO_EENGINE = -3, /* the engine refused its configuration */
+} rta_echo_status;
+
+typedef struct {
+    rta_echo_engine engine;
+    int rate;             /* device rate, 8000..48000 Hz */
+    int tail_ms;          /* the room the adaptive filter covers after the bulk delay (speex; webrtc's is fixed) */
+    int max_delay_ms;     /* longest bulk delay searched and held in the delay line */
+    int delay_ms;         /* < 0: estimate the bulk delay; >= 0: use this one */
+    int suppress;         /* speex: the preprocessor's residual echo suppression after the filter, 1 on, 0 off;
+                             webrtc: its non-linear processor is always on, at its lowest level */
+} rta_echo_config;
+
+/* Defaults for a loudspeaker at `rate`: the default engine, 128 ms tail, 500 ms delay search, suppression on. */
+void rta_echo_config_default(rta_echo_config *config, int rate);
+
+rta_echo *rta_echo_create(const rta_echo_config *config, rta_echo_status *status);
+void rta_echo_destroy(rta_echo *echo);
+
+/* Frames of one engine block (10 ms at the rate). */
+size_t rta_echo_block_frames(const rta_echo *echo);
+
+/* One period: n frames of mic_in and ref_in, n frames into out (may be mic_in). */
+rta_echo_status rta_echo_process(rta_echo *echo, const int16_t *mic_in, const int16_t *ref_in, int16_t *out,
+                                 size_t n);
+
+/* Two device clocks: the echo's delay grows by `ppm` microseconds a second (the microphone's clock against the
+ * speaker's, as the capture callback measures it from the devices' sample counts and timestamps; negative when it
+ * shrinks). The reference is then read from the delay line at a sliding, fractional position (cubic interpolation),
+ * so the adaptive filter sees a still room. 0 (the default) for one card. Same thread as process. */
+void rta_echo_set_drift(rta_echo *echo, double ppm);
+
+/* Forget the room and the delay (a device change): the next blocks learn again. Same thread as process. */
+void rta_echo_reset(rta_echo *echo);
+
+/* Live figures, readable from any thread. */
+typedef struct {
+    float erle_db;        /* mean of 10 log10(mic power / output power) over the last ~1 s of blocks where the
+                             (aligned) reference plays, each block clipped to [-10, 60] dB */
+    float delay_ms;       /* the bulk delay applied to the reference (estimated, or fixed) */
+    int delay_locked;     /* the estimator found a confident delay (always 1 with a fixed delay) */
+    int converged;        /* erle_db reached RTA_ECHO_CONVERGED_DB with the delay locked; stays set through double
+                             talk, cleared by a reset or a new delay */
+    uint64_t blocks;      /* blocks processed */
+    uint64_t echo_blocks; /* ...of which the reference was playing */
+} rta_echo_figures;
+
+#define RTA_ECHO_CONVERGED_DB 10.0f
+
+void rta_echo_read_figures(const rta_echo *echo, rta_echo_figures *figures);
+
+const char *rta_echo_engine_name(rta_echo_engine engine);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RTA_ECHO_H */
