@@ -30,6 +30,9 @@ else
 VENV ?= .venv-noext
 endif
 VPY := $(VENV)/bin/python
+# 32-bit ARM (armhf, Raspberry Pi OS 32-bit): PyPI has no numpy wheel for armv7l, and numpy takes hours to build on a
+# Pi: the venv sees Debian's python3-numpy (scripts/install-system-deps installs it there; docs/platforms.md).
+VENV_FLAGS ?= $(if $(filter armv6l armv7l,$(shell uname -m)),--system-site-packages)
 STAMPS := build/stamps
 INSTALLED := $(VENV)/.stamp-installed
 # The [bench] extra too (make bench-e2e, bench-smoke).
@@ -65,7 +68,7 @@ $(STAMPS)/system: scripts/install-system-deps
 # The apt step only has to come first (order-only, after `|`): new Debian packages need no new venv.
 $(VENV)/pyvenv.cfg: $(VENV_STALE) | $(STAMPS)/system
 	@command -v $(PY) >/dev/null || { echo "make: no Python '$(PY)' (set PY=/path/to/python3)"; exit 1; }
-	$(PY) -m venv --clear $(VENV)
+	$(PY) -m venv --clear $(VENV_FLAGS) $(VENV)
 	@echo '*' > $(VENV)/.gitignore  # git ignores the whole venv (as Python 3.13's venv does by itself)
 
 # Editable install: builds the Cython extensions in place (RTAUDIOD_NO_EXT=1 skips them). The C venv checks that
@@ -109,6 +112,18 @@ ctest-tsan: $(STAMPS)/system
 
 ctest-armhf: $(STAMPS)/system
 	$(MAKE) -C csrc/tests armhf
+
+# The README's quick start on a Raspberry Pi's userland, emulated on this x86 machine (docs/platforms.md): Debian
+# Bookworm arm64 or armhf from Debian's packages (mmdebstrap, cached in build/arm-userland/), run under qemu-user in a
+# private user + mount namespace (scripts/arm-userland): a fresh clone of this tree's HEAD, `make setup` timed, each
+# Python dependency as a wheel or built from source, `make run` with one question, `make test` on a subset. Slow
+# (tens of minutes): outside CI. As root.
+.PHONY: test-arm64 test-armhf
+test-arm64: $(STAMPS)/system
+	./scripts/arm-userland arm64
+
+test-armhf: $(STAMPS)/system
+	./scripts/arm-userland armhf
 
 # Benchmarks (benchmarks/, outside the default test run): rtaudiod side by side with what a user would
 # write instead, then the ratios (benchmarks/ratios.py). Absolute times on a shared VM are noisy.

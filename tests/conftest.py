@@ -9,8 +9,10 @@ from hypothesis import HealthCheck, settings
 
 import rtaudiod
 
-# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE: `ci` (default) and a deeper `thorough`.
+# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE: `ci` (default), a deeper `thorough`, and `emulated` for an
+# ARM userland under qemu (scripts/arm-userland-check: every property still runs, on fewer examples).
 settings.register_profile("ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("emulated", max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 settings.register_profile("thorough", max_examples=5000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import msgspec
 
 from rtaudiod.audio import AudioDeviceError, AudioEngine
-from rtaudiod.listen import Listener, WakeWordError
+from rtaudiod.listen import Listener, WakeWordError, WakeWordUnavailable
 from rtaudiod.session import RealtimeConfig, Session, State
 from rtaudiod.session.config import LIVE_SETTINGS
 
@@ -82,10 +82,7 @@ class Daemon:
             self.engine = self._start_audio()
             self.session = Session(session_config, self.engine, on_state=self._on_state)
             self.session.start()
-            try:
-                self.listener = Listener(self.session, self.config.listen).start()
-            except WakeWordError as e:
-                raise ConfigError(str(e)) from None
+            self.listener = self._start_listener()
             if self.config.control.enabled:
                 self._start_control()
             timeout = ready_timeout if ready_timeout is not None else session_config.connect_timeout_s + 1
@@ -96,6 +93,23 @@ class Daemon:
         status = self._status_line()
         self.notifier.ready(status)
         log.info("ready: %s", status)
+
+    def _start_listener(self) -> Listener:
+        """The listening mode; wake_word on a machine where the wake word cannot run (no TFLite runtime for the
+        platform: docs/platforms.md) falls back to push_to_talk, which sends nothing unless a turn is opened, and
+        says so in one line. A wake word that is misconfigured stops the daemon (ConfigError)."""
+        listener = Listener(self.session, self.config.listen)
+        try:
+            return listener.start()
+        except WakeWordUnavailable as e:
+            listener.stop()
+            log.warning("%s: listening in push_to_talk mode instead (`rtaudiod-cli turn start` opens the "
+                        "microphone)", e)
+            fallback = msgspec.structs.replace(self.config.listen, mode="push_to_talk")
+            return Listener(self.session, fallback).start()
+        except WakeWordError as e:
+            listener.stop()
+            raise ConfigError(str(e)) from None
 
     def _session_config(self) -> RealtimeConfig:
         cfg = self.config

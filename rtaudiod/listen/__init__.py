@@ -7,7 +7,7 @@
 """
 
 from .config import BUILTIN_WAKE_WORDS, MODES, ListenConfig
-from .detector import WakeWordError
+from .detector import WakeWordError, WakeWordUnavailable
 from .listener import Listener
 
-__all__ = ["BUILTIN_WAKE_WORDS", "MODES", "ListenConfig", "Listener", "WakeWordError"]
+__all__ = ["BUILTIN_WAKE_WORDS", "MODES", "ListenConfig", "Listener", "WakeWordError", "WakeWordUnavailable"]

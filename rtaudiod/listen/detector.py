@@ -10,6 +10,7 @@ the cutoff for several strides). `on_tick()` is called at least every `TICK_S` (
 from __future__ import annotations
 
 import logging
+import platform
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from rtaudiod.ring import RingBuffer
 
 from .config import BUILTIN_WAKE_WORDS
 
-__all__ = ["WakeWordDetector", "WakeWordError", "load_model"]
+__all__ = ["WakeWordDetector", "WakeWordError", "WakeWordUnavailable", "load_model"]
 
 log = logging.getLogger("rtaudiod.listen")
 
@@ -35,15 +36,30 @@ class WakeWordError(RtaudiodError):
     """The wake-word model cannot be loaded (not installed, no such model, a broken file)."""
 
 
+class WakeWordUnavailable(WakeWordError):
+    """The wake-word runtime does not run on this machine: pymicro-wakeword (or its feature extractor) is not
+    installed or does not import, or its TFLite library does not load (no build for this platform). Not a
+    configuration error: the daemon runs without the wake word (docs/platforms.md)."""
+
+
 def load_model(spec: str):  # noqa: ANN201 - pymicro_wakeword's MicroWakeWord (an optional import)
     """A built-in model by name, or a model's JSON by path."""
+    machine = platform.machine()
     try:
         from pymicro_wakeword import MicroWakeWord, Model
     except ImportError as e:
-        raise WakeWordError(f"wake_word mode needs pymicro-wakeword ({e}): pip install pymicro-wakeword") from None
+        raise WakeWordUnavailable(f"the wake word cannot run on this machine ({machine}): pymicro-wakeword does "
+                                  f"not import ({e})") from None
     try:
-        if spec in BUILTIN_WAKE_WORDS:
-            return MicroWakeWord.from_builtin(Model(spec))
+        # The built-in models ship inside the package: when one does not load, the runtime is what fails.
+        builtin = MicroWakeWord.from_builtin(Model(spec if spec in BUILTIN_WAKE_WORDS else BUILTIN_WAKE_WORDS[0]))
+    except Exception as e:
+        raise WakeWordUnavailable(f"the wake word cannot run on this machine ({machine}): pymicro-wakeword's "
+                                  f"TFLite runtime does not load ({e})") from None
+    if spec in BUILTIN_WAKE_WORDS:
+        return builtin
+    builtin.close()
+    try:
         path = Path(spec)
         if path.suffix != ".json" or not path.is_file():
             raise WakeWordError(f"listen.wake_word: {spec!r} is neither a built-in model "
@@ -58,9 +74,9 @@ def load_model(spec: str):  # noqa: ANN201 - pymicro_wakeword's MicroWakeWord (a
 class WakeWordDetector:
     def __init__(self, spec: str, threshold: float | None, on_wake: Callable[[str, float], None],
                  on_tick: Callable[[], None] | None = None) -> None:
+        self.model = load_model(spec)  # first: it says what is missing when the runtime is
         from pymicro_wakeword import MicroWakeWordFeatures
 
-        self.model = load_model(spec)
         self.word = self.model.wake_word
         self.threshold = threshold if threshold is not None else self.model.probability_cutoff
         self._features = MicroWakeWordFeatures()
