@@ -68,13 +68,16 @@ def test_barge_in_flush_silences_within_50ms_and_played_ms_matches(pulse_server,
     start, end = loud[0], loud[-1]
     # Upper bound on when the last loud sample was rendered (see Recorded.start_time).
     silent_after = recorded.start_time() + end / 48000 - t_flush
-    heard_ms = (end - start) * 1000 / 48000
+    # What sounded: the 1 ms windows of the tone that are loud, so a gap the sound server inserts on a loaded machine
+    # (an xrun of its own, seen as ~40 ms of silence mid-tone) does not count as heard.
+    windows = np.abs(got[start : end + 1][: (end + 1 - start) // 48 * 48]).reshape(-1, 48).max(axis=1)
+    heard_ms = float(np.count_nonzero(windows > 1000))
     played = engine.played_ms("item_b")
     period_ms = engine.output_stream.frames * 1000 / engine.output_stream.rate
     print(f"silence {silent_after * 1000:.1f} ms after flush; played {played:.1f} ms, monitor {heard_ms:.1f} ms; "
           f"device latency {engine.output_stream.latency * 1000:.1f} ms")
     assert 0 < silent_after <= 0.050
-    assert abs(played - heard_ms) <= period_ms
+    assert abs(played - heard_ms) <= period_ms + 1, f"device xruns: {engine.output_stream.xruns}"
     assert engine.status()["playout"]["flushes"] == 1
     assert not engine.is_playing  # the rest of the 5 s was discarded
     assert engine.playout_ring.read_available == 0
