@@ -94,7 +94,8 @@ def run(replies: int, jitter: float, seed: int, callbacks: str = "c") -> dict:
     return {"jitter": jitter, "seed": seed, "replies": per_reply, "prebuffer_ms": playout["prebuffer_ms"],
             "playout_latency": counters["playout_latency"], "reply_latency": counters["reply_latency"],
             "underruns": sum(r["underruns"] for r in per_reply), "latency_mode": status["audio"]["latency_mode"],
-            "backend": status["audio"]["backend"], "callbacks": status["audio"]["callbacks"], "sim": sessions[0] if sessions else None,
+            "backend": status["audio"]["backend"], "callbacks": status["audio"]["callbacks"],
+            "sim": sessions[0] if sessions else None,
             "playout_status": playout}  # all the playout reports at the end (an adaptive one: its target too)
 
 
@@ -126,7 +127,8 @@ def main() -> int:
     args.out.write_text(json.dumps(result, indent=1))
     print(f"Command: python -m benchmarks.jitter_playout {' '.join(sys.argv[1:])}".rstrip())
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())  # underruns grow with the machine's load: say it
-    print(f"rtaudiod on the {result['backend']} backend, {result['callbacks']} callbacks, latency mode {result['latency_mode']}; "
+    print(f"rtaudiod on the {result['backend']} backend, {result['callbacks']} callbacks, "
+          f"latency mode {result['latency_mode']}; "
           f"{time.monotonic() - began:.0f} s; load average at the end {load} on {os.cpu_count()} cores\n")
     print("\n".join(HEADER + report(result)))
     print(f"\nunderruns per reply, in order: {' '.join(str(r['underruns']) for r in result['replies'])}")

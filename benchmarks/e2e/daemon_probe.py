@@ -113,7 +113,8 @@ def report_at_stop(orig):
             self._bench_reported = True
             counters = session.status()["counters"]
             out = {"uplink": counters["uplink_latency"], "reply": counters["reply_latency"],
-                   "downlink": downlink.summary(), "barge_in": barge_in.summary(), "barge_in_served": barge_served.summary(),
+                   "downlink": downlink.summary(), "barge_in": barge_in.summary(),
+                   "barge_in_served": barge_served.summary(),
                    "frames_sent": counters["frames_sent"], "audio_bytes_sent": counters["audio_bytes_sent"],
                    "frames_withheld": counters["frames_withheld"], "deltas": counters["audio_deltas"],
                    "pcm_received": counters["audio_bytes_received"], "barge_ins": counters["barge_ins"],

@@ -198,8 +198,9 @@ def wakeups_section(rows: dict[str, dict]) -> list[str]:
              "Context switches (voluntary + preempted) of each thread over the streaming window, from "
              "/proc/PID/task/*/status, read from outside (benchmarks/e2e/wakeups.py); a thread waiting for the GIL "
              "sleeps and is woken too, so GIL hand-offs count. Python threads carry `py:<name>` "
-             "as their OS name (the benchmark names them), rtaudiod's C audio threads `rta-<name>`; any other thread "
-             "is a library's (PortAudio, PulseAudio). No control client is connected.", "",
+             "as their OS name (the benchmark names them), rtaudiod's C audio threads `rtaudiod-<name>` (its C "
+             "pacer, PortAudio's callback threads); any other thread is a library's (PortAudio, PulseAudio). No "
+             "control client is connected.", "",
              "| contender | Python threads, wake-ups/s | of which voluntary (slept, woken) | rtaudiod C threads | "
              "other threads | threads |", "|---|---|---|---|---|---|"]
     for label, w in measured.items():
