@@ -38,8 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import numpy as np
-
 from rtaudiod.cli_status import long_form, scalar, summary
 from rtaudiod.errors import ControlError
 
@@ -217,6 +215,8 @@ def _parse_fmt(fmt: bytes, name: str) -> tuple[int, int, int, int, int]:
 
 
 def _to_pcm16(body: bytes, tag: int, bits: int, width: int, name: str) -> bytes:
+    import numpy as np  # here, not at the top: the daemon imports this module (command_line) and never needs numpy
+
     if tag == _WAVE_PCM and width == 1:
         return ((np.frombuffer(body, np.uint8).astype(np.int16) - 128) << 8).astype("<i2").tobytes()
     if tag == _WAVE_PCM and width == 2:
@@ -239,6 +239,8 @@ def _to_pcm16(body: bytes, tag: int, bits: int, width: int, name: str) -> bytes:
 def fit_for_input(wav: Wav) -> Wav:
     """The WAV within what `audio.input` accepts (8–192 kHz, 1–8 channels): more channels are mixed down to mono,
     a rate outside the range is resampled to its nearest end. Usually returns `wav` itself."""
+    import numpy as np  # see _to_pcm16
+
     pcm, rate, channels = wav.pcm, wav.rate, wav.channels
     lo_ch, hi_ch = AUDIO_INPUT_LIMITS["channels"]
     if channels > hi_ch:

@@ -3,11 +3,14 @@
     python -m benchmarks.e2e.daemon_probe --config FILE      (BENCH_E2E_OUT=results.json)
 
 The daemon counts its own uplink time per frame and its reply latency (session counters, kept here for the whole
-run instead of the last 1000 samples). The probes add what it does not count, with one perf_counter() pair each:
-downlink per chunk (the receive thread's write_delta: a frame straight into the playout ring) and barge-in
-(speech_started handled while the speaker plays -> the first device callback that hands over silence). Its Python
-threads carry `py:<name>` as their OS name (wakeups.py). It prints "streaming" once the daemon is READY, and writes
-its figures when the daemon stops (SIGTERM).
+run instead of the last 1000 samples). The probes add what it does not count: downlink per chunk (the receive
+thread's write_delta: a frame straight into the playout ring, one perf_counter() pair) and barge-in (speech_started
+handled while the speaker plays -> the first device period wholly silent: BargeInWatch). Its Python threads carry
+`py:<name>` as their OS name (wakeups.py); the C audio path's threads name themselves (`rtaudiod-pacer`, ...). It
+prints "streaming" once the daemon is READY, and writes its figures when the daemon stops (SIGTERM).
+
+Nothing here imports the Python playout or capture (numpy, soxr): on the C path the daemon never loads them, and
+the probe must not add them to its peak RSS.
 """
 
 from __future__ import annotations
@@ -15,20 +18,58 @@ from __future__ import annotations
 import functools
 import json
 import os
+import queue
 import sys
+import threading
 import time
 
 from benchmarks.e2e.figures import Samples
 from benchmarks.e2e.wakeups import name_python_threads
 from rtaudiod.audio.engine import AudioEngine
-from rtaudiod.audio.playout import Playout
 from rtaudiod.daemon import main as daemon_main
 from rtaudiod.daemon.daemon import Daemon
 from rtaudiod.session import stats
 from rtaudiod.session.session import Session
 
 downlink, barge_in = Samples(), Samples()
-barge_since: list[float] = []  # set by the receive thread, taken by the playback thread
+barge_served = Samples()  # the flush asked for -> the callback that served it (the fade-out begins)
+BARGE_POLL_S = 0.001
+BARGE_GIVE_UP_S = 1.0
+
+
+class BargeInWatch:
+    """Barge-in, timed from outside the device callbacks: on the C path they run no Python to patch. After a flush
+    asked for at time t, the callback that serves it hands the fade-out (a few ms, then zeros) and the next one is
+    the first period wholly silent, the moment the peers' speaker stand-in reports (harness.py). The playout's own
+    counters tell both (`flush_pending`, `callbacks`; the C playout and its Python twin alike), polled every 1 ms
+    from this thread, which sleeps on a queue in between: no wake-ups while audio merely flows. Resolution: the
+    poll, ~1 ms plus a GIL hand-off."""
+
+    def __init__(self) -> None:
+        self._asked: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="rtaudiod-bench-barge", daemon=True).start()
+
+    def asked(self, t: float, engine: AudioEngine) -> None:
+        self._asked.put((t, engine))
+
+    def _run(self) -> None:
+        while True:
+            t, engine = self._asked.get()
+            served_by = None  # the callback count once the flush was served
+            while time.perf_counter() - t < BARGE_GIVE_UP_S:
+                playout = engine.playout
+                if playout is None:  # the device went away meanwhile: no figure
+                    break
+                if served_by is None and not playout.flush_pending:
+                    served_by = playout.callbacks
+                    barge_served.add((time.perf_counter() - t) * 1000)
+                elif served_by is not None and playout.callbacks > served_by:
+                    barge_in.add((time.perf_counter() - t) * 1000)
+                    break
+                time.sleep(BARGE_POLL_S)
+
+
+barge_watch = BargeInWatch()
 
 
 def patch(cls, name, make):
@@ -47,22 +88,13 @@ def timed_write_delta(orig):
 
 def timed_speech_started(orig):
     def on_speech_started(self, link, event):
-        playing = self.audio.is_playing
+        playing, playout = self.audio.is_playing, self.audio.playout
+        flushes = playout.flushes if playout is not None else 0
         t = time.perf_counter()
         orig(self, link, event)
-        if playing:
-            barge_since.append(t)
+        if playing and playout is not None and (playout.flush_pending or playout.flushes > flushes):
+            barge_watch.asked(t, self.audio)  # it flushed the speaker (with interrupt_response off it does not)
     return on_speech_started
-
-
-def timed_fill(orig):
-    def fill(self, buf):
-        audio = orig(self, buf)
-        if not audio and barge_since:
-            barge_in.add((time.perf_counter() - barge_since.pop()) * 1000)
-            barge_since.clear()
-        return audio
-    return fill
 
 
 def announce_start(orig):
@@ -82,6 +114,7 @@ def report_at_stop(orig):
             counters = session.status()["counters"]
             out = {"uplink": counters["uplink_latency"], "reply": counters["reply_latency"],
                    "downlink": downlink.summary(), "barge_in": barge_in.summary(),
+                   "barge_in_served": barge_served.summary(),
                    "frames_sent": counters["frames_sent"], "audio_bytes_sent": counters["audio_bytes_sent"],
                    "frames_withheld": counters["frames_withheld"], "deltas": counters["audio_deltas"],
                    "pcm_received": counters["audio_bytes_received"], "barge_ins": counters["barge_ins"],
@@ -95,7 +128,6 @@ name_python_threads()  # py:<name> in /proc/PID/task/*/comm, so the wake-ups pro
 stats.Latency.__init__.__defaults__ = (1_000_000,)  # the whole run, not the last 1000 samples
 patch(AudioEngine, "write_delta", timed_write_delta)
 patch(Session, "_on_speech_started", timed_speech_started)
-patch(Playout, "fill", timed_fill)
 patch(Daemon, "start", announce_start)
 patch(Daemon, "stop", report_at_stop)
 

@@ -18,6 +18,8 @@ from benchmarks.e2e.run import ROOT, SIM_ARGS
 
 SLICE_S = 10.0  # the noise figure: % of one core in each 10 s slice of the streaming window
 WAKEUPS_TARGET = 60  # issue 17: the daemon's Python threads, wake-ups a second in all while audio flows
+CAREFUL_RATIO_TARGET = 0.7  # issue 17: the whole daemon against the careful client, CPU per audio minute
+PULSE_RATIO_TARGET = 1.3  # issue 17: rtaudiod on PulseAudio against rtaudiod on the null backend
 
 
 def cpu_per_min(row: dict) -> float:
@@ -175,6 +177,14 @@ def targets(rows: dict[str, dict], floor: dict | None) -> list[str]:
         line(all(cpu_per_min(d) < cpu_per_min(v) for v in peers.values()),
              f"below every peer's total: rtaudiod {cpu_per_min(d):.3f}, lowest peer {lowest[0]} "
              f"{cpu_per_min(lowest[1]):.3f} CPU-s per audio minute")
+    if "careful" in rows:
+        ratio = cpu_per_min(d) / cpu_per_min(rows["careful"])
+        line(ratio <= CAREFUL_RATIO_TARGET, f"whole daemon ≤ {CAREFUL_RATIO_TARGET}× the careful client's CPU: "
+             f"{ratio:.2f}× ({cpu_per_min(d):.3f} vs {cpu_per_min(rows['careful']):.3f} CPU-s per audio minute)")
+    if "rtaudiod-pulse" in rows:
+        ratio = cpu_per_min(rows["rtaudiod-pulse"]) / cpu_per_min(d)
+        line(ratio <= PULSE_RATIO_TARGET, f"the PulseAudio run ≤ {PULSE_RATIO_TARGET}× the null run: {ratio:.2f}× "
+             f"({cpu_per_min(rows['rtaudiod-pulse']):.3f} vs {cpu_per_min(d):.3f} CPU-s per audio minute)")
     if floor and "careful" in rows:
         own, careful = cpu_per_min(d) - cpu_per_min(floor), cpu_per_min(rows["careful"]) - cpu_per_min(floor)
         line(own <= careful / 2, f"own cost above the floor ≤ half the careful client's: {own:.3f} vs "
@@ -198,8 +208,9 @@ def wakeups_section(rows: dict[str, dict]) -> list[str]:
              "Context switches (voluntary + preempted) of each thread over the streaming window, from "
              "/proc/PID/task/*/status, read from outside (benchmarks/e2e/wakeups.py); a thread waiting for the GIL "
              "sleeps and is woken too, so GIL hand-offs count. Python threads carry `py:<name>` "
-             "as their OS name (the benchmark names them), rtaudiod's C audio threads `rta-<name>`; any other thread "
-             "is a library's (PortAudio, PulseAudio). No control client is connected.", "",
+             "as their OS name (the benchmark names them), rtaudiod's C audio threads `rtaudiod-<name>` (its C "
+             "pacer, PortAudio's callback threads); any other thread is a library's (PortAudio, PulseAudio). No "
+             "control client is connected.", "",
              "| contender | Python threads, wake-ups/s | of which voluntary (slept, woken) | rtaudiod C threads | "
              "other threads | threads |", "|---|---|---|---|---|---|"]
     for label, w in measured.items():

@@ -10,9 +10,9 @@ with nobody on the control socket (uplink frames and received deltas only).
 Which thread is which, from /proc/PID/task/TID/comm (15 characters at most):
 - `py:<name>`: a Python thread. Python 3.11 does not give its threads an OS name (3.14 does), so the benchmark's
   processes name theirs at start: `name_python_threads()` (daemon_probe.py and the peers' harness call it first);
-- `rta-<name>`: a C thread of rtaudiod's audio path (the convention for csrc/: the C pacer of the null and wav
-  backends names itself `rta-pacer`, the PortAudio callback's thread `rta-audio` on its first callback, with
-  pthread_setname_np; they never run Python);
+- `rtaudiod-<name>`: a C thread of rtaudiod's audio path, named in csrc/ with pthread_setname_np: the C pacer of
+  the null and wav backends `rtaudiod-pacer` (csrc/rta_pacer.c), PortAudio's callback threads `rtaudiod-pa-out` and
+  `rtaudiod-pa-in` on their first callback (csrc/rta_pa.c); they never run Python (`rta-<name>` counts too);
 - anything else: a thread of a library (PortAudio's or PulseAudio's own, e.g. `threaded-ml`), or, in a process
   that did not call `name_python_threads()`, any thread at all (they all carry the executable's name).
 """
@@ -26,7 +26,7 @@ import threading
 import time
 
 PY_PREFIX = "py:"
-C_PREFIX = "rta-"
+C_PREFIXES = ("rtaudiod-", "rta-")  # a Python thread named by name_python_threads() drops `rtaudiod-`
 COMM_MAX = 15  # TASK_COMM_LEN - 1
 PR_SET_NAME = 15
 
@@ -58,7 +58,7 @@ def name_python_threads() -> None:
 def kind(comm: str) -> str:
     if comm.startswith(PY_PREFIX):
         return "python"
-    if comm.startswith(C_PREFIX):
+    if comm.startswith(C_PREFIXES):
         return "c"
     return "other"
 

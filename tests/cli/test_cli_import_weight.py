@@ -1,0 +1,32 @@
+"""The daemon imports rtaudiod.cli when it starts its control socket (`command_line`, for its hint): that import must
+not bring numpy or soxr's Python module into a daemon that never needs them (issue 17: a daemon in `always` mode
+starts smaller; numpy alone added ~20 MB to its peak RSS). The CLI loads them only to convert a WAV."""
+
+import subprocess
+import sys
+
+import pytest
+
+import rtaudiod
+
+# The build without the extension (RTAUDIOD_NO_EXT=1) runs the core's pure-Python twins, which are numpy: there
+# only soxr must stay out.
+HEAVY = ("numpy", "soxr") if rtaudiod.backend() == "c" else ("soxr",)
+
+
+def loaded_after(code: str) -> list[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_the_daemon_and_the_cli_module_load_no_numpy():
+    assert loaded_after("import rtaudiod.daemon.daemon\nfrom rtaudiod.cli import command_line") == []
+
+
+@pytest.mark.skipif(rtaudiod.backend() != "c", reason="without the extension numpy is loaded by the core anyway")
+def test_converting_a_wav_still_loads_numpy_when_it_needs_it():
+    # 8-bit PCM goes through numpy: the lazy import works where it is needed
+    assert loaded_after("from rtaudiod import cli\nassert cli._to_pcm16(b'\\x80\\xff', 1, 8, 1, 'x') == "
+                        "b'\\x00\\x00\\x00\\x7f'") == ["numpy"]
