@@ -51,7 +51,8 @@ def build_and_run(cc: list[str], flags: list[str], exe: Path, runner: list[str],
     run = subprocess.run([*runner, str(exe), *required], capture_output=True, text=True, timeout=300)
     summary = re.search(r"(\d+) passed, (\d+) failed", run.stdout)
     assert run.returncode == 0 and summary, run.stdout[-3000:] + run.stderr[-3000:]
-    assert int(summary.group(2)) == 0 and int(summary.group(1)) > 200_000, run.stdout
+    # Each kernel runs the same ~130,000 checks; 32-bit ARM has the scalar one alone.
+    assert int(summary.group(2)) == 0 and int(summary.group(1)) > 100_000 * (1 + len(required)), run.stdout
     # Exactly the expected kernels were tested, and the one chosen at start-up is the best of them.
     tested = re.search(r"^kernels: (.*)$", run.stdout, re.M)
     assert tested and set(tested.group(1).split()) == {"scalar", *required}, run.stdout

@@ -20,7 +20,12 @@ ARCHES = {"arm64": ("aarch64-linux-gnu-gcc", "qemu-aarch64"), "armhf": ("arm-lin
 PROGRAM = r"""
 #include <stdio.h>
 #include <sys/utsname.h>
-int main(void) { struct utsname u; uname(&u); printf("machine %s, %zu-bit pointers\n", u.machine, 8 * sizeof(void *)); return 7; }
+int main(void) {
+    struct utsname u;
+    uname(&u);
+    printf("machine %s, %zu-bit pointers\n", u.machine, 8 * sizeof(void *));
+    return 7;
+}
 """
 
 
