@@ -6,6 +6,10 @@
 #include <string.h>
 
 #define RLX memory_order_relaxed
+/* The uplink is held until the canceller converges, but for no more than this much reference played: a microphone
+ * that does not hear the speaker (headphones) never converges, and must not stay half-duplex for good. Convergence
+ * takes 0.8-1.5 s of reference (docs/echo.md). */
+#define HOLD_MAX_MS 3000
 
 struct rta_echo_stage {
     rta_echo *echo;
@@ -82,7 +86,7 @@ int rta_echo_stage_process(void *ctx, int16_t *mono, size_t frames) {
         rta_echo_process(s->echo, mono, s->ref_block, mono, frames);
     rta_echo_figures f;
     rta_echo_read_figures(s->echo, &f);
-    return !f.converged;
+    return !f.converged && f.echo_blocks * 10 < HOLD_MAX_MS;
 }
 
 void rta_echo_stage_stats_get(rta_echo_stage *s, rta_echo_stage_stats *st) {

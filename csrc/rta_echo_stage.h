@@ -6,7 +6,8 @@
  * CONTRACT
  *  - rta_echo_stage_process is the capture's stage: the capture callback's thread only. It allocates nothing,
  *    takes no lock and never waits. It returns 1 until the canceller has converged (the capture then holds the
- *    uplink while the speaker is audible, as half-duplex does), 0 after (`converged` latches).
+ *    uplink while the speaker is audible, as half-duplex does), 0 after (`converged` latches), or after 3 s of
+ *    reference played without converging (a microphone that does not hear the speaker never converges).
  *  - Alignment: the capture reads the oldest period the playout wrote. The two callbacks tick on their own
  *    (PortAudio's two streams, the pacer's two threads; a 10 ms playout period against a 20 ms capture one), so
  *    when the ring holds less than a period the rest is read as silence and not owed: the ring then stands that
