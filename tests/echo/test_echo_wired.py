@@ -90,7 +90,8 @@ def test_uplink_is_cancelled_by_15_db_after_convergence(echo_path, runs):
     echo_in = power(window(mic, DEVICE_RATE))
     cancelled = db(echo_in, power(window(runs["internal"]["uplink"], SESSION_RATE)))
     raw = db(echo_in, power(window(runs["off"]["uplink"], SESSION_RATE)))
-    print(f"uplink ERLE from {FROM_S} s: internal {cancelled:.1f} dB, off {raw:.1f} dB;", runs["internal"]["status"]["echo"])
+    print(f"uplink ERLE from {FROM_S} s: internal {cancelled:.1f} dB, off {raw:.1f} dB;",
+          runs["internal"]["status"]["echo"])
     assert cancelled >= 15, f"internal: the uplink's echo {cancelled:.1f} dB under the microphone's"
     assert abs(raw) < 3, f"off: the uplink is the microphone, resampled ({raw:.1f} dB)"
 
