@@ -144,3 +144,11 @@ def test_auto_on_the_wav_backend(tmp_path):
         assert "records the microphone itself" in echo["reason"]
     else:
         assert echo["canceller"] == "off" and "pure-Python" in echo["reason"] and "erle_db" not in echo
+    # faster than real time, the microphone's file is not paced with the speaker: nothing to line up
+    engine = AudioEngine(AudioConfig(backend="wav", wav_output=str(tmp_path / "out.wav"), realtime=False))
+    try:
+        engine.start()
+        echo = engine.status()["echo"]
+    finally:
+        engine.close()
+    assert echo["canceller"] == "off" and "faster than real time" in echo["reason"]
