@@ -15,7 +15,9 @@ struct rta_echo_stage {
     rta_echo *echo;
     rta_ring *ref;
     int16_t *ref_block;
-    size_t max_frames, block, max_fill;
+    size_t max_frames, block, max_fill, margin;
+    int primed;    /* the ring has held a period plus the margin once: reading has begun */
+    uint64_t owed; /* reference frames read as silence (the playout was late), skipped when they arrive */
     _Atomic uint64_t short_frames, trimmed_frames, bypassed;
 };
 
@@ -35,6 +37,9 @@ rta_echo_stage *rta_echo_stage_create(const rta_echo_config *config, rta_ring *r
     s->ref = ref;
     s->max_frames = max_frames;
     s->max_fill = (size_t)config->rate * (size_t)max_fill_ms / 1000;
+    /* The callbacks' phase and the sound server's bursts. Never later than the echo: the microphone's samples reach
+     * the callback at least a period after they were recorded, so a period's margin keeps the reference causal. */
+    s->margin = max_frames;
     s->ref_block = calloc(max_frames, sizeof(int16_t));
     if (s->ref_block)
         s->echo = rta_echo_create(config, status);
@@ -57,21 +62,37 @@ void rta_echo_stage_destroy(rta_echo_stage *s) {
 
 rta_echo *rta_echo_stage_echo(rta_echo_stage *s) { return s->echo; }
 
-/* This period's reference: the oldest `frames` the playout wrote (see the contract). */
+/* This period's reference, sample-aligned with the microphone's (see the contract). */
 static void read_reference(rta_echo_stage *s, size_t frames) {
     size_t avail = rta_ring_read_available(s->ref) / 2;
-    if (avail > s->max_fill + frames) { /* the capture was not reading: start over one period behind */
-        size_t k = avail - frames;
+    if (!s->primed && avail < frames + s->margin) { /* not yet a margin ahead: silence, nothing consumed */
+        memset(s->ref_block, 0, frames * sizeof(int16_t));
+        return;
+    }
+    s->primed = 1;
+    if (s->owed) {
+        size_t k = s->owed < avail ? (size_t)s->owed : avail;
+        rta_ring_skip(s->ref, k * 2);
+        s->owed -= k;
+        avail -= k;
+    }
+    if (avail > s->max_fill + frames) { /* the capture was not reading: start over a margin behind */
+        size_t k = avail - frames - s->margin;
         rta_ring_skip(s->ref, k * 2);
         count(&s->trimmed_frames, k);
-        avail = frames;
+        avail = frames + s->margin;
     }
     size_t got = avail < frames ? avail : frames;
     if (got)
         rta_ring_read(s->ref, s->ref_block, got * 2);
-    if (got < frames) { /* the playout is behind: silence, and from now on the ring holds that much more */
+    if (got < frames) { /* the playout is late beyond the margin: silence now, skipped when it comes */
         memset(s->ref_block + got, 0, (frames - got) * sizeof(int16_t));
         count(&s->short_frames, frames - got);
+        s->owed += frames - got;
+        if (s->owed > s->max_fill) { /* no playout at all: start over */
+            s->owed = 0;
+            s->primed = 0;
+        }
     }
 }
 

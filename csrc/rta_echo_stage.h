@@ -8,13 +8,14 @@
  *    takes no lock and never waits. It returns 1 until the canceller has converged (the capture then holds the
  *    uplink while the speaker is audible, as half-duplex does), 0 after (`converged` latches), or after 3 s of
  *    reference played without converging (a microphone that does not hear the speaker never converges).
- *  - Alignment: the capture reads the oldest period the playout wrote. The two callbacks tick on their own
- *    (PortAudio's two streams, the pacer's two threads; a 10 ms playout period against a 20 ms capture one), so
- *    when the ring holds less than a period the rest is read as silence and not owed: the ring then stands that
- *    much fuller, and the reference is never later than the echo by more than a period or two of the device
- *    (owing it would cut a gap into the reference every period when the capture ticks just after the playout).
- *    The echo's delay seen by the canceller is the acoustic one less that standing fill; its bulk-delay estimator
- *    finds it. A ring filled beyond max_fill_ms (the capture was not reading) is trimmed to one period.
+ *  - Alignment: capture sample k meets reference sample k - margin (both counted from the time reading began, at
+ *    one device rate). The two callbacks tick on their own (PortAudio's two streams, the pacer's two threads; a
+ *    10 ms playout period against a 20 ms capture one; a sound server's bursts), so reading begins once the ring
+ *    holds a period plus a margin of one capture period (never more than the input's own latency, so the reference
+ *    stays ahead of its echo). A playout later than that is read as silence for the frames it lacks, which are
+ *    skipped when they arrive, so the echo's delay does not move. The delay the canceller sees is the devices' and
+ *    the room's less the margin; its bulk-delay estimator finds it. A ring filled beyond
+ *    max_fill_ms (the capture was not reading), or owed more than that (no playout), starts over.
  *  - A period that is not whole 10 ms blocks (never with the latency modes' 10/20/40 ms periods at a rate that is
  *    a multiple of 100 Hz) passes the microphone through unchanged, counted in `bypassed`, its reference consumed.
  *  - Figures: rta_echo_read_figures on rta_echo_stage_echo(), and the counters here, from any thread.
@@ -43,7 +44,7 @@ int rta_echo_stage_process(void *ctx, int16_t *mono, size_t frames);
 rta_echo *rta_echo_stage_echo(rta_echo_stage *stage);
 
 typedef struct {
-    uint64_t short_frames;   /* reference frames the playout had not written yet (read as silence) */
+    uint64_t short_frames;   /* reference frames the playout had not written in time (read as silence) */
     uint64_t trimmed_frames; /* reference frames thrown away: the ring had filled beyond max_fill_ms */
     uint64_t bypassed;       /* periods passed through (not whole 10 ms blocks) */
 } rta_echo_stage_stats;

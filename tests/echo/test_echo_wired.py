@@ -121,9 +121,8 @@ def test_status_reports_the_canceller(runs):
     assert echo["canceller"] == "internal" and echo["engine"] == "webrtc"
     assert 'audio.echo_cancel = "internal"' in echo["reason"]
     assert echo["converged"] and echo["delay_locked"]
-    # The path's delay, less what the reference ring stands fuller by (the periods the capture read before the
-    # playout had written them: ref_short_ms), within the two streams' start offset and a period.
-    assert abs(echo["delay_ms"] + echo["ref_short_ms"] - DELAY_MS) <= 20, echo
+    # The path's delay less the reference ring's margin (a capture period, 20 ms) and the two streams' start offset
+    assert DELAY_MS - 50 <= echo["delay_ms"] <= DELAY_MS, echo
     assert echo["erle_db"] >= 10, echo
     assert echo["bypassed"] == 0 and echo["ref_trimmed_ms"] == 0
     off = runs["off"]["status"]["echo"]
