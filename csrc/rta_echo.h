@@ -36,8 +36,8 @@
  *    "internal" and both devices run at one rate.
  *  - The reference: the playout callback's mono block as handed to the device (channel 0 of the up-mix: after its
  *    resampler and fades; zeros when nothing plays), through an SPSC ring to the capture callback
- *    (rta_playout_set_reference), read a period at a time; a shortfall is read as silence (the ring then stands
- *    fuller: the delay line absorbs the offset).
+ *    (rta_playout_set_reference), read a period at a time, sample-aligned a capture period behind (a late
+ *    period is read as silence and skipped when it comes, so the echo's delay does not move).
  *  - In the capture callback, per period, on the device-rate signal: down-mix to mono, then
  *        rta_echo_process(echo, mic_mono, ref_mono, mic_mono, frames);
  *    then the wake-word tap (which so hears the cancelled signal), the resampler, gain, mute / half-duplex gating,
