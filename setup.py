@@ -68,14 +68,14 @@ def pkg_config(*packages):
     return [f for f in flags if not f.startswith("-l")], [f for f in flags if f.startswith("-l")]
 
 
-def echo_ext():
-    """The echo canceller: C with a C++ shim over libwebrtc-audio-processing, so linked as C++ and compiled without
-    -std=c11 (a C-only flag; gcc's default gnu17 has the atomics)."""
+def with_echo(name, sources, libraries=()):
+    """An extension holding the echo canceller: C with a C++ shim over libwebrtc-audio-processing, so linked with
+    libstdc++ and compiled without -std=c11 (a C-only flag; gcc's default gnu17 has the atomics). The Cython module
+    stays C: rta_audio.h's C11 atomics are not C++."""
     compile_flags, libs = pkg_config("speexdsp", "webrtc-audio-processing")
-    extension = ext("_echo", ["rta_echo.c", "rta_echo_webrtc.cc"])
+    extension = ext(name, [*sources, "rta_echo.c", "rta_echo_webrtc.cc"], [*libraries, "stdc++"])
     extension.extra_compile_args = [f for f in cflags if f != "-std=c11"] + compile_flags
     extension.extra_link_args = ldflags + libs
-    extension.language = "c++"
     return extension
 
 
@@ -90,9 +90,10 @@ def extensions():
             ext("_codecs", ["rta_g711.c", "rta_b64.c", "rta_b64_simd.c"]),
             ext("_framing", ["rta_framing.c", "rta_b64.c", "rta_b64_simd.c", "rta_ring.c", "rta_g711.c"]),
             # The real-time audio path: the system's libsoxr (Debian libsoxr-dev) and libportaudio (portaudio19-dev,
-            # which PyAudio's build needs too).
-            ext("_audio", ["rta_audio.c", "rta_pacer.c", "rta_pa.c", "rta_ring.c"], libraries=["soxr", "portaudio", "m"]),
-            echo_ext(),
+            # which PyAudio's build needs too), with the echo canceller in its capture callback (rta_echo_stage.c).
+            with_echo("_audio", ["rta_audio.c", "rta_pacer.c", "rta_pa.c", "rta_ring.c", "rta_echo_stage.c"],
+                      libraries=["soxr", "portaudio", "m"]),
+            with_echo("_echo", []),
         ],
         compiler_directives=DIRECTIVES,
         include_path=["rtaudiod/_ext"],

@@ -308,6 +308,8 @@ struct rta_capture {
     rta_duplex *duplex;
     resampler rs;
     int16_t *mono, *gained, *silence;
+    rta_capture_stage_fn stage;
+    void *stage_ctx;
     _Atomic(rta_ring *) tap;
     _Atomic int tap_busy, muted;
     _Atomic float gain;
@@ -374,11 +376,21 @@ void rta_capture_set_tap(rta_capture *cap, rta_ring *tap) {
         nanosleep(&ms, NULL);
 }
 
-/* Down-mix to the channel mean, rounded toward minus infinity (numpy's floor_divide). */
-static const int16_t *downmix(rta_capture *cap, const int16_t *in, size_t n) {
+void rta_capture_set_stage(rta_capture *cap, rta_capture_stage_fn fn, void *ctx) {
+    cap->stage = fn;
+    cap->stage_ctx = ctx;
+}
+
+/* Down-mix to the channel mean, rounded toward minus infinity (numpy's floor_divide), into cap->mono (a stage
+ * works in place there); without a stage, mono input is used as it is. */
+static int16_t *downmix(rta_capture *cap, const int16_t *in, size_t n) {
     int ch = cap->cfg.channels;
-    if (ch == 1)
-        return in;
+    if (ch == 1) {
+        if (cap->stage == NULL)
+            return (int16_t *)in; /* read only below */
+        memcpy(cap->mono, in, n * sizeof(int16_t));
+        return cap->mono;
+    }
     for (size_t i = 0; i < n; i++) {
         int32_t acc = 0;
         for (int c = 0; c < ch; c++)
@@ -396,7 +408,8 @@ void rta_capture_process(rta_capture *cap, const int16_t *in, size_t frames, int
         frames = (size_t)cap->cfg.frames;
     count(&cap->frames_in, 1);
     int muted = atomic_load_explicit(&cap->muted, RLX);
-    const int16_t *mono = downmix(cap, in, frames);
+    int16_t *mono = downmix(cap, in, frames);
+    int hold = cap->stage ? cap->stage(cap->stage_ctx, mono, frames) : 0; /* the canceller: the tap hears its output */
     atomic_store(&cap->tap_busy, 1);
     rta_ring *tap = atomic_load(&cap->tap);
     if (tap != NULL && !muted)
@@ -417,7 +430,7 @@ void rta_capture_process(rta_capture *cap, const int16_t *in, size_t frames, int
     meter(x, n, 1, &cap->rms, &cap->peak);
     int gated = 0;
     rta_duplex *d = cap->duplex;
-    if (d && atomic_load_explicit(&d->enabled, RLX))
+    if (d && (hold || atomic_load_explicit(&d->enabled, RLX))) /* half-duplex, or a canceller not converged yet */
         gated = now_ns < atomic_load_explicit(&d->audible_until_ns, RLX) + atomic_load_explicit(&d->tail_ns, RLX);
     atomic_store_explicit(&cap->gated, gated, RLX);
     if (gated)
@@ -453,6 +466,8 @@ struct rta_playout {
     rta_ring *ring;
     rta_ledger *led;
     rta_duplex *duplex;
+    rta_ring *ref;   /* the echo canceller's reference (or NULL) */
+    int16_t *ref_block;
     resampler rs;
     fader fade;
     size_t fade_dev, chunk, quiet_min;
@@ -471,7 +486,7 @@ struct rta_playout {
     /* Flush requests (any thread -> callback). */
     _Atomic uint64_t flush_gen, flush_target;
     /* Published. */
-    _Atomic uint64_t underruns, drained, flushes, callbacks, raises;
+    _Atomic uint64_t underruns, drained, flushes, callbacks, raises, ref_dropped;
     _Atomic int playing_pub, target_ms;
     _Atomic float rms, peak;
     _Atomic int64_t audible_until_ns;
@@ -560,7 +575,8 @@ rta_playout *rta_playout_create(const rta_playout_config *cfg, rta_ring *ring, r
     p->sess = malloc(p->sess_cap * sizeof(int16_t));
     p->fifo_cap = frames + FIFO_EXTRA;
     p->fifo = malloc(p->fifo_cap * sizeof(int16_t));
-    if (!p->sess || !p->fifo)
+    p->ref_block = malloc(frames * sizeof(int16_t));
+    if (!p->sess || !p->fifo || !p->ref_block)
         goto fail;
     *status = rs_init(&p->rs, sr, dr, cfg->quality, p->sess_cap);
     if (*status != RTA_AUDIO_OK)
@@ -581,6 +597,7 @@ void rta_playout_destroy(rta_playout *p) {
     fader_free(&p->fade);
     free(p->sess);
     free(p->fifo);
+    free(p->ref_block);
     free(p);
 }
 
@@ -708,7 +725,30 @@ static void serve_flush(rta_playout *p, uint64_t target) {
     count(&p->flushes, 1);
 }
 
+void rta_playout_set_reference(rta_playout *p, rta_ring *ref) { p->ref = ref; }
+
+/* The echo canceller's reference: the mono block as handed to the device (channel 0 of the up-mix). */
+static void publish_reference(rta_playout *p, const int16_t *out, size_t frames) {
+    if (p->ref == NULL)
+        return;
+    size_t ch = (size_t)p->cfg.channels;
+    for (size_t i = 0; i < frames; i++)
+        p->ref_block[i] = out[i * ch];
+    if (rta_ring_write_available(p->ref) < frames * 2)
+        count(&p->ref_dropped, 1); /* the capture does not read (stopped, or no input stream) */
+    else
+        rta_ring_write(p->ref, p->ref_block, frames * 2);
+}
+
+static int fill(rta_playout *p, int16_t *out, size_t frames, int64_t now_ns, int64_t dac_delay_ns);
+
 int rta_playout_fill(rta_playout *p, int16_t *out, size_t frames, int64_t now_ns, int64_t dac_delay_ns) {
+    int audio = fill(p, out, frames, now_ns, dac_delay_ns);
+    publish_reference(p, out, frames < (size_t)p->cfg.frames ? frames : (size_t)p->cfg.frames);
+    return audio;
+}
+
+static int fill(rta_playout *p, int16_t *out, size_t frames, int64_t now_ns, int64_t dac_delay_ns) {
     int ch = p->cfg.channels;
     if (frames > (size_t)p->cfg.frames) { /* never with a fixed period; play the rest as silence */
         memset(out + (size_t)p->cfg.frames * ch, 0, (frames - p->cfg.frames) * ch * sizeof(int16_t));
@@ -800,6 +840,7 @@ void rta_playout_stats_get(rta_playout *p, rta_playout_stats *st) {
     st->flushes = atomic_load_explicit(&p->flushes, RLX);
     st->callbacks = atomic_load_explicit(&p->callbacks, RLX);
     st->raises = atomic_load_explicit(&p->raises, RLX);
+    st->ref_dropped = atomic_load_explicit(&p->ref_dropped, RLX);
     st->playing = atomic_load_explicit(&p->playing_pub, RLX);
     st->target_ms = atomic_load_explicit(&p->target_ms, RLX);
     st->rms = atomic_load_explicit(&p->rms, RLX);

@@ -95,6 +95,12 @@ void rta_capture_set_gain(rta_capture *cap, float gain);
 /* A second reader of the microphone (mono int16 at the device rate, before the resampler and the gate; never while
  * muted), or NULL. Returns once no callback can still be writing into the previous one. */
 void rta_capture_set_tap(rta_capture *cap, rta_ring *tap);
+/* A stage run in place on the mono device-rate microphone, after the down-mix and before the tap, the resampler,
+ * the gain and the gating (the echo canceller: rta_echo_stage.h). It returns 1 while the uplink must be held
+ * whenever the speaker is audible (the canceller has not converged yet), else 0. Set it before the first
+ * rta_capture_process (the stream is not started yet); ctx outlives the capture. */
+typedef int (*rta_capture_stage_fn)(void *ctx, int16_t *mono, size_t frames);
+void rta_capture_set_stage(rta_capture *cap, rta_capture_stage_fn fn, void *ctx);
 
 typedef struct {
     uint64_t frames_in, bytes_written, dropped_bytes, gated_frames;
@@ -129,9 +135,13 @@ void rta_playout_flush(rta_playout *p, uint64_t written);
 int rta_playout_flush_pending(rta_playout *p);
 /* The stream stopped for good: what the resampler and FIFO hold is never handed over (call with no fill running). */
 void rta_playout_close(rta_playout *p);
+/* The echo canceller's reference: every fill writes the mono block it hands to the device (zeros when idle) into
+ * `ref` (an SPSC ring the capture's echo stage reads; full: the block is dropped, counted). Set it before the first
+ * fill (the stream is not started yet); NULL: none. */
+void rta_playout_set_reference(rta_playout *p, rta_ring *ref);
 
 typedef struct {
-    uint64_t underruns, drained, flushes, callbacks, raises;
+    uint64_t underruns, drained, flushes, callbacks, raises, ref_dropped;
     int playing;
     int target_ms;
     float rms, peak;

@@ -30,34 +30,26 @@
  *  device clocks whose drift nobody told it; speex keeps double talk better and cancels deeper on one clock, or with
  *  the drift told (rta_echo_set_drift), but falls to 13-17 dB at 50 ppm of drift it was not told, at 2.4x the CPU.
  *
- * WIRING (the C capture callback, issue 17)
- *  - Create at stream open, when the device rate is known: rta_echo_config_default(&c, device_rate), set c.engine
- *    from audio.echo_engine, rta_echo_create. Allocate a mono int16 reference buffer of one period (and a scratch
- *    mono buffer for the microphone if the down-mix does not give one).
- *  - The reference: the playout callback's mono block at the device rate, as handed to the device (after its
- *    resampler, gain and fades, before the up-mix to the device's channels); zeros when nothing plays (underrun,
- *    flushed, idle: the canceller must see the silence too, it is what the microphone hears then). With one duplex
- *    PortAudio stream, the output is computed first in the same callback and its mono block is the reference for
- *    this period's input. With two streams (two devices), the playout callback writes the mono blocks into an SPSC
- *    ring (rta_ring) that the capture callback reads one period from (zeros on a shortfall, counted); the delay
- *    line absorbs the constant offset, but a fill level that wanders moves the echo and costs re-adaptation.
+ * WIRING (done: rta_echo_stage.h, the capture processor's stage in rta_audio.c; docs/echo.md, "In the capture path")
+ *  - Created with the capture processor (rtaudiod/_ext/_audio.pyx, Capture(echo_engine=..., echo_ref=...)) at the
+ *    device rate: rta_echo_config_default, the engine from audio.echo_engine, when rtaudiod/audio/echo.py chooses
+ *    "internal" and both devices run at one rate.
+ *  - The reference: the playout callback's mono block as handed to the device (channel 0 of the up-mix: after its
+ *    resampler and fades; zeros when nothing plays), through an SPSC ring to the capture callback
+ *    (rta_playout_set_reference), read a period at a time, sample-aligned a capture period behind (a late
+ *    period is read as silence and skipped when it comes, so the echo's delay does not move).
  *  - In the capture callback, per period, on the device-rate signal: down-mix to mono, then
- *        rta_echo_process(echo, mic_mono, ref_mono, mic_mono, frames);      (in place; frames a multiple of
- *                                                                            rta_echo_block_frames: 10 ms)
- *    then the resampler to the session rate, gain, mute / half-duplex gating, meters, the capture ring and the
- *    wake-word tap (which so hears the cancelled signal). Before the gain so a clipping gain does not add a
- *    non-linearity to the echo path; before the gating so the filter keeps learning while the uplink is gated.
- *  - The period must be a whole number of 10 ms blocks (the latency modes' 10/20/40 ms are; at 44.1 kHz 441 frames
- *    a block): open PortAudio with framesPerBuffer = period, not paFramesPerBufferUnspecified.
- *  - Until `converged` (the first 1-2 s of reference after start: 1.5-8 dB of ERLE in the first second measured,
- *    8-29 dB in the next), the echo is nearly whole: gate the uplink while the speaker plays, as half-duplex does,
- *    until the flag sets (it latches; 20 s of silence between replies keep the filter: the next reply starts at
- *    34 dB, webrtc).
- *  - Two devices (two clocks): measure the ratio of the capture and playback sample rates as the devices run (frames
- *    counted against PortAudio's timestamps over tens of seconds) and pass it as ppm to rta_echo_set_drift; refresh
- *    it slowly. One device: leave it at 0.
+ *        rta_echo_process(echo, mic_mono, ref_mono, mic_mono, frames);
+ *    then the wake-word tap (which so hears the cancelled signal), the resampler, gain, mute / half-duplex gating,
+ *    meters and the capture ring. Before the gain so a clipping gain does not add a non-linearity to the echo path;
+ *    before the gating so the filter keeps learning while the uplink is gated.
+ *  - The latency modes' periods (10/20/40 ms) are whole 10 ms blocks at every rate the canceller takes; a period
+ *    that is not passes through (counted).
+ *  - Until `converged` the capture holds the uplink while the speaker is audible (the half-duplex clock).
+ *  - Not done: two devices (two clocks) should measure the ratio of the capture and playback sample rates as the
+ *    devices run and pass it as ppm to rta_echo_set_drift; it stays 0. A device change makes a new canceller
+ *    (the capture processor is made anew).
  *  - status: rta_echo_read_figures from the Python side (any thread), no lock.
- *  - A device change: rta_echo_reset (same thread as process), or destroy and create with the new rate.
  */
 #ifndef RTA_ECHO_H
 #define RTA_ECHO_H

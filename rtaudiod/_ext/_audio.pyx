@@ -10,6 +10,10 @@ from libc.stdlib cimport calloc, free
 from rtaudiod._ext._buffers cimport get_bytes, get_writable
 from rtaudiod._ext._ring cimport RingBuffer
 from rtaudiod._ext.rta_audio cimport *
+from rtaudiod._ext.rta_echo cimport (
+    RTA_ECHO_ENOMEM, RTA_ECHO_SPEEX, RTA_ECHO_WEBRTC, rta_echo_config_default,
+    rta_echo_figures, rta_echo_read_figures,
+)
 
 QUALITY = {"QQ": 0, "LQ": 1, "MQ": 2, "HQ": 4, "VHQ": 6}  # soxr.h's recipes (HQ = 20-bit, VHQ = 28-bit)
 
@@ -114,17 +118,26 @@ cdef class LedgerCore:
         rta_ledger_skip_idle(self._led, n)
 
 
+ECHO_REF_FILL_MS = 200  # the reference ring filled beyond this: the capture was not reading, start over
+
+
 cdef class Capture:
-    """Device frames -> session-rate mono PCM16 in the capture ring (capture.py's Capture, in C)."""
+    """Device frames -> session-rate mono PCM16 in the capture ring (capture.py's Capture, in C).
+
+    echo_engine ("webrtc" or "speex") with echo_ref (the ring the playout writes its reference into,
+    Playout(echo_ref=...)): the echo canceller runs on the microphone before everything else (rta_echo_stage.h),
+    and until it converges the uplink is held while the speaker is audible (the duplex link's clock)."""
     cdef rta_capture *_cap
+    cdef rta_echo_stage *_stage
     cdef readonly RingBuffer ring
-    cdef RingBuffer _tap
+    cdef RingBuffer _tap, _echo_ref
     cdef Duplex _duplex
     cdef readonly int device_rate, channels, frames, session_rate
+    cdef readonly str echo_engine
     cdef bint _muted
 
     def __cinit__(self, RingBuffer ring, int device_rate, int channels, int frames, int session_rate, str quality,
-                  double gain_db=0.0, Duplex duplex=None):
+                  double gain_db=0.0, Duplex duplex=None, str echo_engine=None, RingBuffer echo_ref=None):
         cdef rta_capture_config cfg
         cdef rta_audio_status status
         cfg.device_rate, cfg.channels, cfg.frames, cfg.session_rate = device_rate, channels, frames, session_rate
@@ -134,9 +147,45 @@ cdef class Capture:
         self._cap = rta_capture_create(&cfg, ring._ring, duplex._d if duplex is not None else NULL, &status)
         _check(status, "capture")
         self.set_gain_db(gain_db)
+        if echo_engine is not None:
+            self._start_echo(echo_engine, echo_ref)
+
+    cdef _start_echo(self, str engine, RingBuffer ref):
+        cdef rta_echo_config config
+        cdef rta_echo_status status
+        if engine not in ("webrtc", "speex"):
+            raise ValueError(f"echo engine must be webrtc or speex, got {engine!r}")
+        if ref is None:
+            raise ValueError("the echo canceller needs the playout's reference ring (echo_ref)")
+        rta_echo_config_default(&config, self.device_rate)
+        config.engine = RTA_ECHO_SPEEX if engine == "speex" else RTA_ECHO_WEBRTC
+        self._stage = rta_echo_stage_create(&config, ref._ring, <size_t>self.frames, ECHO_REF_FILL_MS, &status)
+        if self._stage == NULL:
+            if status == RTA_ECHO_ENOMEM:
+                raise MemoryError("echo canceller")
+            raise ValueError(f"the {engine} echo canceller refused device rate {self.device_rate} (8000-48000 Hz, "
+                             "a multiple of 100)")
+        self._echo_ref, self.echo_engine = ref, engine
+        rta_capture_set_stage(self._cap, rta_echo_stage_process, self._stage)
 
     def __dealloc__(self):
         rta_capture_destroy(self._cap)
+        rta_echo_stage_destroy(self._stage)
+
+    def echo_figures(self):
+        """The canceller's live figures (erle_db, delay_ms, delay_locked, converged, and the reference's
+        short/trimmed frames), or None without a canceller."""
+        cdef rta_echo_figures f
+        cdef rta_echo_stage_stats st
+        if self._stage == NULL:
+            return None
+        rta_echo_read_figures(rta_echo_stage_echo(self._stage), &f)
+        rta_echo_stage_stats_get(self._stage, &st)
+        return {"engine": self.echo_engine, "erle_db": round(f.erle_db, 1), "delay_ms": round(f.delay_ms, 1),
+                "delay_locked": bool(f.delay_locked), "converged": bool(f.converged),
+                "ref_short_ms": round(st.short_frames * 1000 / self.device_rate, 1),
+                "ref_trimmed_ms": round(st.trimmed_frames * 1000 / self.device_rate, 1),
+                "bypassed": st.bypassed}
 
     cdef rta_capture *ptr(self):
         return self._cap
@@ -227,13 +276,15 @@ cdef class Playout:
     cdef readonly object ledger
     cdef LedgerCore _core
     cdef Duplex _duplex
+    cdef RingBuffer _echo_ref
     cdef readonly int session_rate, device_rate, channels, frames
     cdef readonly double period
     cdef double _device_latency
 
     def __cinit__(self, RingBuffer ring, ledger, int session_rate, int device_rate, int channels, int frames,
                   int prebuffer_ms, double fade_ms, str quality, int max_prebuffer_ms=0, int raise_ms=20,
-                  int lower_ms=10, int relax_ms=10000, Duplex duplex=None, double device_latency=0.0):
+                  int lower_ms=10, int relax_ms=10000, Duplex duplex=None, double device_latency=0.0,
+                  RingBuffer echo_ref=None):
         cdef rta_playout_config cfg
         cdef rta_audio_status status
         cfg.session_rate, cfg.device_rate, cfg.channels, cfg.frames = session_rate, device_rate, channels, frames
@@ -250,6 +301,9 @@ cdef class Playout:
         self._p = rta_playout_create(&cfg, ring._ring, self._core._led, duplex._d if duplex is not None else NULL,
                                      &status)
         _check(status, "playout")
+        if echo_ref is not None:  # the echo canceller's reference: each mono block handed to the device
+            self._echo_ref = echo_ref
+            rta_playout_set_reference(self._p, echo_ref._ring)
 
     def __dealloc__(self):
         rta_playout_destroy(self._p)
@@ -314,6 +368,10 @@ cdef class Playout:
     @property
     def raises(self) -> int:
         return self._stats().raises
+
+    @property
+    def ref_dropped(self) -> int:
+        return self._stats().ref_dropped
 
     @property
     def target_ms(self) -> int:

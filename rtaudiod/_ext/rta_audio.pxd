@@ -1,6 +1,7 @@
 # Declarations of csrc/rta_audio.h, rta_pacer.h and rta_pa.h (only what the wrappers use).
 from libc.stdint cimport int16_t, int64_t, uint64_t
 
+from rtaudiod._ext.rta_echo cimport rta_echo, rta_echo_config, rta_echo_status
 from rtaudiod._ext.rta_ring cimport rta_ring
 
 
@@ -54,6 +55,8 @@ cdef extern from "rta_audio.h" nogil:
     void rta_capture_set_muted(rta_capture *cap, int muted)
     void rta_capture_set_gain(rta_capture *cap, float gain)
     void rta_capture_set_tap(rta_capture *cap, rta_ring *tap)
+    ctypedef int (*rta_capture_stage_fn)(void *ctx, int16_t *mono, size_t frames)
+    void rta_capture_set_stage(rta_capture *cap, rta_capture_stage_fn fn, void *ctx)
 
     ctypedef struct rta_capture_stats:
         uint64_t frames_in, bytes_written, dropped_bytes, gated_frames
@@ -78,9 +81,10 @@ cdef extern from "rta_audio.h" nogil:
     void rta_playout_flush(rta_playout *p, uint64_t written)
     int rta_playout_flush_pending(rta_playout *p)
     void rta_playout_close(rta_playout *p)
+    void rta_playout_set_reference(rta_playout *p, rta_ring *ref)
 
     ctypedef struct rta_playout_stats:
-        uint64_t underruns, drained, flushes, callbacks, raises
+        uint64_t underruns, drained, flushes, callbacks, raises, ref_dropped
         int playing, target_ms
         float rms, peak
         int64_t audible_until_ns
@@ -126,3 +130,18 @@ cdef extern from "rta_pa.h" nogil:
     double rta_pa_latency(rta_pa_stream *s)
     uint64_t rta_pa_xruns(rta_pa_stream *s)
     uint64_t rta_pa_callbacks(rta_pa_stream *s)
+
+
+cdef extern from "rta_echo_stage.h" nogil:
+    ctypedef struct rta_echo_stage:
+        pass
+
+    ctypedef struct rta_echo_stage_stats:
+        uint64_t short_frames, trimmed_frames, bypassed
+
+    rta_echo_stage *rta_echo_stage_create(const rta_echo_config *config, rta_ring *ref, size_t max_frames,
+                                          int max_fill_ms, rta_echo_status *status)
+    void rta_echo_stage_destroy(rta_echo_stage *stage)
+    int rta_echo_stage_process(void *ctx, int16_t *mono, size_t frames)
+    rta_echo *rta_echo_stage_echo(rta_echo_stage *stage)
+    void rta_echo_stage_stats_get(rta_echo_stage *stage, rta_echo_stage_stats *st)

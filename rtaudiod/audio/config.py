@@ -102,6 +102,9 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
             if not internal_available():
                 raise ValueError(INTERNAL_REFUSED)
+            if self.callbacks == "python":
+                raise ValueError('audio.echo_cancel = "internal" runs in the C capture callback: it needs '
+                                 'audio.callbacks = "c"')
         for key in ("input_channels", "output_channels"):
             ch = getattr(self, key)
             if ch is not None and not 1 <= ch <= 32:

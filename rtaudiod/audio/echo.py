@@ -77,7 +77,8 @@ def _system_source(input_device: int | str | None, server: SoundServer) -> str |
 
 
 def choose(mode: str, *, backend: str, capture: bool, playout: bool, input_device: int | str | None,
-           server: SoundServer, internal: bool, half_duplex: bool = False, engine: str = "webrtc") -> EchoChoice:
+           server: SoundServer, internal: bool, half_duplex: bool = False, engine: str = "webrtc",
+           realtime: bool = True) -> EchoChoice:
     """The canceller for `mode` given the configured devices, the sound server and whether the C canceller exists.
 
     Raises ValueError for `internal` where it cannot run (the pure-Python build), with the message to show."""
@@ -108,6 +109,9 @@ def choose(mode: str, *, backend: str, capture: bool, playout: bool, input_devic
         what = "the null backend captures silence" if backend == "null" else (
             "capture is off" if not capture else "playout is off")
         return EchoChoice("off", f"no echo to cancel: {what}")
+    if not realtime:
+        return EchoChoice("off", "no echo to cancel: the wav backend runs faster than real time (audio.realtime = "
+                          "false), so its microphone is not paced with its speaker")
     if half_duplex:
         return EchoChoice("off", "half_duplex is on: the microphone is gated while the speaker plays "
                           '(set audio.echo_cancel = "internal" to cancel as well)')

@@ -37,6 +37,7 @@ from rtaudiod._backend import load_c
 from rtaudiod.audio.backend import Backend, DeviceInfo, Stream
 from rtaudiod.audio.config import PREBUFFER_LOWER_MS, PREBUFFER_RAISE_MS, PREBUFFER_RELAX_MS, AudioConfig
 from rtaudiod.audio.devicewatch import DeviceListener, DeviceWatch
+from rtaudiod.audio.echo import EchoChoice, SoundServer, choose, internal_available, probe_sound_server
 from rtaudiod.audio.errors import AudioDeviceError
 from rtaudiod.audio.filebackend import FileBackend
 from rtaudiod.audio.ledger import PlayoutLedger
@@ -67,6 +68,10 @@ class AudioEngine:
         self._c = load_c("audio") if config.callbacks == "c" else None
         self.ledger = PlayoutLedger(core=self._c.LedgerCore() if self._c else None)
         self._duplex = self._c.Duplex() if self._c else None  # half-duplex, between the two C callbacks
+        # The echo canceller (docs/echo.md): which one runs and why, decided at each start; with the internal one the
+        # playout callback hands its reference to the capture callback through this ring (1 s at 48 kHz).
+        self.echo_choice: EchoChoice | None = None
+        self._echo_ref: RingBuffer | None = None
         # The receive thread's deltas vs flush()/drop_response() from other threads: which response to drop,
         # and the ids of the last accepted delta. Held for one delta's decode (microseconds), never by the
         # playback callback.
@@ -98,6 +103,7 @@ class AudioEngine:
         of the playout ring). AudioDeviceError (nothing left open) when a device fails."""
         with self._life:
             if self.input_stream is None and self.output_stream is None and not self.lost_devices:
+                self._choose_echo()
                 self._start()
             self._running = True
             if self.watch is None and self.backend.name == "pyaudio":
@@ -118,6 +124,17 @@ class AudioEngine:
             self.stop()
             raise
 
+    def _choose_echo(self) -> None:
+        cfg = self.config
+        server = probe_sound_server() if cfg.backend == "pyaudio" and cfg.echo_cancel in ("auto", "system") \
+            else SoundServer()
+        self.echo_choice = choose(cfg.echo_cancel, backend=cfg.backend, capture=cfg.capture, playout=cfg.playout,
+                                  input_device=cfg.input_device, server=server, half_duplex=self._half_duplex,
+                                  internal=self._c is not None and internal_available(), engine=cfg.echo_engine,
+                                  realtime=cfg.realtime)
+        internal = self.echo_choice.canceller == "internal"
+        self._echo_ref = RingBuffer(96000) if internal else None  # fresh: nothing stale lines up with the echo
+
     def _open_output(self) -> None:
         cfg, mode = self.config, self.config.mode
         dev = self.backend.resolve(cfg.output_device, output=True)
@@ -128,7 +145,7 @@ class AudioEngine:
         adapt = {"max_prebuffer_ms": mode.max_prebuffer_ms, "raise_ms": PREBUFFER_RAISE_MS,
                  "lower_ms": PREBUFFER_LOWER_MS, "relax_ms": PREBUFFER_RELAX_MS}
         if self._c is not None:
-            self.playout = self._c.Playout(*args, **adapt, duplex=self._duplex)
+            self.playout = self._c.Playout(*args, **adapt, duplex=self._duplex, echo_ref=self._echo_ref)
             self.output_stream = self.backend.open_output_c(dev, rate, channels, frames, self.playout)
         else:
             from rtaudiod.audio.playout import Playout  # numpy and soxr: only on the Python path
@@ -144,7 +161,7 @@ class AudioEngine:
         frames = rate * mode.capture_ms // 1000
         args = (self.capture_ring, rate, channels, frames, cfg.session_rate, cfg.resample_quality, cfg.gain_db)
         if self._c is not None:
-            self.capture = self._c.Capture(*args, duplex=self._duplex)
+            self.capture = self._c.Capture(*args, duplex=self._duplex, **self._echo_args(rate))
         else:
             from rtaudiod.audio.capture import Capture  # numpy and soxr: only on the Python path
 
@@ -156,6 +173,18 @@ class AudioEngine:
             self.input_stream = self.backend.open_input_c(dev, rate, channels, frames, self.capture)
         else:
             self.input_stream = self.backend.open_input(dev, rate, channels, frames, self.capture.feed)
+
+    def _echo_args(self, rate: int) -> dict[str, Any]:
+        """The internal canceller's settings for a microphone at `rate`, or none (and the choice says why)."""
+        if self._echo_ref is None:
+            return {}
+        out = self.output_stream
+        if out is not None and out.rate != rate:
+            self.echo_choice = EchoChoice("off", f"no echo canceller: the speaker runs at {out.rate} Hz and the "
+                                          f"microphone at {rate} Hz (set audio.input_rate and output_rate alike)")
+            self._echo_ref = None
+            return {}
+        return {"echo_engine": self.config.echo_engine, "echo_ref": self._echo_ref}
 
     def stop(self) -> None:
         """Stop and close both streams (the rings and counters stay readable).
@@ -404,6 +433,9 @@ class AudioEngine:
             "devices_reopened": self.watch.reopened if self.watch is not None else 0,
         }
         c = self.capture
+        choice = self.echo_choice
+        out["echo"] = {"canceller": choice.canceller if choice else "off", "reason": choice.reason if choice else None,
+                       **((c.echo_figures() if self._c is not None and c is not None else None) or {})}
         out["capture"] = {
             "rms_dbfs": round(dbfs(c.rms), 1) if c else None,
             "peak_dbfs": round(dbfs(c.peak), 1) if c else None,

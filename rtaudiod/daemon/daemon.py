@@ -80,6 +80,7 @@ class Daemon:
         try:
             session_config = self._session_config()
             self.engine = self._start_audio()
+            log.info("echo canceller: %s (%s)", self.engine.echo_choice.canceller, self.engine.echo_choice.reason)
             self.session = Session(session_config, self.engine, on_state=self._on_state)
             self.session.start()
             self.listener = self._start_listener()

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import rtaudiod
+
 from pulse_server import pulse_server  # noqa: F401 - the session fixture
 from rtaudiod.control import Client
 from rtaudiod.errors import ControlError
@@ -210,10 +212,23 @@ def test_on_a_sound_server_the_reply_plays_and_the_microphone_reaches_the_servic
             while committed is None and time.monotonic() < deadline:
                 committed = next(iter(sim.sessions[0].committed_audio.values()), None)
                 time.sleep(0.05)
+            # > 0.9 with echo_cancel = "off"; the canceller (on by default here) keeps 0.89-0.95 of a voice (its
+            # high-pass filter and residual suppression; docs/echo.md's double-talk column)
             _, corr = xcorr(speech("Turn on the kitchen lights.", 24000), committed)
-            assert corr > 0.9, corr
+            assert corr > 0.85, corr
+            # the daemon plays and records itself: its own echo canceller runs (this microphone never hears the
+            # speaker, so it does not converge: nothing to cancel); the pure-Python build has none and says why
+            echo = client.status()["audio"]["echo"]
+            if rtaudiod.backend() == "c":
+                assert echo["canceller"] == "internal" and echo["engine"] == "webrtc" and echo["converged"] is False
+            else:
+                assert echo["canceller"] == "off" and "pure-Python" in echo["reason"]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(5) == 0
+        _, err = proc.communicate()
+        said = "internal (the internal canceller (webrtc): the daemon plays" if rtaudiod.backend() == "c" else \
+            "off (no echo canceller: this build runs the pure-Python twins"
+        assert f"rtaudiod.daemon: echo canceller: {said}" in err
 
 
 def test_listening_modes_from_the_config_and_the_control_socket(tmp_path, daemon, sim):
