@@ -183,7 +183,7 @@ def test_on_a_sound_server_the_reply_plays_and_the_microphone_reaches_the_servic
     with Simulator(dialect="ga", api_key=KEY, **FAST) as sim:
         config = tmp_path / "rtaudiod.toml"
         config.write_text(f'[session]\nbase_url = "{sim.url}"\n[session.turn_detection]\ntype = "none"\n'
-                          f'[control]\nsocket = "{tmp_path / "control.sock"}"\n')
+                          f'[audio]\necho_cancel = "auto"\n[control]\nsocket = "{tmp_path / "control.sock"}"\n')
         proc, notify = daemon(config)
         notify.wait("READY=1", 20)
         with Client(str(tmp_path / "control.sock")) as client:

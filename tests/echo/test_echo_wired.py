@@ -132,7 +132,7 @@ def test_status_reports_the_canceller(runs):
 def test_auto_on_the_wav_backend(tmp_path):
     """auto: the internal canceller when the daemon plays and records itself (the C build); the pure-Python build
     has none, and says so."""
-    engine = AudioEngine(AudioConfig(backend="wav", wav_output=str(tmp_path / "out.wav")))
+    engine = AudioEngine(AudioConfig(backend="wav", wav_output=str(tmp_path / "out.wav"), echo_cancel="auto"))
     try:
         engine.start()
         echo = engine.status()["echo"]
@@ -144,7 +144,8 @@ def test_auto_on_the_wav_backend(tmp_path):
     else:
         assert echo["canceller"] == "off" and "pure-Python" in echo["reason"] and "erle_db" not in echo
     # faster than real time, the microphone's file is not paced with the speaker: nothing to line up
-    engine = AudioEngine(AudioConfig(backend="wav", wav_output=str(tmp_path / "out.wav"), realtime=False))
+    engine = AudioEngine(AudioConfig(backend="wav", wav_output=str(tmp_path / "out.wav"), realtime=False,
+                                     echo_cancel="auto"))
     try:
         engine.start()
         echo = engine.status()["echo"]
