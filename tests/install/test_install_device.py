@@ -55,6 +55,8 @@ def snapshot(root: Path) -> dict[str, tuple]:
 
 def test_installs_the_files_with_their_modes(tmp_path):
     result = install(tmp_path, "--no-venv")
+    docs = sorted((ROOT / "docs").glob("*.md"))  # the installed README links them
+    assert docs and all((tmp_path / "opt/rtaudiod/docs" / d.name).read_bytes() == d.read_bytes() for d in docs)
     for rel, (mode, source) in FILES.items():
         path = tmp_path / rel
         assert path.is_file(), rel
