@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-import rtaudiod
-
 from pulse_server import pulse_server  # noqa: F401 - the session fixture
 from rtaudiod.control import Client
 from rtaudiod.errors import ControlError
@@ -183,7 +181,7 @@ def test_on_a_sound_server_the_reply_plays_and_the_microphone_reaches_the_servic
     with Simulator(dialect="ga", api_key=KEY, **FAST) as sim:
         config = tmp_path / "rtaudiod.toml"
         config.write_text(f'[session]\nbase_url = "{sim.url}"\n[session.turn_detection]\ntype = "none"\n'
-                          f'[audio]\necho_cancel = "auto"\n[control]\nsocket = "{tmp_path / "control.sock"}"\n')
+                          f'[control]\nsocket = "{tmp_path / "control.sock"}"\n')
         proc, notify = daemon(config)
         notify.wait("READY=1", 20)
         with Client(str(tmp_path / "control.sock")) as client:
@@ -212,23 +210,16 @@ def test_on_a_sound_server_the_reply_plays_and_the_microphone_reaches_the_servic
             while committed is None and time.monotonic() < deadline:
                 committed = next(iter(sim.sessions[0].committed_audio.values()), None)
                 time.sleep(0.05)
-            # > 0.9 with echo_cancel = "off"; the canceller (on by default here) keeps 0.89-0.95 of a voice (its
-            # high-pass filter and residual suppression; docs/echo.md's double-talk column)
+            # echo_cancel is off by default (docs/echo.md: the canceller keeps 0.85-0.95 of a pushed voice, and its
+            # reference alignment does not hold under load yet); tests/echo/test_echo_wired.py runs it
             _, corr = xcorr(speech("Turn on the kitchen lights.", 24000), committed)
-            assert corr > 0.85, corr
-            # the daemon plays and records itself: its own echo canceller runs (this microphone never hears the
-            # speaker, so it does not converge: nothing to cancel); the pure-Python build has none and says why
+            assert corr > 0.9, corr
             echo = client.status()["audio"]["echo"]
-            if rtaudiod.backend() == "c":
-                assert echo["canceller"] == "internal" and echo["engine"] == "webrtc" and echo["converged"] is False
-            else:
-                assert echo["canceller"] == "off" and "pure-Python" in echo["reason"]
+            assert echo["canceller"] == "off" and 'audio.echo_cancel = "off"' in echo["reason"]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(5) == 0
         _, err = proc.communicate()
-        said = "internal (the internal canceller (webrtc): the daemon plays" if rtaudiod.backend() == "c" else \
-            "off (no echo canceller: this build runs the pure-Python twins"
-        assert f"rtaudiod.daemon: echo canceller: {said}" in err
+        assert 'rtaudiod.daemon: echo canceller: off (echo cancellation off (audio.echo_cancel = "off"))' in err
 
 
 def test_listening_modes_from_the_config_and_the_control_socket(tmp_path, daemon, sim):
