@@ -111,7 +111,9 @@ class UplinkGate:
         self._in_turn, self._push_to_talk = in_turn, push_to_talk
         self.inject_ring = RingBuffer(rate * 2 * INJECT_MAX_S)
         self._inject_lock = threading.Lock()  # the ring has one producer: one injecting caller at a time
-        self.injected_at = -math.inf  # monotonic time of the last injection (the microphone is held back)
+        # Monotonic time of the last injection, or of the last injected byte sent if later: the microphone is held
+        # back INJECT_HOLD_S from then (a slow uplink can take longer than the hold to send a piece).
+        self.injected_at = -math.inf
         self.gate: Callable[[], bool] | None = None
         self.preroll_bytes = 0
         self.preroll_pending = False
@@ -178,6 +180,7 @@ class UplinkGate:
                     if not waiting:
                         break
                     self._send_from(sender, injected, min(frame_bytes, waiting), woke)
+                self.injected_at = max(self.injected_at, time.monotonic())
             elif ready:
                 if time.monotonic() - self.injected_at < INJECT_HOLD_S:
                     ring.skip(frame_bytes)  # between two pieces of an injected stream
