@@ -20,6 +20,8 @@ checked against it).
 
 import asyncio
 import base64
+import logging
+import subprocess
 from typing import Any
 
 from . import formats, replies, voice
@@ -27,9 +29,16 @@ from .events import new_id
 
 ARGUMENT_CHUNK = 8
 
+log = logging.getLogger("rtaudiod.sim")
+
 
 class Cancelled(Exception):
     """The response was cancelled while streaming."""
+
+
+class Failed(Cancelled):
+    """The response could not be produced (its voice could not be synthesized): it ends as the service ends one that
+    fails on its side, `response.done` with status "failed" and a `server_error`, so a client never waits for it."""
 
 
 class Responder:
@@ -75,6 +84,10 @@ class Responder:
                     await self._message(plan["text"])
                 if self.response["status"] == "in_progress":  # (else already "incomplete")
                     self.response["status"] = "completed"
+            except Failed as failure:
+                self.response["status"] = "failed"
+                self.response["status_details"] = {"type": "failed", "error": {"type": "server_error",
+                                                                               "code": None, "message": str(failure)}}
             except Cancelled:
                 self.response["status"] = "cancelled"
                 self.response["status_details"] = {"type": "cancelled", "reason": self.active["cancel_reason"]}
@@ -184,8 +197,9 @@ class Responder:
             else:
                 await self._stream_text(item, index, part, text)
             finished = "completed" if self.response["status"] == "in_progress" else "incomplete"
-        except Cancelled:
-            finished = None
+            stopped: Cancelled | None = None
+        except Cancelled as e:
+            finished, stopped = None, e
         ids = {**self._ids(item, index), "content_index": 0}
         if audio:
             await self.s.send({"type": "response.audio.done", **ids})
@@ -197,8 +211,8 @@ class Responder:
         await self.s.send({"type": "response.content_part.done", **ids, "part": wire_part})
         item["status"] = finished or "incomplete"
         await self._close_item(item, index)
-        if finished is None:
-            raise Cancelled
+        if stopped is not None:
+            raise stopped
 
     async def _stream_text(self, item: dict[str, Any], index: int, part: dict[str, Any], text: str) -> None:
         words = text.split(" ")
@@ -214,7 +228,11 @@ class Responder:
         opts = self.s.options
         fmt = self.settings["output_format"]
         loop = asyncio.get_running_loop()
-        audio = await loop.run_in_executor(None, voice.synthesize, text, fmt, opts.voice, self.settings["speed"])
+        try:
+            audio = await loop.run_in_executor(None, voice.synthesize, text, fmt, opts.voice, self.settings["speed"])
+        except (OSError, subprocess.SubprocessError, ValueError) as e:
+            log.error("the reply's voice could not be synthesized: %s", e)
+            raise Failed("The server had an error while processing your request.") from e
         self.s.spoke = True
         width = formats.WIDTHS[fmt]
         chunk = int(formats.bytes_per_ms(fmt) * opts.chunk_ms)

@@ -3,6 +3,7 @@
 import base64
 import copy
 import json
+import os
 import random
 import time
 
@@ -92,3 +93,26 @@ def test_real_time_pace(connect):
     audio_s = audio / 48000  # "Simulator heard: one two." = 4 words x 240 ms
     assert audio_s == 0.96
     assert 0.85 * (audio_s - 0.1) < last - first < audio_s + 0.3
+
+
+def test_a_reply_whose_voice_cannot_be_synthesized_fails_and_the_session_goes_on(connect, dialect, tmp_path,
+                                                                                 monkeypatch):
+    """espeak-ng that exits with an error (a broken install) must not leave the response open forever: it ends
+    with `response.done` status "failed", as the service ends one that fails on its side, and the next reply works."""
+    broken = tmp_path / "espeak-ng"
+    broken.write_text("#!/bin/sh\necho 'espeak-ng: cannot open voice data' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    sim, client = connect(dialect, voice="espeak")
+    text = f"Say something unique {time.monotonic_ns()}."  # not in the synthesizer's cache
+    client.send({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
+                                                              "content": [{"type": "input_text", "text": text}]}})
+    client.send({"type": "response.create"})
+    done = client.until("response.done")[-1]["response"]
+    assert done["status"] == "failed"
+    assert done["status_details"]["error"]["type"] == "server_error"
+    assert "espeak" not in json.dumps(done)  # the service does not tell its internals
+    monkeypatch.setenv("PATH", os.environ["PATH"].split(":", 1)[1])
+    sim.options.voice = "synthetic"
+    client.send({"type": "response.create"})
+    assert client.until("response.done")[-1]["response"]["status"] == "completed"
