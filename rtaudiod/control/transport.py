@@ -359,6 +359,12 @@ class Transport:
             return False
         size = sum(map(len, chunks))
         if audio and conn.out_bytes and conn.out_bytes + size > self.audio_queue_limit:
+            # Frames that came in a burst are queued before the loop's flush: hand the kernel what it takes first,
+            # so the limit counts what the client has not read, not what the loop has not written yet.
+            self._write(conn)
+            if conn.closed:
+                return False
+        if audio and conn.out_bytes and conn.out_bytes + size > self.audio_queue_limit:
             conn.dropped_frames += 1
             conn.dropped_bytes += size
             conn.dropped_total += 1

@@ -114,6 +114,11 @@ class UplinkGate:
         # Monotonic time of the last injection, or of the last injected byte sent if later: the microphone is held
         # back INJECT_HOLD_S from then (a slow uplink can take longer than the hold to send a piece).
         self.injected_at = -math.inf
+        # The link `run` serves, and the bytes at the inject ring's head injected before it was configured (dropped
+        # then: injected for an old connection). Counted by `inject`, which sees the link's configured flag when the
+        # audio arrives: the uplink thread sees it later, and audio injected in between is the new session's.
+        self._link: Link | None = None
+        self._stale_inject = 0
         self.gate: Callable[[], bool] | None = None
         self.preroll_bytes = 0
         self.preroll_pending = False
@@ -126,7 +131,11 @@ class UplinkGate:
     def inject(self, pcm: bytes) -> int:
         with self._inject_lock:
             self.injected_at = time.monotonic()
-            return self.inject_ring.write(pcm[: len(pcm) & ~1])
+            n = self.inject_ring.write(pcm[: len(pcm) & ~1])
+            link = self._link
+            if link is None or not link.configured.is_set():
+                self._stale_inject += n
+            return n
 
     def start_turn(self) -> None:
         self.turn_bytes = 0
@@ -194,13 +203,17 @@ class UplinkGate:
         kept. False when the link ended first."""
         ring = self.mic
         carry_max = round(RENEW_CARRY_MAX_S * self.bytes_per_s / 2) * 2 if link.carry_audio else 0
+        with self._inject_lock:
+            self._link, self._stale_inject = link, self.inject_ring.read_available
         while not link.configured.wait(UPLINK_WAIT_S):
             if link.ended.is_set():
                 return False
             ring.skip(max(0, ring.read_available - carry_max) & ~1)
         ring.skip(max(0, ring.read_available - carry_max) & ~1)
-        if not link.carry_audio:
-            self.inject_ring.skip(self.inject_ring.read_available & ~1)  # injected for an old connection
+        with self._inject_lock:
+            if not link.carry_audio:  # injected for an old connection, or before this one was configured
+                self.inject_ring.skip(min(self._stale_inject, self.inject_ring.read_available) & ~1)
+            self._stale_inject = 0
         return True
 
     def _send_from(self, sender: FrameSender, source: RingBuffer, nbytes: int, woke: float) -> None:

@@ -75,12 +75,14 @@ def test_null_backend_runs_in_real_time(engines):
     wait_for(lambda: engine.capture_ring.read_available > 0, 2, "capture")
     engine.capture_ring.skip(engine.capture_ring.read_available)
     engine.begin_item("n")
-    engine.write(tone(440, 0.2, 24000))
     t0 = time.monotonic()
-    time.sleep(0.5)
+    engine.write(tone(440, 0.2, 24000))
+    # Waited for, not slept on: a loaded machine's pacer had played 180 of the 200 ms after a fixed 0.5 s.
+    wait_for(lambda: not engine.is_playing, 5, "the tone to play")
+    elapsed = time.monotonic() - t0
     got = np.frombuffer(engine.capture_ring.read(engine.capture_ring.read_available), np.int16)
     assert not got.any() and abs(len(got) / 24000 - (time.monotonic() - t0)) < 0.1
-    assert engine.played_ms("n") == 200.0 and not engine.is_playing
+    assert engine.played_ms("n") == 200.0 and elapsed >= 0.2  # 200 ms of audio take 200 ms to play
 
 
 @pytest.mark.parametrize("mode", ["low", "balanced", "high"])
@@ -169,14 +171,17 @@ def test_g711_session_deltas_play_as_their_decoded_pcm(engines, tmp_path, law):
     encode, decode = getattr(codecs, f"{law}_encode"), getattr(codecs, f"{law}_decode")
     codes = encode(tone(440, 1.0, 8000).tobytes())
     path = tmp_path / "g711.wav"
+    # Started once every delta is in: with realtime=False the output drains the ring as fast as it can, and a test
+    # thread preempted between two deltas (a loaded machine) let it run dry and write a period of silence mid-tone.
     engine = engines(AudioConfig(backend="wav", session_format=f"g711_{law}", wav_output=str(path),
-                                 output_rate=8000, output_channels=1, realtime=False, capture=False))
+                                 output_rate=8000, output_channels=1, realtime=False, capture=False), start=False)
     assert engine.config.session_rate == 8000
     engine.begin_item("x")
     for at in range(0, len(codes), 800):  # 100 ms deltas, as the service sends them
         delta = base64.b64encode(codes[at : at + 800]).decode()
         assert engine.write_delta(json.dumps({"type": "response.audio.delta", "delta": delta})) == 1600
     assert engine.received_ms("x") == 1000.0
+    engine.start()
     wait_for(lambda: not engine.is_playing, 10, "the audio to be written")
     engine.close()
     got, rate, channels = read_wav(path)

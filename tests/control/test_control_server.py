@@ -208,10 +208,10 @@ def test_a_subscribe_reply_comes_before_any_event_of_its_topics(make_stack):
 
 # ------------------------------------------------------------------------------------------------ slow readers
 def test_a_stuck_subscriber_delays_neither_another_subscriber_nor_the_session(make_stack):
-    # The service's pace (4x real time): a client that reads keeps up with 96 KiB of queue (32 KiB overflowed in
-    # the pure-Python build, 2 frames behind); one that does not read fills the kernel's socket buffer and its queue
-    # within the first reply.
-    stack = make_stack(server_kwargs={"audio_queue_limit_bytes": 96 * 1024}, sim_kwargs={"pace": 4})
+    # The service's pace (4x real time): a client that reads keeps up with 32 KiB of queue, also when the reply's
+    # first deltas come in a burst (6-8 frames queued in one turn of the I/O loop); one that does not read fills the
+    # kernel's socket buffer and its queue within the first reply.
+    stack = make_stack(server_kwargs={"audio_queue_limit_bytes": 32 * 1024}, sim_kwargs={"pace": 4})
     stuck = stack.raw()  # subscribes to the audio, then never reads
     stuck.send(b'{"id": 1, "command": "subscribe", "topics": ["audio.output"]}\n')
     wait_until(lambda: stack.server.stats["connections"][-1]["topics"] == ["audio.output"], 5, "the subscription")

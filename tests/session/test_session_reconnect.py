@@ -73,6 +73,7 @@ def test_the_session_is_renewed_at_a_quiet_moment_before_the_cap(make_sim, make_
     first = events.wait("transcript.assistant", lambda d: d["final"], timeout=15)
     wait_until(lambda: len(sim.sessions) == 2, 10, "the renewal")
     assert session.wait_ready(5)
+    wait_until(lambda: sim.sessions[0].close_code is not None, 5, "the simulator to see the first session's close")
     assert sim.sessions[0].close_code == 1000  # renewed by us, not expired by the service
     replayed = wait_until(lambda: created_items(sim.sessions[1])[1:] and created_items(sim.sessions[1]), 5,
                           "the replayed conversation to arrive")
@@ -87,6 +88,7 @@ def test_an_expired_session_is_renewed_at_once(make_sim, make_session):
     session, engine, mic, events = make_session(sim, stable_after_s=1.0)  # it lived: a renewal, not a retry
     wait_until(lambda: len(sim.sessions) == 2, 10, "a new session after session_expired")
     assert session.wait_ready(5)
+    wait_until(lambda: sim.sessions[0].close_code is not None, 5, "the simulator to see the first session's close")
     assert sim.sessions[0].close_code == 1001
     assert session.stats.renewals == 1 and session.state is not State.FAILED
     assert session.stats.server_errors["session_expired"] == 1
