@@ -20,7 +20,7 @@ Encoding and building (any thread):
     assistant_text(text, item_id=None, previous_item_id=UNSET, event_id=None)    (history replay)
     user_audio(audio: bytes, transcript=None, item_id=None, previous_item_id=UNSET, event_id=None)
     user_image(image_url, text=None, detail=None, item_id=None, event_id=None)       (GA: a data URL image)
-    mcp_approval_response(approval_request_id, approve, reason=None, event_id=None)  (GA: answer an MCP approval)
+    mcp_approval_response(approval_request_id, approve, item_id=..., reason=None)   (GA: answer an MCP approval)
     function_call_output(call_id, output, item_id=None, previous_item_id=UNSET, event_id=None)
     conversation_item_create(Item(...), previous_item_id=UNSET, event_id=None)
     item_truncate(item_id, content_index, audio_end_ms, event_id=None)    item_delete(item_id, event_id=None)

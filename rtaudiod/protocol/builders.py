@@ -54,11 +54,12 @@ def mcp_tool(server_label: str, *, server_url: str | None = None, connector_id: 
                 authorization=_opt(authorization), server_description=_opt(server_description))
 
 
-def mcp_approval_response(approval_request_id: str, approve: bool, *, reason: str | None = None,
+def mcp_approval_response(approval_request_id: str, approve: bool, *, item_id: str, reason: str | None = None,
                           event_id: str | None = None) -> ConversationItemCreate:
     """GA: the answer to an `mcp_approval_request` item (approve or decline the MCP tool call it names); follow it
-    with `response_create()` so the model goes on."""
-    item = Item(type="mcp_approval_response", approval_request_id=approval_request_id, approve=approve,
+    with `response_create()` so the model goes on. The item needs an id of the client's (at most 32 characters;
+    openai `RealtimeMcpApprovalResponse.id` is required)."""
+    item = Item(type="mcp_approval_response", id=item_id, approval_request_id=approval_request_id, approve=approve,
                 reason=_opt(reason))
     return conversation_item_create(item, event_id=event_id)
 

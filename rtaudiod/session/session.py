@@ -730,6 +730,7 @@ class Session:
             with self._lock:
                 link = self._configured_link()
                 self._send(rp.mcp_approval_response(approval_request_id, approve, reason=reason,
+                                                    item_id=self._new_id("approval"),
                                                     event_id=self._new_id("approval")), link)
                 self._awaiting_reply_since = time.monotonic()
                 self._request_response(None)

@@ -87,13 +87,13 @@ def parse_item(item: dict[str, Any]) -> dict[str, Any]:
     if item["type"] != "mcp_approval_response":
         raise SimError("invalid_value", f"Invalid value: {item['type']!r}. A client may create "
                        "'mcp_approval_response' items only.", "item.type")
-    for field in ("approval_request_id", "approve"):
+    for field in ("id", "approval_request_id", "approve"):  # `id` too: required in the service's model
         if field not in item:
             raise SimError("missing_required_parameter", f"Missing required parameter: 'item.{field}'.",
                            f"item.{field}")
     if not isinstance(item["approve"], bool):
         raise SimError("invalid_type", "Invalid type for 'item.approve': expected a boolean.", "item.approve")
-    return {"id": item.get("id") or new_id("item"), "type": item["type"], "status": "completed",
+    return {"id": item["id"], "type": item["type"], "status": "completed",
             "approval_request_id": item["approval_request_id"], "approve": item["approve"],
             "reason": item.get("reason")}
 

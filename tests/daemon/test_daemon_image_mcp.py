@@ -199,8 +199,9 @@ def test_mcp_tools_run_report_and_ask_for_approval(tmp_path, daemon):
             assert said.data["text"] == "The add tool returned 2."
             (answer,) = [e["item"] for e in received(sim, "conversation.item.create")
                          if e["item"]["type"] == "mcp_approval_response"]
-            assert answer == {"type": "mcp_approval_response", "approval_request_id": request["approval_request_id"],
-                              "approve": True}
+            assert answer == {"type": "mcp_approval_response", "id": answer["id"],
+                              "approval_request_id": request["approval_request_id"], "approve": True}
+            assert answer["id"].startswith("rtad_approval_")
             # answered once only; an id never asked is refused
             done = cli(sock, "approve", request["approval_request_id"])
             assert done.returncode == 1 and "(unknown_call)" in done.stderr
