@@ -89,10 +89,12 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     wav_output: str | None = None
     realtime: bool = True
     # The playout stream's role for the sound server (role.py): PulseAudio's role-based ducking lowers other audio
-    # while the device speaks; the output stream is then stopped while idle. None: no role, the stream always runs.
-    media_role: str | None = "phone"
+    # while the device speaks; the output stream is then stopped while idle. None or "": no role, it always runs.
+    media_role: str | None = None
 
     def __post_init__(self) -> None:
+        if self.media_role == "":  # TOML has no null: "" declares no role
+            self.media_role = None
         if self.media_role is not None and not ROLE.match(self.media_role):
             raise ValueError(f"media_role must be a role name such as 'phone' or 'announce' (lower-case letters, "
                              f"digits, '_' or '-'), got {self.media_role!r}")
