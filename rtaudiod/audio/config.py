@@ -89,7 +89,8 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     wav_output: str | None = None
     realtime: bool = True
     # The playout stream's role for the sound server (role.py): PulseAudio's role-based ducking lowers other audio
-    # while the device speaks; the output stream is then stopped while idle. None or "": no role, it always runs.
+    # while the device speaks; the output stream is then stopped while idle (docs/device-features.md: why that is
+    # not the default yet). None or "": no role, it always runs.
     media_role: str | None = None
 
     def __post_init__(self) -> None:
