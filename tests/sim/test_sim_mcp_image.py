@@ -32,6 +32,21 @@ def reply(client):
     return events, events[-1]["response"]["output"]
 
 
+def home_listed(connect):
+    """A GA client whose session has the `home` server, listed."""
+    sim, client = connect("ga")
+    send(client, text_session(tools=[HOME]))
+    client.until("conversation.item.done")
+    return client
+
+
+def ask(client, text):
+    """The user's text and a response; the response's events and output."""
+    send(client, user(text))
+    send(client, {"type": "response.create"})
+    return reply(client)
+
+
 # ==================================================================================================== images
 def test_an_image_is_accepted_and_answered(connect):
     sim, client = connect("ga")
@@ -88,12 +103,7 @@ def test_a_configured_server_is_listed_in_the_services_order(connect):
 
 
 def test_a_call_without_approval_streams_and_is_spoken_about(connect):
-    sim, client = connect("ga")
-    send(client, text_session(tools=[HOME]))
-    client.until("conversation.item.done")
-    send(client, user("please echo this"))
-    send(client, {"type": "response.create"})
-    events, output = reply(client)
+    events, output = ask(home_listed(connect), "please echo this")
     kinds = [e["type"] for e in events]
     order = ["response.mcp_call_arguments.delta", "response.mcp_call_arguments.done", "response.mcp_call.in_progress",
              "response.mcp_call.completed"]
@@ -105,12 +115,8 @@ def test_a_call_without_approval_streams_and_is_spoken_about(connect):
 
 
 def test_approval_is_asked_then_the_answer_decides(connect):
-    sim, client = connect("ga")
-    send(client, text_session(tools=[HOME]))
-    client.until("conversation.item.done")
-    send(client, user("add two numbers"))
-    send(client, {"type": "response.create"})
-    _, (request,) = reply(client)
+    client = home_listed(connect)
+    _, (request,) = ask(client, "add two numbers")
     assert request["type"] == "mcp_approval_request" and request["name"] == "add"
     send(client, {"type": "conversation.item.create", "item": {"type": "mcp_approval_response", "id": "yes1",
                                                                "approval_request_id": request["id"],
@@ -119,9 +125,7 @@ def test_approval_is_asked_then_the_answer_decides(connect):
     _, (call, message) = reply(client)
     assert call["output"] == "2" and call["approval_request_id"] == request["id"]
     assert message["content"][0]["text"] == "The add tool returned 2."
-    send(client, user("add again"))
-    send(client, {"type": "response.create"})
-    _, (request,) = reply(client)
+    _, (request,) = ask(client, "add again")
     send(client, {"type": "conversation.item.create", "item": {"type": "mcp_approval_response", "id": "no1",
                                                                "approval_request_id": request["id"],
                                                                "approve": False, "reason": "no"}})
@@ -144,7 +148,5 @@ def test_the_tool_shape_is_checked_and_only_allowed_tools_run(connect):
     assert client.expect_error()["param"] == "item.id"
     send(client, text_session(tools=[dict(HOME, allowed_tools=["add"])]))
     client.until("conversation.item.done")
-    send(client, user("echo this"))
-    send(client, {"type": "response.create"})
-    _, output = reply(client)
+    _, output = ask(client, "echo this")
     assert [i["type"] for i in output] == ["message"]  # echo is not allowed: no call
