@@ -297,9 +297,13 @@ class RealtimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     def push_to_talk(self) -> bool:
         return self.turn_detection.type == "none"
 
-    def session_settings(self, extra_tools: list[Tool] | None = None) -> SessionConfig:
-        """The `session.update` payload: every setting the config names (unset ones keep the service's default)."""
-        tools = [t.to_protocol() for t in self.tools] + list(extra_tools or [])
+    def session_settings(self, extra_tools: list[Tool] | None = None,
+                         tools: list[Tool] | None = None) -> SessionConfig:
+        """The `session.update` payload: every setting the config names (unset ones keep the service's default).
+        `tools`: the tools to send instead of the configured ones (the session's own list, MCP secrets read)."""
+        if tools is None:
+            tools = [t.to_protocol() for t in self.tools]
+        tools = tools + list(extra_tools or [])
         fields: dict[str, Any] = {
             "modalities": ["text", "audio"] if self.output_modality == "audio" else ["text"],
             "input_audio_format": self.audio_format,

@@ -742,8 +742,7 @@ class Session:
         self._update_state()
 
     def _settings(self) -> rp.SessionConfig:
-        settings = self.config.session_settings()
-        settings.tools = self._all_tools()
+        settings = self.config.session_settings(tools=self._all_tools())
         if self._vad_off_id is not None:  # a settings change within a pushed turn must not turn the VAD back on
             settings.turn_detection = None
         return settings
