@@ -20,7 +20,7 @@ from typing import Any
 
 from rtaudiod import protocol as rp
 
-__all__ = ["McpMonitor", "read_secret", "secret_values"]
+__all__ = ["McpMonitor", "add_handlers", "read_secret", "secret_values"]
 
 #: Approval requests kept waiting for an answer (the oldest forgotten past this: the service has moved on).
 MAX_PENDING = 32
@@ -57,6 +57,22 @@ def secret_values(tools: list[rp.Tool]) -> tuple[str, ...]:
             if isinstance(tool.headers, dict):
                 out.extend(v for v in tool.headers.values() if len(v) >= 8)  # too short to be a secret
     return tuple(out)
+
+
+def add_handlers(handlers: dict[type, Callable[[Any, Any], None]],
+                 extra: dict[type, Callable[[Any, Any], None]]) -> None:
+    """Add `extra` to a session's handler table; where a type already has a handler, both run (the session's
+    first), so neither side needs to know of the other."""
+    for kind, handler in extra.items():
+        first = handlers.get(kind)
+        if first is None:
+            handlers[kind] = handler
+        else:
+            def both(link: Any, event: Any, first: Callable[[Any, Any], None] = first,
+                     then: Callable[[Any, Any], None] = handler) -> None:
+                first(link, event)
+                then(link, event)
+            handlers[kind] = both
 
 
 class McpMonitor:

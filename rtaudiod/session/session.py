@@ -43,7 +43,7 @@ from .connection import Connection
 from .credentials import resolve_key
 from .history import History
 from .images import image_data_url
-from .mcp import McpMonitor, secret_values
+from .mcp import McpMonitor, add_handlers, secret_values
 from .link import Link, receive_loop
 from .stats import SessionStats
 from .subscribers import Callback, Subscribers
@@ -168,7 +168,7 @@ class Session:
         }
         # Remote MCP tools (GA): the service's reports of them on the `tool` topic, approvals waiting (mcp.py)
         self.mcp = McpMonitor(self._emit)
-        self._handlers.update(self.mcp.handlers())
+        add_handlers(self._handlers, self.mcp.handlers())
         self._secrets: tuple[str, ...] = ()  # the MCP secrets last sent, scrubbed like the key
 
     def __repr__(self) -> str:

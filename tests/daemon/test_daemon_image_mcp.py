@@ -224,8 +224,14 @@ def test_mcp_tools_run_report_and_ask_for_approval(tmp_path, daemon):
                 client.update(tools=[{"type": "mcp", "server_label": "evil", "server_url": "https://evil.example"}])
             assert refused.value.code == "bad_args" and "configuration" in str(refused.value)
             client.update(tools=[{"name": "get_time"}])
-            tools = [e for e in received(sim, "session.update") if "tools" in e["session"]][-1]["session"]["tools"]
-            assert [t.get("server_label") or t.get("name") for t in tools] == ["get_time", "home"]
+
+            def last_tools() -> list[str]:
+                update = [e for e in received(sim, "session.update") if "tools" in e["session"]][-1]
+                return [t.get("server_label") or t.get("name") for t in update["session"]["tools"]]
+            deadline = time.monotonic() + 5  # sent when update() returns; received by the simulator a moment later
+            while last_tools() != ["get_time", "home"]:
+                assert time.monotonic() < deadline, last_tools()
+                time.sleep(0.02)
         proc.terminate()
         _, err = proc.communicate(timeout=10)
         for secret in (MCP_HEADER_SECRET, MCP_TOKEN):

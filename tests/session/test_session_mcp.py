@@ -45,3 +45,15 @@ def test_a_secret_gone_leaves_that_server_out_and_says_so(make_sim, make_session
     assert sent_tools(sim) == []
     error = events.wait("error", lambda d: d["code"] == "tool_secret")
     assert "mcp:home" in error["message"] and "No such file" in error["message"] and not error["fatal"]
+
+
+def test_added_handlers_run_after_the_sessions_own_never_instead():
+    from rtaudiod.session.mcp import add_handlers
+
+    calls = []
+    handlers = {int: lambda link, event: calls.append(("session", event))}
+    add_handlers(handlers, {int: lambda link, event: calls.append(("mcp", event)),
+                            str: lambda link, event: calls.append(("mcp only", event))})
+    handlers[int](None, 1)
+    handlers[str](None, "x")
+    assert calls == [("session", 1), ("mcp", 1), ("mcp only", "x")]
