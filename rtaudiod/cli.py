@@ -59,7 +59,7 @@ SYSTEM_SOCKET = "/run/rtaudiod/control.sock"
 NOT_BY_DEFAULT = ("audio.output", "raw")
 #: The protocol's topics, for when the daemon's greeting does not list them.
 KNOWN_TOPICS = ("state", "vad", "transcript.user", "transcript.assistant", "text", "response", "function_call",
-                "error", "raw", "audio.output", "listen", "wake")
+                "error", "raw", "audio.output", "listen", "wake", "tool")
 
 AUDIO_INPUT_LIMITS = {"rate": (8000, 192000), "channels": (1, 8)}  # what `audio.input` accepts
 SEND_CHUNK_S = 0.1  # `send-audio` sends 100 ms a message
@@ -356,14 +356,24 @@ def cmd_status(args: argparse.Namespace, out: Output, client: Client) -> int:
 
 
 def cmd_say(args: argparse.Namespace, out: Output, client: Client) -> int:
+    return _send_and_follow(args, out, client, lambda respond: client.send_text(args.text, respond=respond))
+
+
+def cmd_image(args: argparse.Namespace, out: Output, client: Client) -> int:
+    return _send_and_follow(args, out, client, lambda respond: client.send_image(
+        args.image, text=args.text, respond=respond, detail=args.detail))
+
+
+def _send_and_follow(args: argparse.Namespace, out: Output, client: Client, send: Callable[[bool], Any]) -> int:
+    """Send the user's message (`send(respond)`), then, unless told not to, wait for the reply and print it."""
     respond = not args.no_respond
     if args.no_wait or not respond:
-        client.send_text(args.text, respond=respond)
+        send(respond)
         out.emit({"sent": True, "respond": respond})
         return EXIT_OK
     # Subscribed before sending, so no event of the reply can be missed.
     client.subscribe("response", "transcript.assistant", "text", "function_call", "error")
-    client.send_text(args.text, respond=True)
+    send(True)
     reply = _await_reply(client, time.monotonic() + args.reply_timeout)
     if reply["status"] == "timeout":
         raise CliError(f"no reply within {args.reply_timeout:g} s (see `{PROG} status`; --reply-timeout)", EXIT_ERROR)
@@ -374,6 +384,21 @@ def cmd_say(args: argparse.Namespace, out: Output, client: Client) -> int:
     if reply["status"] not in ("completed", None):
         out.note(f"the reply ended {reply['status']}")
     return EXIT_OK
+
+
+def read_image(path: str) -> bytes:
+    """A JPEG or PNG file's bytes, checked as the daemon will check them (type by its first bytes, size)."""
+    from rtaudiod.session.images import image_data_url
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise CliError(f"image: cannot read {path}: {e.strerror or e}") from None
+    try:
+        image_data_url(data)
+    except ValueError as e:
+        raise CliError(f"image: {path}: {e}") from None
+    return data
 
 
 def _await_reply(client: Client, deadline: float) -> dict[str, Any]:
@@ -420,6 +445,14 @@ def _reply(ids: list[str], finals: dict[str, list[str]], deltas: dict[str, list[
     parts = [" ".join(finals[r]) if r in finals else "".join(deltas.get(r, [])) for r in ids]
     return {"transcript": " ".join(p for p in parts if p), "response_ids": ids, "calls": calls,
             "status": status, "error": error}
+
+
+def cmd_approve(args: argparse.Namespace, out: Output, client: Client) -> int:
+    approve = not args.deny
+    client.approve_mcp(args.request_id, approve, args.reason)
+    out.emit({"approval_request_id": args.request_id, "approve": approve},
+             f"{'approved' if approve else 'declined'}: {args.request_id}")
+    return EXIT_OK
 
 
 def cmd_turn(args: argparse.Namespace, out: Output, client: Client) -> int:
@@ -776,6 +809,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reply-timeout", type=_positive, default=60.0, metavar="S",
                    help="give up on the reply after S seconds (default 60)")
 
+    p = add("image", "send a JPEG or PNG image as the user, with TEXT about it (GA dialect); wait for the reply and "
+                     "print the assistant's transcript")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("text", metavar="TEXT", nargs="?")
+    p.add_argument("--detail", choices=("auto", "low", "high"), help="how closely the model looks (default: auto)")
+    p.add_argument("--no-wait", action="store_true", help="send and exit; do not wait for the reply")
+    p.add_argument("--no-respond", action="store_true", help="add the image to the conversation without a reply")
+    p.add_argument("--reply-timeout", type=_positive, default=60.0, metavar="S",
+                   help="give up on the reply after S seconds (default 60)")
+
+    p = add("approve", "answer an MCP tool's approval request (its id from `events tool`): run the call, or --deny")
+    p.add_argument("request_id", metavar="ID")
+    p.add_argument("--deny", action="store_true", help="decline the call instead")
+    p.add_argument("--reason", metavar="TEXT", help="why, for the model")
+
     p = add("turn", "push-to-talk: start a turn, end it (commit and reply) or cancel it")
     p.add_argument("action", choices=("start", "end", "cancel"))
     p.add_argument("--no-respond", action="store_true", help="end: commit without asking for a reply")
@@ -848,7 +896,7 @@ def _add_globals(parser: argparse.ArgumentParser, default: Any) -> None:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Output, Client], int]] = {
-    "status": cmd_status, "say": cmd_say, "turn": cmd_turn, "cancel": cmd_cancel, "mute": cmd_mute,
+    "status": cmd_status, "say": cmd_say, "image": cmd_image, "approve": cmd_approve, "turn": cmd_turn, "cancel": cmd_cancel, "mute": cmd_mute,
     "unmute": cmd_mute, "stop": cmd_stop, "mode": cmd_mode, "events": cmd_events, "listen": cmd_listen,
     "send-audio": cmd_send_audio, "set": cmd_set, "tool": cmd_tool,
 }
@@ -867,6 +915,10 @@ def _check_local(args: argparse.Namespace) -> None:
         parse_settings(args.assignments)
     elif args.command == "send-audio":
         args.wav = read_wav(args.input)
+    elif args.command == "image":
+        args.image = read_image(args.file)
+        if args.text is not None and not args.text.strip():
+            raise CliError("image: TEXT is empty: leave it out, or say what to ask about the image")
     elif args.command == "say" and not args.text.strip():
         raise CliError("say: TEXT is empty: there is nothing to say")
     elif args.command == "listen":

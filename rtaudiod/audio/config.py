@@ -5,6 +5,8 @@ from typing import Literal
 
 import msgspec
 
+from rtaudiod.audio.role import ROLE
+
 LatencyName = Literal["low", "balanced", "high"]
 
 
@@ -86,8 +88,17 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     wav_input: str | None = None
     wav_output: str | None = None
     realtime: bool = True
+    # The playout stream's role for the sound server (role.py): PulseAudio's role-based ducking lowers other audio
+    # while the device speaks; the output stream is then stopped while idle (docs/device-features.md: why that is
+    # not the default yet). None or "": no role, it always runs.
+    media_role: str | None = None
 
     def __post_init__(self) -> None:
+        if self.media_role == "":  # TOML has no null: "" declares no role
+            self.media_role = None
+        if self.media_role is not None and not ROLE.match(self.media_role):
+            raise ValueError(f"media_role must be a role name such as 'phone' or 'announce' (lower-case letters, "
+                             f"digits, '_' or '-'), got {self.media_role!r}")
         g711 = self.session_format != "pcm16"
         if self.session_rate is None:
             self.session_rate = 8000 if g711 else 24000

@@ -5,7 +5,8 @@ PortAudio stops a stream whose device failed (measured on PulseAudio: unloading 
 inactive at once, and they stayed inactive after the sink returned), and says nothing else. So one thread looks at
 the engine's streams every `check_s` seconds; a stream that is open but no longer active is closed and reported
 lost, and reopened every `retry_s` seconds until it opens again. It sleeps in between (no busy loop while a device
-is gone), and it never touches a stream the engine stopped on purpose (stop() sets it to None).
+is gone), and it never touches a stream the engine stopped on purpose (stop() sets it to None; an output paused
+while idle is `output_paused`). The same thread pauses that idle output (`engine.pause_when_idle`).
 
 Reports go to `on_change(kind, lost, message)` ("input" / "output"; lost True or False) on the watch thread, and
 `engine.lost_devices` holds what is gone now (kind -> the reason), for status.
@@ -53,6 +54,10 @@ class DeviceWatch:
 
     def _run(self) -> None:
         while not self._stop.wait(self.check_s):
+            try:
+                self.engine.pause_when_idle()  # the output stream of a device with a media role (engine.py)
+            except Exception:
+                log.exception("audio device watch: pausing the idle output failed")
             for kind in ("output", "input"):
                 try:
                     self._check(kind)
@@ -64,7 +69,7 @@ class DeviceWatch:
         lost = engine.lost_devices
         if kind not in lost:
             stream = getattr(engine, f"{kind}_stream")
-            if stream is None or stream.active:
+            if stream is None or stream.active or (kind == "output" and engine.output_paused):
                 return
             reason = f"the {kind} device {stream.device.name!r} stopped (unplugged, or its sound server lost it)"
             if not engine.drop_stream(kind, stream, reason):

@@ -28,6 +28,7 @@ delta belongs to, so a flush() after it keeps it.
 """
 
 import contextlib
+import logging
 import math
 import threading
 import time
@@ -42,9 +43,14 @@ from rtaudiod.audio.errors import AudioDeviceError
 from rtaudiod.audio.filebackend import FileBackend
 from rtaudiod.audio.ledger import PlayoutLedger
 from rtaudiod.audio.levels import dbfs
+from rtaudiod.audio.role import media_role_env
 from rtaudiod.framing import decode_delta_into
 from rtaudiod.ring import RingBuffer
 
+log = logging.getLogger("rtaudiod.audio")
+#: With a media role, the output stream stops after this long without sound (a pause between two sentences of
+#: one reply is shorter; a reply that starts later pays the stream's start, which its prebuffer covers).
+IDLE_PAUSE_S = 1.0
 
 def make_backend(config: AudioConfig) -> Backend:
     if config.backend == "pyaudio":
@@ -96,6 +102,14 @@ class AudioEngine:
         self.lost_devices: dict[str, str] = {}  # "input"/"output" -> why, while that device is gone
         self.on_device: DeviceListener | None = None  # (kind, lost, message), on the watch's thread
         self.watch: DeviceWatch | None = None
+        # With a media role (role.py) the output stream runs only while there is something to play, so a sound
+        # server ducks other audio while the device speaks, not for as long as it runs: the watch's thread stops it
+        # after IDLE_PAUSE_S without sound, the next write starts it again (its prebuffer covers the start).
+        self.pauses_when_idle = config.media_role is not None and config.backend == "pyaudio"
+        self.output_paused = False
+        self.output_pauses = 0
+        self._idle_since: float | None = None
+        self._pause_lock = threading.Lock()
 
     # -- life cycle -------------------------------------------------------------------------------
     def start(self) -> "AudioEngine":
@@ -144,14 +158,18 @@ class AudioEngine:
                 cfg.fade_ms, cfg.resample_quality)
         adapt = {"max_prebuffer_ms": mode.max_prebuffer_ms, "raise_ms": PREBUFFER_RAISE_MS,
                  "lower_ms": PREBUFFER_LOWER_MS, "relax_ms": PREBUFFER_RELAX_MS}
+        self.output_paused, self._idle_since = False, None
+        role = cfg.media_role if cfg.backend == "pyaudio" else None
         if self._c is not None:
             self.playout = self._c.Playout(*args, **adapt, duplex=self._duplex, echo_ref=self._echo_ref)
-            self.output_stream = self.backend.open_output_c(dev, rate, channels, frames, self.playout)
+            with media_role_env(role):
+                self.output_stream = self.backend.open_output_c(dev, rate, channels, frames, self.playout)
         else:
             from rtaudiod.audio.playout import Playout  # numpy and soxr: only on the Python path
 
             self.playout = Playout(*args, **adapt)
-            self.output_stream = self.backend.open_output(dev, rate, channels, frames, self.playout.fill)
+            with media_role_env(role):
+                self.output_stream = self.backend.open_output(dev, rate, channels, frames, self.playout.fill)
             self.playout.device_latency = self.output_stream.latency
 
     def _open_input(self) -> None:
@@ -286,6 +304,8 @@ class AudioEngine:
         if n & 1:  # odd input: one zero byte, or every later sample would play byte-swapped (a short write is even)
             n += self.playout_ring.write(b"\0")
         self.ledger.wrote(n)
+        if self.output_paused and n:
+            self._resume_output()
         return n
 
     def write_delta(self, frame: bytes | str) -> int | None:
@@ -311,7 +331,42 @@ class AudioEngine:
                 self.ledger.begin_item(item_id)  # a no-op for the current item
             self.ledger.wrote(n)
             self.delta_item_id, self.delta_response_id = item_id, response_id
-            return n
+        if self.output_paused and n:
+            self._resume_output()
+        return n
+
+    # -- the output stream paused while idle (a media role declared) ------------------------------------------
+    def pause_when_idle(self, now: float | None = None) -> bool:
+        """Stop the output stream once nothing has sounded for IDLE_PAUSE_S (the watch's thread calls it); True
+        when it did. Paused before stopped, so the watch never takes the stopped stream for a lost device."""
+        if not self.pauses_when_idle or self.output_paused:
+            return False
+        now = time.monotonic() if now is None else now
+        with self._life, self._pause_lock:
+            stream = self.output_stream
+            if stream is None or not self._running or self.is_playing:
+                self._idle_since = None
+                return False
+            if self._idle_since is None:
+                self._idle_since = now
+            if now - self._idle_since < IDLE_PAUSE_S:
+                return False
+            self.output_paused = True
+            stream.stop()
+            self.output_pauses += 1
+            return True
+
+    def _resume_output(self) -> None:
+        """Start the paused output stream again (the thread that wrote: once a reply)."""
+        with self._pause_lock:
+            stream = self.output_stream
+            if not self.output_paused or stream is None:
+                return
+            try:
+                stream.start()
+            except Exception as e:  # the device went away meanwhile: the watch finds it stopped and reopens it
+                log.warning("could not restart the output stream: %s", e)
+            self.output_paused, self._idle_since = False, None
 
     def drop_response(self, response_id: str) -> None:
         """Drop every later delta of `response_id` (a response cancelled before it started playing), until a
@@ -431,6 +486,9 @@ class AudioEngine:
             "output": _stream_status(self.output_stream),
             "lost_devices": dict(self.lost_devices),
             "devices_reopened": self.watch.reopened if self.watch is not None else 0,
+            "media_role": cfg.media_role if cfg.backend == "pyaudio" else None,
+            "output_paused": self.output_paused,
+            "output_pauses": self.output_pauses,
         }
         c = self.capture
         choice = self.echo_choice

@@ -306,6 +306,17 @@ class Client:
     def send_text(self, text: str, respond: bool = True) -> None:
         self.request("text.send", text=text, respond=respond)
 
+    def send_image(self, image: bytes, text: str | None = None, respond: bool = True,
+                   detail: str | None = None) -> int:
+        """A JPEG or PNG (bytes of the file, sent as the payload) as a user message, with `text` about it; GA only
+        (`unsupported` in beta). Returns the image's size as the daemon took it."""
+        args: dict[str, Any] = {"respond": respond}
+        if text is not None:
+            args["text"] = text
+        if detail is not None:
+            args["detail"] = detail
+        return int(self.request("image.send", image, **args)["bytes"])
+
     def create_response(self, instructions: str | None = None) -> None:
         self.request("response.create", **({"instructions": instructions} if instructions is not None else {}))
 
@@ -366,6 +377,13 @@ class Client:
 
     def unregister_tool(self, name: str) -> bool:
         return bool(self.request("tool.unregister", name=name)["removed"])
+
+    def approve_mcp(self, approval_request_id: str, approve: bool = True, reason: str | None = None) -> None:
+        """Answer an MCP approval request (a `tool` event with kind `approval_request`): run the call or not."""
+        args: dict[str, Any] = {"approval_request_id": approval_request_id, "approve": approve}
+        if reason is not None:
+            args["reason"] = reason
+        self.request("mcp.approve", **args)
 
     def tool_result(self, call_id: str, output: str) -> None:
         self.request("tool.result", call_id=call_id, output=output)

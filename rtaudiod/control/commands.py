@@ -15,6 +15,8 @@ protocol's code. `SessionError`s are mapped by the server (`session_error_code`)
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +38,7 @@ __all__ = ["ALWAYS_SENT", "COMMANDS", "Command", "SETTABLE", "TOPICS", "parse_ar
 
 #: Event topics a client may subscribe to (each is also the `event` name of what it receives).
 TOPICS = ("state", "vad", "transcript.user", "transcript.assistant", "text", "response", "function_call", "error",
-          "raw", "audio.output", "listen", "wake")
+          "raw", "audio.output", "listen", "wake", "tool")
 #: Events every client gets without subscribing.
 ALWAYS_SENT = ("hello", "tool.call", "overflow")
 #: The session settings `session.update` may change: the session's own live settings. Where to connect, the
@@ -56,6 +58,13 @@ class RespondArgs(Args):
 
 class TextArgs(Args):
     text: Annotated[str, Meta(min_length=1)]
+    respond: bool = True
+
+
+class ImageArgs(Args):
+    data: str | None = None  # the image as base64 (or in the payload: no base64, up to the payload limit)
+    text: Annotated[str, Meta(min_length=1)] | None = None
+    detail: Literal["auto", "low", "high"] | None = None
     respond: bool = True
 
 
@@ -88,6 +97,12 @@ class ToolArgs(Args):
     parameters: dict[str, Any] | None = None
 
 
+class ApprovalArgs(Args):
+    approval_request_id: Annotated[str, Meta(min_length=1)]
+    approve: bool
+    reason: str | None = None
+
+
 class ToolNameArgs(Args):
     name: str
 
@@ -103,13 +118,13 @@ class Command:
     args: type[Args]
     run: Callable[..., dict[str, Any]]
     thread: Literal["control", "session"]
-    payload: bool = False  # takes a payload (required)
+    payload: bool | Literal["optional"] = False  # takes a payload (True: required)
     check: Callable[..., None] | None = None
 
 
 def parse_args(command: Command, args: dict[str, Any], payload: bytes | None) -> Args:
     """The request's arguments as the command's Struct; ControlError(bad_args) naming the field."""
-    if command.payload and payload is None:
+    if command.payload is True and payload is None:
         raise ControlError(f"{command.name}: the audio goes in a payload (payload_length, then the bytes)",
                            code="bad_args")
     if not command.payload and payload is not None:
@@ -140,7 +155,8 @@ def _field_message(error: msgspec.ValidationError) -> str:
 def session_error_code(error: SessionError) -> str:
     """The protocol's code for a session's refusal: no turn open, a turn the uplink could not finish in time, and
     otherwise the connection is not there (not yet, lost, or the send failed with it)."""
-    return {"no_turn": "no_turn", "turn_timeout": "timeout"}.get(error.code or "", "not_connected")
+    return {"no_turn": "no_turn", "turn_timeout": "timeout", "unsupported": "unsupported",
+            "unknown_approval": "unknown_call"}.get(error.code or "", "not_connected")
 
 
 # ================================================================================================ control thread
@@ -238,6 +254,29 @@ def text_send(server: ControlServer, conn: Conn, args: TextArgs, payload: None) 
     return {}
 
 
+def check_image(server: ControlServer, conn: Conn, args: ImageArgs) -> None:
+    """One image, in `data` or in the payload, and only where the dialect takes images (before it is decoded)."""
+    if server.session.config.dialect != "ga":
+        raise ControlError("image.send: images need the GA dialect (the beta session takes no images; the daemon "
+                           "runs session.dialect = 'beta')", code="unsupported")
+
+
+def image_send(server: ControlServer, conn: Conn, args: ImageArgs, payload: bytes | None) -> dict[str, Any]:
+    if (args.data is None) == (payload is None):
+        raise ControlError("image.send: the image goes in `data` (base64) or in a payload, exactly one of them",
+                           code="bad_args")
+    if payload is None:
+        try:
+            payload = base64.b64decode(args.data or "", validate=True)
+        except (binascii.Error, ValueError):
+            raise ControlError("data: not valid base64", code="bad_args") from None
+    try:
+        server.session.send_image(payload, text=args.text, respond=args.respond, detail=args.detail)
+    except ValueError as e:  # not a JPEG/PNG, or too large: nothing was sent
+        raise ControlError(f"image.send: {e}", code="bad_args") from None
+    return {"bytes": len(payload)}
+
+
 def response_create(server: ControlServer, conn: Conn, args: ResponseArgs, payload: None) -> dict[str, Any]:
     server.session.create_response(args.instructions)
     return {}
@@ -252,10 +291,28 @@ def session_update(server: ControlServer, conn: Conn, args: SettingsArgs, payloa
         if key not in SETTABLE:
             raise ControlError(f"settings.{key}: not a setting the control API changes (it does: "
                                f"{', '.join(SETTABLE)})", code="bad_args")
+    settings = dict(args.settings)
+    if isinstance(settings.get("tools"), list):
+        settings["tools"] = _keep_configured_mcp(server, settings["tools"])
     try:
-        server.session.update_settings(**args.settings)
+        server.session.update_settings(**settings)
     except ValueError as e:  # the session validates first: "invalid settings: ... - at `$.voice`"
         raise ControlError(f"settings: {e}", code="bad_args") from None
+    return {}
+
+
+def _keep_configured_mcp(server: ControlServer, tools: list[Any]) -> list[Any]:
+    """A client's `tools` replace the function tools; the MCP servers stay the configuration's: their secrets are
+    read from files, which a control client must not point anywhere (nor send to a server of its choosing)."""
+    for i, tool in enumerate(tools):
+        if isinstance(tool, dict) and tool.get("type", "function") != "function":
+            raise ControlError(f"settings.tools[{i}]: only function tools are settable here; MCP servers come from "
+                               "the daemon's configuration", code="bad_args")
+    return tools + [msgspec.to_builtins(t) for t in server.session.config.tools if t.type == "mcp"]
+
+
+def mcp_approve(server: ControlServer, conn: Conn, args: ApprovalArgs, payload: None) -> dict[str, Any]:
+    server.session.answer_mcp_approval(args.approval_request_id, args.approve, args.reason)
     return {}
 
 
@@ -382,6 +439,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("turn.end", RespondArgs, turn_end, "session"),
     Command("turn.cancel", Args, turn_cancel, "session"),
     Command("text.send", TextArgs, text_send, "session"),
+    Command("image.send", ImageArgs, image_send, "session", payload="optional", check=check_image),
     Command("response.create", ResponseArgs, response_create, "session"),
     Command("response.cancel", Args, response_cancel, "session"),
     Command("session.update", SettingsArgs, session_update, "session"),
@@ -395,4 +453,5 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("tool.register", ToolArgs, tool_register, "session", check=check_tool_register),
     Command("tool.unregister", ToolNameArgs, tool_unregister, "session"),
     Command("tool.result", ToolResultArgs, tool_result, "session", check=check_tool_result),
+    Command("mcp.approve", ApprovalArgs, mcp_approve, "session"),
 )}

@@ -40,7 +40,7 @@ MAX_PAYLOAD = 4 * 1024 * 1024
 #: Every error code the daemon sends (the table "Error codes" of docs/control-protocol.md; a test keeps them equal).
 ERROR_CODES = frozenset({
     "bad_json", "bad_request", "unknown_command", "bad_args", "not_connected", "no_turn", "timeout", "tool_taken",
-    "unknown_call", "unavailable", "line_too_long", "payload_too_large", "forbidden", "internal",
+    "unknown_call", "unavailable", "unsupported", "line_too_long", "payload_too_large", "forbidden", "internal",
 })
 #: Codes only the client library raises (no daemon answer): see `rtaudiod.control.client`.
 CLIENT_CODES = frozenset({"connect_failed", "disconnected", "no_reply"})

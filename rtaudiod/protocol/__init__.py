@@ -19,11 +19,14 @@ Encoding and building (any thread):
     user_text(text, item_id=None, previous_item_id=UNSET, event_id=None)
     assistant_text(text, item_id=None, previous_item_id=UNSET, event_id=None)    (history replay)
     user_audio(audio: bytes, transcript=None, item_id=None, previous_item_id=UNSET, event_id=None)
+    user_image(image_url, text=None, detail=None, item_id=None, event_id=None)       (GA: a data URL image)
+    mcp_approval_response(approval_request_id, approve, item_id=..., reason=None)   (GA: answer an MCP approval)
     function_call_output(call_id, output, item_id=None, previous_item_id=UNSET, event_id=None)
     conversation_item_create(Item(...), previous_item_id=UNSET, event_id=None)
     item_truncate(item_id, content_index, audio_end_ms, event_id=None)    item_delete(item_id, event_id=None)
     response_create(ResponseParams(...) | None, event_id=None)            response_cancel(response_id=None, ...)
     function_tool(name, description=None, parameters=None) -> Tool
+    mcp_tool(server_label, server_url=None, connector_id=None, ...) -> Tool                   (GA remote MCP server)
     prompt_reference(prompt_id, version=None, variables=None) -> Prompt                     (GA session `prompt`)
     retention_truncation(retention_ratio, post_instructions=None) -> Truncation           (GA session `truncation`)
     decode_client_event(frame) -> ClientEvent                  (round trips, recordings)
@@ -37,7 +40,8 @@ Nested objects (`models.py`): SessionConfig, TurnDetection, Transcription, Noise
 ToolChoiceFunction, Reasoning, Prompt, Truncation (+ TokenLimits), Item (+ McpListedTool, McpError for the MCP
 items), ContentPart, ResponseParams, Response, StatusDetails, Usage, RateLimit, ErrorInfo.
 Optional fields default to `msgspec.UNSET` and are never sent unset; `None` is sent as `null`. Session `reasoning`,
-`prompt` and `truncation` are GA only: encoding them in beta raises `ProtocolError` (`speed` is in both).
+`prompt` and `truncation` are GA only: encoding them in beta raises `ProtocolError` (`speed` is in both); so do
+an MCP tool in a beta `session.update` and an `input_image` part in a beta `conversation.item.create`.
 
 Modules: `models` (nested objects), `client_events` (9), `server_events` (28 of the seeds + 17 the service also
 sends: every type of the openai package's GA union; GA-only ones keep their GA name), `dialect` (the table: names,
@@ -50,8 +54,8 @@ from msgspec import UNSET
 
 from .builders import (assistant_text, conversation_item_create, function_call_output, function_tool,
                        input_audio_append, input_audio_clear, input_audio_commit, item_delete, item_truncate,
-                       prompt_reference, response_cancel, response_create, retention_truncation, session_update,
-                       user_audio, user_text)
+                       mcp_approval_response, mcp_tool, prompt_reference, response_cancel, response_create,
+                       retention_truncation, session_update, user_audio, user_image, user_text)
 from .client_events import (CLIENT_EVENT_TYPES, ClientEvent, ClientEventBase, ConversationItemCreate,
                             ConversationItemDelete, ConversationItemTruncate, InputAudioBufferAppend,
                             InputAudioBufferClear, InputAudioBufferCommit, ResponseCancel, ResponseCreate,
@@ -106,6 +110,7 @@ __all__ = [
     "TruncationStrategy", "TurnDetection", "UNSET", "UnknownEvent", "Usage", "assistant_text",
     "conversation_item_create", "decode_client_event", "decode_server_event", "encode_client_event",
     "function_call_output", "function_tool", "headers", "input_audio_append", "input_audio_clear",
-    "input_audio_commit", "item_delete", "item_truncate", "prompt_reference", "realtime_url", "response_cancel",
-    "response_create", "retention_truncation", "session_update", "user_audio", "user_text",
+    "input_audio_commit", "item_delete", "item_truncate", "mcp_approval_response", "mcp_tool", "prompt_reference",
+    "realtime_url", "response_cancel", "response_create", "retention_truncation", "session_update", "user_audio",
+    "user_image", "user_text",
 ]

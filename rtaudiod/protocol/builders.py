@@ -20,8 +20,9 @@ from .models import ContentPart, Item, Prompt, ResponseParams, SessionConfig, To
 
 __all__ = [
     "assistant_text", "conversation_item_create", "function_call_output", "function_tool", "input_audio_append",
-    "input_audio_clear", "input_audio_commit", "item_delete", "item_truncate", "prompt_reference", "response_cancel",
-    "response_create", "retention_truncation", "session_update", "user_audio", "user_text",
+    "input_audio_clear", "input_audio_commit", "item_delete", "item_truncate", "mcp_approval_response", "mcp_tool",
+    "prompt_reference", "response_cancel",
+    "response_create", "retention_truncation", "session_update", "user_audio", "user_image", "user_text",
 ]
 
 
@@ -39,6 +40,28 @@ def session_update(session: SessionConfig, *, event_id: str | None = None) -> Se
 def function_tool(name: str, description: str | None = None, parameters: dict[str, Any] | None = None) -> Tool:
     """A function tool for `SessionConfig.tools` / `ResponseParams.tools`."""
     return Tool(type="function", name=name, description=_opt(description), parameters=_opt(parameters))
+
+
+def mcp_tool(server_label: str, *, server_url: str | None = None, connector_id: str | None = None,
+             allowed_tools: list[str] | None = None, require_approval: str | dict[str, Any] | None = None,
+             headers: dict[str, str] | None = None, authorization: str | None = None,
+             server_description: str | None = None) -> Tool:
+    """GA: a remote MCP server (`server_url`) or a built-in connector (`connector_id`) whose tools the service
+    itself calls. `require_approval`: `"always"`, `"never"`, or `{"never": {"tool_names": [...]}}`-style filters.
+    `headers` and `authorization` are secrets: they go to the service only, never into a log or a status."""
+    return Tool(type="mcp", server_label=server_label, server_url=_opt(server_url), connector_id=_opt(connector_id),
+                allowed_tools=_opt(allowed_tools), require_approval=_opt(require_approval), headers=_opt(headers),
+                authorization=_opt(authorization), server_description=_opt(server_description))
+
+
+def mcp_approval_response(approval_request_id: str, approve: bool, *, item_id: str, reason: str | None = None,
+                          event_id: str | None = None) -> ConversationItemCreate:
+    """GA: the answer to an `mcp_approval_request` item (approve or decline the MCP tool call it names); follow it
+    with `response_create()` so the model goes on. The item needs an id of the client's (at most 32 characters;
+    openai `RealtimeMcpApprovalResponse.id` is required)."""
+    item = Item(type="mcp_approval_response", id=item_id, approval_request_id=approval_request_id, approve=approve,
+                reason=_opt(reason))
+    return conversation_item_create(item, event_id=event_id)
 
 
 def prompt_reference(prompt_id: str, version: str | None = None,
@@ -80,6 +103,17 @@ def user_text(text: str, *, item_id: str | None = None, previous_item_id: str | 
     item = Item(type="message", role="user", content=[ContentPart(type="input_text", text=text)],
                 id=_opt(item_id))
     return conversation_item_create(item, previous_item_id=previous_item_id, event_id=event_id)
+
+
+def user_image(image_url: str, *, text: str | None = None, detail: str | None = None,
+               item_id: str | None = None, event_id: str | None = None) -> ConversationItemCreate:
+    """A user message with an `input_image` part (GA only: `image_url` is a base64 data URL, `data:image/jpeg;base64,
+    ...`), after an `input_text` part when `text` is given (the question about the image). `detail`: `auto`, `low`
+    or `high`."""
+    parts = [ContentPart(type="input_text", text=text)] if text else []
+    parts.append(ContentPart(type="input_image", image_url=image_url, detail=_opt(detail)))
+    item = Item(type="message", role="user", content=parts, id=_opt(item_id))
+    return conversation_item_create(item, event_id=event_id)
 
 
 def assistant_text(text: str, *, item_id: str | None = None, previous_item_id: str | None | UnsetType = UNSET,

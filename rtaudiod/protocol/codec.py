@@ -146,14 +146,32 @@ def _refuse_ga_only(event: SessionUpdate) -> None:
         if getattr(event.session, key) is not msgspec.UNSET:
             raise _fail(f"session.{key} exists only in the GA dialect (the beta session has no such field): "
                         f"leave it unset or use dialect 'ga'", "session.update", f"$.session.{key}")
+    for i, tool in enumerate(event.session.tools or ()):
+        if tool.type == "mcp":
+            raise _fail("MCP tools exist only in the GA dialect (the beta session has function tools only)",
+                        "session.update", f"$.session.tools[{i}].type")
+
+
+def _refuse_ga_only_parts(event: ConversationItemCreate) -> None:
+    """A beta item with what only GA has: an image part, or an MCP item (the beta item has neither)."""
+    item = event.item
+    if isinstance(item.type, str) and item.type.startswith("mcp_"):
+        raise _fail(f"{item.type} items exist only in the GA dialect", "conversation.item.create", "$.item.type")
+    for i, part in enumerate(item.content or ()):
+        if part.type == "input_image":
+            raise _fail("input_image exists only in the GA dialect (the beta session takes no images)",
+                        "conversation.item.create", f"$.item.content[{i}].type")
 
 
 def encode_client_event(event: ClientEvent, dialect: Dialect | str = Dialect.GA) -> bytes:
     """The JSON frame of a client event in the dialect's wire shape (keys left unset are not sent). Raises
-    `ProtocolError` for a beta `session.update` that sets a GA-only field (`reasoning`, `prompt`, `truncation`)."""
+    `ProtocolError` for a beta `session.update` that sets a GA-only field (`reasoning`, `prompt`, `truncation`,
+    an MCP tool) and a beta `conversation.item.create` of an image or an MCP item."""
     dialect = as_dialect(dialect)
     if dialect is Dialect.BETA and type(event) is SessionUpdate:
         _refuse_ga_only(event)
+    elif dialect is Dialect.BETA and type(event) is ConversationItemCreate:
+        _refuse_ga_only_parts(event)
     if isinstance(event, _SHAPED_CLIENT):
         return _encoder.encode(_dialect.client_event_to_wire(msgspec.to_builtins(event), dialect))
     return _encoder.encode(event)

@@ -70,12 +70,22 @@ class NoiseReduction(_Obj):
 
 
 class Tool(_Obj):
-    """A function the model may call; `parameters` is a JSON Schema object."""
+    """A tool: a `function` the model may call (`name`, `description`, `parameters`, a JSON Schema object), or, GA
+    only, an `mcp` server the service calls itself (`server_label`; `server_url` or `connector_id`;
+    `allowed_tools`, `require_approval`, `headers`, `authorization`, `server_description`)."""
 
     type: str | None | UnsetType = UNSET
     name: str | None | UnsetType = UNSET
     description: str | None | UnsetType = UNSET
     parameters: dict[str, Any] | None | UnsetType = UNSET
+    server_label: str | None | UnsetType = UNSET
+    server_url: str | None | UnsetType = UNSET
+    connector_id: str | None | UnsetType = UNSET
+    allowed_tools: Any = UNSET  # a list of names, or a filter object
+    require_approval: Any = UNSET  # "always", "never", or a filter object
+    headers: dict[str, str] | None | UnsetType = UNSET
+    authorization: str | None | UnsetType = UNSET
+    server_description: str | None | UnsetType = UNSET
 
 
 class ToolChoiceFunction(_Obj):

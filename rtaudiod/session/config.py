@@ -11,8 +11,10 @@ from typing import Any, Literal
 import msgspec
 
 from rtaudiod.protocol import (DEFAULT_BASE_URL, NoiseReduction, Prompt, Reasoning, SessionConfig, Tool,
-                               ToolChoiceFunction, Transcription, Truncation, TurnDetection, function_tool,
+                               ToolChoiceFunction, Transcription, Truncation, TurnDetection, function_tool, mcp_tool,
                                prompt_reference, retention_truncation)
+
+from .mcp import read_secret
 
 __all__ = ["LIVE_SETTINGS", "PromptConfig", "RealtimeConfig", "ToolSpec", "TruncationConfig", "TurnDetectionConfig"]
 
@@ -82,18 +84,83 @@ class TurnDetectionConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
 
 
 class ToolSpec(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A function the model may call. `parameters` is a JSON Schema object."""
+    """A tool. `type = "function"` (the default): a function the model may call, `name`, `description`,
+    `parameters` (a JSON Schema object). `type = "mcp"` (GA only): a remote MCP server the service calls itself,
+    `server_label`, `server_url` or `connector_id`, `allowed_tools`, `require_approval` (`"always"`, `"never"`, or
+    `{never = [names]}` / `{always = [names]}`), `headers` (plain values), `secret_headers` (header -> where its
+    value is: a file path, or a systemd credential name) and `authorization` (where the OAuth token is, likewise),
+    `server_description`. Secrets are read when the settings are sent (mcp.py), never stored here."""
 
-    name: str
+    type: Literal["function", "mcp"] | None = None  # None: a function
+    name: str | None = None
     description: str | None = None
-    parameters: dict[str, Any] = msgspec.field(default_factory=lambda: {"type": "object", "properties": {}})
+    parameters: dict[str, Any] | None = None
+    server_label: str | None = None
+    server_url: str | None = None
+    connector_id: str | None = None
+    allowed_tools: list[str] | None = None
+    require_approval: Literal["always", "never"] | dict[str, list[str]] | None = None
+    headers: dict[str, str] | None = None
+    secret_headers: dict[str, str] | None = None
+    authorization: str | None = None
+    server_description: str | None = None
 
     def __post_init__(self) -> None:
+        if self.type == "mcp":
+            self._check_mcp()
+            return
+        wrong = [k for k in _MCP_FIELDS if getattr(self, k)]
+        if wrong:
+            raise ValueError(f"tools: {wrong[0]} belongs to an MCP tool (type = \"mcp\"), not a function")
         if not self.name or len(self.name) > 64 or not all(c.isalnum() or c in "_-" for c in self.name):
             raise ValueError(f"tool name {self.name!r} must be 1-64 letters, digits, '_' or '-'")
+        if self.parameters is None:
+            self.parameters = {"type": "object", "properties": {}}
+
+    def _check_mcp(self) -> None:
+        label = self.server_label
+        if not label or len(label) > 64 or not all(c.isalnum() or c in "_-" for c in label):
+            raise ValueError(f"tools: an MCP tool needs a server_label of 1-64 letters, digits, '_' or '-', got "
+                             f"{label!r}")
+        where = f"tools (mcp {label})"
+        if self.name is not None or self.parameters is not None:
+            raise ValueError(f"{where}: name and parameters belong to a function; an MCP server's tools come from "
+                             "the server (narrow them with allowed_tools)")
+        if (self.server_url is None) == (self.connector_id is None):
+            raise ValueError(f"{where}: set exactly one of server_url and connector_id")
+        if self.server_url is not None and not self.server_url.startswith(("https://", "http://")):
+            raise ValueError(f"{where}: server_url must be an http(s) URL, got {self.server_url!r}")
+        if isinstance(self.require_approval, dict):
+            for key in self.require_approval:
+                if key not in ("always", "never"):
+                    raise ValueError(f"{where}: require_approval takes 'always' and 'never' lists, not {key!r}")
+        for header, source in [*(self.secret_headers or {}).items(), *([("authorization", self.authorization)]
+                                                               if self.authorization else [])]:
+            try:
+                read_secret(source)  # there and readable now; read again at every connect
+            except ValueError as e:
+                raise ValueError(f"{where}: {header}: {e}") from None
+
+    @property
+    def label(self) -> str:
+        """How status reports name it."""
+        return f"mcp:{self.server_label}" if self.type == "mcp" else str(self.name)
 
     def to_protocol(self) -> Tool:
-        return function_tool(self.name, self.description, self.parameters)
+        if self.type != "mcp":
+            return function_tool(self.name, self.description, self.parameters)
+        approval: Any = self.require_approval
+        if isinstance(approval, dict):
+            approval = {k: {"tool_names": v} for k, v in approval.items()}
+        headers = {**(self.headers or {}), **{h: read_secret(src) for h, src in (self.secret_headers or {}).items()}}
+        return mcp_tool(self.server_label or "", server_url=self.server_url, connector_id=self.connector_id,
+                        allowed_tools=self.allowed_tools, require_approval=approval, headers=headers or None,
+                        authorization=read_secret(self.authorization) if self.authorization else None,
+                        server_description=self.server_description)
+
+
+_MCP_FIELDS = ("server_label", "server_url", "connector_id", "allowed_tools", "require_approval", "headers",
+               "secret_headers", "authorization", "server_description")
 
 
 class PromptConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -199,9 +266,15 @@ class RealtimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ValueError(f"temperature must be between 0.6 and 1.2, got {self.temperature}")
         if isinstance(self.max_output_tokens, int) and not 1 <= self.max_output_tokens <= 4096:
             raise ValueError(f"max_output_tokens must be 1..4096 or 'inf', got {self.max_output_tokens}")
-        names = [t.name for t in self.tools]
+        names = [t.name for t in self.tools if t.type != "mcp"]
         if len(set(names)) != len(names):
             raise ValueError(f"tool names must be unique, got {names}")
+        labels = [t.server_label for t in self.tools if t.type == "mcp"]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"MCP server_labels must be unique, got {labels}")
+        if labels and self.dialect == "beta":
+            raise ValueError(f"tools: the MCP server {labels[0]!r} needs the GA dialect (the beta session has "
+                             "function tools only): remove it, or set dialect = 'ga'")
         if self.tool_choice not in (None, "auto", "none", "required") and self.tool_choice not in names:
             raise ValueError(f"tool_choice {self.tool_choice!r} is not 'auto', 'none', 'required' or a tool name")
         for key in ("connect_timeout_s", "ping_interval_s", "ping_timeout_s", "reconnect_initial_s",
@@ -224,9 +297,13 @@ class RealtimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     def push_to_talk(self) -> bool:
         return self.turn_detection.type == "none"
 
-    def session_settings(self, extra_tools: list[Tool] | None = None) -> SessionConfig:
-        """The `session.update` payload: every setting the config names (unset ones keep the service's default)."""
-        tools = [t.to_protocol() for t in self.tools] + list(extra_tools or [])
+    def session_settings(self, extra_tools: list[Tool] | None = None,
+                         tools: list[Tool] | None = None) -> SessionConfig:
+        """The `session.update` payload: every setting the config names (unset ones keep the service's default).
+        `tools`: the tools to send instead of the configured ones (the session's own list, MCP secrets read)."""
+        if tools is None:
+            tools = [t.to_protocol() for t in self.tools]
+        tools = tools + list(extra_tools or [])
         fields: dict[str, Any] = {
             "modalities": ["text", "audio"] if self.output_modality == "audio" else ["text"],
             "input_audio_format": self.audio_format,
@@ -270,4 +347,4 @@ class RealtimeConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return {"base_url": self.base_url, "model": self.model, "dialect": self.dialect,
                 "credentials": "api_key" if self.api_key else "token_url" if self.token_url else None,
                 "voice": self.voice, "audio_format": self.audio_format,
-                "turn_detection": self.turn_detection.type, "tools": [t.name for t in self.tools]}
+                "turn_detection": self.turn_detection.type, "tools": [t.label for t in self.tools]}

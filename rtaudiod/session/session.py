@@ -42,6 +42,8 @@ from .config import LIVE_SETTINGS, RealtimeConfig
 from .connection import Connection
 from .credentials import resolve_key
 from .history import History
+from .images import image_data_url
+from .mcp import McpMonitor, add_handlers, secret_values
 from .link import Link, receive_loop
 from .stats import SessionStats
 from .subscribers import Callback, Subscribers
@@ -164,6 +166,10 @@ class Session:
             rp.ResponseAudioDone: self._on_audio_done,
             rp.ResponseFunctionCallArgumentsDone: self._on_function_call,
         }
+        # Remote MCP tools (GA): the service's reports of them on the `tool` topic, approvals waiting (mcp.py)
+        self.mcp = McpMonitor(self._emit)
+        add_handlers(self._handlers, self.mcp.handlers())
+        self._secrets: tuple[str, ...] = ()  # the MCP secrets last sent, scrubbed like the key
 
     def __repr__(self) -> str:
         return f"Session({self.config.base_url!r}, model={self.config.model!r}, state={self._state.value!r})"
@@ -527,6 +533,25 @@ class Session:
                 self._request_response(None)
         self._update_state()
 
+    def send_image(self, image: bytes, text: str | None = None, respond: bool = True,
+                   detail: str | None = None) -> None:
+        """A user message with a JPEG or PNG image (and the question about it, `text`), GA only; then a response
+        unless `respond` is False. ValueError for an image that is not JPEG/PNG or too large (images.py);
+        SessionError(code="unsupported") in the beta dialect. Checked before anything is sent."""
+        if self.config.dialect != "ga":
+            raise SessionError("images need the GA dialect (the beta session takes no images): set "
+                               "session.dialect = 'ga'", code="unsupported")
+        event = rp.user_image(image_data_url(image), text=text, detail=detail, event_id=self._new_id("image"))
+        with self._lock:
+            link = self._configured_link()
+            self._send(event, link)
+            if text:
+                self.history.add("user", text)
+            if respond:
+                self._awaiting_reply_since = time.monotonic()
+                self._request_response(None)
+        self._update_state()
+
     def create_response(self, instructions: str | None = None) -> None:
         """Ask for a response; queued while one is active (the service refuses a second)."""
         params = rp.ResponseParams(instructions=instructions) if instructions else None
@@ -682,11 +707,42 @@ class Session:
     def _all_tools(self) -> list[rp.Tool]:
         registered = self.tools.tools()
         names = {t.name for t in registered}
-        return registered + [t.to_protocol() for t in self.config.tools if t.name not in names]
+        tools = list(registered)
+        for spec in self.config.tools:
+            if spec.name in names:
+                continue
+            try:
+                tools.append(spec.to_protocol())
+            except ValueError as e:  # an MCP secret gone since the config was read: without that server
+                log.error("left out the tool %s: %s", spec.label, e)
+                self._emit("error", {"code": "tool_secret", "message": f"{spec.label}: {e}", "fatal": False})
+        self._secrets = secret_values(tools)
+        return tools
+
+    def answer_mcp_approval(self, approval_request_id: str, approve: bool, reason: str | None = None) -> None:
+        """Approve or decline the MCP tool call of a pending `mcp_approval_request` (GA), then ask for the response
+        that goes on. SessionError(code="unknown_approval") when no such request is pending."""
+        request = self.mcp.take_request(approval_request_id)
+        if request is None:
+            raise SessionError(f"no MCP approval request {approval_request_id!r} is pending (answered, or never "
+                               "asked)", code="unknown_approval")
+        try:
+            with self._lock:
+                link = self._configured_link()
+                self._send(rp.mcp_approval_response(approval_request_id, approve, reason=reason,
+                                                    item_id=self._new_id("approval"),
+                                                    event_id=self._new_id("approval")), link)
+                self._awaiting_reply_since = time.monotonic()
+                self._request_response(None)
+        except SessionError:
+            self.mcp.restore(request)
+            raise
+        self._emit("tool", {"event": "approval", "approval_request_id": approval_request_id, "approve": approve,
+                            "server_label": request["server_label"], "name": request["name"]})
+        self._update_state()
 
     def _settings(self) -> rp.SessionConfig:
-        settings = self.config.session_settings()
-        settings.tools = self._all_tools()
+        settings = self.config.session_settings(tools=self._all_tools())
         if self._vad_off_id is not None:  # a settings change within a pushed turn must not turn the VAD back on
             settings.turn_detection = None
         return settings
@@ -845,7 +901,8 @@ class Session:
         the ends of a refused key in its error ("sk-****abcd")."""
         if not self.subscribers.wants("raw"):
             return
-        if _KEYISH_BYTES.search(frame) is not None or (self._key and self._key.encode() in frame):
+        if _KEYISH_BYTES.search(frame) is not None or (self._key and self._key.encode() in frame) \
+                or any(secret.encode() in frame for secret in self._secrets):
             frame = self._scrub(frame.decode("utf-8", "replace")).encode()
         self._emit("raw", {"frame": frame})
 
@@ -1108,8 +1165,9 @@ class Session:
 
     def _scrub(self, text: str) -> str:
         """A service message without anything that looks like a key (the service quotes parts of a bad key)."""
-        if self._key:
-            text = text.replace(self._key, "<redacted>")
+        for secret in (self._key, *self._secrets):
+            if secret:
+                text = text.replace(secret, "<redacted>")
         return _KEYISH.sub("<redacted>", text)
 
     def status(self) -> dict[str, Any]:

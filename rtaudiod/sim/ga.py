@@ -2,11 +2,14 @@
 format objects, `output_modalities`, `max_output_tokens`, `response.output_audio.delta`,
 `conversation.item.added`/`.done`. Reference: `openai.types.realtime`."""
 
+import base64
+import binascii
+import re
 import secrets
 import string as _string
 from typing import Any
 
-from . import events
+from . import events, mcp
 from .beta import merge_turn_detection
 from .validate import (SimError, anything, array, boolean, either, enum, integer, nullable, number, obj, string,
                        tagged)
@@ -14,8 +17,8 @@ from .validate import (SimError, anything, array, boolean, either, enum, integer
 FORMAT = obj({"type": enum("audio/pcm", "audio/pcmu", "audio/pcma"), "rate": enum(24000)}, required=("type",))
 FORMAT_NAMES = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
 MODALITIES = array(enum("text", "audio"))
-TOOL = obj({"type": enum("function"), "name": string(), "description": string(), "parameters": anything()},
-           required=("name",))
+TOOL = mcp.tool_rule(obj({"type": enum("function"), "name": string(), "description": string(),
+                          "parameters": anything()}, required=("name",)))
 TOOL_CHOICE = either(enum("none", "auto", "required"),
                      obj({"type": enum("function"), "name": string()}, required=("type", "name")))
 MAX_TOKENS = either(integer(1, 4096), enum("inf"))
@@ -71,7 +74,9 @@ SESSION = obj({
 CONTENT = obj({"type": enum("input_text", "input_audio", "input_image", "output_text", "output_audio"),
                "text": string(), "audio": string(), "transcript": nullable(string()), "image_url": string(),
                "detail": enum("auto", "low", "high")})
-ITEM = obj({"id": string(events.ITEM_ID_MAX), "type": enum("message", "function_call", "function_call_output"),
+ITEM = obj({"id": string(events.ITEM_ID_MAX), "type": enum("message", "function_call", "function_call_output",
+                                                           "mcp_approval_response"),
+            "approval_request_id": string(), "approve": anything(), "reason": nullable(string()),
             "object": enum("realtime.item"), "status": enum("completed", "incomplete", "in_progress"),
             "role": enum("user", "assistant", "system"), "content": array(CONTENT), "call_id": string(),
             "name": string(), "arguments": string(), "output": string()}, required=("type",))
@@ -99,6 +104,28 @@ _ALPHABET = _string.ascii_letters + _string.digits
 def obfuscation() -> str:
     """Filler of random length (the captures show 8 to 13 characters), so no client can depend on its content."""
     return "".join(secrets.choice(_ALPHABET) for _ in range(4 + secrets.randbelow(13)))
+
+
+_DATA_URL = re.compile(r"data:(image/[a-z0-9.+-]+);base64,(.*)\Z", re.S)
+#: What the service takes: "A base64 data URL with an image MIME type; use PNG or JPEG" (`input_image.image_url`).
+IMAGE_TYPES = ("image/png", "image/jpeg")
+
+
+def check_image_part(part: dict[str, Any], path: str) -> None:
+    """An `input_image` part needs `image_url`, a base64 data URL of a PNG or JPEG whose bytes decode."""
+    url = part.get("image_url")
+    if url is None:
+        raise SimError("missing_required_parameter", f"Missing required parameter: '{path}.image_url'.",
+                       f"{path}.image_url")
+    match = _DATA_URL.match(url)
+    if match is None or match.group(1) not in IMAGE_TYPES:
+        raise SimError("invalid_value", f"Invalid '{path}.image_url'. Expected a base64-encoded data URL with an "
+                       "image MIME type (image/png or image/jpeg).", f"{path}.image_url")
+    try:
+        base64.b64decode(match.group(2), validate=True)
+    except (binascii.Error, ValueError):
+        raise SimError("invalid_value", f"Invalid '{path}.image_url'. The image data is not valid base64.",
+                       f"{path}.image_url") from None
 
 
 def _audio_from_modalities(modalities: list[str], path: str) -> bool:
@@ -180,17 +207,24 @@ class GADialect(events.Dialect):
                 "output": {"format": format_object(settings["output_format"]), "voice": settings["voice"],
                            "speed": settings["speed"]},
             },
-            "tools": [dict(t, type="function") for t in settings["tools"]],
+            "tools": [mcp.render_tool(t) for t in settings["tools"]],
             "tool_choice": _tool_choice(settings["tool_choice"]),
             "max_output_tokens": settings["max_output_tokens"],
         }
 
     def parse_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        if item["type"] in mcp.MCP_ITEMS:
+            return mcp.parse_item(item)
+        for i, part in enumerate(item.get("content") or ()):
+            if part.get("type") == "input_image":
+                check_image_part(part, f"item.content[{i}]")
         return events.parse_item_common(item, ("input_text", "input_audio", "input_image"), ASSISTANT_PARTS)
 
     def render_item(self, item: dict[str, Any]) -> dict[str, Any]:
         # GA items come without `"object": "realtime.item"` (GA service capture: `response.output_item.added`,
         # `conversation.item.added`/`.done` and `response.done` items carry only id, type, status, role, content)
+        if item["type"] in mcp.MCP_ITEMS:
+            return mcp.render_item(item)
         out = events.render_item_common(item, {})
         del out["object"]
         return out

@@ -5,7 +5,7 @@ daemon runs it when it has no API key) for the model answering badly:
 
 - The last user message is text → `Simulator heard: <text>.` (its final `.`, `!` or `?` made a `.`)
 - The last user message is audio → `Simulator heard <seconds, one decimal> seconds of audio.`
-- The last user message is an image → `I see an image.`
+- The last user message is an image → `I see an image.`; an image with text → `Simulator heard: <text>, with an image.`
 - The last input is a `function_call_output` → `The <tool name> tool returned <output>.`
 - Nothing to answer → `Hello! How can I help you today?`
 - Tools are configured, `tool_choice` is not `none`, and the user's text names a tool (its name, or the name with
@@ -91,12 +91,13 @@ def plan(items: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: 
             tool = _named_tool(text, tools) or (tools[0] if tool_choice == "required" else None)
         if tool is not None:
             return {"kind": "function_call", "name": tool["name"], "arguments": _arguments(tool, text)}
+    image = any(p["type"] == "input_image" for p in last["content"])
     if text:
-        return {"kind": "message", "text": f"{HEARD}: {text.rstrip('.!?')}."}
+        return {"kind": "message", "text": f"{HEARD}: {text.rstrip('.!?')}{', with an image' if image else ''}."}
     audio = [p for p in last["content"] if p["type"] == "input_audio"]
     if audio:
         return {"kind": "message", "text": f"{HEARD} {sum(audio_seconds(p) for p in audio):.1f} seconds of audio."}
-    if any(p["type"] == "input_image" for p in last["content"]):
+    if image:
         return {"kind": "message", "text": "I see an image."}
     return {"kind": "message", "text": GREETING}
 
@@ -111,7 +112,7 @@ def input_usage(items: list[dict[str, Any]]) -> tuple[int, int]:
     text = audio = 0
     for item in items:
         if item["type"] != "message":
-            text += text_tokens(item.get("arguments", "") + item.get("output", ""))
+            text += text_tokens((item.get("arguments") or "") + (item.get("output") or ""))
             continue
         for part in item["content"]:
             text += text_tokens(part.get("text") or part.get("transcript") or "")

@@ -24,7 +24,7 @@ import logging
 import subprocess
 from typing import Any
 
-from . import formats, replies, voice
+from . import formats, mcp, replies, voice
 from .events import new_id
 
 ARGUMENT_CHUNK = 8
@@ -68,7 +68,8 @@ class Responder:
     async def run(self) -> None:
         s = self.s
         try:
-            plan = replies.plan(self.context, self.settings["tools"], self.settings["tool_choice"])
+            plan = mcp.plan(self.context, s, self.settings["tool_choice"]) or replies.plan(
+                self.context, [t for t in self.settings["tools"] if mcp.is_function(t)], self.settings["tool_choice"])
             try:
                 await self._pause_until(self.created_at)
                 cancelled_early = False
@@ -80,6 +81,10 @@ class Responder:
                     raise Cancelled
                 if plan["kind"] == "function_call":
                     await self._function_call(plan)
+                elif plan["kind"] == "mcp_approval":
+                    await mcp.approval_request(self, plan)
+                elif plan["kind"] == "mcp_call":
+                    await self._message(await mcp.call(self, plan))
                 else:
                     await self._message(plan["text"])
                 if self.response["status"] == "in_progress":  # (else already "incomplete")

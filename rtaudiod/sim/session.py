@@ -24,7 +24,7 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from . import formats, replies
+from . import formats, mcp, replies
 from .events import Dialect, new_id
 from .jitter import Jitter
 from .responder import Responder
@@ -123,6 +123,7 @@ class SimSession:
         # conversation
         self.items: list[dict[str, Any]] = []
         self.spoke = False  # the model has answered with audio: the voice is fixed from now on
+        self.mcp_tools: dict[str, list[dict[str, Any]]] = {}  # GA: server_label -> the tools listed (mcp.py)
         self.audio_sent_ms: dict[str, float] = {}
         # input audio
         self.buffer = bytearray()
@@ -259,10 +260,12 @@ class SimSession:
         if new["input_format"] != self.settings["input_format"]:
             self.buffer.clear()
             self.buffer_start_ms = self.stream_ms
-        self.settings = new
+        before, self.settings = self.settings, new
         if vad_changed:
             self._rebuild_vad()
         await self.send({"type": "session.updated", "session": self.render_session()})
+        if self.dialect.name == "ga":
+            await mcp.list_new_servers(self, before["tools"])
 
     # ---- input audio ---------------------------------------------------------------------------------------
     async def on_input_audio_buffer_append(self, event: dict[str, Any]) -> None:

@@ -22,7 +22,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rtaudiod.toml"
 #: In the schema, deliberately not in the file: the key itself (the file explains where it comes from instead).
 NOT_IN_FILE = {"session.api_key"}
 #: Example values that are valid only together with another setting, which the test adds.
-NEEDS = {"session.turn_detection.eagerness": 'type = "semantic_vad"'}
+NEEDS = {"session.turn_detection.eagerness": 'type = "semantic_vad"',
+         "session.tools.connector_id": 'type = "mcp"\nserver_label = "calendar"'}
 
 HEADER = re.compile(r"^(?:# )?(\[\[?)([a-z_.]+)\]\]?\s*$")
 SETTING = re.compile(r"^(# )?([a-z_][a-z0-9_]*) = (.+)$")
@@ -34,6 +35,7 @@ class Line(msgspec.Struct):
     value: Any
     commented: bool
     text: str  # the line, uncommented
+    block: int = 0  # which table header it is under (each [[session.tools]] block is a tool of its own)
 
     @property
     def path(self) -> str:
@@ -41,16 +43,16 @@ class Line(msgspec.Struct):
 
 
 def documented() -> list[Line]:
-    lines, table = [], None
+    lines, table, block = [], None, 0
     for number, raw in enumerate(EXAMPLE.read_text().splitlines(), 1):
         if m := HEADER.match(raw):
-            table = m.group(2)
+            table, block = m.group(2), block + 1
             continue
         if m := SETTING.match(raw):
             assert table is not None, f"line {number}: a setting before any [table]: {raw!r}"
             text = raw.removeprefix("# ")
             value = tomllib.loads(text)[m.group(2)]  # each shown value is TOML on its own
-            lines.append(Line(table, m.group(2), value, bool(m.group(1)), text))
+            lines.append(Line(table, m.group(2), value, bool(m.group(1)), text, block))
     return lines
 
 
@@ -112,18 +114,26 @@ def test_as_it_stands_the_file_is_valid_and_changes_nothing():
 
 def test_every_example_value_is_accepted(tmp_path):
     lines = documented()
-    tools = [line.text for line in lines if line.table == "session.tools"]
-    cases = ["[[session.tools]]\n" + "\n".join(tools)]  # a tool needs its name: its block is one case
+    blocks = sorted({line.block for line in lines if line.table == "session.tools"})
+    cases = ["[[session.tools]]\n" + "\n".join(NEEDS.get(line.path, line.text) + "\n" + line.text
+                                              if line.path in NEEDS else line.text
+                                              for line in lines if line.block == block)
+             for block in blocks]  # a tool needs its name (an MCP server its label): each block is one case
     for line in lines:
         if line.table == "session.tools":
             continue
         extra = NEEDS.get(line.path, "")
         cases.append(f"[{line.table}]\n{extra}\n{line.text}\n")
-    key_file = tmp_path / "key"  # api_key_file must name a file that exists: the example names the installed one
-    key_file.write_text("sk-example-test\n")
+    # api_key_file and the MCP secrets must name files that exist: the example names installed ones
+    secrets = {}
+    for name in ("openai_api_key", "mcp_home_key", "mcp_home_token"):
+        secrets[name] = tmp_path / name
+        secrets[name].write_text("example-secret-value\n")
     path = tmp_path / "one.toml"
     for case in cases:
-        path.write_text(case.replace('"/etc/rtaudiod/openai_api_key"', f'"{key_file}"'))
+        for name, file in secrets.items():
+            case = case.replace(f'"/etc/rtaudiod/{name}"', f'"{file}"')
+        path.write_text(case)
         try:
             load_config(str(path), [], {})
         except ConfigError as e:
