@@ -479,6 +479,7 @@ struct rta_playout {
     int playing, from_silence, got_audio, last;
     int dry;                /* ran dry mid-item and no audio since: dry_ns is being measured */
     int64_t waited_ns, stable_ns, dry_ns;
+    size_t seen, newest; /* the ring's level when the waiting playout last looked; the last rise of it seen */
     size_t quiet;
     uint64_t flush_served;
     held_run held[HELD_RUNS];
@@ -639,7 +640,10 @@ static void raise_by_gap(rta_playout *p) {
     p->dry = 0;
 }
 
-/* Jitter-adaptive start: the ring holds the target, or audio has waited that long (a short reply still plays). */
+/* Jitter-adaptive start: the ring holds the target beyond its newest arrival, or audio has waited that long (a
+ * short reply still plays). Beyond the newest arrival: the next one is due a delta after it, so what plays until
+ * then must be the target's lead (100 ms deltas and a 100 ms target would start with no lead at all). An arrival
+ * larger than the target counts as the target (the sender is ahead: a whole reply at once starts at once). */
 static void maybe_start(rta_playout *p) {
     size_t avail = rta_ring_read_available(p->ring);
     if (p->dry) {
@@ -650,9 +654,13 @@ static void maybe_start(rta_playout *p) {
         raise_by_gap(p);
     }
     int target_ms = atomic_load_explicit(&p->target_ms, RLX);
-    if (avail >= p->target_bytes || (avail > 0 && p->waited_ns >= (int64_t)target_ms * 1000000)) {
+    if (avail > p->seen)
+        p->newest = avail - p->seen < p->target_bytes ? avail - p->seen : p->target_bytes;
+    p->seen = avail;
+    if (avail >= p->target_bytes + p->newest || (avail > 0 && p->waited_ns >= (int64_t)target_ms * 1000000)) {
         p->playing = 1;
         p->waited_ns = 0;
+        p->seen = p->newest = 0;
     } else if (avail > 0) {
         p->waited_ns += p->period_ns;
     }
@@ -742,6 +750,7 @@ static void serve_flush(rta_playout *p, uint64_t target) {
     p->from_silence = 1;
     p->waited_ns = 0;
     p->dry = 0; /* a barge-in, not the network: no gap to learn from */
+    p->seen = p->newest = 0;
     count(&p->flushes, 1);
 }
 

@@ -1,7 +1,8 @@
 """Playback: the playout ring (session-rate mono int16) → the device's output callback.
 
 States: waiting (gathering the prebuffer; silence out) and playing. Playback starts when the ring
-holds the target prebuffer, or when audio has waited that long (so a short reply still plays).
+holds the target prebuffer beyond its newest arrival (the lead until the next one is due), or when audio has waited
+that long (so a short reply still plays).
 Running dry while playing is an underrun: what was there plays untouched, then its last sample decays
 to zero over the fade length (when loud enough to click), then silence; we wait for the target again.
 
@@ -112,6 +113,8 @@ class Playout:
         self._from_silence = True  # the next audio starts from silence: fade it in if it starts loud
         self._waited_ns = 0
         self._dry_ns: int | None = None  # since an underrun ran the ring dry, until audio comes back: its gap
+        self._seen = 0  # the ring's level when the waiting playout last looked
+        self._newest = 0  # the last rise of it seen: the newest arrival
         self._flush_request = (0, 0)  # (generation, written position); one tuple, swapped atomically
         self._flush_served = 0
         self._got_audio = False
@@ -230,15 +233,23 @@ class Playout:
         self._dry_ns = None
 
     def _maybe_start(self) -> None:
+        """Start once the ring holds the target beyond its newest arrival (the next is due a delta after it: what
+        plays until then is the lead; an arrival larger than the target counts as the target, the sender is ahead),
+        or once audio has waited the target."""
         avail = self.ring.read_available
         if self._dry_ns is not None:
             if not avail:
                 self._dry_ns += self._period_ns
                 return
             self._raise_by_gap()
-        if avail >= self.prebuffer_bytes or (avail > 0 and self._waited_ns >= self.target_ms * 1_000_000):
+        target = self.prebuffer_bytes
+        if avail > self._seen:
+            self._newest = min(avail - self._seen, target)
+        self._seen = avail
+        if avail >= target + self._newest or (avail > 0 and self._waited_ns >= self.target_ms * 1_000_000):
             self.playing = True
             self._waited_ns = 0
+            self._seen = self._newest = 0
         elif avail > 0:
             self._waited_ns += self._period_ns
 
@@ -314,4 +325,5 @@ class Playout:
         self._from_silence = True
         self._waited_ns = 0
         self._dry_ns = None  # a barge-in, not the network: no gap to learn from
+        self._seen = self._newest = 0
         self.flushes += 1

@@ -141,3 +141,24 @@ def test_c_and_python_playouts_hand_the_same_samples(request):
         assert played[0] == played[1], (device_rate, played)
         diff = np.abs(outs[0].astype(int) - outs[1].astype(int)).max()
         assert diff == 0, (device_rate, diff)
+
+
+def test_the_target_is_a_lead_beyond_the_newest_arrival(audio_impl):
+    """100 ms deltas 100 ms apart and a 100 ms target: starting at the first delta would leave no lead for the next
+    one's jitter; playback starts when the second arrives (100 ms of lead beyond it), and plays without a gap."""
+    dev = Device(audio_impl, prebuffer_ms=100, **dict(ADAPT, max_prebuffer_ms=400))
+    dev.ledger.begin_item("a")
+    pcm = np.full(2400 * 6, 8000, np.int16)
+    got = []
+    for k in range(6):
+        dev.write(pcm[k * 2400 : (k + 1) * 2400])
+        got.append(dev.run(10))
+    first = np.flatnonzero(np.concatenate(got))[0]
+    assert 10 * 240 <= first < 11 * 240, first  # the period the second delta arrived in
+    assert dev.playout.underruns == 0
+
+
+def test_a_whole_reply_at_once_starts_at_once(audio_impl):
+    dev = Device(audio_impl, prebuffer_ms=100, **ADAPT)
+    dev.write(np.full(24000, 8000, np.int16), "a")  # 1 s in one arrival: the sender is far ahead
+    assert np.flatnonzero(dev.run(2))[0] < 240
