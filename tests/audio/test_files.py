@@ -75,9 +75,9 @@ def test_null_backend_runs_in_real_time(engines):
     wait_for(lambda: engine.capture_ring.read_available > 0, 2, "capture")
     engine.capture_ring.skip(engine.capture_ring.read_available)
     engine.begin_item("n")
-    engine.write(tone(440, 0.2, 24000))
+    engine.write(tone(440, 0.2, 24000))  # waits the 300 ms start target (balanced), then plays
     t0 = time.monotonic()
-    time.sleep(0.5)
+    time.sleep(0.8)
     got = np.frombuffer(engine.capture_ring.read(engine.capture_ring.read_available), np.int16)
     assert not got.any() and abs(len(got) / 24000 - (time.monotonic() - t0)) < 0.1
     assert engine.played_ms("n") == 200.0 and not engine.is_playing
