@@ -134,6 +134,15 @@ cdef class RingBuffer:
             PyBuffer_Release(&view)
         return n
 
+    def release_pages(self):
+        """Producer side, on an empty ring: its pages go back to the kernel (zeros when next written through), so a
+        long session's playout ring stays as resident as its longest reply. False (nothing done) when bytes are
+        unread or the ring is too small to be mapped."""
+        if not isinstance(self._storage, mmap.mmap) or rta_ring_read_available(self._ring):
+            return False
+        self._storage.madvise(mmap.MADV_DONTNEED)  # nothing readable is in it, and only we write
+        return True
+
     def get_write_regions(self, Py_ssize_t nbytes):
         """Up to `nbytes` of free space as two writable views (the second is empty unless it wraps)."""
         _check_count(nbytes)
