@@ -477,7 +477,9 @@ struct rta_playout {
     int64_t period_ns;
     /* Callback state. */
     int playing, from_silence, got_audio, last;
-    int64_t waited_ns, stable_ns;
+    int dry;                /* ran dry mid-item and no audio since: dry_ns is being measured */
+    int64_t waited_ns, stable_ns, dry_ns;
+    size_t seen, newest; /* the ring's level when the waiting playout last looked; the last rise of it seen */
     size_t quiet;
     uint64_t flush_served;
     held_run held[HELD_RUNS];
@@ -622,13 +624,43 @@ static void set_target(rta_playout *p, int ms) {
     atomic_store_explicit(&p->target_ms, ms, RLX);
 }
 
-/* Jitter-adaptive start: the ring holds the target, or audio has waited that long (a short reply still plays). */
+/* An underrun's gap (how long the ring stayed dry) is over: the start target rises by it and raise_ms more, up to
+ * max_prebuffer_ms, so the same stall is covered next time. A gap longer than max_prebuffer_ms is an outage no
+ * bounded buffer covers, not jitter: it raises by raise_ms only. */
+static void raise_by_gap(rta_playout *p) {
+    int gap_ms = (int)((p->dry_ns + 999999) / 1000000);
+    int ms = atomic_load_explicit(&p->target_ms, RLX);
+    int raised = ms + (gap_ms > p->cfg.max_prebuffer_ms ? 0 : gap_ms) + p->cfg.raise_ms;
+    if (raised > p->cfg.max_prebuffer_ms)
+        raised = p->cfg.max_prebuffer_ms;
+    if (raised != ms) {
+        set_target(p, raised);
+        count(&p->raises, 1);
+    }
+    p->dry = 0;
+}
+
+/* Jitter-adaptive start: the ring holds the target beyond its newest arrival, or audio has waited that long (a
+ * short reply still plays). Beyond the newest arrival: the next one is due a delta after it, so what plays until
+ * then must be the target's lead (100 ms deltas and a 100 ms target would start with no lead at all). An arrival
+ * larger than the target counts as the target (the sender is ahead: a whole reply at once starts at once). */
 static void maybe_start(rta_playout *p) {
     size_t avail = rta_ring_read_available(p->ring);
+    if (p->dry) {
+        if (!avail) {
+            p->dry_ns += p->period_ns;
+            return;
+        }
+        raise_by_gap(p);
+    }
     int target_ms = atomic_load_explicit(&p->target_ms, RLX);
-    if (avail >= p->target_bytes || (avail > 0 && p->waited_ns >= (int64_t)target_ms * 1000000)) {
+    if (avail > p->seen)
+        p->newest = avail - p->seen < p->target_bytes ? avail - p->seen : p->target_bytes;
+    p->seen = avail;
+    if (avail >= p->target_bytes + p->newest || (avail > 0 && p->waited_ns >= (int64_t)target_ms * 1000000)) {
         p->playing = 1;
         p->waited_ns = 0;
+        p->seen = p->newest = 0;
     } else if (avail > 0) {
         p->waited_ns += p->period_ns;
     }
@@ -666,14 +698,9 @@ static size_t pull(rta_playout *p, size_t n) {
         if ((int64_t)p->led->read_pos_own == atomic_load_explicit(&p->led->end_mark, memory_order_acquire)) {
             count(&p->drained, 1); /* the item's audio is over: a normal end */
         } else {
-            count(&p->underruns, 1); /* starved mid-item: wait longer next time (bounded) */
-            int ms = atomic_load_explicit(&p->target_ms, RLX) + p->cfg.raise_ms;
-            if (ms > p->cfg.max_prebuffer_ms)
-                ms = p->cfg.max_prebuffer_ms;
-            if (ms != atomic_load_explicit(&p->target_ms, RLX)) {
-                set_target(p, ms);
-                count(&p->raises, 1);
-            }
+            count(&p->underruns, 1); /* starved mid-item: measure the gap, then wait that much longer */
+            p->dry = 1;
+            p->dry_ns = 0;
         }
         p->stable_ns = 0;
         p->playing = 0;
@@ -722,6 +749,8 @@ static void serve_flush(rta_playout *p, uint64_t target) {
     p->playing = 0;
     p->from_silence = 1;
     p->waited_ns = 0;
+    p->dry = 0; /* a barge-in, not the network: no gap to learn from */
+    p->seen = p->newest = 0;
     count(&p->flushes, 1);
 }
 
@@ -760,6 +789,8 @@ static int fill(rta_playout *p, int16_t *out, size_t frames, int64_t now_ns, int
     if (p->quiet >= p->quiet_min && !p->playing && gen == p->flush_served && !rta_ring_read_available(p->ring)) {
         /* Idle (most of a session): the silence the full path would hand, for a fraction of its cost. */
         memset(out, 0, frames * ch * sizeof(int16_t));
+        if (p->dry)
+            p->dry_ns += p->period_ns; /* an underrun's gap goes on */
         return 0;
     }
     if (gen != p->flush_served) {

@@ -116,8 +116,9 @@ typedef struct {
     int session_rate, device_rate, channels, frames;
     int quality;
     float fade_ms;
-    /* Jitter-adaptive start: play once the ring holds target_ms, or once audio has waited that long. The target
-     * starts at prebuffer_ms; an underrun raises it by raise_ms, up to max_prebuffer_ms; after relax_ms of
+    /* Jitter-adaptive start: play once the ring holds target_ms beyond its newest arrival, or once audio has
+     * waited that long. The target starts at prebuffer_ms; an underrun raises it by its gap (how long the ring ran
+     * dry) + raise_ms, up to max_prebuffer_ms (a longer gap is an outage: raise_ms only); after relax_ms of
      * playback without an underrun it comes down by lower_ms, never below prebuffer_ms. */
     int prebuffer_ms, max_prebuffer_ms, raise_ms, lower_ms, relax_ms;
     int64_t device_latency_ns; /* used when the device gives no timing of its own (dac_delay_ns < 0) */

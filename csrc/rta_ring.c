@@ -26,13 +26,13 @@ struct rta_ring {
     alignas(RTA_CACHE_LINE) atomic_size_t write_idx;
     size_t cached_read;
     _Atomic uint64_t overruns;
-    atomic_int writer_waiting;
+    atomic_size_t writer_waiting; /* the bytes of room the sleeping producer waits for; 0: it is not asleep */
 
     /* Consumer's line. */
     alignas(RTA_CACHE_LINE) atomic_size_t read_idx;
     size_t cached_write;
     _Atomic uint64_t underruns;
-    atomic_int reader_waiting;
+    atomic_size_t reader_waiting; /* the bytes the sleeping consumer waits for; 0: it is not asleep */
 
     char pad[RTA_CACHE_LINE]; /* keep whatever the allocator puts next off the consumer's line */
 };
@@ -127,15 +127,21 @@ uint64_t rta_ring_overruns(rta_ring *r) { return atomic_load_explicit(&r->overru
 
 uint64_t rta_ring_underruns(rta_ring *r) { return atomic_load_explicit(&r->underruns, memory_order_relaxed); }
 
-/* Wake the other side if it is asleep. The seq_cst fence pairs with the one in wait_for(): either the
- * waiter sees our index store, or we see its flag and take the lock to signal (the waiter holds the
- * lock from setting its flag until it is inside pthread_cond_wait, so the signal cannot slip between). */
-static void wake(rta_ring *r, atomic_int *waiting, pthread_cond_t *cond) {
+static int readable_now(rta_ring *r, size_t n) { return rta_ring_read_available(r) >= n; }
+static int writable_now(rta_ring *r, size_t n) { return rta_ring_write_available(r) >= n; }
+
+/* Wake the other side if it is asleep and what it waits for is there (not on every write: a consumer waiting
+ * for two 20 ms frames sleeps through the first). The seq_cst fence pairs with the one in wait_for(): either the
+ * waiter sees our index store, or we see its flag and take the lock (the waiter holds it from setting its flag
+ * until it is inside pthread_cond_wait), then signal after unlocking, so the woken thread does not find the
+ * lock still held and sleep again. */
+static void wake(rta_ring *r, atomic_size_t *waiting, pthread_cond_t *cond, int (*ready)(rta_ring *, size_t)) {
     atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(waiting, memory_order_relaxed)) {
+    size_t need = atomic_load_explicit(waiting, memory_order_relaxed);
+    if (need && ready(r, need)) {
         pthread_mutex_lock(&r->lock);
-        pthread_cond_signal(cond);
         pthread_mutex_unlock(&r->lock);
+        pthread_cond_signal(cond);
     }
 }
 
@@ -182,7 +188,7 @@ void rta_ring_advance_write(rta_ring *r, size_t n) {
     /* release: the bytes written into the regions are visible before the consumer can see the index. */
     atomic_store_explicit(&r->write_idx, wr, memory_order_release);
     if (n)
-        wake(r, &r->reader_waiting, &r->readable);
+        wake(r, &r->reader_waiting, &r->readable, readable_now);
 }
 
 size_t rta_ring_write(rta_ring *r, const void *src, size_t n) {
@@ -230,7 +236,7 @@ void rta_ring_advance_read(rta_ring *r, size_t n) {
     /* release: our reads of the bytes are complete before the producer may overwrite them. */
     atomic_store_explicit(&r->read_idx, rd, memory_order_release);
     if (n)
-        wake(r, &r->writer_waiting, &r->writable);
+        wake(r, &r->writer_waiting, &r->writable, writable_now);
 }
 
 void rta_ring_note_underrun(rta_ring *r) {
@@ -269,11 +275,8 @@ static void deadline_after(struct timespec *ts, int64_t ns) {
     }
 }
 
-static int readable_now(rta_ring *r, size_t n) { return rta_ring_read_available(r) >= n; }
-static int writable_now(rta_ring *r, size_t n) { return rta_ring_write_available(r) >= n; }
-
 static int wait_for(rta_ring *r, size_t n, int64_t timeout_ns, int (*ready)(rta_ring *, size_t),
-                    atomic_int *waiting, pthread_cond_t *cond) {
+                    atomic_size_t *waiting, pthread_cond_t *cond) {
     struct timespec deadline;
     int ok;
 
@@ -285,7 +288,7 @@ static int wait_for(rta_ring *r, size_t n, int64_t timeout_ns, int (*ready)(rta_
         deadline_after(&deadline, timeout_ns);
 
     pthread_mutex_lock(&r->lock);
-    atomic_store_explicit(waiting, 1, memory_order_relaxed);
+    atomic_store_explicit(waiting, n ? n : 1, memory_order_relaxed);
     /* Pairs with the fence in wake(): after it, we either see the other side's new index in ready()
      * or it sees our flag and signals under the lock we hold. */
     atomic_thread_fence(memory_order_seq_cst);

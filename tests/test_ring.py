@@ -428,3 +428,16 @@ def test_the_c_ring_and_its_twin_agree_call_by_call(capacity, ops):
         assert apply(c, op, n, data) == apply(py, op, n, data), (i, op, n)
         assert (c.read_available, c.write_available, c.overruns, c.underruns) == \
             (py.read_available, py.write_available, py.overruns, py.underruns), (i, op, n)
+
+
+def test_release_pages_keeps_an_empty_ring_working_and_leaves_unread_bytes_alone(impl):
+    """An empty ring's pages go back to the kernel (the C ring's mapped storage; the twin cannot, and says so):
+    what is written after reads back exactly, and a ring with unread bytes is left alone."""
+    r = impl.ring.RingBuffer(1 << 20)
+    r.write(b"\x07" * 300_000)
+    assert r.release_pages() is False  # unread bytes
+    assert r.read(300_000) == b"\x07" * 300_000
+    released = r.release_pages()
+    assert released is (type(r).__module__.startswith("rtaudiod._ext"))
+    data = bytes(range(256)) * 4000  # across the wrap, over pages handed back
+    assert r.write(data) == len(data) and r.read(len(data)) == data

@@ -3,7 +3,9 @@ from rtaudiod._ext.rta_ring cimport rta_region, rta_ring
 
 cdef class RingBuffer:
     cdef rta_ring *_ring
-    cdef bytearray _storage
+    cdef object _storage
+    cdef Py_buffer _buf
+    cdef char *_base
     cdef size_t _size
 
     cdef tuple _views(self, rta_region *reg)

@@ -1,7 +1,9 @@
 """SPSC byte ring over csrc/rta_ring.c. The contract is at the top of csrc/rta_ring.h; the readable
 reference with the same API is rtaudiod/_py/ring.py."""
 
-from cpython.buffer cimport PyBuffer_Release
+import mmap
+
+from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from libc.stdint cimport int64_t
 
 from rtaudiod._ext._buffers cimport NOGIL_MIN_BYTES, get_bytes, get_writable
@@ -12,6 +14,10 @@ from rtaudiod._ext.rta_ring cimport (
     rta_ring_wait_readable, rta_ring_wait_writable, rta_ring_write, rta_ring_write_available,
     rta_ring_write_regions,
 )
+
+# From this size on the storage is an anonymous mapping, whose pages the kernel maps as the ring is first written
+# through (a bytearray is zero-filled at once: the 60 s playout ring was 4 MiB resident from the start).
+MAPPED_MIN_BYTES = 65536
 
 cdef extern from "Python.h":
     bytes PyBytes_FromStringAndSize(const char *v, Py_ssize_t len)
@@ -53,9 +59,11 @@ cdef class RingBuffer:
         if capacity < 1 or capacity > (1 << 40):
             raise ValueError(f"capacity must be between 1 and 2**40 bytes, got {capacity}")
         self._size = _round_up_pow2(<size_t>capacity)
-        self._storage = bytearray(self._size)
+        self._storage = mmap.mmap(-1, self._size) if self._size >= MAPPED_MIN_BYTES else bytearray(self._size)
+        PyObject_GetBuffer(self._storage, &self._buf, PyBUF_WRITABLE)  # held for the ring's life
+        self._base = <char *>self._buf.buf
         cdef rta_ring_status status
-        self._ring = rta_ring_create(<char *>self._storage, self._size, &status)
+        self._ring = rta_ring_create(self._base, self._size, &status)
         if self._ring == NULL:
             if status == RTA_RING_ENOMEM:
                 raise MemoryError()
@@ -65,6 +73,9 @@ cdef class RingBuffer:
         if self._ring != NULL:
             rta_ring_destroy(self._ring)
             self._ring = NULL
+        if self._base != NULL:
+            PyBuffer_Release(&self._buf)
+            self._base = NULL
 
     # -- state ---------------------------------------------------------------------------------------
     @property
@@ -122,6 +133,15 @@ cdef class RingBuffer:
         finally:
             PyBuffer_Release(&view)
         return n
+
+    def release_pages(self):
+        """Producer side, on an empty ring: its pages go back to the kernel (zeros when next written through), so a
+        long session's playout ring stays as resident as its longest reply. False (nothing done) when bytes are
+        unread or the ring is too small to be mapped."""
+        if not isinstance(self._storage, mmap.mmap) or rta_ring_read_available(self._ring):
+            return False
+        self._storage.madvise(mmap.MADV_DONTNEED)  # nothing readable is in it, and only we write
+        return True
 
     def get_write_regions(self, Py_ssize_t nbytes):
         """Up to `nbytes` of free space as two writable views (the second is empty unless it wraps)."""
@@ -216,8 +236,7 @@ cdef class RingBuffer:
 
     # -- helpers -------------------------------------------------------------------------------------
     cdef tuple _views(self, rta_region *reg):
-        cdef char *base = <char *>self._storage
-        cdef Py_ssize_t a = <char *>reg[0].data - base
+        cdef Py_ssize_t a = <char *>reg[0].data - self._base
         view = memoryview(self._storage)
         return view[a:a + <Py_ssize_t>reg[0].len], view[0:<Py_ssize_t>reg[1].len]
 

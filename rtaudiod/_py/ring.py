@@ -173,6 +173,10 @@ class RingBuffer:
                 self._cond.notify_all()
         return n
 
+    def release_pages(self) -> bool:
+        """The C ring hands an empty ring's pages back to the kernel; a bytearray cannot: False, nothing done."""
+        return False
+
     def skip(self, nbytes: int) -> int:
         """Drop up to `nbytes` unread bytes (a flush); returns the count dropped. Never an underrun."""
         with self._cond:

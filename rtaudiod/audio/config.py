@@ -18,22 +18,29 @@ class LatencyMode:
     playout_period_ms: the playback device buffer. Kept at 10 ms in `low` and `balanced` because a flush
         (barge-in) can only silence the speaker after what was already handed to the device drains:
         measured on PulseAudio, 10 ms periods go quiet ~25 ms after a flush, 20 ms periods ~55 ms.
-    prebuffer_ms: audio gathered before playback starts, to absorb network bursts: the jitter-adaptive
-        playout's starting target (and its floor).
-    max_prebuffer_ms: how far underruns may raise that target (each by PREBUFFER_RAISE_MS; it comes down by
-        PREBUFFER_LOWER_MS after PREBUFFER_RELAX_MS of playback without one).
+    prebuffer_ms: the lead gathered before playback starts, beyond the newest delta, to absorb network jitter: the
+        jitter-adaptive playout's starting target (and its floor). 300 ms in `balanced` covers the arrival jitter
+        rtaudiod-sim models (rtaudiod/sim/jitter.py: stalls of up to 250 ms, a TCP retransmission's 200 ms minimum
+        timeout and more) from the first reply on; `low` trades that for 40 ms and learns from its underruns.
+    uplink_ms: what one wake-up of the uplink thread sends, as one append (a multiple of capture_ms). The uplink
+        is the daemon's one Python wake-up per audio period while audio flows: 40 ms in `balanced` halves it, for
+        20 ms more, at most, before the service hears a frame.
+    max_prebuffer_ms: how far underruns may raise that target (each by its gap, how long the ring ran dry, and
+        PREBUFFER_RAISE_MS more; it comes down by PREBUFFER_LOWER_MS after PREBUFFER_RELAX_MS of playback without
+        one).
     """
 
     capture_ms: int
     playout_period_ms: int
     prebuffer_ms: int
     max_prebuffer_ms: int
+    uplink_ms: int
 
 
 LATENCY_MODES: dict[str, LatencyMode] = {
-    "low": LatencyMode(capture_ms=10, playout_period_ms=10, prebuffer_ms=40, max_prebuffer_ms=160),
-    "balanced": LatencyMode(capture_ms=20, playout_period_ms=10, prebuffer_ms=100, max_prebuffer_ms=300),
-    "high": LatencyMode(capture_ms=40, playout_period_ms=20, prebuffer_ms=200, max_prebuffer_ms=500),
+    "low": LatencyMode(capture_ms=10, playout_period_ms=10, prebuffer_ms=40, max_prebuffer_ms=160, uplink_ms=10),
+    "balanced": LatencyMode(capture_ms=20, playout_period_ms=10, prebuffer_ms=300, max_prebuffer_ms=600, uplink_ms=40),
+    "high": LatencyMode(capture_ms=40, playout_period_ms=20, prebuffer_ms=400, max_prebuffer_ms=800, uplink_ms=40),
 }
 # The adaptive target's steps: up fast (an underrun is heard), down slowly (latency is only felt).
 PREBUFFER_RAISE_MS = 20

@@ -86,6 +86,9 @@ class AudioEngine:
         self._drop_named = False  # drop_response() was called after the last accepted delta
         self.delta_item_id: str | None = None
         self.delta_response_id: str | None = None
+        # A reply's audio is complete (end_item): once the ring has played it out, the next delta first hands the
+        # ring's pages back (RingBuffer.release_pages), so it stays as resident as the longest reply, not 4 MiB.
+        self._release_ring = False
         self.dropped_deltas = 0
         self.capture: Any = None  # capture.Capture, or the C one (the same attributes)
         self.playout: Any = None  # playout.Playout, or the C one
@@ -297,6 +300,7 @@ class AudioEngine:
         """The current item's audio is complete (`response.audio.done`): running dry after it is the end of
         the reply, counted in `drained`, not an underrun."""
         self.ledger.end_item()
+        self._release_ring = True  # once it has played out: see write_delta
 
     def write(self, pcm: Any) -> int:
         """Write session-rate mono PCM16 to the playout ring; returns bytes written (short: overrun)."""
@@ -318,6 +322,9 @@ class AudioEngine:
         for a broken delta frame."""
         with self._delta_lock:
             drop = self._drop_response
+            if self._release_ring and not self.playout_ring.read_available:  # a reply over, the next one's first delta
+                self.playout_ring.release_pages()
+                self._release_ring = False
             got = decode_delta_into(frame, self.playout_ring, self.config.session_format, drop)
             if got is None:
                 return None

@@ -1,13 +1,15 @@
 """Playback: the playout ring (session-rate mono int16) → the device's output callback.
 
 States: waiting (gathering the prebuffer; silence out) and playing. Playback starts when the ring
-holds the target prebuffer, or when audio has waited that long (so a short reply still plays).
+holds the target prebuffer beyond its newest arrival (the lead until the next one is due), or when audio has waited
+that long (so a short reply still plays).
 Running dry while playing is an underrun: what was there plays untouched, then its last sample decays
 to zero over the fade length (when loud enough to click), then silence; we wait for the target again.
 
-Jitter-adaptive: the target starts at `prebuffer_ms`; each underrun (not the end of an item) raises it by
-`raise_ms`, up to `max_prebuffer_ms`; after `relax_ms` of playback without one it comes down by `lower_ms`, never
-below `prebuffer_ms`. Waiting and stability are counted in whole nanoseconds of device periods, as the C twin
+Jitter-adaptive: the target starts at `prebuffer_ms`; each underrun (not the end of an item) raises it by its gap
+(how long the ring stayed dry, measured until audio arrives again) plus `raise_ms`, up to `max_prebuffer_ms`, so
+the same stall is covered next time (a gap longer than `max_prebuffer_ms` is an outage, not jitter: `raise_ms`
+only); after `relax_ms` of playback without one it comes down by `lower_ms`, never below `prebuffer_ms`. Waiting and stability are counted in whole nanoseconds of device periods, as the C twin
 (csrc/rta_audio.c) counts them, so both start on the same period.
 
 This is the readable twin of the C playout (rtaudiod._ext._audio.Playout), which the engine runs on the device's
@@ -110,6 +112,9 @@ class Playout:
         self.playing = False
         self._from_silence = True  # the next audio starts from silence: fade it in if it starts loud
         self._waited_ns = 0
+        self._dry_ns: int | None = None  # since an underrun ran the ring dry, until audio comes back: its gap
+        self._seen = 0  # the ring's level when the waiting playout last looked
+        self._newest = 0  # the last rise of it seen: the newest arrival
         self._flush_request = (0, 0)  # (generation, written position); one tuple, swapped atomically
         self._flush_served = 0
         self._got_audio = False
@@ -174,6 +179,8 @@ class Playout:
             # Idle (most of a session): the same silence the full path would hand, at a fraction of its cost
             # (measured in the daemon: ~80 µs of a 10 ms callback's ~110).
             out[:] = 0
+            if self._dry_ns is not None:
+                self._dry_ns += self._period_ns  # an underrun's gap goes on
             return False
         if gen != self._flush_served:
             self._serve_flush(target)
@@ -215,11 +222,34 @@ class Playout:
     def prebuffer_bytes(self) -> int:
         return self.target_ms * self.session_rate // 1000 * 2
 
+    def _raise_by_gap(self) -> None:
+        """An underrun's gap is over: the start target rises by it and `raise_ms` more (bounded)."""
+        gap_ms = -(-self._dry_ns // 1_000_000)
+        step = (0 if gap_ms > self._max_prebuffer_ms else gap_ms) + self._raise_ms
+        target = min(self._max_prebuffer_ms, self.target_ms + step)
+        if target != self.target_ms:
+            self.target_ms = target
+            self.raises += 1
+        self._dry_ns = None
+
     def _maybe_start(self) -> None:
+        """Start once the ring holds the target beyond its newest arrival (the next is due a delta after it: what
+        plays until then is the lead; an arrival larger than the target counts as the target, the sender is ahead),
+        or once audio has waited the target."""
         avail = self.ring.read_available
-        if avail >= self.prebuffer_bytes or (avail > 0 and self._waited_ns >= self.target_ms * 1_000_000):
+        if self._dry_ns is not None:
+            if not avail:
+                self._dry_ns += self._period_ns
+                return
+            self._raise_by_gap()
+        target = self.prebuffer_bytes
+        if avail > self._seen:
+            self._newest = min(avail - self._seen, target)
+        self._seen = avail
+        if avail >= target + self._newest or (avail > 0 and self._waited_ns >= self.target_ms * 1_000_000):
             self.playing = True
             self._waited_ns = 0
+            self._seen = self._newest = 0
         elif avail > 0:
             self._waited_ns += self._period_ns
 
@@ -251,11 +281,8 @@ class Playout:
             if self.ledger.at_end():
                 self.drained += 1  # the item's audio is over: a normal end
             else:
-                self.underruns += 1  # starved mid-item: the network (or the writer) fell behind: wait longer next time
-                target = min(self._max_prebuffer_ms, self.target_ms + self._raise_ms)
-                if target != self.target_ms:
-                    self.target_ms = target
-                    self.raises += 1
+                self.underruns += 1  # starved mid-item: the network (or the writer) fell behind: measure the gap
+                self._dry_ns = 0
             self._stable_ns = 0
             self.playing = False
             self._from_silence = True
@@ -297,4 +324,6 @@ class Playout:
         self.playing = False
         self._from_silence = True
         self._waited_ns = 0
+        self._dry_ns = None  # a barge-in, not the network: no gap to learn from
+        self._seen = self._newest = 0
         self.flushes += 1

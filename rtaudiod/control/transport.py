@@ -38,7 +38,7 @@ log = logging.getLogger("rtaudiod.control")
 READ_SIZE = 65536
 READS_PER_TURN = 4  # per readiness, so one client streaming audio in cannot starve the others
 WRITE_BUFFERS = 64  # buffers per sendmsg
-TICK_S = 0.5
+TICK_S = 0.5  # the housekeeping tick, only while there are connections or the listener is paused (else: asleep)
 CLOSE_GRACE_S = 2.0  # a connection closed after an error gets this long to take the error line
 
 _LISTENER = "listener"
@@ -176,7 +176,9 @@ class Transport:
         try:
             while not self._stopping:
                 try:
-                    for key, mask in sel.select(TICK_S):
+                    # Nobody connected: nothing to time out, sleep until a client or a post() wakes the loop.
+                    idle = not self.conns and not self._listener_paused_until
+                    for key, mask in sel.select(None if idle else max(0.0, next_tick - time.monotonic())):
                         data = key.data
                         if data is _LISTENER:
                             self._accept()

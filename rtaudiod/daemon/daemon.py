@@ -41,7 +41,10 @@ log = logging.getLogger("rtaudiod.daemon")
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 78  # sysexits.h EX_CONFIG
-TICK_S = 0.5
+# The main loop sleeps until something it watches happens (a stop, a reload, a session state change, a thread
+# dying of an exception); this backstop catches a part's thread that returned without one, and the systemd
+# watchdog, when set, pings at a third of its interval.
+BACKSTOP_S = 5.0
 
 P = TypeVar("P")
 
@@ -71,6 +74,7 @@ class Daemon:
         self.exit_code = 0
         self._stop = threading.Event()
         self._reload = threading.Event()
+        self._wake = threading.Event()  # the main loop has something to look at
         self._last_status = ""
 
     # ---------------------------------------------------------------------------------------------- start/stop
@@ -205,15 +209,34 @@ class Daemon:
     # ---------------------------------------------------------------------------------------------- main loop
     def request_stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
     def request_reload(self, config: DaemonConfig | None = None) -> None:
         self._pending_config = config
         self._reload.set()
+        self._wake.set()
 
     def run(self) -> int:
         """Watch the parts until a stop is requested or one of them fails; returns the exit status."""
-        interval = TICK_S if self.notifier.watchdog_s is None else min(TICK_S, self.notifier.watchdog_s / 3)
-        while not self._stop.wait(interval):
+        interval = BACKSTOP_S if self.notifier.watchdog_s is None else min(BACKSTOP_S, self.notifier.watchdog_s / 3)
+        previous_hook = threading.excepthook
+
+        def on_thread_exception(args: threading.ExceptHookArgs) -> None:
+            previous_hook(args)
+            self._wake.set()  # a part's thread may have died of it: look now
+
+        threading.excepthook = on_thread_exception
+        try:
+            return self._watch(interval)
+        finally:
+            threading.excepthook = previous_hook
+
+    def _watch(self, interval: float) -> int:
+        while True:
+            self._wake.wait(interval)
+            self._wake.clear()  # before looking: whatever happens from now on wakes the next wait
+            if self._stop.is_set():
+                break
             if self._reload.is_set():
                 self._reload.clear()
                 self._apply_reload(getattr(self, "_pending_config", None))
@@ -258,6 +281,7 @@ class Daemon:
 
     def _on_state(self, new: State, old: State) -> None:
         log.info("state: %s -> %s", old.value, new.value)
+        self._wake.set()  # a failure to act on, a status line to send
 
     # ---------------------------------------------------------------------------------------------- reload
     def _apply_reload(self, new: DaemonConfig | None) -> None:

@@ -82,14 +82,20 @@ class FrameSender:
                  send: Callable[[memoryview], None], on_sent: Callable[[int], None]) -> None:
         self.stats, self.fmt, self.mic = stats, fmt, mic
         self.wire_per_pcm = 1 if fmt == "pcm16" else 0.5  # G.711: one code per PCM16 sample
-        self.out = bytearray(append_frame_size(frame_bytes, fmt, masked=True))
-        self.view = memoryview(self.out)
+        self._size(frame_bytes)
         self.keys = MaskKeys()
         self._send = send
         self._on_sent = on_sent
 
+    def _size(self, frame_bytes: int) -> None:
+        self.frame_bytes = frame_bytes
+        self.out = bytearray(append_frame_size(frame_bytes, self.fmt, masked=True))
+        self.view = memoryview(self.out)
+
     def send(self, source: RingBuffer, nbytes: int) -> None:
-        """Send `nbytes` (even, at most one frame) of `source`; SessionError when the connection fails."""
+        """Send `nbytes` (even) of `source` as one append; SessionError when the connection fails."""
+        if nbytes > self.frame_bytes:  # the uplink's wake sends more than one capture frame (once)
+            self._size(nbytes)
         n = frame_append_from_ring(source, nbytes, self.out, self.fmt, self.keys.next())
         self._send(self.view[:n])
         self.stats.frames_sent += 1
@@ -104,7 +110,9 @@ class UplinkGate:
 
     def __init__(self, audio: AudioEngine, stats: SessionStats, frame_bytes: int, in_turn: Callable[[], bool],
                  push_to_talk: Callable[[], bool]) -> None:
-        rate = audio.config.session_rate
+        rate, mode = audio.config.session_rate, audio.config.mode
+        # What one wake-up sends: `uplink_ms` of audio, whole capture frames (`frame_bytes` each).
+        frame_bytes *= max(1, mode.uplink_ms // mode.capture_ms)
         self.audio, self.stats, self.frame_bytes = audio, stats, frame_bytes
         self.mic = audio.capture_ring
         self.bytes_per_s = rate * 2
@@ -174,7 +182,7 @@ class UplinkGate:
         ring, frame_bytes, injected = self.mic, self.frame_bytes, self.inject_ring
         if not self._wait_configured(link):
             return
-        frames_per_timeout = max(1, round(UPLINK_WAIT_S * 1000 / self.audio.config.mode.capture_ms))
+        frames_per_timeout = max(1, round(UPLINK_WAIT_S * 1000 / self.audio.config.mode.uplink_ms))
         while not link.ended.is_set():
             ready = ring.wait_readable(frame_bytes, UPLINK_WAIT_S)
             woke = time.perf_counter()

@@ -1,5 +1,5 @@
 """The jitter-adaptive playout, driven period by period (the test plays the device), on the C processor and its
-Python twin: the start target rises on underruns (bounded), comes down slowly after stable playback, and a short
+Python twin: the start target rises on an underrun by its measured gap (bounded), comes down slowly after stable playback, and a short
 reply still starts once it has waited the target."""
 
 import numpy as np
@@ -10,20 +10,56 @@ from test_playout_unit import Device
 ADAPT = {"max_prebuffer_ms": 100, "raise_ms": 20, "lower_ms": 10, "relax_ms": 1000}
 
 
-def starve(dev: Device, times: int) -> None:
-    """`times` underruns: 60 ms of a reply at a time (over the 40 ms start target), each run dry mid-item."""
-    for _ in range(times):
-        dev.write(tone(440, 0.2, 24000)[:1440])
-        dev.run(30)
+def starve(dev: Device, gap_periods: int) -> None:
+    """One underrun whose gap is `gap_periods` device periods: 60 ms of a reply plays (once it has waited the start
+    target), the ring runs dry mid-item and stays empty that long. The audio written next ends the gap."""
+    underruns = dev.playout.underruns
+    dev.write(tone(440, 0.2, 24000)[:1440])
+    for _ in range(200):
+        dev.run(1)
+        if dev.playout.underruns > underruns:
+            break
+    dev.run(gap_periods)
 
 
-def test_each_underrun_raises_the_target_up_to_its_bound(audio_impl):
-    dev = Device(audio_impl, prebuffer_ms=40, **ADAPT)
+def test_an_underrun_raises_the_target_by_its_gap(audio_impl):
+    dev = Device(audio_impl, prebuffer_ms=40, **dict(ADAPT, max_prebuffer_ms=400))
     dev.ledger.begin_item("a")
-    starve(dev, 1)
-    assert (dev.playout.underruns, dev.playout.target_ms, dev.playout.raises) == (1, 60, 1)
+    starve(dev, 12)
+    assert (dev.playout.underruns, dev.playout.target_ms, dev.playout.raises) == (1, 40, 0)  # the gap goes on
+    dev.write(tone(440, 0.2, 24000))
+    dev.run(1)
+    assert (dev.playout.target_ms, dev.playout.raises) == (180, 1)  # 40 + the 120 ms gap + 20
     starve(dev, 5)
-    assert (dev.playout.underruns, dev.playout.target_ms, dev.playout.raises) == (6, 100, 3)  # 40 + 3 x 20: the bound
+    dev.write(tone(440, 0.2, 24000))
+    dev.run(1)
+    assert (dev.playout.underruns, dev.playout.target_ms, dev.playout.raises) == (2, 250, 2)  # kept, raised again
+
+
+def test_a_raise_is_bounded_and_an_outage_raises_one_step(audio_impl):
+    bounded = Device(audio_impl, prebuffer_ms=40, **ADAPT)
+    bounded.ledger.begin_item("a")
+    starve(bounded, 6)
+    bounded.write(tone(440, 0.2, 24000))
+    bounded.run(1)
+    assert bounded.playout.target_ms == 100  # 40 + 60 + 20 wanted, 100 the bound
+    outage = Device(audio_impl, prebuffer_ms=40, **dict(ADAPT, max_prebuffer_ms=400))
+    outage.ledger.begin_item("a")
+    starve(outage, 50)  # 500 ms dry (the idle path counts it too): no buffer up to 400 ms covers it
+    outage.write(tone(440, 0.2, 24000))
+    outage.run(1)
+    assert (outage.playout.target_ms, outage.playout.raises) == (60, 1)
+
+
+def test_a_barge_in_ends_a_gap_without_a_raise(audio_impl):
+    dev = Device(audio_impl, prebuffer_ms=40, **dict(ADAPT, max_prebuffer_ms=400))
+    dev.ledger.begin_item("a")
+    starve(dev, 12)
+    dev.playout.flush()
+    dev.run(1)
+    dev.write(tone(440, 0.2, 24000), "b")
+    dev.run(5)
+    assert (dev.playout.underruns, dev.playout.flushes, dev.playout.target_ms) == (1, 1, 40)
 
 
 def test_the_end_of_a_reply_does_not_raise_the_target(audio_impl):
@@ -38,9 +74,9 @@ def test_a_raised_target_holds_back_the_next_start(audio_impl):
     dev = Device(audio_impl, prebuffer_ms=40, **ADAPT)
     dev.ledger.begin_item("a")
     starve(dev, 2)
-    assert dev.playout.target_ms == 80
-    dev.write(np.full(1200, 8000, np.int16))  # 50 ms, under the 80 ms target: it waits 8 periods, then plays
+    dev.write(np.full(1200, 8000, np.int16))  # 50 ms ends the 20 ms gap: the target is 80, it waits 8 periods
     got = dev.run(12)
+    assert dev.playout.target_ms == 80
     first = np.flatnonzero(got)[0]
     assert 8 * 240 <= first < 9 * 240, first
 
@@ -48,16 +84,17 @@ def test_a_raised_target_holds_back_the_next_start(audio_impl):
 def test_stable_playback_lowers_the_target_slowly_to_the_floor(audio_impl):
     dev = Device(audio_impl, prebuffer_ms=40, **ADAPT)
     dev.ledger.begin_item("a")
-    starve(dev, 3)
+    starve(dev, 4)
+    dev.write(tone(440, 5.0, 24000))  # ends the 40 ms gap (target 100); 5 s of steady audio: one step down per 1 s
+    dev.ledger.end_item()                # of playback without an underrun
+    dev.run(1)
     assert dev.playout.target_ms == 100
-    dev.write(tone(440, 5.0, 24000))  # 5 s of steady audio: one step down per 1 s of playback without an underrun
-    dev.ledger.end_item()
-    dev.run(150)
+    dev.run(149)
     assert dev.playout.target_ms == 90  # 1.5 s played: one step
     dev.run(300)
     assert dev.playout.target_ms == 60  # 4.5 s: four
     dev.run(100)
-    assert (dev.playout.underruns, dev.playout.drained, dev.playout.target_ms) == (3, 1, 50)  # the end: no raise
+    assert (dev.playout.underruns, dev.playout.drained, dev.playout.target_ms) == (1, 1, 50)  # the end: no raise
     dev.write(tone(440, 6.0, 24000))
     dev.ledger.end_item()
     dev.run(700)
@@ -104,3 +141,24 @@ def test_c_and_python_playouts_hand_the_same_samples(request):
         assert played[0] == played[1], (device_rate, played)
         diff = np.abs(outs[0].astype(int) - outs[1].astype(int)).max()
         assert diff == 0, (device_rate, diff)
+
+
+def test_the_target_is_a_lead_beyond_the_newest_arrival(audio_impl):
+    """100 ms deltas 100 ms apart and a 100 ms target: starting at the first delta would leave no lead for the next
+    one's jitter; playback starts when the second arrives (100 ms of lead beyond it), and plays without a gap."""
+    dev = Device(audio_impl, prebuffer_ms=100, **dict(ADAPT, max_prebuffer_ms=400))
+    dev.ledger.begin_item("a")
+    pcm = np.full(2400 * 6, 8000, np.int16)
+    got = []
+    for k in range(6):
+        dev.write(pcm[k * 2400 : (k + 1) * 2400])
+        got.append(dev.run(10))
+    first = np.flatnonzero(np.concatenate(got))[0]
+    assert 10 * 240 <= first < 11 * 240, first  # the period the second delta arrived in
+    assert dev.playout.underruns == 0
+
+
+def test_a_whole_reply_at_once_starts_at_once(audio_impl):
+    dev = Device(audio_impl, prebuffer_ms=100, **ADAPT)
+    dev.write(np.full(24000, 8000, np.int16), "a")  # 1 s in one arrival: the sender is far ahead
+    assert np.flatnonzero(dev.run(2))[0] < 240

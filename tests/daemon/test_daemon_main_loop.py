@@ -1,0 +1,47 @@
+"""The daemon's main loop sleeps until something it watches happens (issue 17: no 0.5 s poll while audio flows):
+a stop, a reload, a session state change or a thread dying of an exception wakes it. The backstop poll is set to an
+hour here, so a loop that only noticed on a timer would not return."""
+
+import threading
+
+import pytest
+
+from rtaudiod.daemon import Daemon, daemon as daemon_module
+from rtaudiod.daemon.config import load_config
+
+
+@pytest.fixture
+def daemon(monkeypatch, tmp_path):
+    monkeypatch.setattr(daemon_module, "BACKSTOP_S", 3600.0)
+    d = Daemon(load_config(None, ["daemon.simulate=always", "audio.backend=null",
+                                  f"control.socket={tmp_path / 'c.sock'}"], {}))
+    d.start()
+    yield d
+    d.stop()
+
+
+def run_in_thread(daemon: Daemon) -> tuple[threading.Thread, list[int]]:
+    code: list[int] = []
+    thread = threading.Thread(target=lambda: code.append(daemon.run()), daemon=True)
+    thread.start()
+    return thread, code
+
+
+def test_a_stop_request_wakes_the_main_loop(daemon):
+    thread, code = run_in_thread(daemon)
+    threading.Timer(0.2, daemon.request_stop).start()
+    thread.join(30)
+    assert code == [0]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the death is the point
+def test_a_part_whose_thread_dies_stops_the_daemon_at_once(daemon):
+    thread, code = run_in_thread(daemon)
+
+    def die(item):
+        raise SystemExit  # a BaseException: past the control loop's guard, its thread ends
+
+    daemon.control.on_inbound = die
+    daemon.control.transport.post(("anything",))
+    thread.join(30)
+    assert code == [1]
