@@ -13,6 +13,9 @@
  * that does not hear the speaker (headphones) never converges, and must not stay half-duplex for good. Convergence
  * takes 0.8-1.5 s of reference (docs/echo.md). */
 #define HOLD_MAX_MS 3000
+/* ...or this much with no delay found: the microphone does not hear the speaker (the delay locks within ~0.7 s of
+ * reference when it does), and a person talking right after a reply must not lose their first words to the tail. */
+#define HOLD_UNLOCKED_MS 1000
 /* ...and for this much reference played after it converged: `converged` (a 1 s mean ERLE of 10 dB) comes while the
  * filter still leaks a frame or two of echo now and then, and a server VAD starts a turn on one frame. */
 #define HOLD_AFTER_MS 1000
@@ -59,7 +62,8 @@ struct rta_echo_stage {
     double drift_from;       /* the drift window: its start (captured) and the read target then */
     int64_t drift_start;
     int drift_clean;         /* no jump in the window */
-    uint64_t converged_at;   /* the canceller's echo blocks when it first converged, 0 before */
+    uint64_t converged_at;   /* the canceller's echo blocks when it converged, 0 while it has not */
+    uint64_t unconverged_from; /* ...and when it lost it (a new delay) */
     int64_t hold_until;      /* capture frames: the uplink is held until then (a discontinuity) */
     _Atomic uint64_t short_frames, trimmed_frames, bypassed, realigned, slips;
     _Atomic float drift_ppm;
@@ -259,13 +263,19 @@ int rta_echo_stage_process(void *ctx, int16_t *mono, size_t frames, int64_t adc_
         rta_echo_process(s->echo, mono, s->ref_block, mono, frames);
     rta_echo_figures f;
     rta_echo_read_figures(s->echo, &f);
-    if (f.converged && !s->converged_at)
+    if (f.converged && !s->converged_at) {
         s->converged_at = f.echo_blocks;
+    } else if (!f.converged && s->converged_at) { /* a new delay (the room changed): held again until it converges */
+        s->converged_at = 0;
+        s->unconverged_from = f.echo_blocks;
+    }
     if (s->captured < s->hold_until)
         return 1;
-    if (f.echo_blocks * 10 >= HOLD_MAX_MS)
-        return 0;
-    return !s->converged_at || (f.echo_blocks - s->converged_at) * 10 < HOLD_AFTER_MS;
+    if (!s->converged_at) {
+        uint64_t played_ms = (f.echo_blocks - s->unconverged_from) * 10;
+        return played_ms < (f.delay_locked ? HOLD_MAX_MS : HOLD_UNLOCKED_MS);
+    }
+    return (f.echo_blocks - s->converged_at) * 10 < HOLD_AFTER_MS;
 }
 
 void rta_echo_stage_stats_get(rta_echo_stage *s, rta_echo_stage_stats *st) {
