@@ -23,6 +23,11 @@
  * two before it is confirmed are read at the old alignment, and the engine's filter settles after (measured: 50 ms
  * of echo near -28 dBFS after a burst of capture overruns, enough for a server VAD). */
 #define HOLD_AFTER_JUMP_MS 300
+/* ...and at the start of each reply after a silence (ONSET_QUIET_MS without echo): the engines leak the first
+ * 100-400 ms of echo after a silence now and then (measured: replies cut 0.15-0.5 s in on the loudspeaker bench). A
+ * person who talks over the first ONSET_HOLD_MS of a reply is heard from then on. */
+#define ONSET_QUIET_MS 1000
+#define ONSET_HOLD_MS 400
 /* The reference is read this long before the microphone's ADC time, so a stamp a little off never makes it later
  * than its echo (the canceller's filter is causal); the canceller's estimator finds the room's delay on top. */
 #define MARGIN_MS 20
@@ -64,7 +69,9 @@ struct rta_echo_stage {
     int drift_clean;         /* no jump in the window */
     uint64_t converged_at;   /* the canceller's echo blocks when it converged, 0 while it has not */
     uint64_t unconverged_from; /* ...and when it lost it (a new delay) */
-    int64_t hold_until;      /* capture frames: the uplink is held until then (a discontinuity) */
+    int64_t hold_until;      /* capture frames: the uplink is held until then (a discontinuity, an onset) */
+    uint64_t echo_blocks;    /* the canceller's echo blocks at the last period, and the period they last grew */
+    int64_t echo_at;
     _Atomic uint64_t short_frames, trimmed_frames, bypassed, realigned, slips;
     _Atomic float drift_ppm;
 };
@@ -157,9 +164,13 @@ static void hist_put(rta_echo_stage *s, int64_t pos, const int16_t *src, size_t 
     }
 }
 
-static void hold_a_while(rta_echo_stage *s) {
-    s->hold_until = s->captured + (int64_t)s->rate * HOLD_AFTER_JUMP_MS / 1000;
+static void hold_for(rta_echo_stage *s, int ms) {
+    int64_t until = s->captured + (int64_t)s->rate * ms / 1000;
+    if (until > s->hold_until)
+        s->hold_until = until;
 }
+
+static void hold_a_while(rta_echo_stage *s) { hold_for(s, HOLD_AFTER_JUMP_MS); }
 
 /* Drain the playout's stamped records into the history, each where its DAC time puts it. */
 static void take_reference(rta_echo_stage *s) {
@@ -268,6 +279,12 @@ int rta_echo_stage_process(void *ctx, int16_t *mono, size_t frames, int64_t adc_
     } else if (!f.converged && s->converged_at) { /* a new delay (the room changed): held again until it converges */
         s->converged_at = 0;
         s->unconverged_from = f.echo_blocks;
+    }
+    if (f.echo_blocks > s->echo_blocks) { /* the reference plays: after a silence, a reply's onset */
+        if (s->echo_blocks && s->captured - s->echo_at > (int64_t)s->rate * ONSET_QUIET_MS / 1000)
+            hold_for(s, ONSET_HOLD_MS);
+        s->echo_blocks = f.echo_blocks;
+        s->echo_at = s->captured;
     }
     if (s->captured < s->hold_until)
         return 1;

@@ -16,13 +16,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import rtaudiod
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "session"))
 
-from sessionhelpers import FAST, KEY, config_for, wait_until  # noqa: E402
+from sessionhelpers import FAST, KEY, config_for, speech, wait_until  # noqa: E402
 
 from rtaudiod.audio import AudioConfig, AudioEngine  # noqa: E402
 from rtaudiod.session import Session  # noqa: E402
@@ -85,3 +86,118 @@ def test_the_model_never_interrupts_itself_with_the_canceller_and_does_without(p
     assert any(cut_off), "the echo path is too weak to show anything: the replies were not cut without a canceller"
     assert not any(cut_on), echo
     assert echo["canceller"] == "internal" and echo["delay_locked"], echo
+
+
+PERSON = "Stop, stop. I only wanted to know if I need a jacket tonight."
+TRIES = int(os.environ.get("RTAUDIOD_ECHO_TRIES", "10"))
+
+
+def onset_s(pcm: np.ndarray, level: int = 500) -> float:
+    """Where the first word starts in a 48 kHz clip (espeak-ng leads with a little silence)."""
+    return float(np.flatnonzero(np.abs(pcm) > level)[0]) / 48000
+
+
+@pytest.mark.skipif(not SLOW, reason="real time on a sound server, 10 tries: RTAUDIOD_SLOW=1")
+@pytest.mark.skipif(rtaudiod.backend() != "c", reason="the echo canceller is C only")
+def test_a_person_talking_over_a_reply_stops_it_within_500_ms(pulse_server):
+    """Double talk end to end: a reply plays (its echo in the microphone), and 1.5 s in a person talks over it (an
+    espeak-ng voice played into the microphone's sink, mixed with the echo by the sound server). The canceller must
+    let them through: server VAD starts a turn and the reply stops (a barge-in), in >= 9 of 10 tries, within 500 ms
+    of their first word. The latency is measured from the player's start plus the clip's leading silence, so it
+    includes the player's own start-up (an upper bound)."""
+    words = np.frombuffer(speech(PERSON, 48000), np.int16)
+    stereo = np.repeat(words[:, None], 2, axis=1)
+    first_word = onset_s(words)
+    module = loopback(pulse_server)
+    sim = Simulator(dialect="ga", api_key=KEY, **{**FAST, "pace": 1.0}).start()
+    engine = session = None
+    latencies: list[float | None] = []
+    try:
+        engine = AudioEngine(AudioConfig(backend="pyaudio", input_device="pulse", output_device="pulse",
+                                         input_rate=48000, input_channels=2, output_rate=48000,
+                                         output_channels=2)).start()  # echo_cancel: the default, auto
+        session = Session(config_for(sim, turn_detection={"type": "server_vad", "silence_duration_ms": 500}),
+                          engine)
+        session.start()
+        assert session.wait_ready(10), session.error
+
+        def quiet() -> None:
+            wait_until(lambda: not engine.is_playing and session.status()["conversation"]["response_id"] is None,
+                       40, "the replies to end")
+            time.sleep(1.0)
+
+        session.send_text(TEXT)  # a first reply: the canceller converges on it (the uplink is held meanwhile)
+        wait_until(lambda: engine.is_playing, 15, "the first reply to start playing")
+        quiet()
+        for _ in range(TRIES):
+            before = session.stats.barge_ins
+            session.send_text(TEXT)
+            wait_until(lambda: engine.is_playing, 15, "the reply to start playing")
+            time.sleep(1.5)
+            assert session.stats.barge_ins == before, "the reply was cut by its own echo"
+            started = time.monotonic()
+            player = pulse_server.play(pulse_server.mic, stereo)
+            while session.stats.barge_ins == before and time.monotonic() - started < 5:
+                time.sleep(0.005)
+            latencies.append(time.monotonic() - started - first_word if session.stats.barge_ins > before else None)
+            assert player.wait(30) == 0
+            quiet()  # the reply to what they said plays out
+        echo = engine.status()["echo"]
+    finally:
+        if session is not None:
+            session.stop()
+        if engine is not None:
+            engine.close()
+        sim.stop()
+        pulse_server.pactl("unload-module", module)
+    shown = [None if x is None else round(x * 1000) for x in latencies]
+    print(f"barge-in latency ms over {TRIES} tries: {shown}; {echo}")
+    assert echo["canceller"] == "internal" and echo["converged"], echo
+    in_time = [x for x in latencies if x is not None and x <= 0.5]
+    assert len(in_time) >= TRIES * 9 // 10, shown
+
+
+@pytest.mark.skipif(not SLOW, reason="real time on a sound server, 10 tries: RTAUDIOD_SLOW=1")
+@pytest.mark.skipif(rtaudiod.backend() != "c", reason="the echo canceller is C only")
+def test_the_wake_word_said_over_a_reply_is_heard(pulse_server):
+    """wake_word mode on the loudspeaker: the detector reads the cancelled microphone, so "okay nabu" said over a
+    reply (its echo in the microphone) is heard, in >= 8 of 10 tries, and the device's own voice never wakes it."""
+    pytest.importorskip("pymicro_wakeword")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "listen"))
+    from listenhelpers import make_stack
+
+    from rtaudiod.listen import ListenConfig
+
+    module = loopback(pulse_server)
+    stack = None
+    heard = []
+    try:
+        stack = make_stack(pulse_server, ListenConfig(mode="wake_word", follow_up_s=1.0, chime=False),
+                           echo_cancel="auto")
+        ask = "Okay nabu, tell me a long story about the sea, the ships, the sailors and the lighthouse keeper."
+        for i in range(TRIES + 1):  # the first reply: the canceller converges on it
+            stack.say(ask)
+            wait_until(lambda: stack.session.state.value == "speaking", 20, "the reply to play")
+            if i == 0:
+                wait_until(lambda: not stack.engine.is_playing, 60, "the first reply to end")
+                time.sleep(2.0)
+                continue
+            time.sleep(1.5)
+            wakes = stack.listener.wakes
+            stack.say("Okay nabu", wait=False)
+            deadline = time.monotonic() + 6
+            while stack.listener.wakes == wakes and time.monotonic() < deadline:
+                time.sleep(0.02)
+            heard.append(stack.listener.wakes > wakes)
+            wait_until(lambda: not stack.engine.is_playing, 60, "the speaker to go quiet")
+            time.sleep(2.0)  # the follow-up window closes
+        echo = stack.engine.status()["echo"]
+        wakes = stack.listener.wakes
+    finally:
+        if stack is not None:
+            stack.close()
+        pulse_server.pactl("unload-module", module)
+    print(f"wake word over a reply heard: {heard}; wakes {wakes}; {echo}")
+    assert echo["canceller"] == "internal", echo
+    assert sum(heard) >= TRIES * 8 // 10, heard
+    assert wakes <= 1 + 2 * TRIES, "the device's own voice woke the detector"
