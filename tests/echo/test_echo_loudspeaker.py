@@ -112,12 +112,19 @@ def test_a_person_talking_over_a_reply_stops_it_within_500_ms(pulse_server):
     sim = Simulator(dialect="ga", api_key=KEY, **{**FAST, "pace": 1.0}).start()
     engine = session = None
     latencies: list[float | None] = []
+    self_cut = 0
     try:
         engine = AudioEngine(AudioConfig(backend="pyaudio", input_device="pulse", output_device="pulse",
                                          input_rate=48000, input_channels=2, output_rate=48000,
                                          output_channels=2)).start()  # echo_cancel: the default, auto
+        interrupted: list[float] = []  # when each barge-in happened (the session's event, on its thread)
+
+        def on_event(topic: str, data: dict) -> None:
+            if topic == "response" and data.get("event") == "interrupted":
+                interrupted.append(time.monotonic())
+
         session = Session(config_for(sim, turn_detection={"type": "server_vad", "silence_duration_ms": 500}),
-                          engine)
+                          engine, on_event=on_event)
         session.start()
         assert session.wait_ready(10), session.error
 
@@ -134,13 +141,16 @@ def test_a_person_talking_over_a_reply_stops_it_within_500_ms(pulse_server):
             session.send_text(TEXT)
             wait_until(lambda: engine.is_playing, 15, "the reply to start playing")
             time.sleep(1.5)
-            assert session.stats.barge_ins == before, "the reply was cut by its own echo"
+            if session.stats.barge_ins > before:  # cut by its own echo first: a failed try
+                self_cut += 1
+                latencies.append(None)
+                quiet()
+                continue
+            cuts = len(interrupted)
             started = time.monotonic()
-            player = pulse_server.play(pulse_server.mic, stereo)
-            while session.stats.barge_ins == before and time.monotonic() - started < 5:
-                time.sleep(0.005)
-            latencies.append(time.monotonic() - started - first_word if session.stats.barge_ins > before else None)
+            player = pulse_server.play(pulse_server.mic, stereo)  # returns once pacat has taken most of the clip
             assert player.wait(30) == 0
+            latencies.append(interrupted[cuts] - started - first_word if len(interrupted) > cuts else None)
             quiet()  # the reply to what they said plays out
         echo = engine.status()["echo"]
     finally:
@@ -151,7 +161,7 @@ def test_a_person_talking_over_a_reply_stops_it_within_500_ms(pulse_server):
         sim.stop()
         pulse_server.pactl("unload-module", module)
     shown = [None if x is None else round(x * 1000) for x in latencies]
-    print(f"barge-in latency ms over {TRIES} tries: {shown}; {echo}")
+    print(f"barge-in latency ms over {TRIES} tries: {shown} ({self_cut} cut by their own echo first); {echo}")
     assert echo["canceller"] == "internal" and echo["converged"], echo
     in_time = [x for x in latencies if x is not None and x <= 0.5]
     assert len(in_time) >= TRIES * 9 // 10, shown
