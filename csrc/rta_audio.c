@@ -403,13 +403,14 @@ static int16_t *downmix(rta_capture *cap, const int16_t *in, size_t n) {
     return cap->mono;
 }
 
-void rta_capture_process(rta_capture *cap, const int16_t *in, size_t frames, int64_t now_ns) {
+void rta_capture_process(rta_capture *cap, const int16_t *in, size_t frames, int64_t now_ns, int64_t adc_ns) {
     if (frames > (size_t)cap->cfg.frames)
         frames = (size_t)cap->cfg.frames;
     count(&cap->frames_in, 1);
     int muted = atomic_load_explicit(&cap->muted, RLX);
     int16_t *mono = downmix(cap, in, frames);
-    int hold = cap->stage ? cap->stage(cap->stage_ctx, mono, frames) : 0; /* the canceller: the tap hears its output */
+    /* The canceller (the tap hears its output), told when the period was sampled. */
+    int hold = cap->stage ? cap->stage(cap->stage_ctx, mono, frames, adc_ns) : 0;
     atomic_store(&cap->tap_busy, 1);
     rta_ring *tap = atomic_load(&cap->tap);
     if (tap != NULL && !muted)
@@ -467,7 +468,7 @@ struct rta_playout {
     rta_ledger *led;
     rta_duplex *duplex;
     rta_ring *ref;   /* the echo canceller's reference (or NULL) */
-    int16_t *ref_block;
+    unsigned char *ref_block; /* one record: rta_ref_header, then the mono frames */
     resampler rs;
     fader fade;
     size_t fade_dev, chunk, quiet_min;
@@ -577,7 +578,7 @@ rta_playout *rta_playout_create(const rta_playout_config *cfg, rta_ring *ring, r
     p->sess = malloc(p->sess_cap * sizeof(int16_t));
     p->fifo_cap = frames + FIFO_EXTRA;
     p->fifo = malloc(p->fifo_cap * sizeof(int16_t));
-    p->ref_block = malloc(frames * sizeof(int16_t));
+    p->ref_block = malloc(sizeof(rta_ref_header) + frames * sizeof(int16_t));
     if (!p->sess || !p->fifo || !p->ref_block)
         goto fail;
     *status = rs_init(&p->rs, sr, dr, cfg->quality, p->sess_cap);
@@ -756,25 +757,36 @@ static void serve_flush(rta_playout *p, uint64_t target) {
 
 void rta_playout_set_reference(rta_playout *p, rta_ring *ref) { p->ref = ref; }
 
-/* The echo canceller's reference: the mono block as handed to the device (channel 0 of the up-mix). */
-static void publish_reference(rta_playout *p, const int16_t *out, size_t frames) {
+/* The echo canceller's reference: the mono block as handed to the device (channel 0 of the up-mix), stamped with
+ * the time its first frame leaves the DAC; one write, so the reader sees the header and the frames together. */
+static void publish_reference(rta_playout *p, const int16_t *out, size_t frames, int64_t dac_ns) {
     if (p->ref == NULL)
         return;
     size_t ch = (size_t)p->cfg.channels;
+    rta_ref_header h = {dac_ns, (uint32_t)frames, 0};
+    memcpy(p->ref_block, &h, sizeof h);
+    int16_t *x = (int16_t *)(p->ref_block + sizeof h);
     for (size_t i = 0; i < frames; i++)
-        p->ref_block[i] = out[i * ch];
-    if (rta_ring_write_available(p->ref) < frames * 2)
+        x[i] = out[i * ch];
+    size_t n = sizeof h + frames * 2;
+    if (rta_ring_write_available(p->ref) < n)
         count(&p->ref_dropped, 1); /* the capture does not read (stopped, or no input stream) */
     else
-        rta_ring_write(p->ref, p->ref_block, frames * 2);
+        rta_ring_write(p->ref, p->ref_block, n);
 }
 
 static int fill(rta_playout *p, int16_t *out, size_t frames, int64_t now_ns, int64_t dac_delay_ns);
 
-int rta_playout_fill(rta_playout *p, int16_t *out, size_t frames, int64_t now_ns, int64_t dac_delay_ns) {
+int rta_playout_fill_stamped(rta_playout *p, int16_t *out, size_t frames, int64_t now_ns, int64_t dac_delay_ns,
+                             int64_t ref_dac_ns) {
     int audio = fill(p, out, frames, now_ns, dac_delay_ns);
-    publish_reference(p, out, frames < (size_t)p->cfg.frames ? frames : (size_t)p->cfg.frames);
+    publish_reference(p, out, frames < (size_t)p->cfg.frames ? frames : (size_t)p->cfg.frames, ref_dac_ns);
     return audio;
+}
+
+int rta_playout_fill(rta_playout *p, int16_t *out, size_t frames, int64_t now_ns, int64_t dac_delay_ns) {
+    int64_t dac_ns = now_ns + (dac_delay_ns >= 0 ? dac_delay_ns : p->cfg.device_latency_ns);
+    return rta_playout_fill_stamped(p, out, frames, now_ns, dac_delay_ns, dac_ns);
 }
 
 static int fill(rta_playout *p, int16_t *out, size_t frames, int64_t now_ns, int64_t dac_delay_ns) {

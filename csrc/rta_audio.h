@@ -88,18 +88,20 @@ typedef struct {
 rta_capture *rta_capture_create(const rta_capture_config *cfg, rta_ring *ring, rta_duplex *duplex,
                                 rta_audio_status *status);
 void rta_capture_destroy(rta_capture *cap);
-/* The input callback: `frames` interleaved int16 frames of the device (at most cfg->frames). */
-void rta_capture_process(rta_capture *cap, const int16_t *in, size_t frames, int64_t now_ns);
+/* The input callback: `frames` interleaved int16 frames of the device (at most cfg->frames). adc_ns: when the
+ * first of them was sampled (PortAudio's inputBufferAdcTime on our clock, the pacer's deadline less a period); the
+ * echo stage aligns the speaker's reference by it. */
+void rta_capture_process(rta_capture *cap, const int16_t *in, size_t frames, int64_t now_ns, int64_t adc_ns);
 void rta_capture_set_muted(rta_capture *cap, int muted);
 void rta_capture_set_gain(rta_capture *cap, float gain);
 /* A second reader of the microphone (mono int16 at the device rate, before the resampler and the gate; never while
  * muted), or NULL. Returns once no callback can still be writing into the previous one. */
 void rta_capture_set_tap(rta_capture *cap, rta_ring *tap);
 /* A stage run in place on the mono device-rate microphone, after the down-mix and before the tap, the resampler,
- * the gain and the gating (the echo canceller: rta_echo_stage.h). It returns 1 while the uplink must be held
- * whenever the speaker is audible (the canceller has not converged yet), else 0. Set it before the first
- * rta_capture_process (the stream is not started yet); ctx outlives the capture. */
-typedef int (*rta_capture_stage_fn)(void *ctx, int16_t *mono, size_t frames);
+ * the gain and the gating (the echo canceller: rta_echo_stage.h), given the period's ADC time. It returns 1 while
+ * the uplink must be held whenever the speaker is audible (the canceller has not converged yet), else 0. Set it
+ * before the first rta_capture_process (the stream is not started yet); ctx outlives the capture. */
+typedef int (*rta_capture_stage_fn)(void *ctx, int16_t *mono, size_t frames, int64_t adc_ns);
 void rta_capture_set_stage(rta_capture *cap, rta_capture_stage_fn fn, void *ctx);
 
 typedef struct {
@@ -131,14 +133,24 @@ void rta_playout_destroy(rta_playout *p);
  * buffer's first frame reaches the DAC (PortAudio's outputBufferDacTime - currentTime), or -1 when unknown.
  * Returns 1 when the buffer holds real audio, 0 for silence. */
 int rta_playout_fill(rta_playout *p, int16_t *out, size_t frames, int64_t now_ns, int64_t dac_delay_ns);
+/* The same, with the echo reference's stamp given (rta_playout_fill stamps it now_ns + the DAC delay): a device
+ * whose clock is not the callback's time (the pacer's file, whose clock counts frames). */
+int rta_playout_fill_stamped(rta_playout *p, int16_t *out, size_t frames, int64_t now_ns, int64_t dac_delay_ns,
+                             int64_t ref_dac_ns);
 /* Barge-in (any thread): discard everything below `written` (the writer's position now); served by the next fill. */
 void rta_playout_flush(rta_playout *p, uint64_t written);
 int rta_playout_flush_pending(rta_playout *p);
 /* The stream stopped for good: what the resampler and FIFO hold is never handed over (call with no fill running). */
 void rta_playout_close(rta_playout *p);
 /* The echo canceller's reference: every fill writes the mono block it hands to the device (zeros when idle) into
- * `ref` (an SPSC ring the capture's echo stage reads; full: the block is dropped, counted). Set it before the first
- * fill (the stream is not started yet); NULL: none. */
+ * `ref` (an SPSC ring the capture's echo stage reads; full: the block is dropped, counted), as one record: an
+ * rta_ref_header stamped with the time the block's first frame leaves the DAC (now_ns + the DAC delay), then its
+ * frames. Set it before the first fill (the stream is not started yet); NULL: none. */
+typedef struct {
+    int64_t dac_ns;  /* CLOCK_MONOTONIC */
+    uint32_t frames; /* mono int16 frames after the header */
+    uint32_t reserved;
+} rta_ref_header;
 void rta_playout_set_reference(rta_playout *p, rta_ring *ref);
 
 typedef struct {

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,19 @@
  * person talking over the echo lowers it), and it held within LOCK_JITTER_MS for LOCK_BLOCKS blocks (each change
  * makes the filter re-adapt, so a passing peak must not move it). The prominence, a ratio, is what rejects a
  * microphone that does not hear the speaker. */
+/* The residual echo gate, after the engine: a block where the reference plays (or played within the room's tail,
+ * GATE_HANGOVER_BLOCKS) and whose output is GATE_DB or more below the microphone is echo the engine left, and is
+ * attenuated by GATE_GAIN more (ramped across the block). A server VAD reacts to a single 10 ms frame, and the
+ * engines leave a few frames near -35 dBFS after a change of the echo path (measured on the loudspeaker test
+ * bench: the replies it cut). A person talking keeps the output within a few dB of the microphone, so their blocks
+ * pass untouched. */
+#define GATE_DB 10.0
+#define GATE_GAIN 0.05f
+#define GATE_HANGOVER_BLOCKS 10
+/* Nothing to cancel: the reference has been silent for longer than the echo's delay (once found; none before: the
+ * microphone may not hear the speaker at all) and the filter's tail, so no echo of it can still arrive. The engine still runs (its state stays continuous) but the microphone passes untouched:
+ * its high-pass filter and non-linear processor would otherwise colour a person talking to a silent device (a
+ * pushed voice's correlation fell from > 0.9 to 0.85 through webrtc). */
 #define LEARN_BLOCKS 50
 #define LOCK_CORRELATION 0.1
 #define LOCK_PROMINENCE 2.0
@@ -75,6 +89,9 @@ struct rta_echo {
     int locked;
 
     double erle_decay, erle;   /* the leaky mean of the blocks' ERLE, dB */
+    float gate;                /* the residual echo gate's gain at the end of the last block */
+    size_t quiet_blocks;       /* blocks since the (undelayed) reference last played */
+    int since_echo;            /* blocks since the aligned reference last played */
 
     /* Published for other threads (relaxed: each figure stands alone). */
     _Atomic float erle_db;
@@ -227,6 +244,9 @@ void rta_echo_reset(rta_echo *e) {
     apply_delay(e, fixed, fixed);
     if (e->speex) speex_echo_state_reset(e->speex);
     e->erle = 0.0;
+    e->gate = 1.0f;
+    e->quiet_blocks = SIZE_MAX / 2;
+    e->since_echo = GATE_HANGOVER_BLOCKS;
     atomic_store_explicit(&e->erle_db, 0.0f, memory_order_relaxed);
     atomic_store_explicit(&e->delay_locked, e->locked, memory_order_relaxed);
     atomic_store_explicit(&e->converged, 0, memory_order_relaxed);
@@ -300,6 +320,17 @@ static void estimate_delay(rta_echo *e, const int16_t *mic, const int16_t *ref) 
     atomic_store_explicit(&e->delay_locked, 1, memory_order_relaxed);
 }
 
+/* The residual echo gate (GATE_DB): towards GATE_GAIN when `echo_only`, else towards 1, linearly across the block. */
+static void gate_residual(rta_echo *e, int16_t *out, int echo_only) {
+    float target = echo_only ? GATE_GAIN : 1.0f, from = e->gate;
+    if (from == 1.0f && target == 1.0f) return;
+    for (size_t i = 0; i < e->block; i++) {
+        float g = from + (target - from) * (float)(i + 1) / (float)e->block;
+        out[i] = (int16_t)lrintf((float)out[i] * g);
+    }
+    e->gate = target;
+}
+
 static void process_block(rta_echo *e, const int16_t *mic, const int16_t *ref, int16_t *out) {
     if (e->config.delay_ms < 0 && block_power(ref, e->block) > REF_ACTIVE_POWER) estimate_delay(e, mic, ref);
 
@@ -328,23 +359,38 @@ static void process_block(rta_echo *e, const int16_t *mic, const int16_t *ref, i
     /* The echo in this block is the aligned reference's (once locked): the ERLE counts those blocks only. */
     int echo_here = (e->locked ? block_power(e->aligned, e->block) : block_power(ref, e->block)) > REF_ACTIVE_POWER;
     double mic_power = block_power(mic, e->block);
+    size_t echo_span = ((e->locked ? e->applied + e->margin : 0) + ms_to_frames(e, e->config.tail_ms)) / e->block + 1;
+    if (block_power(ref, e->block) > REF_ACTIVE_POWER)
+        e->quiet_blocks = 0;
+    else if (e->quiet_blocks <= echo_span)
+        e->quiet_blocks++;
+    int nothing_to_cancel = e->quiet_blocks > echo_span;
+    if (nothing_to_cancel || out == mic) { /* keep the microphone: engines write in place */
+        memcpy(e->mic_copy, mic, e->block * sizeof *mic);
+        mic = e->mic_copy;
+    }
     if (e->webrtc) {
-        if (out != mic) memcpy(out, mic, e->block * sizeof *out);
+        memcpy(out, mic, e->block * sizeof *out);
         rta_webrtc_aec_process(e->webrtc, e->aligned, out);
     } else {
-        /* In place is not documented as safe for speex_echo_cancellation. */
-        if (out == mic) {
-            memcpy(e->mic_copy, mic, e->block * sizeof *mic);
-            mic = e->mic_copy;
-        }
         speex_echo_cancellation(e->speex, mic, e->aligned, out);
         if (e->preprocess) speex_preprocess_run(e->preprocess, out);
     }
 
+    if (nothing_to_cancel) {
+        memcpy(out, mic, e->block * sizeof *out);
+        e->gate = 1.0f;
+    }
+    double out_power = block_power(out, e->block);
+    e->since_echo = echo_here ? 0 : e->since_echo < GATE_HANGOVER_BLOCKS ? e->since_echo + 1 : e->since_echo;
+    gate_residual(e, out, !nothing_to_cancel && e->locked && e->since_echo < GATE_HANGOVER_BLOCKS &&
+                              mic_power > out_power * pow(10.0, GATE_DB / 10.0));
+
     atomic_fetch_add_explicit(&e->blocks, 1, memory_order_relaxed);
     if (!echo_here) return;
     atomic_fetch_add_explicit(&e->echo_blocks, 1, memory_order_relaxed);
-    double block_erle = 10.0 * log10((mic_power + 1.0) / (block_power(out, e->block) + 1.0));
+    /* The canceller's own ERLE: the engine's output, before the gate (which only deepens what it did). */
+    double block_erle = 10.0 * log10((mic_power + 1.0) / (out_power + 1.0));
     if (block_erle < ERLE_FLOOR_DB) block_erle = ERLE_FLOOR_DB;
     if (block_erle > ERLE_CEILING_DB) block_erle = ERLE_CEILING_DB;
     e->erle = e->erle * e->erle_decay + block_erle * (1.0 - e->erle_decay);

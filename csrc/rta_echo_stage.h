@@ -8,16 +8,22 @@
  *    takes no lock and never waits. It returns 1 until the canceller has converged (the capture then holds the
  *    uplink while the speaker is audible, as half-duplex does), 0 after (`converged` latches), or after 3 s of
  *    reference played without converging (a microphone that does not hear the speaker never converges).
- *  - Alignment: capture sample k meets reference sample k - margin (both counted from the time reading began, at
- *    one device rate). The two callbacks tick on their own (PortAudio's two streams, the pacer's two threads; a
- *    10 ms playout period against a 20 ms capture one; a sound server's bursts), so reading begins once the ring
- *    holds a period plus a margin of one capture period (never more than the input's own latency, so the reference
- *    stays ahead of its echo). A playout later than that is read as silence for the frames it lacks, which are
- *    skipped when they arrive, so the echo's delay does not move. The delay the canceller sees is the devices' and
- *    the room's less the margin; its bulk-delay estimator finds it. A ring filled beyond
- *    max_fill_ms (the capture was not reading), or owed more than that (no playout), starts over.
+ *  - Alignment by the devices' clocks, not by sample counts. Each reference record is stamped with the time its
+ *    first frame leaves the DAC (rta_ref_header), each captured period with the time its first frame was sampled
+ *    (adc_ns). The stage drains the records into a history of the speaker's output laid out on the DAC's timeline
+ *    (a stamp later than the count says is a gap the device played as silence: zeros; earlier: the timeline is
+ *    re-anchored), and reads, for a period sampled at t, the reference that left the DAC at t - MARGIN_MS: the
+ *    echo comes later than its sound, never earlier, and the canceller's bulk-delay estimator finds the room's
+ *    delay on top. Two callbacks that tick out of step (a loaded machine, a sound server's bursts, 10 ms playout
+ *    periods against 20 ms capture ones) no longer move the alignment: only the stamps do.
+ *  - Each stream's stamps are followed by a track (the sample count at the nominal rate, pulled towards the stamps
+ *    slowly: the stamps jitter); a stamp more than JUMP_US from its track in two blocks running is a discontinuity
+ *    (an underrun, an overrun, a restarted stream) and re-anchors the track (`realigned`). The read position (the
+ *    reference's timeline position less the capture's sample count) follows the two tracks sample by sample when
+ *    they drift apart (two device clocks), and jumps when a track did. The drift is measured from it (`drift_ppm`:
+ *    the speaker's clock against the microphone's, over DRIFT_WINDOW_S windows free of jumps).
  *  - A period that is not whole 10 ms blocks (never with the latency modes' 10/20/40 ms periods at a rate that is
- *    a multiple of 100 Hz) passes the microphone through unchanged, counted in `bypassed`, its reference consumed.
+ *    a multiple of 100 Hz) passes the microphone through unchanged, counted in `bypassed`.
  *  - Figures: rta_echo_read_figures on rta_echo_stage_echo(), and the counters here, from any thread.
  */
 #ifndef RTA_ECHO_STAGE_H
@@ -35,18 +41,22 @@ extern "C" {
 
 typedef struct rta_echo_stage rta_echo_stage;
 
-/* max_frames: the capture's period; ref: the ring the playout writes (mono int16 at config->rate). */
+/* max_frames: the capture's period; ref: the ring the playout writes its stamped records into (mono int16 at
+ * config->rate); history_ms: how much of the speaker's output is kept (more than both devices' latencies). */
 rta_echo_stage *rta_echo_stage_create(const rta_echo_config *config, rta_ring *ref, size_t max_frames,
-                                      int max_fill_ms, rta_echo_status *status);
+                                      int history_ms, rta_echo_status *status);
 void rta_echo_stage_destroy(rta_echo_stage *stage);
-/* An rta_capture_stage_fn: ctx is the stage. */
-int rta_echo_stage_process(void *ctx, int16_t *mono, size_t frames);
+/* An rta_capture_stage_fn: ctx is the stage; adc_ns, when the period's first frame was sampled (CLOCK_MONOTONIC). */
+int rta_echo_stage_process(void *ctx, int16_t *mono, size_t frames, int64_t adc_ns);
 rta_echo *rta_echo_stage_echo(rta_echo_stage *stage);
 
 typedef struct {
-    uint64_t short_frames;   /* reference frames the playout had not written in time (read as silence) */
-    uint64_t trimmed_frames; /* reference frames thrown away: the ring had filled beyond max_fill_ms */
+    uint64_t short_frames;   /* reference frames not written yet when read (the playout behind): read as silence */
+    uint64_t trimmed_frames; /* reference frames gone from the history when read (the capture behind): silence */
     uint64_t bypassed;       /* periods passed through (not whole 10 ms blocks) */
+    uint64_t realigned;      /* discontinuities in either stream's stamps, each a jump of the read position */
+    uint64_t slips;          /* one-sample steps of the read position (the two clocks drifting apart) */
+    float drift_ppm;         /* the speaker's clock against the microphone's, measured (0 until measured) */
 } rta_echo_stage_stats;
 void rta_echo_stage_stats_get(rta_echo_stage *stage, rta_echo_stage_stats *st);
 

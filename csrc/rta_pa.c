@@ -11,7 +11,7 @@ struct rta_pa_stream {
     PaStream *pa;
     rta_capture *cap;
     rta_playout *play;
-    int output, frames, channels;
+    int output, frames, channels, rate;
     _Atomic uint64_t xruns, callbacks;
 };
 
@@ -33,9 +33,14 @@ static int input_cb(const void *in, void *out, unsigned long frames, const PaStr
     seen(s, flags);
     const int16_t *x = in;
     int64_t now = rta_now_ns();
+    /* The ADC clock: when this buffer's first frame was sampled, against the stream's time now (unknown: a period
+     * ago). The echo canceller lines the speaker's reference up by it. */
+    int64_t adc = now - (int64_t)frames * 1000000000 / s->rate;
+    if (ti != NULL && ti->inputBufferAdcTime > 0 && ti->inputBufferAdcTime <= ti->currentTime)
+        adc = now - (int64_t)((ti->currentTime - ti->inputBufferAdcTime) * 1e9);
     for (unsigned long done = 0; x != NULL && done < frames;) { /* PortAudio keeps to framesPerBuffer: one pass */
         unsigned long n = frames - done < (unsigned long)s->frames ? frames - done : (unsigned long)s->frames;
-        rta_capture_process(s->cap, x + done * s->channels, n, now);
+        rta_capture_process(s->cap, x + done * s->channels, n, now, adc + (int64_t)done * 1000000000 / s->rate);
         done += n;
     }
     return paContinue;
@@ -67,6 +72,7 @@ static int open_stream(rta_pa_stream **out, int device, int rate, int channels, 
     if (s == NULL)
         return paInsufficientMemory;
     s->cap = cap, s->play = play, s->output = output, s->frames = frames, s->channels = channels;
+    s->rate = rate;
     PaStreamParameters params = {
         .device = device,
         .channelCount = channels,

@@ -16,6 +16,7 @@ struct rta_pacer {
     int16_t *buf;
     size_t pos; /* input frames delivered */
     int64_t period_ns;
+    int64_t clock_ns; /* the file device's clock: the start plus a period per tick, late ticks or not */
     _Atomic int stop, active, finished, last_errno;
     _Atomic uint64_t out_bytes, errors;
 };
@@ -24,10 +25,13 @@ static void le32(unsigned char *b, uint32_t v) {
     b[0] = v & 0xff, b[1] = (v >> 8) & 0xff, b[2] = (v >> 16) & 0xff, b[3] = v >> 24;
 }
 
-/* One output period: fill, write, fix the header's sizes. Returns 1 to wait a period before the next. */
+/* One output period: fill, write, fix the header's sizes. Returns 1 to wait a period before the next. The echo
+ * canceller's reference is stamped on the file's clock (its first frame "leaves the DAC" at clock_ns): a file loses
+ * no frames when a tick is late, so its clock counts frames, not the deadlines a late tick skips. */
 static int tick_output(rta_pacer *p) {
     size_t n = (size_t)p->cfg.frames * p->cfg.channels;
-    int audio = rta_playout_fill(p->cfg.playout, p->buf, (size_t)p->cfg.frames, rta_now_ns(), -1);
+    int audio = rta_playout_fill_stamped(p->cfg.playout, p->buf, (size_t)p->cfg.frames, rta_now_ns(), -1,
+                                         p->clock_ns);
     if (p->cfg.out_fd >= 0) {
         ssize_t w = write(p->cfg.out_fd, p->buf, n * 2);
         if (w > 0) {
@@ -47,12 +51,14 @@ static int tick_output(rta_pacer *p) {
     return !audio;
 }
 
-/* One input period. Returns 1 to wait a period, 0 to go on at once, -1 to end (fast mode, end of file). */
+/* One input period. Returns 1 to wait a period, 0 to go on at once, -1 to end (fast mode, end of file). Its frames
+ * were "sampled" over the period before clock_ns, on the file's clock (tick_output). */
 static int tick_input(rta_pacer *p) {
     size_t frames = (size_t)p->cfg.frames, ch = (size_t)p->cfg.channels;
+    int64_t adc = p->clock_ns - p->period_ns;
     if (p->cfg.input == NULL) {
         memset(p->buf, 0, frames * ch * 2);
-        rta_capture_process(p->cfg.capture, p->buf, frames, rta_now_ns());
+        rta_capture_process(p->cfg.capture, p->buf, frames, rta_now_ns(), adc);
         return 1;
     }
     size_t left = p->cfg.input_frames - p->pos, take = left < frames ? left : frames;
@@ -64,7 +70,7 @@ static int tick_input(rta_pacer *p) {
     memcpy(p->buf, p->cfg.input + p->pos * ch, take * ch * 2);
     memset(p->buf + take * ch, 0, (frames - take) * ch * 2); /* pad the last frame (silence after the end) */
     p->pos += take;
-    rta_capture_process(p->cfg.capture, p->buf, frames, rta_now_ns());
+    rta_capture_process(p->cfg.capture, p->buf, frames, rta_now_ns(), adc);
     if (short_read) /* only now: a reader told `finished` finds the last frame delivered */
         atomic_store(&p->finished, 1);
     return p->cfg.realtime;
@@ -84,8 +90,10 @@ static void *run(void *arg) {
     rta_pacer *p = arg;
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
+    p->clock_ns = ts_ns(&deadline);
     while (!atomic_load_explicit(&p->stop, memory_order_acquire)) {
         int paced = p->cfg.playout ? tick_output(p) : tick_input(p);
+        p->clock_ns += p->period_ns;
         if (paced < 0)
             break;
         if (p->cfg.realtime || paced) {

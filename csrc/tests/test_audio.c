@@ -126,18 +126,18 @@ static void test_capture(void) {
     for (int i = 0; i < 480; i++)
         in[2 * i] = (int16_t)(i % 2 ? -3 : 3), in[2 * i + 1] = (int16_t)(i % 2 ? -4 : 4);
     rta_capture_set_tap(c, tap);
-    rta_capture_process(c, in, 480, rta_now_ns());
+    rta_capture_process(c, in, 480, rta_now_ns(), rta_now_ns());
     CHECK(rta_ring_read(ring, got, 4) == 4 && got[0] == 3 && got[1] == -4); /* (-7) // 2 == -4 */
     CHECK(rta_ring_read_available(tap) == 960);
     rta_ring_skip(ring, rta_ring_read_available(ring));
     rta_capture_set_muted(c, 1);
-    rta_capture_process(c, in, 480, rta_now_ns());
+    rta_capture_process(c, in, 480, rta_now_ns(), rta_now_ns());
     CHECK(rta_ring_read(ring, got, 960) == 960 && got[0] == 0 && got[479] == 0 && rta_ring_read_available(tap) == 960);
     rta_capture_set_muted(c, 0);
     int64_t now = rta_now_ns();
     atomic_store(&duplex.audible_until_ns, now + 1000000000);
     atomic_store(&duplex.enabled, 1);
-    rta_capture_process(c, in, 480, now);
+    rta_capture_process(c, in, 480, now, now);
     rta_capture_stats cs;
     rta_capture_stats_get(c, &cs);
     CHECK(rta_ring_read(ring, got, 960) == 960 && got[0] == 0 && cs.gated && cs.gated_frames == 1);
@@ -147,7 +147,7 @@ static void test_capture(void) {
     c = rta_capture_create(&cfg, ring, NULL, &st);
     size_t total = 0;
     for (int k = 0; k < 50; k++) { /* 0.5 s at 48 kHz */
-        rta_capture_process(c, in, 480, rta_now_ns());
+        rta_capture_process(c, in, 480, rta_now_ns(), rta_now_ns());
         total = rta_ring_read_available(ring);
     }
     CHECK(total > 2 * 11000 && total <= 2 * 12000); /* 24 kHz out, less soxr's few ms of delay */

@@ -118,7 +118,7 @@ cdef class LedgerCore:
         rta_ledger_skip_idle(self._led, n)
 
 
-ECHO_REF_FILL_MS = 200  # the reference ring filled beyond this: the capture was not reading, start over
+ECHO_HISTORY_MS = 1000  # the speaker's output the echo stage keeps: beyond both devices' latencies
 
 
 cdef class Capture:
@@ -159,7 +159,7 @@ cdef class Capture:
             raise ValueError("the echo canceller needs the playout's reference ring (echo_ref)")
         rta_echo_config_default(&config, self.device_rate)
         config.engine = RTA_ECHO_SPEEX if engine == "speex" else RTA_ECHO_WEBRTC
-        self._stage = rta_echo_stage_create(&config, ref._ring, <size_t>self.frames, ECHO_REF_FILL_MS, &status)
+        self._stage = rta_echo_stage_create(&config, ref._ring, <size_t>self.frames, ECHO_HISTORY_MS, &status)
         if self._stage == NULL:
             if status == RTA_ECHO_ENOMEM:
                 raise MemoryError("echo canceller")
@@ -173,8 +173,8 @@ cdef class Capture:
         rta_echo_stage_destroy(self._stage)
 
     def echo_figures(self):
-        """The canceller's live figures (erle_db, delay_ms, delay_locked, converged, and the reference's
-        short/trimmed frames), or None without a canceller."""
+        """The canceller's live figures (erle_db, delay_ms, delay_locked, converged) and the reference's alignment
+        (short/trimmed ms, realignments, slips, the measured drift), or None without a canceller."""
         cdef rta_echo_figures f
         cdef rta_echo_stage_stats st
         if self._stage == NULL:
@@ -185,6 +185,7 @@ cdef class Capture:
                 "delay_locked": bool(f.delay_locked), "converged": bool(f.converged),
                 "ref_short_ms": round(st.short_frames * 1000 / self.device_rate, 1),
                 "ref_trimmed_ms": round(st.trimmed_frames * 1000 / self.device_rate, 1),
+                "realigned": st.realigned, "slips": st.slips, "drift_ppm": round(st.drift_ppm, 1),
                 "bypassed": st.bypassed}
 
     cdef rta_capture *ptr(self):
@@ -193,17 +194,22 @@ cdef class Capture:
     def close(self):
         """Nothing to release early: the buffers go with the object (after its stream)."""
 
-    def feed(self, data) -> None:
-        """Run the processor by hand on interleaved device frames, a period at a time (the tests are the device)."""
+    def feed(self, data, adc_time=None) -> None:
+        """Run the processor by hand on interleaved device frames, a period at a time (the tests are the device).
+        adc_time: when the first frame was sampled (time.monotonic() seconds; default: a period ago), the next
+        periods following at the nominal rate."""
         cdef Py_buffer view
         cdef size_t total, done = 0, n
+        cdef int64_t now = rta_now_ns(), period = <int64_t>self.frames * 1000000000 // self.device_rate
+        cdef int64_t adc = <int64_t>(adc_time * 1e9) if adc_time is not None else now - period
         get_bytes(data, &view)
         try:
             total = <size_t>view.len // (2 * self.channels)
             with nogil:
                 while done < total:
                     n = min(total - done, <size_t>self.frames)
-                    rta_capture_process(self._cap, <const int16_t *>view.buf + done * self.channels, n, rta_now_ns())
+                    rta_capture_process(self._cap, <const int16_t *>view.buf + done * self.channels, n, now,
+                                        adc + <int64_t>done * 1000000000 // self.device_rate)
                     done += n
         finally:
             PyBuffer_Release(&view)
@@ -311,15 +317,18 @@ cdef class Playout:
     cdef rta_playout *ptr(self):
         return self._p
 
-    def fill(self, buf) -> bool:
-        """Run one period by hand into `buf` (frames x channels int16): the tests play the device."""
+    def fill(self, buf, now=None) -> bool:
+        """Run one period by hand into `buf` (frames x channels int16): the tests play the device. now: the
+        callback's time (time.monotonic() seconds; default: now); its first frame leaves the DAC a device latency
+        later."""
         cdef Py_buffer view
         cdef int audio
+        cdef int64_t at = <int64_t>(now * 1e9) if now is not None else rta_now_ns()
         get_writable(buf, &view)
         try:
             with nogil:
                 audio = rta_playout_fill(self._p, <int16_t *>view.buf, <size_t>view.len // (2 * self.channels),
-                                         rta_now_ns(), -1)
+                                         at, -1)
         finally:
             PyBuffer_Release(&view)
         return bool(audio)

@@ -51,11 +51,11 @@ cdef extern from "rta_audio.h" nogil:
     rta_capture *rta_capture_create(const rta_capture_config *cfg, rta_ring *ring, rta_duplex *duplex,
                                     rta_audio_status *status)
     void rta_capture_destroy(rta_capture *cap)
-    void rta_capture_process(rta_capture *cap, const int16_t *inp, size_t frames, int64_t now_ns)
+    void rta_capture_process(rta_capture *cap, const int16_t *inp, size_t frames, int64_t now_ns, int64_t adc_ns)
     void rta_capture_set_muted(rta_capture *cap, int muted)
     void rta_capture_set_gain(rta_capture *cap, float gain)
     void rta_capture_set_tap(rta_capture *cap, rta_ring *tap)
-    ctypedef int (*rta_capture_stage_fn)(void *ctx, int16_t *mono, size_t frames)
+    ctypedef int (*rta_capture_stage_fn)(void *ctx, int16_t *mono, size_t frames, int64_t adc_ns)
     void rta_capture_set_stage(rta_capture *cap, rta_capture_stage_fn fn, void *ctx)
 
     ctypedef struct rta_capture_stats:
@@ -137,11 +137,12 @@ cdef extern from "rta_echo_stage.h" nogil:
         pass
 
     ctypedef struct rta_echo_stage_stats:
-        uint64_t short_frames, trimmed_frames, bypassed
+        uint64_t short_frames, trimmed_frames, bypassed, realigned, slips
+        float drift_ppm
 
     rta_echo_stage *rta_echo_stage_create(const rta_echo_config *config, rta_ring *ref, size_t max_frames,
-                                          int max_fill_ms, rta_echo_status *status)
+                                          int history_ms, rta_echo_status *status)
     void rta_echo_stage_destroy(rta_echo_stage *stage)
-    int rta_echo_stage_process(void *ctx, int16_t *mono, size_t frames)
+    int rta_echo_stage_process(void *ctx, int16_t *mono, size_t frames, int64_t adc_ns)
     rta_echo *rta_echo_stage_echo(rta_echo_stage *stage)
     void rta_echo_stage_stats_get(rta_echo_stage *stage, rta_echo_stage_stats *st)

@@ -77,10 +77,9 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     mute: bool = False
     half_duplex: bool = False  # gate the mic while the speaker is audible (devices without echo cancel)
     # Which echo canceller runs (rtaudiod/audio/echo.py, docs/echo.md): "auto" picks the sound server's
-    # echo-cancelled source when the microphone is one, else the internal one (C) when the daemon has both devices.
-    # Off by default until the reference is aligned by the devices' timestamps: on a loaded machine the two streams'
-    # callbacks drift apart by more than a period and replies were still cut by their own echo (docs/echo.md).
-    echo_cancel: Literal["auto", "internal", "system", "off"] = "off"
+    # echo-cancelled source when the microphone is one, else the internal one (C) when the daemon has both devices
+    # (its reference aligned by the devices' timestamps), else none (the pure-Python build, the null backend).
+    echo_cancel: Literal["auto", "internal", "system", "off"] = "auto"
     # The internal canceller's engine: webrtc (libwebrtc-audio-processing) holds against a speaker and a microphone
     # on two clocks; speex keeps a person's voice better over a reply on one clock (docs/echo.md, the figures).
     echo_engine: Literal["webrtc", "speex"] = "webrtc"

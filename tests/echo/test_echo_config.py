@@ -75,7 +75,7 @@ def test_config_refuses_internal_in_the_pure_python_build_only():
     else:
         with pytest.raises(ConfigError, match='echo_cancel = "internal" needs the C extension'):
             load_config(None, ["audio.echo_cancel=internal"], env={})
-    assert AudioConfig().echo_cancel == "off"  # until the reference is aligned by timestamps (docs/echo.md)
+    assert AudioConfig().echo_cancel == "auto"  # the default: both builds start with it (the twins run none)
     with pytest.raises(ConfigError, match="allowed: 'auto', 'internal', 'off', 'system'"):
         load_config(None, ["audio.echo_cancel=on"], env={})
 
