@@ -10,8 +10,10 @@ Threads, each named for its one job:
   rtaudiod-uplink    capture ring -> socket, one C pass per frame, through the `UplinkGate` (uplink.py: the inject
                      ring, the pre-roll, the listening gate and the turn-end flush).
   rtaudiod-tool-N    tool handlers, so a slow one never holds the receive thread.
-Commands (`turn_start`, `send_text`, ...) run on the caller's thread. Sends that must go out together (a barge-in's
-cancel and truncate) hold the session's own lock; single sends rely on the library's send lock.
+  rtaudiod-send      the connection's sender (outbox.py): sends the events the session posts, in order; the uplink
+                     sends every event posted before its next frame first. No conversation lock is held over a send.
+Commands (`turn_start`, `send_text`, ...) run on the caller's thread and post their events; the session's lock
+orders the state changes and the posts that go with them, and is never held while anything waits on the network.
 
 Observers subscribe: `session.subscribe(topics, callback)` (subscribers.py), any number, in any order; each gets
 the events of its topics on the thread that saw them (usually the receive thread) and must return quickly. The
@@ -373,7 +375,7 @@ class Session:
         finally:
             self._connecting = None
         log.info("connected to %s (%s dialect, model %s)", cfg.base_url, cfg.dialect, cfg.model)
-        return Link(connection, cfg.dialect, number)
+        return Link(connection, cfg.dialect, number, on_sent=self._count_sent)
 
     def _run_link(self, link: Link) -> None:
         """Run one connection until it ends; tick the timers meanwhile; then close it and join its threads."""
@@ -381,7 +383,8 @@ class Session:
         self._link = link
         threads = [threading.Thread(target=self._guard, args=(receive_loop, link), name="rtaudiod-recv", daemon=True),
                    threading.Thread(target=self._guard, args=(Session._uplink_loop, link), name="rtaudiod-uplink",
-                                    daemon=True)]
+                                    daemon=True),
+                   threading.Thread(target=link.outbox.run, name="rtaudiod-send", daemon=True)]
         for t in threads:
             t.start()
         if self._stopping.is_set():
@@ -391,7 +394,7 @@ class Session:
         conn = link.connection
         if link.reason in ("stop", "renew"):  # a polite close: the receive thread sees the answer or gives up
             try:
-                conn.send_close(1000, "client going away" if link.reason == "stop" else "renewing session")
+                link.outbox.close(1000, "client going away" if link.reason == "stop" else "renewing session", 1.0)
             except SessionError:
                 pass
             threads[0].join(1.0)
@@ -493,14 +496,14 @@ class Session:
 
     # ================================================================================================ sending
     def _send(self, event: rp.ClientEvent, link: Link | None = None) -> None:
+        """Post `event` to the link's outbox (outbox.py): it goes out in order, on the sender thread; a send that
+        fails there ends the link. Never waits on the network, so it may be called with the session's lock held."""
         link = link or self._link
         if link is None or link.ended.is_set():
             raise SessionError("not connected to the Realtime service", code="not_connected")
-        try:
-            link.connection.send_event(link.codec.encode(event))
-        except SessionError as e:
-            link.end("lost", e)
-            raise
+        link.outbox.post(link.codec.encode(event))
+
+    def _count_sent(self) -> None:
         self.stats.events_sent += 1
 
     def _new_id(self, what: str) -> str:
@@ -602,12 +605,13 @@ class Session:
         return request.committed
 
     def turn_cancel(self) -> None:
-        """Drop the open turn: nothing is committed."""
+        """Drop the open turn: nothing is committed, and audio injected for it and not yet sent is dropped."""
         with self._lock:
             link = self._configured_link()
             if not self._turn_open:
                 raise SessionError("no turn is open (turn_start first)", code="no_turn")
             self._close_turn()
+            self.uplink.drop_injected()  # injected for the dropped turn: it must not start the next one
             self._send(rp.input_audio_clear(event_id=self._new_id("clear")), link)
             self._resume_vad(link)
         self._update_state()
@@ -769,7 +773,7 @@ class Session:
     def _uplink_loop(self, link: Link) -> None:
         """The uplink thread: the gate's loop over this link; a failed send ends the link."""
         sender = FrameSender(self.stats, self.config.audio_format, self.frame_bytes, self.audio.capture_ring,
-                             link.connection.send_frame, self.uplink.count_sent)
+                             link.outbox.send_audio, self.uplink.count_sent)
         try:
             self.uplink.run(link, sender, lambda request, ms: self._commit_turn(link, request, ms))
         except SessionError as e:
