@@ -89,7 +89,7 @@ def receive_loop(session: Session, link: Link) -> None:
             return
         last_heard = time.monotonic()
         if opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY):
-            session._on_frame(link, data)
+            session.receiver.on_frame(link, data)
         elif opcode == ABNF.OPCODE_CLOSE:
             link.end("expired" if link.expired else "closed")
             return

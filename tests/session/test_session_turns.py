@@ -289,7 +289,7 @@ def test_a_reply_without_audio_leaves_the_session_ready(make_sim, make_session, 
         session.cancel_response()
     events.wait("response", lambda d: d["event"] == "done", timeout=10)
     assert session.wait_state(State.READY, timeout=3), session.state
-    assert session._quiet()
+    assert session.conversation.quiet()
 
 
 def test_a_new_turn_drops_the_replies_still_waiting(make_sim, make_session):
