@@ -388,7 +388,8 @@ class Conversation(ServerEvents):
         self.emit("function_call", {"call_id": call.call_id, "name": call.name, "arguments": call.arguments})
         pending = self.session.pending
         pending.start(call, self.session.tools.handler(call.name))
-        self.actor.after(self.config.tool_timeout_s, pending.sweep)  # answered with an error if still out by then
+        # answered with an error if still out by then (a hair later: the sweep wants it strictly older)
+        self.actor.after(self.config.tool_timeout_s + 0.01, pending.sweep)
         self.update_state()
 
     def answer_call(self, call: ToolCall, output: str, ok: bool) -> None:
