@@ -19,13 +19,16 @@ What goes in: a `RealtimeConfig` (where, credentials, settings, timing) and a ru
 `transcript.user`, `transcript.assistant`, `text`, `response`, `function_call`, `error`, `raw`; and `audio.output`
 by name), `state` / `on_state`, `status()`.
 
-Modules: `session` (the `Session`: supervisor, commands, server event handlers, barge-in), `responses` (the
-response bookkeeping as a state machine: no threads, no I/O), `uplink` (`UplinkGate`: the inject ring, pre-roll,
-listening gate and turn-end flush, and the uplink thread's loop), `subscribers` (`session.subscribe(topics,
-callback)`), `link` (one connection's state and its receive loop), `connection` (the WebSocket: connect, receive,
-locked sends), `credentials` (API key or ephemeral key from `token_url`), `config` (`RealtimeConfig`), `tools`
-(handlers and calls in flight), `history` (recent turns replayed into a new session), `stats` (counters and latency
-figures).
+Modules: `session` (the `Session`: life cycle, commands, status), `actor` (the one thread that owns the
+conversation: an inbox of events, commands, tool results and timers), `conversation` and `events` (the conversation's
+state and what each command and server event does to it: no threads, no I/O), `responses` (the response
+bookkeeping as a state machine), `receiver` (the receive thread: the audio fast path and the latency-critical
+reactions), `supervisor` (connect, reconnect, renew), `outbox` (the one writer path of a connection), `uplink`
+(`UplinkGate`: the inject ring, pre-roll, listening gate and turn-end flush, and the uplink thread's loop),
+`subscribers` (`session.subscribe(topics, callback)`), `link` (one connection's state and its receive loop),
+`connection` (the WebSocket: connect, receive, send), `credentials` (API key or ephemeral key from `token_url`),
+`config` (`RealtimeConfig`), `tools` (handlers and calls in flight), `history` (recent turns replayed into a new
+session), `stats` (counters and latency figures).
 """
 
 from rtaudiod.errors import SessionError

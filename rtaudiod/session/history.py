@@ -8,7 +8,6 @@ only the share of its words that was played, like the truncation the service app
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from dataclasses import dataclass
 
@@ -34,44 +33,40 @@ class Turn:
 
 class History:
     """Recent turns in conversation order. A turn's place is taken when its item appears (`reserve`), its text
-    filled in when known (`add` with the same key): a user's transcription often completes after the reply began."""
+    filled in when known (`add` with the same key): a user's transcription often completes after the reply began.
+    Written by the conversation's actor alone; `turns()` may be read from any thread (it copies the deque in one
+    step first)."""
 
     def __init__(self, max_turns: int) -> None:
         self._turns: deque[Turn] = deque(maxlen=max(1, max_turns))
         self._max = max_turns
-        self._lock = threading.Lock()
 
     def reserve(self, key: str, role: str) -> None:
-        if self._max:
-            with self._lock:
-                if self._find(key) is None:
-                    self._turns.append(Turn(role, "", key))
+        if self._max and self._find(key) is None:
+            self._turns.append(Turn(role, "", key))
 
     def add(self, role: str, text: str, key: str | None = None) -> None:
         text = text.strip()
         if not self._max:
             return
-        with self._lock:
-            turn = self._find(key) if key is not None else None
-            if turn is not None:
-                turn.text = text
-            elif text:
-                self._turns.append(Turn(role, text, key))
+        turn = self._find(key) if key is not None else None
+        if turn is not None:
+            turn.text = text
+        elif text:
+            self._turns.append(Turn(role, text, key))
 
     def cut(self, key: str, fraction: float) -> None:
         """The item `key` was interrupted after `fraction` of its audio: keep that share of its words."""
-        with self._lock:
-            turn = self._find(key)
-            if turn is not None:
-                turn.heard = min(turn.heard, fraction)
+        turn = self._find(key)
+        if turn is not None:
+            turn.heard = min(turn.heard, fraction)
 
     def _find(self, key: str | None) -> Turn | None:
         return next((t for t in self._turns if t.key == key), None) if key is not None else None
 
     def turns(self) -> list[Turn]:
         """The turns as they will be replayed (only what was heard of each), oldest first; empty ones left out."""
-        with self._lock:
-            turns = [Turn(t.role, t.replayed_text, t.key) for t in self._turns]
+        turns = [Turn(t.role, t.replayed_text, t.key) for t in list(self._turns)]  # list(): one step, in C
         return [t for t in turns if t.text]
 
     def replay_events(self) -> list[ConversationItemCreate]:

@@ -1,7 +1,8 @@
 """One connection's life: the state the session keeps per connection, and its receive thread's loop.
 
 The receive thread (`receive_loop`) reads frames, answers the keepalive and hands every message to the session; the
-uplink thread (uplink.py, `UplinkGate.run`) moves the microphone from the capture ring to the socket. Both end when
+uplink thread (uplink.py, `UplinkGate.run`) moves the microphone from the capture ring to the socket; the sender
+thread (outbox.py, `Outbox.run`) sends the events the session posts. All three end when
 the link ends (`Link.end`): the peer closed, the connection died, the session stops or renews. The session's
 supervisor thread starts and joins them once per connection.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from websocket import ABNF
@@ -18,6 +20,7 @@ from rtaudiod.errors import SessionError
 from rtaudiod.protocol import Codec
 
 from .connection import Connection
+from .outbox import Outbox
 
 if TYPE_CHECKING:
     from .session import Session
@@ -32,8 +35,10 @@ class Link:
     """Per-connection state. `ended` is set once, with the first reason given (`closed`, `lost`, `dead`, `fatal`,
     `renew`, `expired`, `stop`, `stalled`) and the error that caused it, if any."""
 
-    def __init__(self, connection: Connection, dialect: str, number: int) -> None:
+    def __init__(self, connection: Connection, dialect: str, number: int,
+                 on_sent: Callable[[], None] = lambda: None) -> None:
         self.connection = connection
+        self.outbox = Outbox(self, on_sent)  # the one way events go out (outbox.py)
         self.codec = Codec(dialect)
         self.number = number  # 1 for the session's first connection
         self.opened_at = time.monotonic()
@@ -52,6 +57,7 @@ class Link:
             if self.reason is None:
                 self.reason, self.error = reason, error
         self.ended.set()
+        self.outbox.wake()
 
     @property
     def age(self) -> float:
@@ -75,11 +81,7 @@ def receive_loop(session: Session, link: Link) -> None:
                                               code="dead_peer"))
                 return
             if silent > config.ping_interval_s and pinged_at < last_heard:
-                try:
-                    conn.ping()
-                except SessionError as e:
-                    link.end("lost", e)
-                    return
+                link.outbox.post(None)  # a ping, by the sender: this thread never waits on a send
                 pinged_at = time.monotonic()
             continue
         except SessionError as e:
@@ -87,7 +89,7 @@ def receive_loop(session: Session, link: Link) -> None:
             return
         last_heard = time.monotonic()
         if opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY):
-            session._on_frame(link, data)
+            session.receiver.on_frame(link, data)
         elif opcode == ABNF.OPCODE_CLOSE:
             link.end("expired" if link.expired else "closed")
             return

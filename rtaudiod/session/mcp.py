@@ -13,14 +13,13 @@ sends the `mcp_approval_response` item and asks for the response that goes on).
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rtaudiod import protocol as rp
 
-__all__ = ["McpMonitor", "add_handlers", "read_secret", "secret_values"]
+__all__ = ["McpMonitor", "read_secret", "secret_values"]
 
 #: Approval requests kept waiting for an answer (the oldest forgotten past this: the service has moved on).
 MAX_PENDING = 32
@@ -59,35 +58,18 @@ def secret_values(tools: list[rp.Tool]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def add_handlers(handlers: dict[type, Callable[[Any, Any], None]],
-                 extra: dict[type, Callable[[Any, Any], None]]) -> None:
-    """Add `extra` to a session's handler table; where a type already has a handler, both run (the session's
-    first), so neither side needs to know of the other."""
-    for kind, handler in extra.items():
-        first = handlers.get(kind)
-        if first is None:
-            handlers[kind] = handler
-        else:
-            def both(link: Any, event: Any, first: Callable[[Any, Any], None] = first,
-                     then: Callable[[Any, Any], None] = handler) -> None:
-                first(link, event)
-                then(link, event)
-            handlers[kind] = both
-
-
 class McpMonitor:
     """The service's MCP events as `tool` events (`publish(topic, data)`), and the approval requests pending. The
-    handlers run on the receive thread; `take_request` on a command thread."""
+    handlers run on the conversation's actor, beside its own handlers of the same events (events.py)."""
 
     def __init__(self, publish: Callable[[str, dict[str, Any]], None]) -> None:
         self._publish = publish
-        self._lock = threading.Lock()
         self._items: dict[str, dict[str, Any]] = {}  # item_id -> what the service said of it so far
         self.pending: dict[str, dict[str, Any]] = {}  # approval_request_id -> the request
         self.calls = 0
 
     def handlers(self) -> dict[type, Callable[[Any, Any], None]]:
-        """Receive-thread handlers of the event types the session leaves to this monitor."""
+        """Handlers of the event types this monitor follows (run after the conversation's own, if any)."""
         return {rp.ConversationItemCreated: self._on_item_added, rp.ConversationItemDone: self._on_item_done,
                 rp.McpListToolsInProgress: self._on_listing, rp.McpListToolsFailed: self._on_listing,
                 rp.ResponseMcpCallInProgress: self._on_call_started,
@@ -147,19 +129,16 @@ class McpMonitor:
         elif item.type == "mcp_approval_request" and isinstance(item.id, str):
             request = {"approval_request_id": item.id, "server_label": item.server_label, "name": item.name,
                        "arguments": item.arguments}
-            with self._lock:
-                self.pending[item.id] = request
-                while len(self.pending) > MAX_PENDING:
-                    self.pending.pop(next(iter(self.pending)))
+            self.pending[item.id] = request
+            while len(self.pending) > MAX_PENDING:
+                self.pending.pop(next(iter(self.pending)))
             self._publish("tool", {"event": "approval_request", **request})
 
     def take_request(self, approval_request_id: str) -> dict[str, Any] | None:
         """The pending request of that id, no longer pending; None when there is none (answered, or never
         asked)."""
-        with self._lock:
-            return self.pending.pop(approval_request_id, None)
+        return self.pending.pop(approval_request_id, None)
 
     def restore(self, request: dict[str, Any]) -> None:
         """An answer that could not be sent: the request waits again."""
-        with self._lock:
-            self.pending[request["approval_request_id"]] = request
+        self.pending[request["approval_request_id"]] = request

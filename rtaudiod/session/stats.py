@@ -1,13 +1,13 @@
 """Counters and latency figures of a session, written by its threads and read from any thread.
 
 Each counter has one writer thread (plain int increments; a reader may see a value one step old, never a torn one),
-and `server_errors` and `unknown_events` are Counters the receive thread alone writes. Latencies keep the last
-`window` samples.
+and `server_errors` and `unknown_events` are Counters one thread writes (the actor, the receive thread). Latencies
+keep the last `window` samples; each has one writer too (the uplink's, or the actor's), and a reader copies the
+samples in one step.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import Counter, deque
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -20,17 +20,14 @@ class Latency:
 
     def __init__(self, window: int = 1000) -> None:
         self._samples: deque[float] = deque(maxlen=window)
-        self._lock = threading.Lock()
         self.count = 0
 
     def add(self, ms: float) -> None:
-        with self._lock:
-            self._samples.append(ms)
-            self.count += 1
+        self._samples.append(ms)
+        self.count += 1
 
     def summary(self) -> dict[str, Any]:
-        with self._lock:
-            ordered = sorted(self._samples)
+        ordered = sorted(self._samples)  # copies the deque in one step (C, under the GIL) before sorting
         if not ordered:
             return {"count": self.count, "p50_ms": None, "p99_ms": None, "max_ms": None}
         pick = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)  # noqa: E731
@@ -54,7 +51,7 @@ class SessionStats:
     late_tool_results: int = 0
     # by wire type, over every connection of the session (each connection's codec starts counting afresh)
     unknown_events: Counter = field(default_factory=Counter)
-    # any thread (under the session's lock)
+    # the conversation's actor
     events_sent: int = 0
     reconnects: int = 0
     renewals: int = 0

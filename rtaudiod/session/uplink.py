@@ -132,6 +132,8 @@ class UplinkGate:
         self.preroll_pending = False
         self.preroll_ring = RingBuffer(rate * 2 * PREROLL_MAX_S)
         self.turn_end: TurnEnd | None = None
+        self._injected_total = 0  # bytes ever written to the inject ring
+        self._discard_upto: int | None = None  # a dropped turn: the injected audio up to here is skipped
         self.turn_bytes = 0  # audio sent since the turn started (a commit needs min_commit_ms of it)
         self._held = memoryview(bytearray(frame_bytes))
 
@@ -140,6 +142,7 @@ class UplinkGate:
         with self._inject_lock:
             self.injected_at = time.monotonic()
             n = self.inject_ring.write(pcm[: len(pcm) & ~1])
+            self._injected_total += n
             link = self._link
             if link is None or not link.configured.is_set():
                 self._stale_inject += n
@@ -156,6 +159,12 @@ class UplinkGate:
         request = TurnEnd(respond)
         self.turn_end = request  # the uplink serves it from its next wake-up (at most UPLINK_WAIT_S)
         return request
+
+    def drop_injected(self) -> None:
+        """A dropped turn takes its injected audio with it. The uplink thread (the ring's only reader) skips what was
+        injected up to now at its next wake-up, before it sends anything more; what is injected after stays."""
+        with self._inject_lock:
+            self._discard_upto = self._injected_total
 
     def cancel_turn_end(self) -> None:
         """The connection ended: a turn end waiting for the uplink gets its answer (nothing was committed)."""
@@ -186,6 +195,8 @@ class UplinkGate:
         while not link.ended.is_set():
             ready = ring.wait_readable(frame_bytes, UPLINK_WAIT_S)
             woke = time.perf_counter()
+            if self._discard_upto is not None:
+                self._discard_injected()
             if self.turn_end is not None:
                 self._finish_turn(sender, commit)
                 continue
@@ -203,6 +214,13 @@ class UplinkGate:
                     ring.skip(frame_bytes)  # between two pieces of an injected stream
                 else:
                     self._send_from(sender, ring, frame_bytes, woke)
+
+    def _discard_injected(self) -> None:
+        with self._inject_lock:  # no write meanwhile: what was read is what was written minus what waits
+            read = self._injected_total - self.inject_ring.read_available
+            if self._discard_upto is not None and self._discard_upto > read:
+                self.inject_ring.skip(self._discard_upto - read)
+            self._discard_upto = None
 
     def _wait_configured(self, link: Link) -> bool:
         """Nothing captured before the session was configured goes up (it may be in the wrong format, or minutes

@@ -17,7 +17,7 @@ import pytest
 
 from reliahelpers import KEY, SLOW, daemon_config, wait_until
 from rtaudiod.audio import AudioConfig, AudioEngine
-from rtaudiod.session.session import BAD_EVENT_LOG_INTERVAL_S
+from rtaudiod.session.receiver import BAD_EVENT_LOG_INTERVAL_S
 from rtaudiod.sim import Simulator
 
 FAST = {"pace": 0, "response_latency": 0, "first_audio_latency": 0, "transcription_latency": 0}

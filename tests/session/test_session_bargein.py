@@ -128,7 +128,7 @@ def test_cancel_before_any_audio_deletes_the_unheard_item(make_sim, make_session
     session, engine, mic, events = make_session(sim)
     session.send_text(LONG)
     events.wait("response", lambda d: d["event"] == "created", timeout=10)
-    item = wait_until(lambda: session._responses.items[:1], 5, "the reply's item")[0]
+    item = wait_until(lambda: session.conversation.responses.items[:1], 5, "the reply's item")[0]
     assert session.cancel_response() is True  # before the first audio
     s = sim.sessions[0]
     wait_until(lambda: any(e["type"] == "conversation.item.deleted" for e in s.sent_events), 5, "the delete")

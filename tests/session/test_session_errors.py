@@ -25,7 +25,7 @@ def test_a_refused_cancel_is_counted_and_harmless(make_sim, make_session):
 
     def on_event(topic, data):
         events(topic, data)
-        if topic == "response" and data["event"] == "created" and not held.is_set():
+        if topic == "raw" and b'"response.done"' in bytes(data["frame"]) and not held.is_set():
             held.set()
             release.wait(30)  # the receive thread waits here: the session still believes the response active
 

@@ -26,7 +26,7 @@ def test_the_secret_is_read_at_each_connect_and_scrubbed_from_raw_frames(make_si
     # a frame from the service that quotes the secret reaches `raw` subscribers without it
     seen = []
     session.subscribe({"raw"}, lambda topic, data: seen.append(bytes(data["frame"])))
-    session._emit_raw(f'{{"type": "error", "error": {{"message": "bad header {SECRET}"}}}}'.encode())
+    session.receiver._emit_raw(f'{{"type": "error", "error": {{"message": "bad header {SECRET}"}}}}'.encode())
     assert seen and SECRET.encode() not in seen[-1] and b"<redacted>" in seen[-1]
     # rotated: the next connect sends the new value
     secret.write_text(SECRET + "-2")
@@ -46,14 +46,3 @@ def test_a_secret_gone_leaves_that_server_out_and_says_so(make_sim, make_session
     error = events.wait("error", lambda d: d["code"] == "tool_secret")
     assert "mcp:home" in error["message"] and "No such file" in error["message"] and not error["fatal"]
 
-
-def test_added_handlers_run_after_the_sessions_own_never_instead():
-    from rtaudiod.session.mcp import add_handlers
-
-    calls = []
-    handlers = {int: lambda link, event: calls.append(("session", event))}
-    add_handlers(handlers, {int: lambda link, event: calls.append(("mcp", event)),
-                            str: lambda link, event: calls.append(("mcp only", event))})
-    handlers[int](None, 1)
-    handlers[str](None, "x")
-    assert calls == [("session", 1), ("mcp", 1), ("mcp only", "x")]

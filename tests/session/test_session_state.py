@@ -10,39 +10,38 @@ from rtaudiod.session import State
 from sessionhelpers import wait_until
 
 
-def test_a_state_listener_may_read_the_status_while_a_command_runs(make_sim, make_session):
-    """A command holds the session's lock when the state changes; a listener runs under the state lock and reads
-    status() (the session's lock). Both at once, on two threads, must not deadlock."""
+def test_a_state_listener_may_call_commands_while_a_command_runs(make_sim, make_session):
+    """State listeners run on the conversation's actor. One that reads status() and issues a command there (a
+    command from the actor's own thread runs at once), while another thread's command waits for the actor, must
+    not deadlock."""
     sim = make_sim("ga")
     session, engine, mic, events = make_session(sim)
     entered = threading.Event()
-    outcome: list[str] = []
+    outcome: list[object] = []
 
     def listener(new: State, old: State) -> None:
-        if new is not State.SPEAKING or threading.current_thread().name != "rtaudiod-recv" or entered.is_set():
+        if new is not State.SPEAKING or second.ident is not None:
             return
+        second.start()  # its command waits for the actor, which runs this listener
         entered.set()
-        deadline = time.monotonic() + 2  # until the command below holds the session's lock (bounded)
-        while time.monotonic() < deadline and session._lock.acquire(blocking=False):
-            session._lock.release()
-            time.sleep(0.0005)
-        # status() takes the session's lock; taken here with a bound, so that a deadlock fails the test instead of
-        # hanging it
-        if not session._lock.acquire(timeout=3):
-            outcome.append("deadlock")
-            return
-        session._lock.release()
         outcome.append(session.status()["state"])
+        session.send_text("From the listener", respond=False)
+        outcome.append(threading.current_thread().name)
 
+    second = threading.Thread(target=session.send_text, args=("And again",), daemon=True)
     session.subscribe({"state"}, lambda _, d: listener(State(d["state"]), State(d["previous"])))
     session.send_text("Hello there")
     assert entered.wait(10)
-    second = threading.Thread(target=session.send_text, args=("And again",), daemon=True)
-    second.start()
     second.join(10)
-    assert not second.is_alive()
-    wait_until(lambda: outcome, 5, "the listener to finish")
-    assert outcome != ["deadlock"], "a command waited for the state lock while holding the session's lock"
+    assert not second.is_alive(), "a command waited for ever behind a listener's command"
+    wait_until(lambda: len(outcome) == 2, 5, "the listener to finish")
+    assert outcome == ["speaking", "rtaudiod-conversation"]
+    def texts() -> list[str]:
+        return [e["item"]["content"][0]["text"] for e in sim.sessions[0].received_events
+                if e["type"] == "conversation.item.create"]
+
+    wait_until(lambda: {"From the listener", "And again"} <= set(texts()), 5, "both texts at the service")
+    assert texts().index("From the listener") < texts().index("And again")
 
 
 def test_state_events_arrive_in_the_order_of_the_changes(make_sim, make_session):

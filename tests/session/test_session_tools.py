@@ -102,13 +102,13 @@ def test_the_follow_up_response_never_overtakes_a_slow_output(make_sim, make_ses
     sim = make_sim(dialect)
     session, engine, mic, events = make_session(sim)
     session.register_tool("get_weather", lambda call: json.dumps({"sky": "clear"}), "The weather in a city", WEATHER)
-    answer = session._pending._answer
+    answer = session.pending._answer
 
     def descheduled(call, output, ok):
         events.wait("response", lambda d: d["event"] == "done", timeout=5)
         answer(call, output, ok)
 
-    session._pending._answer = descheduled
+    session.pending._answer = descheduled
     session.send_text("What does get weather say for Paris?")
     said = events.wait("transcript.assistant", lambda d: d["final"], timeout=15)
     types = [e["type"] if e["type"] != "conversation.item.create" else e["item"]["type"]
@@ -124,7 +124,7 @@ def test_a_connection_lost_while_asking_for_the_follow_up_reconnects(make_sim, m
     sim = make_sim("ga")
     session, engine, mic, events = make_session(sim, tool_timeout_s=0.3)
     session.register_tool("lookup", lambda call: None, "Look something up")  # never answers itself
-    conn = session._link.connection
+    conn = session.link.connection
     send_event = conn.send_event
     output_sent = threading.Event()
 

@@ -196,6 +196,23 @@ def test_injected_audio_is_the_turn(make_sim, make_session):
     assert not any(committed[len(words):]) and len(committed) - len(words) <= 10 * 960
 
 
+def test_a_cancelled_turn_drops_its_injected_audio(make_sim, make_session):
+    """Audio injected for a turn that is then dropped must not go up in the next turn."""
+    sim = make_sim("ga")
+    session, engine, mic, events = make_session(sim, turn_detection={"type": "none"})
+    dropped = np.random.default_rng(3).integers(-8000, 8000, 24000 * 3).astype("<i2").tobytes()  # 3 s
+    words = speech("Set a timer for ten minutes.")
+    session.turn_start()
+    session.inject_audio(dropped)
+    session.turn_cancel()
+    session.turn_start()
+    session.inject_audio(words)
+    wait_until(lambda: session.uplink.inject_ring.read_available == 0, 10, "the injected audio to go up")
+    assert session.turn_end() is True
+    (committed,) = wait_until(lambda: list(sim.sessions[0].committed_audio.values()), 5, "the commit")
+    assert committed[: len(words)] == words
+
+
 def test_a_stream_injected_in_pieces_goes_up_whole_with_no_microphone_between_them(make_sim, make_session):
     """Another process streams its capture at real time: the inject ring runs dry between pieces. The silent
     microphone's frames (the test Mic sends silence when it has nothing to say) in such a gap must not be spliced
@@ -272,7 +289,7 @@ def test_a_reply_without_audio_leaves_the_session_ready(make_sim, make_session, 
         session.cancel_response()
     events.wait("response", lambda d: d["event"] == "done", timeout=10)
     assert session.wait_state(State.READY, timeout=3), session.state
-    assert session._quiet()
+    assert session.conversation.quiet()
 
 
 def test_a_new_turn_drops_the_replies_still_waiting(make_sim, make_session):

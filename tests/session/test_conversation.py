@@ -1,0 +1,178 @@
+"""The conversation's state machine driven by hand, with no socket and no thread of its own: a `Session` that is
+never started, one `Link` whose connection never opens, server frames fed through the receive thread's code
+(receiver.py) and run with `actor.run_pending()`, and the sends read from the link's outbox."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+from sessionhelpers import KEY, MODELS, Recorder, null_engine
+
+from rtaudiod import protocol as rp
+from rtaudiod.session import RealtimeConfig, Session, State
+from rtaudiod.session.connection import Connection
+from rtaudiod.session.link import Link
+
+
+class Driven:
+    def __init__(self, **config: Any) -> None:
+        self.engine = null_engine("pcm16")
+        self.events = Recorder()
+        settings = RealtimeConfig(api_key=KEY, model=MODELS["ga"], dialect="ga", **config)
+        self.session = Session(settings, self.engine, on_event=self.events)
+        endpoint = rp.Endpoint(model=settings.model, dialect="ga", api_key=KEY, base_url="ws://127.0.0.1:9")
+        self.link = Link(Connection(endpoint, 1.0), "ga", 1)
+        self.session.set_state(State.CONNECTING)  # as start() does, without its threads
+        self.session.step(self.session.conversation.reset, self.link)
+        self.session.link = self.link
+        self.serial = 0
+
+    def feed(self, kind: str, **fields: Any) -> list[dict[str, Any]]:
+        """One server event through the receive thread's code, then the actor's steps; the sends it caused."""
+        self.serial += 1
+        frame = json.dumps({"type": kind, "event_id": f"event_{self.serial}", **fields}).encode()
+        self.session.receiver.on_frame(self.link, frame)
+        return self.run()
+
+    def run(self) -> list[dict[str, Any]]:
+        self.session.actor.run_pending()
+        return [json.loads(f) for f in self.link.outbox.take() if f is not None]
+
+    def configure(self) -> None:
+        self.feed("session.created", session={"id": "sess_1", "type": "realtime"})
+        self.feed("session.updated", session={"id": "sess_1", "type": "realtime"})
+        assert self.link.configured.is_set()
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+@pytest.fixture
+def driven():
+    made: list[Driven] = []
+
+    def make(**config: Any) -> Driven:
+        made.append(Driven(**config))
+        return made[-1]
+
+    yield make
+    for d in made:
+        d.close()
+
+
+def types(sends: list[dict[str, Any]]) -> list[str]:
+    return [s["type"] for s in sends]
+
+
+def response(rid: str, status: str | None = None) -> dict[str, Any]:
+    return {"id": rid, "object": "realtime.response", **({"status": status} if status else {})}
+
+
+def test_the_settings_go_out_on_session_created_and_the_link_is_configured_on_their_answer(driven):
+    d = driven(instructions="Be brief.")
+    sent = d.feed("session.created", session={"id": "sess_1", "type": "realtime"})
+    assert types(sent) == ["session.update"] and sent[0]["session"]["instructions"] == "Be brief."
+    assert not d.link.configured.is_set()
+    assert d.feed("session.updated", session={"id": "sess_1", "type": "realtime"}) == []
+    assert d.link.configured.is_set() and d.session.state.value == "ready"
+
+
+def test_commands_need_a_configured_link(driven):
+    d = driven()
+    with pytest.raises(Exception, match="not connected"):
+        d.session.send_text("Hello")
+    assert d.run() == []
+
+
+def test_one_response_at_a_time_the_next_goes_out_when_the_first_is_done(driven):
+    d = driven()
+    d.configure()
+    d.session.send_text("One")
+    assert types(d.run()) == ["conversation.item.create", "response.create"]
+    d.session.send_text("Two")
+    assert types(d.run()) == ["conversation.item.create"]  # the second response waits
+    assert d.feed("response.created", response=response("resp_1")) == []
+    assert d.session.state.value == "thinking"
+    sent = d.feed("response.done", response=response("resp_1", "completed"))
+    assert types(sent) == ["response.create"]
+    assert d.feed("response.done", response=response("resp_1", "completed")) == []  # a second done changes nothing
+    assert d.session.stats.stray_events == 1
+
+
+def test_speech_over_the_reply_silences_it_on_the_receive_thread_and_cuts_what_was_not_heard(driven):
+    d = driven()
+    d.configure()
+    d.session.send_text("Talk")
+    d.run()
+    d.feed("response.created", response=response("resp_1"))
+    d.feed("response.output_item.added", response_id="resp_1", output_index=0,
+           item={"id": "item_1", "type": "message", "role": "assistant"})
+    pcm = base64.b64encode(bytes(9600)).decode()  # 200 ms
+    d.session.receiver.on_frame(d.link, json.dumps({
+        "type": "response.output_audio.delta", "event_id": "e", "response_id": "resp_1", "item_id": "item_1",
+        "output_index": 0, "content_index": 0, "delta": pcm}).encode())
+    assert d.engine.is_playing
+    frame = json.dumps({"type": "input_audio_buffer.speech_started", "event_id": "e2", "audio_start_ms": 10,
+                        "item_id": "item_user"}).encode()
+    d.session.receiver.on_frame(d.link, frame)
+    d.session.receiver.on_frame(d.link, json.dumps({  # more of the reply, before the actor ran anything: dropped
+        "type": "response.output_audio.delta", "event_id": "e3", "response_id": "resp_1", "item_id": "item_1",
+        "output_index": 0, "content_index": 0, "delta": pcm}).encode())
+    assert d.engine.dropped_deltas == 1
+    sent = d.run()
+    # the service cancels its own response (interrupt_response): only the unheard item is cut (nothing played)
+    assert types(sent) == ["conversation.item.delete"] and sent[0]["item_id"] == "item_1"
+    assert d.events.of("response")[-1]["event"] == "interrupted"
+    assert d.session.state.value == "listening"
+
+
+def test_a_pushed_turn_switches_the_vad_off_clears_first_and_a_cancel_switches_it_back(driven):
+    d = driven()
+    d.configure()
+    d.session.turn_start()
+    sent = d.run()
+    assert types(sent) == ["session.update", "input_audio_buffer.clear"]
+    assert sent[0]["session"]["audio"]["input"]["turn_detection"] is None
+    assert d.session.turn_open and d.session.conversation.drop_next_created  # an unasked reply in the turn
+    d.session.turn_cancel()
+    sent = d.run()
+    assert types(sent) == ["input_audio_buffer.clear", "session.update"]
+    assert sent[1]["session"]["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+    assert not d.session.turn_open and not d.session.conversation.drop_next_created
+
+
+def test_a_response_cancelled_before_it_was_created_is_dropped_by_the_receive_thread(driven):
+    d = driven()
+    d.configure()
+    d.session.send_text("Talk")
+    d.run()
+    assert d.session.cancel_response() is True
+    assert types(d.run()) == ["response.cancel"]
+    assert d.session.conversation.drop_next_created
+    frame = json.dumps({"type": "response.created", "event_id": "e", "response": response("resp_1")}).encode()
+    d.session.receiver.on_frame(d.link, frame)  # before the actor runs: the receive thread drops it
+    pcm = base64.b64encode(bytes(960)).decode()
+    d.session.receiver.on_frame(d.link, json.dumps({
+        "type": "response.output_audio.delta", "event_id": "e", "response_id": "resp_1", "item_id": "item_1",
+        "output_index": 0, "content_index": 0, "delta": pcm}).encode())
+    assert d.engine.dropped_deltas == 1 and d.engine.delta_response_id is None
+
+
+def test_a_tool_output_goes_out_before_the_follow_up_and_a_timeout_is_a_timer(driven):
+    d = driven(tool_timeout_s=60)
+    d.session.register_tool("lookup", lambda call: None, "Look something up")  # answered later
+    d.configure()
+    d.session.send_text("Look it up")
+    d.run()
+    d.feed("response.created", response=response("resp_1"))
+    d.feed("response.function_call_arguments.done", response_id="resp_1", item_id="item_f", output_index=0,
+           call_id="call_1", name="lookup", arguments="{}")
+    assert d.events.of("function_call")[-1]["name"] == "lookup"
+    assert len(d.session.actor.timers()) >= 1  # the call's timeout: a timer, not a tick
+    assert d.feed("response.done", response=response("resp_1", "completed")) == []  # waits for the output
+    assert d.session.tool_result("call_1", '{"found": true}') is True
+    assert types(d.run()) == ["conversation.item.create", "response.create"]
+    assert d.session.tool_result("call_1", "again") is False
