@@ -113,6 +113,11 @@ def test_what_is_not_an_image_is_refused_before_it_is_sent(tmp_path, daemon):
             # base64 in the JSON works as well as the payload, and the daemon goes on serving
             assert client.request("image.send", data=base64.b64encode(png()).decode(), respond=False) \
                 == {"bytes": len(png())}
+        # the command answers once the item is queued for the service: wait for it to arrive, then check that it
+        # is the only one (the refused ones sent nothing)
+        deadline = time.monotonic() + 5
+        while not received(sim, "conversation.item.create") and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert len(received(sim, "conversation.item.create")) == 1
 
 
