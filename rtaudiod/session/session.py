@@ -379,6 +379,7 @@ class Session:
         """Run one connection until it ends; tick the timers meanwhile; then close it and join its threads."""
         self._reset_conversation_state()
         self._link = link
+        self.uplink.attach(link)  # before the receive thread can configure it
         threads = [threading.Thread(target=self._guard, args=(receive_loop, link), name="rtaudiod-recv", daemon=True),
                    threading.Thread(target=self._guard, args=(Session._uplink_loop, link), name="rtaudiod-uplink",
                                     daemon=True)]
