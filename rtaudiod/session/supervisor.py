@@ -139,7 +139,9 @@ class Supervisor:
         actor.call(session.step, conversation.reset, link)
         actor.call(conversation.watch_link, link)
         session.link = link
-        threads = [threading.Thread(target=self._guard, args=(lambda link: receive_loop(session, link), link), name="rtaudiod-recv", daemon=True),
+        session.uplink.attach(link)  # before the receive thread can configure it
+        threads = [threading.Thread(target=self._guard, args=(lambda link: receive_loop(session, link), link),
+                                    name="rtaudiod-recv", daemon=True),
                    threading.Thread(target=self._guard, args=(self._uplink_loop, link), name="rtaudiod-uplink",
                                     daemon=True),
                    threading.Thread(target=link.outbox.run, name="rtaudiod-send", daemon=True)]

@@ -122,9 +122,9 @@ class UplinkGate:
         # Monotonic time of the last injection, or of the last injected byte sent if later: the microphone is held
         # back INJECT_HOLD_S from then (a slow uplink can take longer than the hold to send a piece).
         self.injected_at = -math.inf
-        # The link `run` serves, and the bytes at the inject ring's head injected before it was configured (dropped
-        # then: injected for an old connection). Counted by `inject`, which sees the link's configured flag when the
-        # audio arrives: the uplink thread sees it later, and audio injected in between is the new session's.
+        # The newest link (`attach`), and the bytes at the inject ring's head injected before it was configured
+        # (dropped then: injected for an old connection). Counted by `inject`, which sees the link's configured flag
+        # when the audio arrives: the uplink thread may see it much later, and what came in between is the new link's.
         self._link: Link | None = None
         self._stale_inject = 0
         self.gate: Callable[[], bool] | None = None
@@ -147,6 +147,11 @@ class UplinkGate:
             if link is None or not link.configured.is_set():
                 self._stale_inject += n
             return n
+
+    def attach(self, link: Link) -> None:
+        """A new connection, before its threads start: everything injected until it is configured is stale."""
+        with self._inject_lock:
+            self._link, self._stale_inject = link, self.inject_ring.read_available
 
     def start_turn(self) -> None:
         self.turn_bytes = 0
@@ -229,8 +234,6 @@ class UplinkGate:
         kept. False when the link ended first."""
         ring = self.mic
         carry_max = round(RENEW_CARRY_MAX_S * self.bytes_per_s / 2) * 2 if link.carry_audio else 0
-        with self._inject_lock:
-            self._link, self._stale_inject = link, self.inject_ring.read_available
         while not link.configured.wait(UPLINK_WAIT_S):
             if link.ended.is_set():
                 return False

@@ -73,10 +73,22 @@ def test_audio_captured_during_a_planned_renewal_goes_to_the_new_session(make_si
         engine.close()
 
 
-def test_audio_injected_the_moment_the_session_is_ready_goes_up(make_sim):
+@pytest.mark.parametrize("uplink", ["prompt", "late"])
+def test_audio_injected_the_moment_the_session_is_ready_goes_up(make_sim, monkeypatch, uplink):
     """Injected from the state event of the first `ready` (on the receive thread, just after the session was
     configured): the uplink thread wakes later, and its drop of audio injected for an old connection must not take
-    this audio (it did, every run; under load a test's first piece injected after wait_ready was lost)."""
+    this audio (it did, every run; under load a test's first piece injected after wait_ready was lost). `late`: the
+    uplink thread starts its wait only after the session is ready, as a loaded machine may schedule it."""
+    if uplink == "late":
+        from rtaudiod.session.uplink import UplinkGate
+
+        wait_configured = UplinkGate._wait_configured
+
+        def late(self, link):
+            assert link.configured.wait(5)
+            return wait_configured(self, link)
+
+        monkeypatch.setattr(UplinkGate, "_wait_configured", late)
     sim = make_sim("ga")
     engine = null_engine()
     session = Session(config_for(sim), engine)
