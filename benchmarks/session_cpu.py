@@ -68,7 +68,8 @@ def run(seconds: float, dialect: str = "ga", fmt: str = "pcm16", with_session: b
                "core_percent": round(100 * used / wall, 2)}
         if session is not None:
             status = session.status()["counters"]
-            out.update(frames_sent=status["frames_sent"], audio_deltas=status["audio_deltas"],
+            out.update(frames_sent=status["frames_sent"], audio_bytes_sent=status["audio_bytes_sent"],
+                       audio_deltas=status["audio_deltas"],
                        reply_latency=status["reply_latency"], uplink_latency=status["uplink_latency"],
                        playout_latency=status["playout_latency"], barge_ins=status["barge_ins"],
                        underruns=engine.status()["playout"]["underruns"])

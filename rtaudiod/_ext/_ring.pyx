@@ -3,6 +3,7 @@ reference with the same API is rtaudiod/_py/ring.py."""
 
 import mmap
 
+cimport cython
 from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from libc.stdint cimport int64_t
 
@@ -46,6 +47,7 @@ cdef size_t _round_up_pow2(size_t n):
     return p
 
 
+@cython.no_gc_clear  # the storage's buffer is held until __dealloc__: a GC clear must not drop the storage first
 cdef class RingBuffer:
     """Single-producer/single-consumer byte ring.
 

@@ -196,7 +196,8 @@ class UplinkGate:
         ring, frame_bytes, injected = self.mic, self.frame_bytes, self.inject_ring
         if not self._wait_configured(link):
             return
-        frames_per_timeout = max(1, round(UPLINK_WAIT_S * 1000 / self.audio.config.mode.uplink_ms))
+        # Rounded up: at 40 ms, 2 frames a 100 ms timeout would send injected audio slower than real time.
+        frames_per_timeout = math.ceil(UPLINK_WAIT_S * 1000 / self.audio.config.mode.uplink_ms)
         while not link.ended.is_set():
             ready = ring.wait_readable(frame_bytes, UPLINK_WAIT_S)
             woke = time.perf_counter()
