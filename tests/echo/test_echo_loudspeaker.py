@@ -11,6 +11,7 @@ convergence and after a discontinuity, 0-1 of 10 on a quiet machine and under tw
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -44,8 +45,9 @@ def loopback(server, delay_ms: int = 120, gain_db: int = -10) -> str:
     return module
 
 
-def replies_interrupted(server, echo_cancel: str) -> tuple[int, dict]:
-    """Ask for REPLIES replies, one after the other; (how many were cut by a barge-in, the engine's echo status)."""
+@contextlib.contextmanager
+def loudspeaker(server, echo_cancel: str = "auto", on_event=None):
+    """The echo path, rtaudiod-sim, an engine on the sound server's devices and a session with server VAD."""
     module = loopback(server)
     sim = Simulator(dialect="ga", api_key=KEY, **{**FAST, "pace": 1.0}).start()
     engine = session = None
@@ -54,9 +56,22 @@ def replies_interrupted(server, echo_cancel: str) -> tuple[int, dict]:
                                          input_rate=48000, input_channels=2, output_rate=48000, output_channels=2,
                                          echo_cancel=echo_cancel)).start()
         session = Session(config_for(sim, turn_detection={"type": "server_vad", "silence_duration_ms": 500}),
-                          engine)
+                          engine, on_event=on_event)
         session.start()
         assert session.wait_ready(10), session.error
+        yield engine, session
+    finally:
+        if session is not None:
+            session.stop()
+        if engine is not None:
+            engine.close()
+        sim.stop()
+        server.pactl("unload-module", module)
+
+
+def replies_interrupted(server, echo_cancel: str) -> tuple[int, dict]:
+    """Ask for REPLIES replies, one after the other; (how many were cut by a barge-in, the engine's echo status)."""
+    with loudspeaker(server, echo_cancel) as (engine, session):
         cut = []
         for _ in range(REPLIES):
             before = session.stats.barge_ins
@@ -67,13 +82,6 @@ def replies_interrupted(server, echo_cancel: str) -> tuple[int, dict]:
             time.sleep(1.0)  # the room falls silent (and a late speech_started still counts)
             cut.append(session.stats.barge_ins > before)
         return cut, engine.status()["echo"]
-    finally:
-        if session is not None:
-            session.stop()
-        if engine is not None:
-            engine.close()
-        sim.stop()
-        server.pactl("unload-module", module)
 
 
 @pytest.mark.skipif(not SLOW, reason="real time on a sound server, 10 replies each way: RTAUDIOD_SLOW=1")
@@ -108,25 +116,15 @@ def test_a_person_talking_over_a_reply_stops_it_within_500_ms(pulse_server):
     words = np.frombuffer(speech(PERSON, 48000), np.int16)
     stereo = np.repeat(words[:, None], 2, axis=1)
     first_word = onset_s(words)
-    module = loopback(pulse_server)
-    sim = Simulator(dialect="ga", api_key=KEY, **{**FAST, "pace": 1.0}).start()
-    engine = session = None
     latencies: list[float | None] = []
     self_cut = 0
-    try:
-        engine = AudioEngine(AudioConfig(backend="pyaudio", input_device="pulse", output_device="pulse",
-                                         input_rate=48000, input_channels=2, output_rate=48000,
-                                         output_channels=2)).start()  # echo_cancel: the default, auto
-        interrupted: list[float] = []  # when each barge-in happened (the session's event, on its thread)
+    interrupted: list[float] = []  # when each barge-in happened (the session's event, on its thread)
 
-        def on_event(topic: str, data: dict) -> None:
-            if topic == "response" and data.get("event") == "interrupted":
-                interrupted.append(time.monotonic())
+    def on_event(topic: str, data: dict) -> None:
+        if topic == "response" and data.get("event") == "interrupted":
+            interrupted.append(time.monotonic())
 
-        session = Session(config_for(sim, turn_detection={"type": "server_vad", "silence_duration_ms": 500}),
-                          engine, on_event=on_event)
-        session.start()
-        assert session.wait_ready(10), session.error
+    with loudspeaker(pulse_server, on_event=on_event) as (engine, session):
 
         def quiet() -> None:
             wait_until(lambda: not engine.is_playing and session.status()["conversation"]["response_id"] is None,
@@ -153,13 +151,6 @@ def test_a_person_talking_over_a_reply_stops_it_within_500_ms(pulse_server):
             latencies.append(interrupted[cuts] - started - first_word if len(interrupted) > cuts else None)
             quiet()  # the reply to what they said plays out
         echo = engine.status()["echo"]
-    finally:
-        if session is not None:
-            session.stop()
-        if engine is not None:
-            engine.close()
-        sim.stop()
-        pulse_server.pactl("unload-module", module)
     shown = [None if x is None else round(x * 1000) for x in latencies]
     print(f"barge-in latency ms over {TRIES} tries: {shown} ({self_cut} cut by their own echo first); {echo}")
     assert echo["canceller"] == "internal" and echo["converged"], echo
