@@ -35,9 +35,9 @@
  *    device rate: rta_echo_config_default, the engine from audio.echo_engine, when rtaudiod/audio/echo.py chooses
  *    "internal" and both devices run at one rate.
  *  - The reference: the playout callback's mono block as handed to the device (channel 0 of the up-mix: after its
- *    resampler and fades; zeros when nothing plays), through an SPSC ring to the capture callback
- *    (rta_playout_set_reference), read a period at a time, sample-aligned a capture period behind (a late
- *    period is read as silence and skipped when it comes, so the echo's delay does not move).
+ *    resampler and fades; zeros when nothing plays), stamped with its DAC time, through an SPSC ring to the capture
+ *    callback (rta_playout_set_reference), laid out on the DAC's timeline and read for the capture period's ADC
+ *    time less a margin (rta_echo_stage.h: the devices' timestamps, not sample counts, align them).
  *  - In the capture callback, per period, on the device-rate signal: down-mix to mono, then
  *        rta_echo_process(echo, mic_mono, ref_mono, mic_mono, frames);
  *    then the wake-word tap (which so hears the cancelled signal), the resampler, gain, mute / half-duplex gating,
@@ -45,10 +45,17 @@
  *    before the gating so the filter keeps learning while the uplink is gated.
  *  - The latency modes' periods (10/20/40 ms) are whole 10 ms blocks at every rate the canceller takes; a period
  *    that is not passes through (counted).
- *  - Until `converged` the capture holds the uplink while the speaker is audible (the half-duplex clock).
- *  - Not done: two devices (two clocks) should measure the ratio of the capture and playback sample rates as the
- *    devices run and pass it as ppm to rta_echo_set_drift; it stays 0. A device change makes a new canceller
- *    (the capture processor is made anew).
+ *  - Until `converged` (and a while after, and after a discontinuity or a reply's onset: rta_echo_stage.h) the
+ *    capture holds the uplink while the speaker is audible (the half-duplex clock).
+ *  - Two devices (two clocks): the stage measures their drift from the stamps and follows it by stepping the
+ *    reference a sample at a time; rta_echo_set_drift is not fed (it stays 0). A device change makes a new
+ *    canceller (the capture processor is made anew).
+ *
+ * AFTER THE ENGINE
+ *  - The residual echo gate (rta_echo.c, GATE_DB): blocks of echo the engine left (the reference plays, the output
+ *    10 dB or more under the microphone) are attenuated 26 dB more; a person talking passes.
+ *  - Nothing to cancel: with the reference silent for longer than the echo's delay and the filter's tail, the
+ *    microphone passes untouched (the engine still runs).
  *  - status: rta_echo_read_figures from the Python side (any thread), no lock.
  */
 #ifndef RTA_ECHO_H

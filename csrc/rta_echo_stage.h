@@ -5,9 +5,11 @@
  *
  * CONTRACT
  *  - rta_echo_stage_process is the capture's stage: the capture callback's thread only. It allocates nothing,
- *    takes no lock and never waits. It returns 1 until the canceller has converged (the capture then holds the
- *    uplink while the speaker is audible, as half-duplex does), 0 after (`converged` latches), or after 3 s of
- *    reference played without converging (a microphone that does not hear the speaker never converges).
+ *    takes no lock and never waits. It returns 1 while the uplink must be held whenever the speaker is audible (as
+ *    half-duplex does): until the canceller has converged and 1 s of reference after, again after a new delay
+ *    until it reconverges, for 300 ms after a discontinuity, for the first 400 ms of a reply after a second of
+ *    silence; but never past 3 s of reference without converging, or 1 s with no delay found (a microphone that
+ *    does not hear the speaker never converges). The reasons and the figures behind them: rta_echo_stage.c.
  *  - Alignment by the devices' clocks, not by sample counts. Each reference record is stamped with the time its
  *    first frame leaves the DAC (rta_ref_header), each captured period with the time its first frame was sampled
  *    (adc_ns). The stage drains the records into a history of the speaker's output laid out on the DAC's timeline
