@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -74,7 +76,12 @@ class Daemon:
         self.exit_code = 0
         self._stop = threading.Event()
         self._reload = threading.Event()
-        self._wake = threading.Event()  # the main loop has something to look at
+        # The main loop has something to look at: a byte in this socketpair, written by _poke() from any thread, and
+        # by the C signal handler itself (main.py sets it as the wakeup fd): a signal taken on another thread would
+        # not interrupt a lock wait, and the loop would see it only at its backstop.
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         self._last_status = ""
 
     # ---------------------------------------------------------------------------------------------- start/stop
@@ -205,16 +212,18 @@ class Daemon:
             took = time.monotonic() - began
             log.log(logging.WARNING if took > 1 else logging.DEBUG, "stopped the %s in %.2f s", part.name, took)
         self.control = self.listener = self.session = self.engine = self.simulator = None
+        self._wake_r.close()  # the main loop is over (main.py took the signal wakeup fd back first)
+        self._wake_w.close()
 
     # ---------------------------------------------------------------------------------------------- main loop
     def request_stop(self) -> None:
         self._stop.set()
-        self._wake.set()
+        self._poke()
 
     def request_reload(self, config: DaemonConfig | None = None) -> None:
         self._pending_config = config
         self._reload.set()
-        self._wake.set()
+        self._poke()
 
     def run(self) -> int:
         """Watch the parts until a stop is requested or one of them fails; returns the exit status."""
@@ -223,7 +232,7 @@ class Daemon:
 
         def on_thread_exception(args: threading.ExceptHookArgs) -> None:
             previous_hook(args)
-            self._wake.set()  # a part's thread may have died of it: look now
+            self._poke()  # a part's thread may have died of it: look now
 
         threading.excepthook = on_thread_exception
         try:
@@ -231,10 +240,28 @@ class Daemon:
         finally:
             threading.excepthook = previous_hook
 
+    @property
+    def wakeup_fd(self) -> int:
+        """For signal.set_wakeup_fd: a signal on any thread wakes the main loop at once."""
+        return self._wake_w.fileno()
+
+    def _poke(self) -> None:
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:  # full: a wake is pending anyway
+            pass
+
+    def _drain_wake(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except OSError:  # empty
+            pass
+
     def _watch(self, interval: float) -> int:
         while True:
-            self._wake.wait(interval)
-            self._wake.clear()  # before looking: whatever happens from now on wakes the next wait
+            select.select([self._wake_r], [], [], interval)
+            self._drain_wake()  # before looking: whatever happens from now on wakes the next wait
             if self._stop.is_set():
                 break
             if self._reload.is_set():
@@ -281,7 +308,7 @@ class Daemon:
 
     def _on_state(self, new: State, old: State) -> None:
         log.info("state: %s -> %s", old.value, new.value)
-        self._wake.set()  # a failure to act on, a status line to send
+        self._poke()  # a failure to act on, a status line to send
 
     # ---------------------------------------------------------------------------------------------- reload
     def _apply_reload(self, new: DaemonConfig | None) -> None:

@@ -61,9 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot start: %s", e)
         log.debug("start-up failure", exc_info=True)
         return EXIT_FAILED
+    # A signal taken on another thread (the audio's, say) wakes the main loop through this fd at once.
+    previous_fd = signal.set_wakeup_fd(daemon.wakeup_fd, warn_on_full_buffer=False)
     try:
         code = daemon.run()
     finally:
+        signal.set_wakeup_fd(previous_fd)
         daemon.stop()
     log.info("stopped")
     return code
