@@ -29,7 +29,7 @@ from rtaudiod.audio.engine import AudioEngine
 from rtaudiod.daemon import main as daemon_main
 from rtaudiod.daemon.daemon import Daemon
 from rtaudiod.session import stats
-from rtaudiod.session.session import Session
+from rtaudiod.session.receiver import Receiver
 
 downlink, barge_in = Samples(), Samples()
 barge_served = Samples()  # the flush asked for -> the callback that served it (the fade-out begins)
@@ -87,14 +87,18 @@ def timed_write_delta(orig):
 
 
 def timed_speech_started(orig):
-    def on_speech_started(self, link, event):
+    """The receive thread's own reaction to `speech_started` (session/receiver.py): it silences the speaker before
+    the event goes to the conversation's actor, and returns what was playing (None: it did not silence it)."""
+    def speech_started(self):
         playing, playout = self.audio.is_playing, self.audio.playout
         flushes = playout.flushes if playout is not None else 0
         t = time.perf_counter()
-        orig(self, link, event)
-        if playing and playout is not None and (playout.flush_pending or playout.flushes > flushes):
+        heard = orig(self)
+        if heard is not None and playing and playout is not None and (playout.flush_pending
+                                                                        or playout.flushes > flushes):
             barge_watch.asked(t, self.audio)  # it flushed the speaker (with interrupt_response off it does not)
-    return on_speech_started
+        return heard
+    return speech_started
 
 
 def announce_start(orig):
@@ -127,7 +131,7 @@ def report_at_stop(orig):
 name_python_threads()  # py:<name> in /proc/PID/task/*/comm, so the wake-ups probe tells them from C threads
 stats.Latency.__init__.__defaults__ = (1_000_000,)  # the whole run, not the last 1000 samples
 patch(AudioEngine, "write_delta", timed_write_delta)
-patch(Session, "_on_speech_started", timed_speech_started)
+patch(Receiver, "_speech_started", timed_speech_started)
 patch(Daemon, "start", announce_start)
 patch(Daemon, "stop", report_at_stop)
 
