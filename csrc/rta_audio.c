@@ -629,7 +629,8 @@ static void set_target(rta_playout *p, int ms) {
  * max_prebuffer_ms, so the same stall is covered next time. A gap longer than max_prebuffer_ms is an outage no
  * bounded buffer covers, not jitter: it raises by raise_ms only. */
 static void raise_by_gap(rta_playout *p) {
-    int gap_ms = (int)((p->dry_ns + 999999) / 1000000);
+    int64_t gap = (p->dry_ns + 999999) / 1000000; /* a silence of weeks after an underrun must not wrap an int */
+    int gap_ms = gap > p->cfg.max_prebuffer_ms ? p->cfg.max_prebuffer_ms + 1 : (int)gap;
     int ms = atomic_load_explicit(&p->target_ms, RLX);
     int raised = ms + (gap_ms > p->cfg.max_prebuffer_ms ? 0 : gap_ms) + p->cfg.raise_ms;
     if (raised > p->cfg.max_prebuffer_ms)

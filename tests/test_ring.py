@@ -441,3 +441,22 @@ def test_release_pages_keeps_an_empty_ring_working_and_leaves_unread_bytes_alone
     assert released is (type(r).__module__.startswith("rtaudiod._ext"))
     data = bytes(range(256)) * 4000  # across the wrap, over pages handed back
     assert r.write(data) == len(data) and r.read(len(data)) == data
+
+
+
+def _rss_shmem_kb() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("RssShmem:"))
+
+
+def test_a_mapped_ring_is_private_memory_so_released_pages_are_freed():
+    """MADV_DONTNEED frees a private anonymous mapping's pages; on a shared one (mmap's default) it only unmaps
+    them from this process while the memory stays allocated (and the old bytes read back). Shared pages of the
+    ring would show in RssShmem as it is written through."""
+    ring = pytest.importorskip("rtaudiod._ext._ring")
+    before = _rss_shmem_kb()
+    r = ring.RingBuffer(4 << 20)
+    r.write(b"\x01" * (4 << 20))
+    assert _rss_shmem_kb() - before < 1024  # 4 MiB written: none of it shared memory
+    r.read(4 << 20)
+    assert r.release_pages() is True

@@ -61,7 +61,7 @@ cdef class RingBuffer:
         if capacity < 1 or capacity > (1 << 40):
             raise ValueError(f"capacity must be between 1 and 2**40 bytes, got {capacity}")
         self._size = _round_up_pow2(<size_t>capacity)
-        self._storage = mmap.mmap(-1, self._size) if self._size >= MAPPED_MIN_BYTES else bytearray(self._size)
+        self._storage = mmap.mmap(-1, self._size, flags=mmap.MAP_PRIVATE) if self._size >= MAPPED_MIN_BYTES else bytearray(self._size)
         PyObject_GetBuffer(self._storage, &self._buf, PyBUF_WRITABLE)  # held for the ring's life
         self._base = <char *>self._buf.buf
         cdef rta_ring_status status

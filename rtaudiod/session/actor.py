@@ -63,8 +63,9 @@ class Actor:
         return threading.current_thread() is self._thread
 
     def elsewhere(self) -> bool:
-        """The actor runs, on another thread than this one (a message must go through the inbox)."""
-        return not self._stopped and self._thread.is_alive() and not self.on_thread()
+        """The actor's thread runs (or drains its inbox after `stop`), and this is another thread: a message must go
+        through the inbox, or two threads would change the conversation at once."""
+        return self._thread.is_alive() and not self.on_thread()
 
     # -- any thread ------------------------------------------------------------------------------------------------
     def post(self, fn: Callable[..., Any], *args: Any) -> None:

@@ -62,7 +62,7 @@ class Conversation(ServerEvents):
         self.drop_next_created = False
         self._playout_timer: Any = None
         # Remote MCP tools (GA): the service's reports of them on the `tool` topic, approvals waiting (mcp.py)
-        self.mcp = McpMonitor(self.emit)
+        self.mcp = McpMonitor(self.emit, lambda text: self.session.scrub(text))
         self.mcp_handlers = self.mcp.handlers()
         self.renew_due = False
 
@@ -82,6 +82,7 @@ class Conversation(ServerEvents):
         self.vad_off_id = None  # a new connection is configured with the configured turn detection
         self.renew_due = False
         self.link = link
+        self.mcp.pending.clear()  # approval requests name the old session's items
         self.audio.flush()  # the old session's reply cannot be truncated any more: stop it
 
     def new_id(self, what: str) -> str:
@@ -92,6 +93,9 @@ class Conversation(ServerEvents):
         link = link or self.link
         if link is None or link.ended.is_set():
             raise SessionError("not connected to the Realtime service", code="not_connected")
+        # The sender may send it at once, and the answer arrive before this step ends: what the receive thread
+        # reads (a response.created to drop?) must already say so, not the state from before the step.
+        self.published()
         link.outbox.post(link.codec.encode(event))
 
     def configured_link(self) -> Link:
@@ -310,7 +314,8 @@ class Conversation(ServerEvents):
             except ValueError as e:  # an MCP secret gone since the config was read: without that server
                 log.error("left out the tool %s: %s", spec.label, e)
                 self.emit("error", {"code": "tool_secret", "message": f"{spec.label}: {e}", "fatal": False})
-        self.session.secrets = secret_values(tools)
+        # the newest first; a rotated-out token is still scrubbed for a while (an old reply may quote it)
+        self.session.secrets = tuple(dict.fromkeys((*secret_values(tools), *self.session.secrets)))[:16]
         return tools
 
     def settings(self) -> rp.SessionConfig:

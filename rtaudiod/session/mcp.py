@@ -58,15 +58,31 @@ def secret_values(tools: list[rp.Tool]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
+    """`value` (a JSON-like event) with every string passed through `scrub`."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, scrub) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v, scrub) for v in value]
+    return value
+
+
 class McpMonitor:
     """The service's MCP events as `tool` events (`publish(topic, data)`), and the approval requests pending. The
     handlers run on the conversation's actor, beside its own handlers of the same events (events.py)."""
 
-    def __init__(self, publish: Callable[[str, dict[str, Any]], None]) -> None:
-        self._publish = publish
+    def __init__(self, publish: Callable[[str, dict[str, Any]], None],
+                 scrub: Callable[[str], str] = lambda text: text) -> None:
+        self._publish_to = publish
+        self._scrub = scrub  # what a server says (output, errors, arguments) may quote its own token
         self._items: dict[str, dict[str, Any]] = {}  # item_id -> what the service said of it so far
         self.pending: dict[str, dict[str, Any]] = {}  # approval_request_id -> the request
         self.calls = 0
+
+    def _publish(self, topic: str, data: dict[str, Any]) -> None:
+        self._publish_to(topic, _scrubbed(data, self._scrub))
 
     def handlers(self) -> dict[type, Callable[[Any, Any], None]]:
         """Handlers of the event types this monitor follows (run after the conversation's own, if any)."""

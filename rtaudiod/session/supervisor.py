@@ -144,7 +144,8 @@ class Supervisor:
                                     name="rtaudiod-recv", daemon=True),
                    threading.Thread(target=self._guard, args=(self._uplink_loop, link), name="rtaudiod-uplink",
                                     daemon=True),
-                   threading.Thread(target=link.outbox.run, name="rtaudiod-send", daemon=True)]
+                   threading.Thread(target=self._guard, args=(lambda link: link.outbox.run(), link),
+                                    name="rtaudiod-send", daemon=True)]
         for t in threads:
             t.start()
         if session.stopping.is_set():

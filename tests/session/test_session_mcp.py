@@ -1,6 +1,8 @@
 """Remote MCP tools in a session (GA): their secrets read at each connect and scrubbed from what is shown; one whose
 secret went away is left out with an `error` event, and the session goes on."""
 
+import json
+
 from sessionhelpers import wait_until
 
 SECRET = "mcp-secret-0f9e8d7c6b"
@@ -46,3 +48,23 @@ def test_a_secret_gone_leaves_that_server_out_and_says_so(make_sim, make_session
     error = events.wait("error", lambda d: d["code"] == "tool_secret")
     assert "mcp:home" in error["message"] and "No such file" in error["message"] and not error["fatal"]
 
+
+
+def test_what_an_mcp_server_says_reaches_the_tool_topic_without_its_secret():
+    """An MCP server's error (or output) may quote the token it was sent: the `tool` topic is scrubbed as `raw` and
+    `error` are."""
+    from rtaudiod import protocol as rp
+    from rtaudiod.session.mcp import McpMonitor
+
+    seen = []
+    monitor = McpMonitor(lambda topic, data: seen.append((topic, data)),
+                         lambda text: text.replace(SECRET, "<redacted>"))
+    frame = {"type": "response.output_item.done", "event_id": "ev_1", "response_id": "resp_1", "output_index": 0,
+             "item": {"type": "mcp_call", "id": "item_1", "server_label": "home", "name": "echo",
+                      "arguments": f'{{"text": "{SECRET}"}}', "output": None,
+                      "error": {"type": "http_error", "code": 401, "message": f"bad token {SECRET}"}}}
+    event = rp.decode_server_event(json.dumps(frame), "ga")
+    monitor.handlers()[type(event)](None, event)
+    ((topic, data),) = seen
+    assert topic == "tool" and data["status"] == "failed" and data["name"] == "echo"
+    assert SECRET not in json.dumps(data) and data["error"]["message"] == "bad token <redacted>"
