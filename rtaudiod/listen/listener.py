@@ -59,7 +59,7 @@ class Listener:
         session = self.session
         session.uplink.preroll_bytes = self.config.preroll_ms * session.audio.config.session_rate // 1000 * 2
         session.uplink.gate = self._gate
-        self._unsubscribe = session.subscribe({"vad", "state"}, self._on_session_event)
+        self._unsubscribe = session.subscribe({"vad", "state", "announce"}, self._on_session_event)
         self._mark = self._counted()
         self.set_mode(self.mode, "start")
         return self
@@ -170,6 +170,11 @@ class Listener:
         """The session's threads (its receive thread, usually): its `vad` and `state` events."""
         if topic == "state":
             self._on_state(State(data["state"]), State(data["previous"]))
+            return
+        if topic == "announce":
+            if self.mode == "wake_word" and data.get("listen") and data.get("event") == "started":
+                # `announce --listen`: gated while it plays, as a reply; its end opens the follow-up window
+                self._enter("replying", "announce")
             return
         if self.mode != "wake_word" or self.state != "listening":
             return
