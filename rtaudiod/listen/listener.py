@@ -8,7 +8,8 @@
                   the wake word interrupts it); then a follow-up window keeps the
                   microphone open for an answer; then gated again. The gate closes
                   when the reply starts to sound, not at the end of speech: a pause
-                  within the question does not cut it off.
+                  within the question does not cut it off. `announce --listen` plays
+                  as a reply does (gated), then opens the same follow-up window.
     push_to_talk  only between turn.start and turn.end                               gated / listening
 
 The listener is the session's `gate` (read by the uplink thread once per microphone frame: one attribute). Its
