@@ -85,11 +85,13 @@ class Responses(Generic[P]):
 
     def refused(self, event_id: str, code: str) -> None:
         """The service refused a response.create of ours. Refused because one was active (a response the service
-        started itself, created between our request and its refusal): asked again once that one is done."""
+        started itself, created between our request and its refusal): asked again, with its parameters (an
+        announcement stays one), once that one is done."""
         if event_id == self.requested:
             self.requested = None
         if code == "conversation_already_has_active_response":
-            self.queue.appendleft(None)
+            last = self.last_sent
+            self.queue.appendleft(last[1] if last is not None and last[0] == event_id else None)
 
     # -- the service's answers ---------------------------------------------------------------------------------
     def created(self, response_id: str | None) -> bool:
