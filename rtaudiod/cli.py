@@ -418,7 +418,7 @@ def _await_reply(client: Client, deadline: float) -> dict[str, Any]:
         rid = fields.get("response_id")
         if event.name == "response":
             kind = _kind(fields)
-            if kind == "created" and mine is None:
+            if kind == "created" and mine is None and "announce_id" not in fields:  # an announcement is no reply
                 mine, calls_in_response = rid, 0
                 ids.append(rid)
             elif kind in ("done", "interrupted") and rid == mine and mine is not None:

@@ -22,7 +22,11 @@ def test_announce_through_the_cli_in_both_dialects(tmp_path, daemon, dialect_sim
     assert result["event"] == "done" and result["announce_id"].startswith("rtad_announce")
     create = received(sim, "response.create")[-1]["response"]
     assert create["conversation"] == "none" and create["input"] == [] and TEXT in create["instructions"]
+    queued = cli(sock, "announce", "--no-wait", TEXT)
+    assert queued.returncode == 0 and queued.stdout.startswith("queued: rtad_announce"), queued.stderr
+    asked = cli(sock, "say", "Are you there?")  # follows its reply, not the announcement's response
+    assert asked.returncode == 0 and asked.stdout.strip() == "Simulator heard: Are you there.", asked.stderr
     status = json.loads(cli(sock, "--json", "status").stdout)
-    assert status["history_turns"] == 2  # the user's text and its reply; not the announcement
+    assert status["history_turns"] == 4  # the user's texts and their replies; no announcement
     empty = cli(sock, "announce", " ")
     assert empty.returncode != 0 and "text must not be empty" in empty.stderr
