@@ -111,3 +111,18 @@ def test_voice_and_playback_stop_interrupt_an_announcement(make_sim, make_sessio
     stopped = ended(events, second)
     assert stopped["event"] == "interrupted" and stopped["reason"] == "stop_playback"
     assert all(not t.text.startswith("Hello") for t in session.history.turns())
+
+
+def test_an_announcement_cut_by_a_lost_connection_is_reported_and_not_replayed(make_sim, make_session):
+    sim = make_sim("ga", **REAL_TIME)
+    session, engine, mic, events = make_session(sim)
+    announce_id = session.announce(TEXT)
+    events.wait("announce", lambda d: d["announce_id"] == announce_id and d["event"] == "started")
+    sim.drop_connections()
+    lost = ended(events, announce_id)
+    assert lost["event"] == "interrupted" and lost["reason"] == "disconnected"
+    wait_until(lambda: len(sim.sessions) == 2 and session.wait_ready(0.1), 15, "the reconnect")
+    session.send_text("Are you back?")  # after anything replayed, on the same outbox
+    events.wait("transcript.assistant", lambda d: d["final"] and d["text"] == "Simulator heard: Are you back.", 15)
+    sent = [e["type"] for e in sim.sessions[1].received_events]
+    assert sent.count("conversation.item.create") == 1 and sent.count("response.create") == 1  # only the text's
