@@ -59,7 +59,7 @@ SYSTEM_SOCKET = "/run/rtaudiod/control.sock"
 NOT_BY_DEFAULT = ("audio.output", "raw")
 #: The protocol's topics, for when the daemon's greeting does not list them.
 KNOWN_TOPICS = ("state", "vad", "transcript.user", "transcript.assistant", "text", "response", "function_call",
-                "error", "raw", "audio.output", "listen", "wake", "tool")
+                "error", "raw", "audio.output", "listen", "wake", "tool", "announce")
 
 AUDIO_INPUT_LIMITS = {"rate": (8000, 192000), "channels": (1, 8)}  # what `audio.input` accepts
 SEND_CHUNK_S = 0.1  # `send-audio` sends 100 ms a message
@@ -418,7 +418,7 @@ def _await_reply(client: Client, deadline: float) -> dict[str, Any]:
         rid = fields.get("response_id")
         if event.name == "response":
             kind = _kind(fields)
-            if kind == "created" and mine is None:
+            if kind == "created" and mine is None and "announce_id" not in fields:  # an announcement is no reply
                 mine, calls_in_response = rid, 0
                 ids.append(rid)
             elif kind in ("done", "interrupted") and rid == mine and mine is not None:
@@ -445,6 +445,27 @@ def _reply(ids: list[str], finals: dict[str, list[str]], deltas: dict[str, list[
     parts = [" ".join(finals[r]) if r in finals else "".join(deltas.get(r, [])) for r in ids]
     return {"transcript": " ".join(p for p in parts if p), "response_ids": ids, "calls": calls,
             "status": status, "error": error}
+
+
+def cmd_announce(args: argparse.Namespace, out: Output, client: Client) -> int:
+    """Say TEXT on the device (out of band); unless --no-wait, follow it until it has played or was cut."""
+    if args.no_wait:
+        announce_id = client.announce(args.text, now=args.now, listen=args.listen)
+        out.emit({"announce_id": announce_id, "event": "queued"}, f"queued: {announce_id}")
+        return EXIT_OK
+    client.subscribe("announce")  # before it is sent: none of its events can be missed
+    announce_id = client.announce(args.text, now=args.now, listen=args.listen)
+    for event in _events_until(client, time.monotonic() + args.reply_timeout):
+        fields = _event_fields(event)
+        if event.name == "announce" and fields.get("announce_id") == announce_id \
+                and _kind(fields) in ("done", "interrupted"):
+            result = {"announce_id": announce_id, "event": _kind(fields), "response_id": fields.get("response_id"),
+                      "reason": fields.get("reason")}
+            out.emit(result, "announced" if result["event"] == "done" else f"interrupted ({result['reason']})")
+            return EXIT_OK
+    raise CliError(f"the announcement did not end within {args.reply_timeout:g} s (see `{PROG} status`; "
+                   "--reply-timeout)",
+                   EXIT_ERROR)
 
 
 def cmd_approve(args: argparse.Namespace, out: Output, client: Client) -> int:
@@ -819,6 +840,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reply-timeout", type=_positive, default=60.0, metavar="S",
                    help="give up on the reply after S seconds (default 60)")
 
+    p = add("announce", "say TEXT on the device in the session's voice, out of the conversation (never in its "
+                        "history); wait until it has played")
+    p.add_argument("text", metavar="TEXT")
+    p.add_argument("--now", action="store_true", help="interrupt the reply in progress (default: wait for it)")
+    p.add_argument("--listen", action="store_true", help="then open the microphone for an answer (wake_word mode: "
+                                                         "the follow-up window)")
+    p.add_argument("--no-wait", action="store_true", help="queue it and exit")
+    p.add_argument("--reply-timeout", type=_positive, default=60.0, metavar="S",
+                   help="give up waiting after S seconds (default 60)")
+
     p = add("approve", "answer an MCP tool's approval request (its id from `events tool`): run the call, or --deny")
     p.add_argument("request_id", metavar="ID")
     p.add_argument("--deny", action="store_true", help="decline the call instead")
@@ -896,7 +927,7 @@ def _add_globals(parser: argparse.ArgumentParser, default: Any) -> None:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, Output, Client], int]] = {
-    "status": cmd_status, "say": cmd_say, "image": cmd_image, "approve": cmd_approve, "turn": cmd_turn, "cancel": cmd_cancel, "mute": cmd_mute,
+    "status": cmd_status, "say": cmd_say, "image": cmd_image, "announce": cmd_announce, "approve": cmd_approve, "turn": cmd_turn, "cancel": cmd_cancel, "mute": cmd_mute,
     "unmute": cmd_mute, "stop": cmd_stop, "mode": cmd_mode, "events": cmd_events, "listen": cmd_listen,
     "send-audio": cmd_send_audio, "set": cmd_set, "tool": cmd_tool,
 }

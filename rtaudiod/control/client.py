@@ -317,6 +317,10 @@ class Client:
             args["detail"] = detail
         return int(self.request("image.send", image, **args)["bytes"])
 
+    def announce(self, text: str, now: bool = False, listen: bool = False) -> str:
+        """Have the device say `text` out of band (never in the history); returns its id (`announce` events)."""
+        return str(self.request("announce", text=text, now=now, listen=listen)["announce_id"])
+
     def create_response(self, instructions: str | None = None) -> None:
         self.request("response.create", **({"instructions": instructions} if instructions is not None else {}))
 

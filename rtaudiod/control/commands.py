@@ -38,7 +38,7 @@ __all__ = ["ALWAYS_SENT", "COMMANDS", "Command", "SETTABLE", "TOPICS", "parse_ar
 
 #: Event topics a client may subscribe to (each is also the `event` name of what it receives).
 TOPICS = ("state", "vad", "transcript.user", "transcript.assistant", "text", "response", "function_call", "error",
-          "raw", "audio.output", "listen", "wake", "tool")
+          "raw", "audio.output", "listen", "wake", "tool", "announce")
 #: Events every client gets without subscribing.
 ALWAYS_SENT = ("hello", "tool.call", "overflow")
 #: The session settings `session.update` may change: the session's own live settings. Where to connect, the
@@ -59,6 +59,12 @@ class RespondArgs(Args):
 class TextArgs(Args):
     text: Annotated[str, Meta(min_length=1)]
     respond: bool = True
+
+
+class AnnounceArgs(Args):
+    text: Annotated[str, Meta(min_length=1)]
+    now: bool = False  # interrupt the reply in progress (else it waits for it)
+    listen: bool = False  # then open the microphone for an answer (the follow-up window)
 
 
 class ImageArgs(Args):
@@ -277,6 +283,13 @@ def image_send(server: ControlServer, conn: Conn, args: ImageArgs, payload: byte
     return {"bytes": len(payload)}
 
 
+def announce(server: ControlServer, conn: Conn, args: AnnounceArgs, payload: None) -> dict[str, Any]:
+    try:
+        return {"announce_id": server.session.announce(args.text, now=args.now, listen=args.listen)}
+    except ValueError as e:
+        raise ControlError(f"announce: {e}", code="bad_args") from None
+
+
 def response_create(server: ControlServer, conn: Conn, args: ResponseArgs, payload: None) -> dict[str, Any]:
     server.session.create_response(args.instructions)
     return {}
@@ -440,6 +453,7 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("turn.cancel", Args, turn_cancel, "session"),
     Command("text.send", TextArgs, text_send, "session"),
     Command("image.send", ImageArgs, image_send, "session", payload="optional", check=check_image),
+    Command("announce", AnnounceArgs, announce, "session"),
     Command("response.create", ResponseArgs, response_create, "session"),
     Command("response.cancel", Args, response_cancel, "session"),
     Command("session.update", SettingsArgs, session_update, "session"),

@@ -8,7 +8,8 @@
                   the wake word interrupts it); then a follow-up window keeps the
                   microphone open for an answer; then gated again. The gate closes
                   when the reply starts to sound, not at the end of speech: a pause
-                  within the question does not cut it off.
+                  within the question does not cut it off. `announce --listen` plays
+                  as a reply does (gated), then opens the same follow-up window.
     push_to_talk  only between turn.start and turn.end                               gated / listening
 
 The listener is the session's `gate` (read by the uplink thread once per microphone frame: one attribute). Its
@@ -59,7 +60,7 @@ class Listener:
         session = self.session
         session.uplink.preroll_bytes = self.config.preroll_ms * session.audio.config.session_rate // 1000 * 2
         session.uplink.gate = self._gate
-        self._unsubscribe = session.subscribe({"vad", "state"}, self._on_session_event)
+        self._unsubscribe = session.subscribe({"vad", "state", "announce"}, self._on_session_event)
         self._mark = self._counted()
         self.set_mode(self.mode, "start")
         return self
@@ -170,6 +171,11 @@ class Listener:
         """The session's threads (its receive thread, usually): its `vad` and `state` events."""
         if topic == "state":
             self._on_state(State(data["state"]), State(data["previous"]))
+            return
+        if topic == "announce":
+            if self.mode == "wake_word" and data.get("listen") and data.get("event") == "started":
+                # `announce --listen`: gated while it plays, as a reply; its end opens the follow-up window
+                self._enter("replying", "announce")
             return
         if self.mode != "wake_word" or self.state != "listening":
             return

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from rtaudiod import protocol as rp
 from rtaudiod.errors import SessionError
 
+from .announcements import Announcement, Announcements
 from .config import RealtimeConfig
 from .events import ServerEvents
 from .link import Link
@@ -64,6 +65,7 @@ class Conversation(ServerEvents):
         # Remote MCP tools (GA): the service's reports of them on the `tool` topic, approvals waiting (mcp.py)
         self.mcp = McpMonitor(self.emit, lambda text: self.session.scrub(text))
         self.mcp_handlers = self.mcp.handlers()
+        self.announcements = Announcements(self.emit)  # out-of-band responses the device says on its own
         self.renew_due = False
 
     # ================================================================================================ steps
@@ -76,6 +78,7 @@ class Conversation(ServerEvents):
     def reset(self, link: Link | None) -> None:
         """A new connection is a new conversation on the server: nothing of the old one is active there."""
         self.responses.reset()
+        self.announcements.reset()
         self.user_speaking = False
         self.awaiting_reply_since = None
         self._settings_event_ids.clear()
@@ -114,6 +117,7 @@ class Conversation(ServerEvents):
         from .session import State
 
         session, link = self.session, self.link
+        self.announcements.played(self.audio.is_playing)
         if session.state in (State.FAILED, State.STOPPED) or link is None or not link.configured.is_set():
             return
         if self.user_speaking or self.turn_open:
@@ -228,6 +232,19 @@ class Conversation(ServerEvents):
         self.request_response(params)
         self.update_state()
 
+    def announce(self, text: str, now: bool, listen: bool) -> str:
+        """Say `text` out of band (announcements.py), after the reply in progress, or over it (`now`: cut as a
+        barge-in). Returns the announcement's id (its `announce` events carry it)."""
+        self.configured_link()
+        if now:
+            self.drop_queue("announce")
+            self.barge_in("announce")
+        announcement = Announcement(self.new_id("announce"), text, listen)
+        self.announcements.queued(announcement)
+        self.request_response(announcement.params())
+        self.update_state()
+        return announcement.id
+
     def request_response(self, params: rp.ResponseParams | None) -> None:
         if self.responses.ask(params):
             self.send_response_create(params)
@@ -236,15 +253,19 @@ class Conversation(ServerEvents):
 
     def send_response_create(self, params: rp.ResponseParams | None) -> None:
         event_id = self.new_id("response")
-        self.responses.sent(event_id)
+        self.responses.sent(event_id, params)
         try:
             self.send(rp.response_create(params, event_id=event_id))
         except SessionError:
             self.responses.send_failed()
             raise
 
+    def drop_queue(self, reason: str) -> None:
+        """The user moved on (a new turn, a barge-in): replies asked for before would play over it."""
+        self.announcements.dropped(self.responses.drop_queue(), reason)
+
     def cancel_response(self, reason: str) -> bool:
-        self.responses.drop_queue()
+        self.drop_queue(reason)
         done = self.barge_in(reason)
         self.update_state()
         return done
@@ -256,7 +277,7 @@ class Conversation(ServerEvents):
     def turn_start(self) -> None:
         link = self.configured_link()
         self.barge_in("turn_start")
-        self.responses.drop_queue()  # replies asked for before the user's new turn would play over it
+        self.drop_queue("turn_start")
         self._pause_vad(link)
         # Posted before the turn opens: the uplink sends every posted event before its next frame (outbox.py).
         self.send(rp.input_audio_clear(event_id=self.new_id("clear")), link)
@@ -397,8 +418,10 @@ class Conversation(ServerEvents):
         if heard is None:
             audio.flush()
         to_fix: list[str] = []
-        if item is not None and (playing or item in responses.items):
+        # an announcement's item is in no conversation: nothing to cut there
+        if item is not None and (playing or item in responses.items) and not self.announcements.owns_item(item):
             to_fix.append(item)
+        self.announcements.cut(active, item, reason)
         try:
             if active is not None:
                 audio.drop_response(active)

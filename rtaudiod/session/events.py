@@ -144,7 +144,7 @@ class ServerEvents:
         self.user_speaking = not pushed
         if heard is not None:
             self.barge_in("speech", service_cancels=True, heard=heard)
-            self.responses.drop_queue()  # replies asked for before the user spoke again would play over it
+            self.drop_queue("speech")  # replies asked for before the user spoke again would play over it
         self.emit("vad", {"event": "speech_started", "audio_ms": event.audio_start_ms, "item_id": event.item_id})
         self.update_state()
 
@@ -188,7 +188,9 @@ class ServerEvents:
                 self.audio.flush()
         if unasked_in_turn:
             self.barge_in("turn_start")
-        self.emit("response", {"event": "created", "response_id": response_id})
+        announcement = self.announcements.created(event.response)
+        self.emit("response", {"event": "created", "response_id": response_id,
+                               **({"announce_id": announcement.id} if announcement else {})})
         self.update_state()
 
     def _on_output_item_added(self: Conversation, link: Link, event: rp.ResponseOutputItemAdded) -> None:
@@ -197,6 +199,8 @@ class ServerEvents:
             return
         if item.type == "function_call" and isinstance(item.name, str):
             self.responses.function_names[item.id] = item.name
+        elif (announcement := self.announcements.of_response(event.response_id)) is not None:
+            announcement.items.append(item.id)  # out of band: in no conversation, never in the history
         elif item.type == "message":
             self.responses.item_added(event.response_id, item.id)
             self.history.reserve(item.id, "assistant")
@@ -206,7 +210,8 @@ class ServerEvents:
                                            "delta": event.delta, "final": False})
 
     def _on_assistant_done(self: Conversation, link: Link, event: rp.ResponseAudioTranscriptDone) -> None:
-        self.history.add("assistant", event.transcript, key=event.item_id)
+        if self.announcements.of_response(event.response_id) is None:
+            self.history.add("assistant", event.transcript, key=event.item_id)
         self.emit("transcript.assistant", {"item_id": event.item_id, "response_id": event.response_id,
                                            "text": event.transcript, "final": True})
 
@@ -215,7 +220,8 @@ class ServerEvents:
                            "final": False})
 
     def _on_text_done(self: Conversation, link: Link, event: rp.ResponseTextDone) -> None:
-        self.history.add("assistant", event.text, key=event.item_id)
+        if self.announcements.of_response(event.response_id) is None:
+            self.history.add("assistant", event.text, key=event.item_id)
         self.emit("text", {"item_id": event.item_id, "response_id": event.response_id, "text": event.text,
                            "final": True})
 
@@ -238,6 +244,7 @@ class ServerEvents:
             log.warning("ignored a second response.done for %s", rid)
             return
         self.emit("response", {"event": "done", "response_id": rid, "status": status})
+        self.announcements.finished(rid, status)
         self.update_state()
 
     # -- function calls -------------------------------------------------------------------------------------

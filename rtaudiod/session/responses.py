@@ -44,6 +44,7 @@ class Responses(Generic[P]):
         """A new connection is a new conversation on the server: nothing of the old one is active there."""
         self.active: str | None = None  # the response the service is running
         self.requested: str | None = None  # event_id of a response.create sent, not yet answered
+        self.last_sent: tuple[str, P | None] | None = None  # the last response.create sent: (event_id, params)
         self.queue: deque[P | None] = deque()  # asked for while one was active or requested
         self.cancelled_request: str | None = None  # a request cancelled before its response.created
         self.items: list[str] = []  # assistant message items of the active response
@@ -69,23 +70,28 @@ class Responses(Generic[P]):
             return False
         return True
 
-    def sent(self, event_id: str) -> None:
+    def sent(self, event_id: str, params: P | None = None) -> None:
         self.requested = event_id
+        self.last_sent = (event_id, params)
 
     def send_failed(self) -> None:
         self.requested = None
 
-    def drop_queue(self) -> None:
-        """The user moved on (a new turn, a barge-in): replies asked for before would play over it."""
+    def drop_queue(self) -> list[P | None]:
+        """The user moved on (a new turn, a barge-in): replies asked for before would play over it. Returns them."""
+        dropped = list(self.queue)
         self.queue.clear()
+        return dropped
 
     def refused(self, event_id: str, code: str) -> None:
         """The service refused a response.create of ours. Refused because one was active (a response the service
-        started itself, created between our request and its refusal): asked again once that one is done."""
+        started itself, created between our request and its refusal): asked again, with its parameters (an
+        announcement stays one), once that one is done."""
         if event_id == self.requested:
             self.requested = None
         if code == "conversation_already_has_active_response":
-            self.queue.appendleft(None)
+            last = self.last_sent
+            self.queue.appendleft(last[1] if last is not None and last[0] == event_id else None)
 
     # -- the service's answers ---------------------------------------------------------------------------------
     def created(self, response_id: str | None) -> bool:

@@ -305,6 +305,15 @@ class Session:
         """The remote MCP tools' calls and approval requests as the service reported them."""
         return self.conversation.mcp
 
+    def announce(self, text: str, now: bool = False, listen: bool = False) -> str:
+        """Say `text` in the session's voice as an out-of-band response, never in the history (announcements.py):
+        after the reply in progress, or over it with `now` (cut as a barge-in). Voice or stop_playback interrupt it
+        as any reply. `listen`: the listener opens the microphone for an answer once it has played. Returns its
+        id; its progress is on the `announce` topic."""
+        if not text.strip():
+            raise ValueError("text must not be empty")
+        return self._do(self.conversation.announce, text, now, listen)
+
     def create_response(self, instructions: str | None = None) -> None:
         """Ask for a response; queued while one is active (the service refuses a second)."""
         self._do(self.conversation.create_response, rp.ResponseParams(instructions=instructions)

@@ -92,6 +92,22 @@ def test_an_answer_within_the_follow_up_window_needs_no_wake_word(stacks):
     assert stack.listener.wakes == 1
 
 
+def test_announce_listen_opens_the_follow_up_window_without_a_wake_word(stacks):
+    stack = stacks(ListenConfig(mode="wake_word", follow_up_s=8.0, chime=False))
+    plain = stack.session.announce("The washing machine has finished.")
+    wait_until(lambda: any(d["announce_id"] == plain and d["event"] == "done" for d in stack.events.of("announce")),
+               20, "the plain announcement to play")
+    assert stack.listener.state == "gated"  # without --listen the microphone stays gated
+    stack.session.announce("Shall I turn the heating on?", listen=True)
+    wait_until(lambda: ("listening", "follow_up") in stack.listen_states(), 20, "the announcement to end")
+    assert ("replying", "announce") in stack.listen_states()
+    answer = stack.say("Yes, please do.")
+    sim = stack.sim.sessions[0]
+    wait_until(lambda: len(sim.committed_audio) == 1, 10, "the answer to be committed")
+    assert xcorr(answer, list(sim.committed_audio.values())[0])[1] > 0.9
+    assert stack.listener.wakes == 0
+
+
 def test_a_pause_within_the_question_does_not_cut_it_off(stacks):
     """The service's VAD ends the turn at the pause (500 ms of silence); the gate stays open until the reply
     sounds (here 1.5 s after the end of speech: the service takes 0.5-1.5 s), so the rest of the question goes up

@@ -102,6 +102,21 @@ def test_a_refusal_because_one_was_active_asks_again_after_it():
     assert done.send  # ours, asked again
 
 
+def test_a_refused_request_is_asked_again_with_its_parameters():
+    """An announcement refused because the service's own reply came first is still an announcement when asked
+    again; a queue dropped says what it held."""
+    r: Responses[str] = Responses()
+    assert r.ask("announce")
+    r.sent("rtad_response_1", "announce")
+    r.created("resp_vad")
+    r.refused("rtad_response_1", "conversation_already_has_active_response")
+    done = r.finished("resp_vad", "completed")
+    assert done.send and done.params == "announce"
+    r.sent("rtad_response_2", "announce")
+    r.ask("later")
+    assert r.drop_queue() == ["later"] and not r.queue
+
+
 def test_a_new_turn_drops_the_queue_and_a_new_connection_forgets_everything():
     r: Responses[None] = Responses()
     started(r)
