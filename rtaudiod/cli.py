@@ -784,6 +784,14 @@ else {SYSTEM_SOCKET}. The protocol: docs/control-protocol.md.
 """
 
 
+def _reply_options(p: argparse.ArgumentParser, what: str) -> None:
+    """The options of a command that sends something as the user and waits for the reply (say, image)."""
+    p.add_argument("--no-wait", action="store_true", help="send and exit; do not wait for the reply")
+    p.add_argument("--no-respond", action="store_true", help=f"add the {what} to the conversation without a reply")
+    p.add_argument("--reply-timeout", type=_positive, default=60.0, metavar="S",
+                   help="give up on the reply after S seconds (default 60)")
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -825,20 +833,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("say", "send TEXT as the user; wait for the reply and print the assistant's transcript")
     p.add_argument("text", metavar="TEXT")
-    p.add_argument("--no-wait", action="store_true", help="send and exit; do not wait for the reply")
-    p.add_argument("--no-respond", action="store_true", help="add the text to the conversation without a reply")
-    p.add_argument("--reply-timeout", type=_positive, default=60.0, metavar="S",
-                   help="give up on the reply after S seconds (default 60)")
+    _reply_options(p, "text")
 
     p = add("image", "send a JPEG or PNG image as the user, with TEXT about it (GA dialect); wait for the reply and "
                      "print the assistant's transcript")
     p.add_argument("file", metavar="FILE")
     p.add_argument("text", metavar="TEXT", nargs="?")
     p.add_argument("--detail", choices=("auto", "low", "high"), help="how closely the model looks (default: auto)")
-    p.add_argument("--no-wait", action="store_true", help="send and exit; do not wait for the reply")
-    p.add_argument("--no-respond", action="store_true", help="add the image to the conversation without a reply")
-    p.add_argument("--reply-timeout", type=_positive, default=60.0, metavar="S",
-                   help="give up on the reply after S seconds (default 60)")
+    _reply_options(p, "image")
 
     p = add("announce", "say TEXT on the device in the session's voice, out of the conversation (never in its "
                         "history); wait until it has played")
