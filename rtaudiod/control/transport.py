@@ -199,6 +199,11 @@ class Transport:
             self._shutdown()
 
     def _shutdown(self) -> None:
+        try:  # what was posted before the stop (the events of a failure that stops the daemon) goes out first
+            self._drain_inbound()
+            self._flush()
+        except Exception:
+            log.exception("the last flush before closing failed")
         for conn in list(self.conns.values()):
             self.close(conn, "the daemon is stopping")
         if self._sel is not None:

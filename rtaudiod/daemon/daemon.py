@@ -270,6 +270,8 @@ class Daemon:
             failure = self._failure()
             if failure is not None:
                 log.error("%s: stopping", failure)
+                if self.session is not None:  # the failure's own events reach the control clients before it stops
+                    self.session.settle(1.0)
                 self.notifier.status(f"failed: {failure}")
                 error = self.session.error if self.session is not None else None
                 self.exit_code = EXIT_CONFIG if error is not None and error.fatal and \

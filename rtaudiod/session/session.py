@@ -239,6 +239,15 @@ class Session:
         """A response is asked for, queued or in progress."""
         return self.conversation.responses.pending
 
+    def settle(self, timeout: float = 1.0) -> bool:
+        """Wait until the conversation's actor has finished what it is doing, so every observer has seen the events
+        published so far (the daemon, before it stops on a failure it was just told of). False on timeout."""
+        if not self.actor.elsewhere():
+            return True
+        done = threading.Event()
+        self.actor.post(done.set)
+        return done.wait(timeout)
+
     @property
     def turn_open(self) -> bool:
         """A push-to-talk turn is open (turn_start, not yet turn_end or turn_cancel)."""
