@@ -122,6 +122,7 @@ HOSTILE = {
                        {"settings": {"tools": [{"name": "x", "authorization": "/etc/shadow"}]}}],
     "image.send": [{"data": "L2V0Yy9zaGFkb3c=", "text": "/etc/shadow"}, {"data": "/etc/passwd"}],
     "mcp.approve": [{"approval_request_id": "../../etc/shadow", "approve": True}],
+    "announce": [{"text": "/etc/shadow", "now": True, "listen": True}, {"text": "$(cat /etc/passwd)"}],
     "mic.mute": [{}], "mic.unmute": [{}], "playback.stop": [{}],
     "audio.input": [{"rate": 24000, "end": True}], "subscribe": [{"topics": ["../../etc/passwd"]}],
     "unsubscribe": [{"topics": ["state"]}],
