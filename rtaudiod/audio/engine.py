@@ -413,6 +413,11 @@ class AudioEngine:
         """Milliseconds of the item handed to the speaker (see ledger.py); None for an unknown item."""
         return self._ms(self.ledger.played_bytes(item_id))
 
+    def unheard_ms(self, item_id: str) -> float | None:
+        """Milliseconds of the item not heard yet (queued, or on its way to the DAC): 0 once its last sample played,
+        whatever was written after it; None for an unknown item (ledger.py)."""
+        return self._ms(self.ledger.unheard_bytes(item_id))
+
     def received_ms(self, item_id: str) -> float | None:
         return self._ms(self.ledger.received_bytes(item_id))
 

@@ -202,6 +202,18 @@ class PlayoutLedger:
             lost = sum(max(0, min(b, end) - max(a, start)) for a, b in self._unplayed)
             return end - start - lost
 
+    def unheard_bytes(self, item_id: str) -> int | None:
+        """Bytes of the item the DAC has not played yet (still queued, or handed and on their way): 0 once its last
+        sample was heard. Thrown-away bytes count as gone (they never play). None for an unknown item."""
+        with self._lock:
+            self._sync()
+            span = self._span(item_id)
+            handed = self.handed
+        if span is None:
+            return None
+        on_the_way = max(0, self.played_total - self.heard_total)  # handed, not heard yet (C path: DAC clock)
+        return max(0, span[1] - (handed - on_the_way))
+
     def received_bytes(self, item_id: str) -> int | None:
         """Bytes of the item written to the ring."""
         with self._lock:

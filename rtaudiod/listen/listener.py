@@ -10,7 +10,9 @@
                   when the reply starts to sound, not at the end of speech: a pause
                   within the question does not cut it off. `announce --listen` plays
                   as a reply does (gated), then opens the same follow-up window.
-    push_to_talk  only between turn.start and turn.end                               gated / listening
+    push_to_talk  only between turn.start and turn.end; and after `announce --listen`, gated / listening
+                  for the follow-up window, the turn ended by the service's VAD
+                  (session/answer.py: switched on for it if turn detection is off)
 
 The listener is the session's `gate` (read by the uplink thread once per microphone frame: one attribute). Its
 inputs: the detector thread (`_on_wake`, `_on_tick`), the session's events and state changes (the receive thread),
@@ -176,17 +178,33 @@ class Listener:
             if self.mode == "wake_word" and data.get("listen") and data.get("event") == "started":
                 # `announce --listen`: gated while it plays, as a reply; its end opens the follow-up window
                 self._enter("replying", "announce")
+            elif self.mode == "push_to_talk" and data.get("listen") and data.get("event") == "done":
+                self._listen_for_answer()
+            return
+        if topic == "vad" and self.mode == "push_to_talk" and data.get("event") in ("answer_opened", "answer_closed"):
+            opened = data["event"] == "answer_opened"
+            self._enter("listening" if opened else "gated", "answer" if opened else data["reason"])
             return
         if self.mode != "wake_word" or self.state != "listening":
             return
         if topic == "vad" and data.get("event") == "speech_started":
             self._enter("listening", "speech")  # no deadline while the user speaks (or until the reply ends)
 
+    def _listen_for_answer(self) -> None:
+        """`announce --listen` in push_to_talk mode: nobody presses the button to answer, so the session opens the
+        microphone for the follow-up window and the service's VAD ends the answer's turn (session/answer.py)."""
+        try:
+            self.session.listen_for_answer(self.config.follow_up_s)
+        except (SessionError, ValueError) as e:  # not connected, or a follow-up window of 0 s
+            log.info("no answer window after the announcement: %s", e)
+
     def _on_state(self, new: State, old: State) -> None:
         """The session's state changes (its `state` event, under its state lock: only flags here)."""
         if self.mode == "push_to_talk":
-            turn = self.session.turn_open
-            self._enter("listening" if turn else "gated", "turn" if turn else "turn_end")
+            if self.session.turn_open:
+                self._enter("listening", "turn")
+            elif self.reason == "turn":  # (an answer's window is reported by its own events)
+                self._enter("gated", "turn_end")
         elif self.mode != "wake_word":
             return
         elif new is State.SPEAKING and self.state == "listening" and self.session.responding:

@@ -5,22 +5,29 @@ conversation and adds nothing to it (no conversation item, no `conversation_id`)
 after a reconnect, never hold one. It waits in the response queue like any reply; its response is told apart by its
 `metadata` (the service echoes it in `response.created`), not by the order of requests: a response the service
 started itself may come between. Plain Python on the actor: each change is reported on the `announce` topic
-(`queued`, `started` with the response_id, `done` once its audio has played out, `interrupted` with the reason: the
-service streams faster than real time, so a barge-in after its `response.done` still cuts it).
+(`queued`, `started` with the response_id, `done` once its own audio has played out, per the played-sample ledger,
+whatever plays after it; `interrupted` with the reason: the service streams faster than real time, so a barge-in
+after its `response.done` still cuts it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rtaudiod import protocol as rp
+
+if TYPE_CHECKING:
+    from rtaudiod.audio import AudioEngine
 
 __all__ = ["Announcement", "Announcements"]
 
 #: The metadata key that marks an announcement's response (its value: the announcement's id).
 METADATA_KEY = "rtaudiod_announce"
+#: The shortest wait before looking again whether an announcement's last sample was heard (the DAC's clock moves in
+#: periods: a shorter wait would look again for nothing).
+RECHECK_MIN_S = 0.02
 INSTRUCTIONS = ("Say exactly the following text, word for word, in your usual voice, and nothing else (no greeting, "
                 "no comment, no question): {text}")
 
@@ -45,8 +52,13 @@ class Announcement:
 
 
 class Announcements:
-    def __init__(self, emit: Callable[[str, dict[str, Any]], None]) -> None:
+    def __init__(self, emit: Callable[[str, dict[str, Any]], None],
+                 after: Callable[[float, Callable[[], None]], Any] | None = None,
+                 recheck: Callable[[], None] | None = None) -> None:
         self.emit = emit
+        # `after(seconds, fn)`: a timer (the actor's); `recheck()`, called by it, calls `played` again
+        self.after, self.recheck = after, recheck
+        self._looking: Any = None  # that timer, while one is set
         self.waiting: dict[str, Announcement] = {}  # by id: asked for, its response not created yet
         self.playing: dict[str, Announcement] = {}  # by response_id: created, not played out yet
 
@@ -89,13 +101,26 @@ class Announcements:
             announcement.interrupted = announcement.interrupted or status or "failed"
             self._interrupted(announcement)
 
-    def played(self, speaker_playing: bool) -> None:
-        """After every change: once the speaker is quiet, the announcements generated whole have been heard."""
-        if speaker_playing:
-            return
+    def played(self, audio: AudioEngine) -> None:
+        """After every change: the announcements generated whole whose own audio has been heard are done. Their
+        end is read off the played-sample ledger, not the speaker's silence: a reply queued straight after one
+        must not hold up its `done`. One still playing: a timer looks again when it should have played out."""
+        wait = None
         for announcement in [a for a in self.playing.values() if a.generated]:
+            left_ms = max((audio.unheard_ms(item) or 0.0 for item in announcement.items), default=0.0) \
+                if audio.is_playing else 0.0  # a quiet speaker (or none): everything written was heard
+            if left_ms > 0:
+                wait = left_ms / 1000 if wait is None else min(wait, left_ms / 1000)
+                continue
             del self.playing[announcement.response_id or ""]
             self.emit("announce", announcement.event("done"))
+        if wait is not None and self.after is not None and self._looking is None:
+            self._looking = self.after(max(wait, RECHECK_MIN_S), self._due)
+
+    def _due(self) -> None:
+        self._looking = None
+        if self.recheck is not None:
+            self.recheck()
 
     def _interrupted(self, announcement: Announcement) -> None:
         self.playing.pop(announcement.response_id or "", None)

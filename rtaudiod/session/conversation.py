@@ -21,6 +21,7 @@ from rtaudiod import protocol as rp
 from rtaudiod.errors import SessionError
 
 from .announcements import Announcement, Announcements
+from .answer import AnswerWindow
 from .config import RealtimeConfig
 from .events import ServerEvents
 from .link import Link
@@ -65,7 +66,9 @@ class Conversation(ServerEvents):
         # Remote MCP tools (GA): the service's reports of them on the `tool` topic, approvals waiting (mcp.py)
         self.mcp = McpMonitor(self.emit, lambda text: self.session.scrub(text))
         self.mcp_handlers = self.mcp.handlers()
-        self.announcements = Announcements(self.emit)  # out-of-band responses the device says on its own
+        # out-of-band responses the device says on its own; looked at again when one's last sample should be heard
+        self.announcements = Announcements(self.emit, self.actor.after, self.update_state)
+        self.answer = AnswerWindow(self)  # the microphone open for an answer nobody pushed a button for
         self.renew_due = False
 
     # ================================================================================================ steps
@@ -77,6 +80,7 @@ class Conversation(ServerEvents):
 
     def reset(self, link: Link | None) -> None:
         """A new connection is a new conversation on the server: nothing of the old one is active there."""
+        self.answer.close("disconnected")
         self.responses.reset()
         self.announcements.reset()
         self.user_speaking = False
@@ -117,10 +121,10 @@ class Conversation(ServerEvents):
         from .session import State
 
         session, link = self.session, self.link
-        self.announcements.played(self.audio.is_playing)
+        self.announcements.played(self.audio)
         if session.state in (State.FAILED, State.STOPPED) or link is None or not link.configured.is_set():
             return
-        if self.user_speaking or self.turn_open:
+        if self.user_speaking or self.turn_open or self.answer.open:
             state = State.LISTENING
         elif self.audio.is_playing:
             state = State.SPEAKING
@@ -278,6 +282,7 @@ class Conversation(ServerEvents):
         link = self.configured_link()
         self.barge_in("turn_start")
         self.drop_queue("turn_start")
+        self.answer.close("turn_start")  # the pushed turn takes the input over
         self._pause_vad(link)
         # Posted before the turn opens: the uplink sends every posted event before its next frame (outbox.py).
         self.send(rp.input_audio_clear(event_id=self.new_id("clear")), link)

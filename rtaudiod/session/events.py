@@ -127,6 +127,9 @@ class ServerEvents:
                 self.vad_off_id = None
             log.warning("the service refused to switch its turn detection %s for a push-to-talk turn: %s (%s)",
                         "off" if "off" in caused_by else "back on", message, code)
+        elif caused_by is not None and caused_by.startswith("rtad_answer_vad"):
+            log.warning("the service refused to switch its turn detection for an answer: %s (%s)", message, code)
+            self.answer.refused(caused_by)
         elif code in ("response_cancel_not_active",) or (caused_by or "").startswith(("rtad_truncate", "rtad_delete",
                                                                                        "rtad_cancel")):
             log.info("barge-in clean-up refused (harmless): %s (%s)", message, code)
@@ -142,6 +145,7 @@ class ServerEvents:
         was doing just before (receiver.py decides, from the same flags as below)."""
         pushed = self.turn_open or self.vad_off_id is not None
         self.user_speaking = not pushed
+        self.answer.speech_started()
         if heard is not None:
             self.barge_in("speech", service_cancels=True, heard=heard)
             self.drop_queue("speech")  # replies asked for before the user spoke again would play over it
@@ -160,6 +164,7 @@ class ServerEvents:
 
     def _on_committed(self: Conversation, link: Link, event: rp.InputAudioBufferCommitted) -> None:
         self.history.reserve(event.item_id, "user")
+        self.answer.committed()
 
     def _on_user_transcript_delta(self: Conversation, link: Link, event: rp.InputAudioTranscriptionDelta) -> None:
         if isinstance(event.delta, str) and event.delta:

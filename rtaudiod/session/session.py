@@ -102,7 +102,7 @@ class Session:
         self.actor = Actor()
         # What goes up, and when: the inject ring, the pre-roll, the listening gate (rtaudiod.listen sets
         # `uplink.gate`) and the turn-end flush.
-        self.uplink = UplinkGate(audio, self.stats, self.frame_bytes, lambda: self.conversation.turn_open,
+        self.uplink = UplinkGate(audio, self.stats, self.frame_bytes, self._in_turn,
                                  lambda: self.config.push_to_talk)
         self.pending = PendingCalls(lambda call, output, ok: self.actor.post(
             self.step, self.conversation.answer_call, call, output, ok), config.tool_timeout_s)
@@ -253,6 +253,16 @@ class Session:
         """A push-to-talk turn is open (turn_start, not yet turn_end or turn_cancel)."""
         return self.conversation.turn_open
 
+    @property
+    def answer_open(self) -> bool:
+        """The microphone is open for an answer (`listen_for_answer`), its turn for the service's VAD to end."""
+        return self.conversation.answer.open
+
+    def _in_turn(self) -> bool:
+        """The uplink's question, per frame: everything goes up (a pushed turn, or an answer's window)."""
+        conversation = self.conversation
+        return conversation.turn_open or conversation.answer.open
+
     # ================================================================================================ the actor
     def step(self, fn: Callable[..., T], *args: Any) -> T:
         """One step of the conversation, on the actor: then what the receive thread reads is published."""
@@ -322,6 +332,14 @@ class Session:
         if not text.strip():
             raise ValueError("text must not be empty")
         return self._do(self.conversation.announce, text, now, listen)
+
+    def listen_for_answer(self, seconds: float) -> None:
+        """Open the microphone for an answer for `seconds`, with no button pushed (answer.py: `announce --listen`
+        in push_to_talk mode): the service's VAD ends its turn (switched on for it under turn_detection "none");
+        nobody speaking by then, the input buffer is cleared and nothing is committed. `vad` events report it."""
+        if not seconds > 0:
+            raise ValueError("seconds must be > 0")
+        self._do(self.conversation.answer.start, seconds)
 
     def create_response(self, instructions: str | None = None) -> None:
         """Ask for a response; queued while one is active (the service refuses a second)."""

@@ -12,7 +12,7 @@ import pytest
 from sessionhelpers import KEY, MODELS, Recorder, null_engine
 
 from rtaudiod import protocol as rp
-from rtaudiod.session import RealtimeConfig, Session, State
+from rtaudiod.session import RealtimeConfig, Session, State, TurnDetectionConfig
 from rtaudiod.session.connection import Connection
 from rtaudiod.session.link import Link
 
@@ -142,6 +142,45 @@ def test_a_pushed_turn_switches_the_vad_off_clears_first_and_a_cancel_switches_i
     assert types(sent) == ["input_audio_buffer.clear", "session.update"]
     assert sent[1]["session"]["audio"]["input"]["turn_detection"]["type"] == "server_vad"
     assert not d.session.turn_open and not d.session.conversation.drop_next_created
+
+
+def test_an_answer_window_switches_the_vad_on_for_one_turn_and_asks_for_the_reply_itself(driven):
+    d = driven(turn_detection=TurnDetectionConfig(type="none", silence_duration_ms=700))
+    d.configure()
+    assert not d.session.uplink.may_send(mic=True)  # push-to-talk: nothing goes up outside a turn
+    d.session.listen_for_answer(5.0)
+    sent = d.run()
+    assert types(sent) == ["input_audio_buffer.clear", "session.update"]
+    assert sent[1]["session"]["audio"]["input"]["turn_detection"] == {
+        "type": "server_vad", "silence_duration_ms": 700, "create_response": False}
+    assert d.session.answer_open and d.session.uplink.may_send(mic=True) and d.session.state is State.LISTENING
+    d.feed("input_audio_buffer.speech_started", audio_start_ms=100, item_id="item_a")
+    d.feed("input_audio_buffer.speech_stopped", audio_end_ms=1500, item_id="item_a")
+    sent = d.feed("input_audio_buffer.committed", item_id="item_a", previous_item_id=None)
+    assert types(sent) == ["session.update", "response.create"]  # the VAD off again, then the reply
+    assert sent[0]["session"]["audio"]["input"]["turn_detection"] is None
+    assert not d.session.answer_open and not d.session.uplink.may_send(mic=True)
+    assert [e["event"] for e in d.events.of("vad") if e["event"].startswith("answer")] == [
+        "answer_opened", "answer_closed"]
+    assert d.events.of("vad")[-1]["reason"] == "answered"
+
+
+def test_an_answer_window_refused_or_taken_over_by_a_pushed_turn_closes(driven):
+    d = driven(turn_detection=TurnDetectionConfig(type="none"))
+    d.configure()
+    d.session.listen_for_answer(5.0)
+    vad_on = d.run()[1]["event_id"]
+    sent = d.feed("error", error={"type": "invalid_request_error", "code": "invalid_value", "message": "no",
+                                  "event_id": vad_on})
+    assert types(sent) == ["input_audio_buffer.clear"]  # nothing will end the turn: what went up is dropped
+    assert not d.session.answer_open and d.events.of("vad")[-1]["reason"] == "refused"
+    d.session.listen_for_answer(5.0)
+    d.run()
+    d.session.turn_start()
+    sent = d.run()
+    assert types(sent) == ["session.update", "input_audio_buffer.clear"]  # the pushed turn owns the input, VAD off
+    assert sent[0]["session"]["audio"]["input"]["turn_detection"] is None
+    assert d.events.of("vad")[-2]["reason"] == "turn_start" and d.session.turn_open
 
 
 def test_a_response_cancelled_before_it_was_created_is_dropped_by_the_receive_thread(driven):

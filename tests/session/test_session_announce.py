@@ -126,3 +126,35 @@ def test_an_announcement_cut_by_a_lost_connection_is_reported_and_not_replayed(m
     events.wait("transcript.assistant", lambda d: d["final"] and d["text"] == "Simulator heard: Are you back.", 15)
     sent = [e["type"] for e in sim.sessions[1].received_events]
     assert sent.count("conversation.item.create") == 1 and sent.count("response.create") == 1  # only the text's
+
+
+def test_done_comes_when_the_announcement_has_played_not_the_reply_queued_after_it(make_sim, make_session):
+    """The service streams faster than real time (here: at once), so a reply asked for right after the
+    announcement is in the speaker's queue behind it: `done` is the announcement's own last sample, per the
+    played-sample ledger, while that reply still plays."""
+    sim = make_sim("ga")
+    session, engine, mic, events = make_session(sim)
+    output_items = {}  # response_id -> its output items, as the simulator sent them
+    at_done = {}
+
+    def snapshot(topic, data):  # on the actor, at the moment `done` is published
+        if data["event"] == "done":
+            for e in sim.sessions[0].sent_events:
+                if e["type"] == "response.output_item.added":
+                    output_items.setdefault(e["response_id"], []).append(e["item"]["id"])
+            at_done.update({item: (engine.played_ms(item), engine.received_ms(item))
+                            for items in output_items.values() for item in items})
+            at_done["playing"] = engine.is_playing
+
+    session.subscribe({"announce"}, snapshot)
+    announce_id = session.announce(TEXT)
+    session.send_text("Tell me about the weather in Paris tomorrow")  # queued behind it, plays straight after
+    done = ended(events, announce_id)
+    assert done["event"] == "done"
+    reply = events.wait("transcript.assistant", lambda d: d["final"] and d["response_id"] != done["response_id"])
+    (announced,) = output_items[done["response_id"]]
+    played, received = at_done[announced]
+    assert played == received > 500  # every sample of the announcement had been handed to the speaker
+    reply_played, reply_received = at_done[reply["item_id"]]
+    assert at_done["playing"] and reply_received > reply_played + 500  # the reply had more than 0.5 s to play
+    wait_until(lambda: session.state is State.READY, 20, "the reply to play out")
