@@ -22,9 +22,12 @@ AudioFormatName = Literal["pcm16", "g711_ulaw", "g711_alaw"]
 #: The voices the service knows (openai 3.57.0 models, both dialects); a mistyped voice is refused by the service
 #: and a refused session.update is dropped whole (instructions and tools with it), so it is checked here first.
 #: The settings a running session may change (`Session.update_settings`, SIGHUP, the control API's session.update):
-#: the conversation's. Where to connect, the credentials, the audio format and the timing need a new session.
+#: the conversation's. Where to connect, the credentials, the audio format and the timing need a new session. The
+#: GA models' fields are among them: the service takes a session.update of "any field except voice and model" at
+#: any time (openai 3.57's `SessionUpdateEvent`), voice only before the first audio output.
 LIVE_SETTINGS = ("instructions", "voice", "turn_detection", "tools", "tool_choice", "temperature", "max_output_tokens",
-                 "transcription_model", "transcription_language", "noise_reduction", "output_modality")
+                 "transcription_model", "transcription_language", "noise_reduction", "output_modality", "speed",
+                 "reasoning_effort", "prompt", "truncation")
 VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar")
 #: GA-only voices: the beta dialect's `voice` enum (openai `types.beta.realtime`) has neither.
 GA_ONLY_VOICES = ("marin", "cedar")

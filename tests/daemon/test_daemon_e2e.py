@@ -268,3 +268,28 @@ def test_listening_modes_from_the_config_and_the_control_socket(tmp_path, daemon
         assert refused.value.code == "bad_args"
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(5) == 0
+
+
+def test_a_reload_changes_the_ga_session_fields_live(tmp_path, daemon, sim):
+    """SIGHUP with new GA model fields: they reach the running session as a session.update (no reconnect)."""
+    config = tmp_path / "rtaudiod.toml"
+    write_config(config, sim, extra='speed = 1.0\nreasoning_effort = "low"')
+    proc, notify = daemon(config)
+    notify.wait("READY=1", 15)
+    write_config(config, sim, extra='speed = 1.25\nreasoning_effort = "high"\ntruncation = { retention_ratio = 0.6 }\n'
+                 'prompt = { id = "pmpt_789", variables = { room = "kitchen" } }')
+    proc.send_signal(signal.SIGHUP)
+    s = sim.sessions[0]
+
+    def reloaded():
+        return next((e["session"] for e in s.received_events if e["type"] == "session.update"
+                     and e["session"].get("reasoning") == {"effort": "high"}), None)
+
+    deadline = time.monotonic() + 10
+    while (update := reloaded()) is None:
+        assert time.monotonic() < deadline, "the reloaded fields never reached the service"
+        time.sleep(0.05)
+    assert update["audio"]["output"]["speed"] == 1.25
+    assert update["truncation"] == {"type": "retention_ratio", "retention_ratio": 0.6}
+    assert update["prompt"] == {"id": "pmpt_789", "variables": {"room": "kitchen"}}
+    assert len(sim.sessions) == 1 and not [e for e in s.sent_events if e["type"] == "error"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sessionhelpers import wait_until
 
 GA_FIELDS = {"speed": 1.2, "reasoning_effort": "low", "truncation": {"retention_ratio": 0.8},
@@ -48,3 +50,33 @@ def test_ga_only_server_events_are_decoded_not_unknown(make_sim, make_session):
     raw = {json.loads(e["frame"])["type"] for e in events.of("raw")}
     assert {json.loads(f)["type"] for f in frames} <= raw
     assert not [e for e in events.of("error") if e.get("code") == "bad_event"]
+
+
+def test_the_ga_fields_change_live(make_sim, make_session, dialect):
+    """A running session changes them (a reload goes through update_settings): the service takes them at any time.
+    In beta only `speed` exists; the others are refused before anything is sent."""
+    sim = make_sim(dialect)
+    session, engine, mic, events = make_session(sim, speed=1.0)
+    s = sim.sessions[0]
+
+    def updates():
+        return [e["session"] for e in s.received_events if e["type"] == "session.update"]
+
+    session.update_settings(speed=1.3)
+    wait_until(lambda: len(updates()) == 2, 10, "the live update")
+    speed = updates()[-1]["audio"]["output"]["speed"] if dialect == "ga" else updates()[-1]["speed"]
+    assert speed == 1.3
+    if dialect == "beta":
+        with pytest.raises(ValueError, match="reasoning_effort exists only in the GA dialect"):
+            session.update_settings(reasoning_effort="high")
+        assert len(updates()) == 2 and session.config.reasoning_effort is None
+        return
+    session.update_settings(reasoning_effort="high", truncation={"retention_ratio": 0.5},
+                            prompt={"id": "pmpt_456", "version": "3"})
+    wait_until(lambda: len(updates()) == 3, 10, "the second live update")
+    update = updates()[-1]
+    assert update["reasoning"] == {"effort": "high"} and update["prompt"] == {"id": "pmpt_456", "version": "3"}
+    assert update["truncation"] == {"type": "retention_ratio", "retention_ratio": 0.5}
+    wait_until(lambda: len([e for e in s.sent_events if e["type"] == "session.updated"]) == 3, 10, "its answer")
+    assert not [e for e in s.sent_events if e["type"] == "error"]
+    assert session.config.reasoning_effort == "high" and session.config.truncation.retention_ratio == 0.5
