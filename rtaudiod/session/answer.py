@@ -6,8 +6,9 @@ answer's turn: the configured one, or, with `turn_detection = "none"`, a `server
 (a `session.update` naming only `turn_detection`, as push-to-talk's switch: a refused update is dropped whole) with
 `create_response: false`, and switched off again as soon as the answer is committed; the daemon then asks for the
 reply itself, through its response queue. Nobody speaking within the window: the input buffer is cleared (nothing
-is committed) and the window closes with `no_answer`. Each change is on the `vad` topic (`answer_opened`,
-`answer_closed` with the `reason`: `answered`, `no_answer`, `turn_start`, `refused`, `disconnected`).
+is committed) and the window closes with `no_answer`; an answer the VAD has not ended `ANSWER_MAX_S` after the
+window's end is dropped the same way (`too_long`). Each change is on the `vad` topic (`answer_opened`,
+`answer_closed` with the `reason`: `answered`, `no_answer`, `too_long`, `turn_start`, `refused`, `disconnected`).
 Plain Python on the actor, like the conversation it belongs to.
 """
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AnswerWindow"]
 
+#: Once the answer has begun, how long it may go on before the window closes anyway (its audio cleared): a turn the
+#: VAD never ends (someone talking on and on, a radio) must not keep a push-to-talk microphone open for good.
+ANSWER_MAX_S = 30.0
 #: The event_id of the window's `session.update` that turns the VAD on starts so (a refusal names it).
 VAD_ON = "rtad_answer_vad_on"
 
@@ -40,6 +44,8 @@ class AnswerWindow:
         link = c.configured_link()
         if self.open:
             return
+        if c.turn_open:
+            raise SessionError("a push-to-talk turn is open: it takes the answer", code="turn_open")
         # Nothing said before the window belongs to the answer (a pushed turn clears the buffer likewise).
         c.send(rp.input_audio_clear(event_id=c.new_id("clear")), link)
         if c.config.push_to_talk:
@@ -73,8 +79,12 @@ class AnswerWindow:
 
     def _timeout(self) -> None:
         self._timer = None
-        if self.open and not self.speech:
+        if not self.open:
+            return
+        if not self.speech:
             self.close("no_answer")
+        else:  # the answer goes on: its commit closes the window, or this cap does
+            self._timer = self.c.actor.after(ANSWER_MAX_S, lambda: self.close("too_long"))
 
     def close(self, reason: str) -> None:
         """The window ends: what went up unanswered is cleared (nothing is committed), and the service's VAD is
@@ -88,7 +98,7 @@ class AnswerWindow:
         c, switched = self.c, self.vad_switched
         self.vad_switched = False
         try:
-            if reason in ("no_answer", "refused"):
+            if reason in ("no_answer", "refused", "too_long"):
                 c.send(rp.input_audio_clear(event_id=c.new_id("clear")))
             if switched and reason not in ("disconnected", "refused"):
                 c.send(rp.session_update(rp.SessionConfig(turn_detection=None), event_id=c.new_id("answer_vad_off")))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from sessionhelpers import KEY, MODELS, Recorder, null_engine
 
 from rtaudiod import protocol as rp
 from rtaudiod.session import RealtimeConfig, Session, State, TurnDetectionConfig
+from rtaudiod.session import answer
 from rtaudiod.session.connection import Connection
 from rtaudiod.session.link import Link
 
@@ -181,6 +183,26 @@ def test_an_answer_window_refused_or_taken_over_by_a_pushed_turn_closes(driven):
     assert types(sent) == ["session.update", "input_audio_buffer.clear"]  # the pushed turn owns the input, VAD off
     assert sent[0]["session"]["audio"]["input"]["turn_detection"] is None
     assert d.events.of("vad")[-2]["reason"] == "turn_start" and d.session.turn_open
+
+
+def test_an_answer_window_with_no_answer_or_one_the_vad_never_ends_commits_nothing(driven, monkeypatch):
+    d = driven(turn_detection=TurnDetectionConfig(type="none"))
+    d.configure()
+    d.session.listen_for_answer(0.01)
+    d.run()
+    time.sleep(0.02)  # the window's end is a timer of the actor's
+    sent = d.run()
+    assert types(sent) == ["input_audio_buffer.clear", "session.update"]  # dropped, the VAD off again
+    assert not d.session.answer_open and d.events.of("vad")[-1]["reason"] == "no_answer"
+    monkeypatch.setattr(answer, "ANSWER_MAX_S", 0.01)  # the cap on an answer in progress, made short
+    d.session.listen_for_answer(0.01)
+    d.run()
+    d.feed("input_audio_buffer.speech_started", audio_start_ms=100, item_id="item_b")
+    time.sleep(0.02)
+    assert d.run() == [] and d.session.answer_open  # the answer has begun: the window waits for its commit...
+    time.sleep(0.02)
+    assert types(d.run()) == ["input_audio_buffer.clear", "session.update"]  # ...for so long
+    assert not d.session.answer_open and d.events.of("vad")[-1]["reason"] == "too_long"
 
 
 def test_a_response_cancelled_before_it_was_created_is_dropped_by_the_receive_thread(driven):
