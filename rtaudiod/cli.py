@@ -846,8 +846,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "history); wait until it has played")
     p.add_argument("text", metavar="TEXT")
     p.add_argument("--now", action="store_true", help="interrupt the reply in progress (default: wait for it)")
-    p.add_argument("--listen", action="store_true", help="then open the microphone for an answer (wake_word mode: "
-                                                         "the follow-up window)")
+    p.add_argument("--listen", action="store_true", help="then open the microphone for an answer for the follow-up "
+                                                         "window, in every listening mode (push_to_talk: no button, "
+                                                         "the service's VAD ends the answer)")
     p.add_argument("--no-wait", action="store_true", help="queue it and exit")
     p.add_argument("--reply-timeout", type=_positive, default=60.0, metavar="S",
                    help="give up waiting after S seconds (default 60)")
