@@ -49,7 +49,7 @@ class AnswerWindow:
         # Nothing said before the window belongs to the answer (a pushed turn clears the buffer likewise).
         c.send(rp.input_audio_clear(event_id=c.new_id("clear")), link)
         if c.config.push_to_talk:
-            c.send(rp.session_update(rp.SessionConfig(turn_detection=self._vad()),
+            c.send(rp.session_update(rp.SessionConfig(turn_detection=self.vad()),
                                      event_id=c.new_id("answer_vad_on")), link)
             self.vad_switched = True
         self.open, self.speech = True, False
@@ -57,7 +57,7 @@ class AnswerWindow:
         c.emit("vad", {"event": "answer_opened", "seconds": seconds})
         c.update_state()
 
-    def _vad(self) -> rp.TurnDetection:
+    def vad(self) -> rp.TurnDetection:
         """Server VAD with the configured parameters, if any; the reply is the daemon's to ask for."""
         td = self.c.config.turn_detection
         tuning = {k: getattr(td, k) for k in ("threshold", "prefix_padding_ms", "silence_duration_ms")
@@ -100,8 +100,9 @@ class AnswerWindow:
         try:
             if reason in ("no_answer", "refused", "too_long"):
                 c.send(rp.input_audio_clear(event_id=c.new_id("clear")))
-            if switched and reason not in ("disconnected", "refused"):
-                c.send(rp.session_update(rp.SessionConfig(turn_detection=None), event_id=c.new_id("answer_vad_off")))
+            if switched and reason not in ("disconnected", "refused"):  # back to the configured turn detection
+                c.send(rp.session_update(rp.SessionConfig(turn_detection=c.config.turn_detection.to_protocol()),
+                                         event_id=c.new_id("answer_vad_off")))
         except SessionError:  # the link ended meanwhile: the next one starts with the configured VAD
             pass
         c.emit("vad", {"event": "answer_closed", "reason": reason})

@@ -348,6 +348,8 @@ class Conversation(ServerEvents):
         settings = self.config.session_settings(tools=self.all_tools())
         if self.vad_off_id is not None:  # a settings change within a pushed turn must not turn the VAD back on
             settings.turn_detection = None
+        elif self.answer.vad_switched and settings.turn_detection is None:  # nor turn an answer's VAD off
+            settings.turn_detection = self.answer.vad()
         return settings
 
     # ================================================================================================ push-to-talk

@@ -156,6 +156,8 @@ def test_an_answer_window_switches_the_vad_on_for_one_turn_and_asks_for_the_repl
     assert sent[1]["session"]["audio"]["input"]["turn_detection"] == {
         "type": "server_vad", "silence_duration_ms": 700, "create_response": False}
     assert d.session.answer_open and d.session.uplink.may_send(mic=True) and d.session.state is State.LISTENING
+    d.session.update_settings(instructions="Be brief.")  # a settings change meanwhile leaves the answer's VAD on
+    assert d.run()[0]["session"]["audio"]["input"]["turn_detection"]["type"] == "server_vad"
     d.feed("input_audio_buffer.speech_started", audio_start_ms=100, item_id="item_a")
     d.feed("input_audio_buffer.speech_stopped", audio_end_ms=1500, item_id="item_a")
     sent = d.feed("input_audio_buffer.committed", item_id="item_a", previous_item_id=None)
