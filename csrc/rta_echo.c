@@ -16,8 +16,13 @@
  * correlation update (one multiply-add per lag) at ~2 M/s for a 500 ms search. */
 #define DECIMATED_HZ 2000
 /* The delay line holds the reference back by the estimate less this margin, so an estimate a little late
- * still leaves the echo inside the filter (the filter is causal: an echo earlier than the reference is lost). */
-#define MARGIN_MS 10
+ * still leaves the echo inside the filter (the filter is causal: an echo earlier than the reference is lost). Once
+ * locked, a new peak moves the delay only when it leaves [applied + LEAD_MIN_MS, applied + 3 margins]: on a voiced
+ * reply the correlation's peak hops by a pitch period or two (8-20 ms measured on the loudspeaker bench with an
+ * espeak voice: 90.5, 81.5, 102, 94, 84 ms in one run on a still echo path), and each move made the engine relearn
+ * and leak the echo for a second (the replies cut by their own echo). 20 ms of margin lets those hops pass. */
+#define MARGIN_MS 20
+#define LEAD_MIN_MS 2
 /* Learn only while the reference plays: a block's mean power above -50 dBFS. */
 #define REF_ACTIVE_POWER 1.07e4
 /* The correlation window (the accumulators' time constant) and the ERLE window. The ERLE figure is a mean of each
@@ -42,6 +47,25 @@
 #define GATE_DB 10.0
 #define GATE_GAIN 0.05f
 #define GATE_HANGOVER_BLOCKS 10
+/* ...and, attenuated by EXPLAINED_GAIN (12 dB), a block the echo alone explains: the engine removed at least
+ * EXPLAINED_MIN_DB (or added to it: its estimate off at a reply's onset), and the microphone is no louder than the
+ * loudest aligned reference of the last ECHO_SPAN_BLOCKS (the echo comes up to three margins after it) times the
+ * echo path's gain plus EXPLAINED_HEADROOM_DB. The gain (the ERL, dB) is learnt from blocks the engine cancelled
+ * by ERL_LEARN_DB or more (nothing but echo in them), a leaky mean over ERL_WINDOW_S. Why: on the loudspeaker bench
+ * webrtc weakens on some replies (blocks of 0-10 dB at -31 to -35 dBFS, the engine's 1 s ERLE at 12-20 dB) and a
+ * server VAD starts a turn on one such frame; the echo-only blocks there stay within 4.3 dB of the estimate (99th
+ * percentile). A person talking makes blocks NEAR_DB above it: NEAR_MIN_HITS of them within NEAR_HANGOVER_BLOCKS of
+ * each other hold this gate off for that hangover (their soft syllables between). It costs 0.01-0.02 of double
+ * talk on the reverberant path (docs/echo.md). */
+#define EXPLAINED_MIN_DB 4.0
+#define EXPLAINED_HEADROOM_DB 5.0
+#define EXPLAINED_GAIN 0.25f
+#define NEAR_DB 8.0
+#define NEAR_HANGOVER_BLOCKS 30
+#define NEAR_MIN_HITS 2
+#define ECHO_SPAN_BLOCKS 5
+#define ERL_LEARN_DB 20.0
+#define ERL_WINDOW_S 1.0
 /* Nothing to cancel: the reference has been silent for longer than the echo's delay (once found; none before: the
  * microphone may not hear the speaker at all) and the filter's tail, so no echo of it can still arrive. The engine still runs (its state stays continuous) but the microphone passes untouched:
  * its high-pass filter and non-linear processor would otherwise colour a person talking to a silent device (a
@@ -92,6 +116,12 @@ struct rta_echo {
     float gate;                /* the residual echo gate's gain at the end of the last block */
     size_t quiet_blocks;       /* blocks since the (undelayed) reference last played */
     int since_echo;            /* blocks since the aligned reference last played */
+    double span_power[ECHO_SPAN_BLOCKS]; /* the aligned reference's last blocks' powers, for the echo alone */
+    size_t span_pos;
+    double erl_db, erl_decay;  /* the echo path's gain (mic over aligned reference, dB), learnt; erl_known */
+    int erl_known;
+    int near_blocks;           /* blocks since one the echo alone could not make (a person talking) */
+    int near_hits;             /* ...and how many such came each within the hangover of the one before */
 
     /* Published for other threads (relaxed: each figure stands alone). */
     _Atomic float erle_db;
@@ -189,6 +219,7 @@ rta_echo *rta_echo_create(const rta_echo_config *config, rta_echo_status *status
     if (!e->line || !e->aligned || !e->mic_copy || !e->rhist || !e->xcorr) goto fail;
     e->xcorr_decay = exp(-0.01 / XCORR_WINDOW_S);
     e->erle_decay = exp(-0.01 / ERLE_WINDOW_S);
+    e->erl_decay = exp(-0.01 / ERL_WINDOW_S);
     if ((st = engine_create(e)) != RTA_ECHO_OK) goto fail;
     rta_echo_reset(e);
     if (status) *status = RTA_ECHO_OK;
@@ -247,6 +278,10 @@ void rta_echo_reset(rta_echo *e) {
     e->gate = 1.0f;
     e->quiet_blocks = SIZE_MAX / 2;
     e->since_echo = GATE_HANGOVER_BLOCKS;
+    memset(e->span_power, 0, sizeof e->span_power);
+    e->erl_known = 0;
+    e->near_blocks = NEAR_HANGOVER_BLOCKS;
+    e->near_hits = 0;
     atomic_store_explicit(&e->erle_db, 0.0f, memory_order_relaxed);
     atomic_store_explicit(&e->delay_locked, e->locked, memory_order_relaxed);
     atomic_store_explicit(&e->converged, 0, memory_order_relaxed);
@@ -307,28 +342,64 @@ static void estimate_delay(rta_echo *e, const int16_t *mic, const int16_t *ref) 
     }
     if (e->candidate_blocks < LOCK_BLOCKS) return;
     size_t delay = e->candidate * (size_t)e->decim;
-    /* Once locked, the filter covers [applied, applied + tail]: a direct path from half a margin to three margins
-     * into it is well placed (early reflections make the peak hop by a few ms, and each move is a re-adaptation). */
+    /* Once locked, the filter covers [applied, applied + tail]: a direct path from LEAD_MIN_MS to three margins
+     * into it is well placed (early reflections and pitch make the peak hop, and each move is a re-adaptation). */
     size_t now = e->applied + (size_t)(e->slide > 0.0 ? e->slide : 0.0);
-    if (e->locked && delay >= now + e->margin / 2 && delay <= now + 3 * e->margin) return;
+    if (e->locked && delay >= now + ms_to_frames(e, LEAD_MIN_MS) && delay <= now + 3 * e->margin) return;
     size_t target = delay > e->margin ? delay - e->margin : 0;
     apply_delay(e, target, delay);
     /* The filter learnt the old alignment: start it again rather than let it unlearn. */
     if (e->speex) speex_echo_state_reset(e->speex);
+    /* The ERLE measured at the old alignment says nothing of the new one: converged must be earned again (the
+     * stage holds the uplink meanwhile). Kept, it re-set `converged` on the next block, and the reply leaked. */
+    e->erle = 0.0;
     atomic_store_explicit(&e->converged, 0, memory_order_relaxed);
     e->locked = 1;
     atomic_store_explicit(&e->delay_locked, 1, memory_order_relaxed);
 }
 
-/* The residual echo gate (GATE_DB): towards GATE_GAIN when `echo_only`, else towards 1, linearly across the block. */
-static void gate_residual(rta_echo *e, int16_t *out, int echo_only) {
-    float target = echo_only ? GATE_GAIN : 1.0f, from = e->gate;
+/* The residual echo gate: towards the gain `target` (1: open), linearly across the block. */
+static void gate_residual(rta_echo *e, int16_t *out, float target) {
+    float from = e->gate;
     if (from == 1.0f && target == 1.0f) return;
     for (size_t i = 0; i < e->block; i++) {
         float g = from + (target - from) * (float)(i + 1) / (float)e->block;
         out[i] = (int16_t)lrintf((float)out[i] * g);
     }
     e->gate = target;
+}
+
+static double db10(double power) { return 10.0 * log10(power + 1.0); }
+
+/* Whether the echo alone explains the microphone's block (EXPLAINED_GAIN's comment); learns the echo path's gain
+ * and follows a person talking on the way. Once a block, after the engine. */
+static int echo_explains(rta_echo *e, double mic_power, double out_power, int echo_live) {
+    e->span_power[e->span_pos] = block_power(e->aligned, e->block);
+    e->span_pos = (e->span_pos + 1) % ECHO_SPAN_BLOCKS;
+    double span = 0.0;
+    for (size_t i = 0; i < ECHO_SPAN_BLOCKS; i++)
+        if (e->span_power[i] > span) span = e->span_power[i];
+    if (!echo_live || span <= REF_ACTIVE_POWER) return 0;
+    double mic_db = db10(mic_power), span_db = db10(span), removed_db = mic_db - db10(out_power);
+    if (removed_db >= ERL_LEARN_DB && mic_power > REF_ACTIVE_POWER) {
+        e->erl_db = e->erl_known ? e->erl_db * e->erl_decay + (mic_db - span_db) * (1.0 - e->erl_decay)
+                                 : mic_db - span_db;
+        e->erl_known = 1;
+    }
+    if (!e->erl_known) return 0;
+    /* A person talking: blocks well above what the echo alone makes (NEAR_MIN_HITS of them, each within the
+     * hangover of the last: one alone is a reply's onset now and then, its echo ahead of its stamps), and the
+     * NEAR_HANGOVER_BLOCKS after them (their soft syllables between) are theirs, not the echo's. */
+    if (mic_power > REF_ACTIVE_POWER && mic_db > span_db + e->erl_db + NEAR_DB) {
+        e->near_hits = e->near_blocks < NEAR_HANGOVER_BLOCKS ? e->near_hits + 1 : 1;
+        e->near_blocks = 0;
+    } else if (e->near_blocks < NEAR_HANGOVER_BLOCKS) {
+        e->near_blocks++;
+    }
+    int near = e->near_blocks < NEAR_HANGOVER_BLOCKS && e->near_hits >= NEAR_MIN_HITS;
+    /* removed_db < 0: the engine added to the microphone (its echo estimate off, at a reply's onset: measured). */
+    return !near && (removed_db >= EXPLAINED_MIN_DB || removed_db < 0.0) &&
+           mic_db <= span_db + e->erl_db + EXPLAINED_HEADROOM_DB;
 }
 
 static void process_block(rta_echo *e, const int16_t *mic, const int16_t *ref, int16_t *out) {
@@ -383,8 +454,10 @@ static void process_block(rta_echo *e, const int16_t *mic, const int16_t *ref, i
     }
     double out_power = block_power(out, e->block);
     e->since_echo = echo_here ? 0 : e->since_echo < GATE_HANGOVER_BLOCKS ? e->since_echo + 1 : e->since_echo;
-    gate_residual(e, out, !nothing_to_cancel && e->locked && e->since_echo < GATE_HANGOVER_BLOCKS &&
-                              mic_power > out_power * pow(10.0, GATE_DB / 10.0));
+    int echo_live = !nothing_to_cancel && e->locked && e->since_echo < GATE_HANGOVER_BLOCKS;
+    int explained = echo_explains(e, mic_power, out_power, echo_live); /* every block: it learns as well */
+    gate_residual(e, out, !echo_live ? 1.0f : mic_power > out_power * pow(10.0, GATE_DB / 10.0) ? GATE_GAIN
+                          : explained ? EXPLAINED_GAIN : 1.0f);
 
     atomic_fetch_add_explicit(&e->blocks, 1, memory_order_relaxed);
     if (!echo_here) return;

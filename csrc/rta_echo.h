@@ -53,7 +53,9 @@
  *
  * AFTER THE ENGINE
  *  - The residual echo gate (rta_echo.c, GATE_DB): blocks of echo the engine left (the reference plays, the output
- *    10 dB or more under the microphone) are attenuated 26 dB more; a person talking passes.
+ *    10 dB or more under the microphone) are attenuated 26 dB more; a person talking passes. Blocks the echo alone
+ *    explains (the microphone no louder than the aligned reference times the learnt echo path gain, EXPLAINED_GAIN)
+ *    are attenuated 12 dB, unless a person was heard talking within 300 ms.
  *  - Nothing to cancel: with the reference silent for longer than the echo's delay and the filter's tail, the
  *    microphone passes untouched (the engine still runs).
  *  - status: rta_echo_read_figures from the Python side (any thread), no lock.

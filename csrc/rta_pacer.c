@@ -76,6 +76,12 @@ static int tick_input(rta_pacer *p) {
     return p->cfg.realtime;
 }
 
+/* A late tick is caught up at once, the next ones back to back until the deadlines are in the future again, as a
+ * sound card's clock runs on while its callback is late: a pacer that skipped the ticks it missed fell behind the
+ * wall clock, and so behind the other stream's pacer (on a loaded machine the playout's reference reached the echo
+ * canceller after its echo, read as silence). Only a pacer this far behind starts again from now. */
+#define CATCH_UP_NS 1000000000LL
+
 static void add_ns(struct timespec *t, int64_t ns) {
     t->tv_nsec += ns;
     while (t->tv_nsec >= 1000000000) {
@@ -102,8 +108,8 @@ static void *run(void *arg) {
             if (ts_ns(&deadline) > now) {
                 while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, NULL) == EINTR)
                     ;
-            } else if (ts_ns(&deadline) < now - p->period_ns) { /* late: do not burst to catch up */
-                int64_t d = now - p->period_ns;
+            } else if (ts_ns(&deadline) < now - CATCH_UP_NS) { /* stopped for long (a suspend): start again */
+                int64_t d = now;
                 deadline.tv_sec = d / 1000000000;
                 deadline.tv_nsec = d % 1000000000;
             }

@@ -1,7 +1,8 @@
 /*
  * rta_pacer: a device clock for the headless backends (null and wav). One thread per stream calls the same C
  * processors a sound card's callback would (rta_audio.h), every `frames / rate` seconds on absolute deadlines
- * (clock_nanosleep, TIMER_ABSTIME: no drift; a late tick does not burst to catch up more than one period).
+ * (clock_nanosleep, TIMER_ABSTIME: no drift; late ticks are caught up back to back, as a device's clock runs on,
+ * unless a second behind: rta_pacer.c's CATCH_UP_NS).
  *
  * CONTRACT
  *  - rta_pacer_start makes and starts the thread; rta_pacer_stop asks it to end and joins it (within a period).

@@ -1,7 +1,7 @@
 """Headless backends: WAV files and null, driven by a pacing thread instead of a sound card.
 
 The pacing thread plays the device's part: every `frames / rate` seconds (absolute deadlines, so no
-drift) it calls the stream's callback. On the C path (open_input_c / open_output_c) that thread is C
+drift; a late tick is caught up, as a device's clock runs on) it calls the stream's callback. On the C path (open_input_c / open_output_c) that thread is C
 (csrc/rta_pacer.c, clock_nanosleep) and runs the same C processors PortAudio's thread runs, so the tests and
 benchmarks on these backends exercise the device path's code; it reads the whole input file up front and writes
 the output file itself. The Python pacing thread below is its twin, for the Python callbacks. With realtime=False
@@ -20,6 +20,10 @@ from typing import Any
 from rtaudiod._backend import load_c
 from rtaudiod.audio.backend import Backend, DeviceInfo, InputCallback, OutputCallback, Stream, select_device
 from rtaudiod.audio.errors import AudioDeviceError
+
+#: A late tick is caught up (the next ones back to back), as a sound card's clock runs on while its callback is late;
+#: only a pacer this far behind (a suspend) starts again from now. csrc/rta_pacer.c's CATCH_UP_NS.
+CATCH_UP_S = 1.0
 
 
 class _PacedStream(Stream):
@@ -74,8 +78,8 @@ class _PacedStream(Stream):
                 delay = deadline - time.monotonic()
                 if delay > 0:
                     self._stop.wait(delay)
-                else:
-                    deadline = max(deadline, time.monotonic() - self._period)  # do not burst to catch up
+                elif delay < -CATCH_UP_S:  # stopped for long (a suspend): start again; else catch up at once
+                    deadline = time.monotonic()
             else:
                 deadline = time.monotonic()
 
