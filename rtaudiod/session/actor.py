@@ -75,7 +75,8 @@ class Actor:
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` on the actor and return its result (or raise its exception). From the actor's own thread
-        (an observer calling a command) it runs at once."""
+        (an observer calling a command) it runs at once: a command that then waits for a later step of the actor
+        must refuse there (`Session._refuse_on_actor`), or it would wait for itself."""
         if not self.elsewhere():
             return fn(*args)  # not started yet, or ending: nothing else runs the conversation
         future: Future[T] = Future()
