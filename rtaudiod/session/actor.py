@@ -29,7 +29,8 @@ _STOP = object()
 
 
 class Timer:
-    """A deadline in the actor's heap; `cancel()` from the actor's thread (a cancelled timer is skipped)."""
+    """A deadline in the actor's heap; `cancel()` from the actor's thread (a cancelled timer is skipped, and lets go
+    of its function at once: it stays in the heap until its deadline, and what the function holds must not)."""
 
     __slots__ = ("cancelled", "fn", "when")
 
@@ -38,6 +39,11 @@ class Timer:
 
     def cancel(self) -> None:
         self.cancelled = True
+        self.fn = _nothing
+
+
+def _nothing() -> None:
+    pass
 
 
 class Actor:
