@@ -56,7 +56,8 @@ __all__ = ["FATAL_CODES", "Session", "State"]
 
 log = logging.getLogger("rtaudiod.session")
 T = TypeVar("T")
-#: The GIL switch interval the session's threads need (measured: 5 ms underflowed the output under CPU load).
+#: The GIL switch interval the Python device callbacks need (measured: 5 ms underflowed the output under CPU load).
+#: The C callbacks never take the GIL: with them the 5 ms default stays (fewer GIL hand-offs).
 SWITCH_INTERVAL_S = 0.001
 
 
@@ -110,6 +111,7 @@ class Session:
         self.receiver = Receiver(self)
         self._supervisor_part = Supervisor(self)
         self._supervisor: threading.Thread | None = None
+        self._switch_interval_before: float | None = None  # what start() changed, for stop() to restore
         # A device unplugged or back (the engine's device watch): told as a non-fatal `error` event; the session goes on.
         audio.on_device = lambda kind, lost, message: self.publish("error", {
             "code": f"audio_{kind}_{'lost' if lost else 'back'}", "message": message, "fatal": False})
@@ -124,11 +126,13 @@ class Session:
 
     # ================================================================================================ lifecycle
     def start(self) -> Session:
-        """Start connecting (in the background). Sets the process's GIL switch interval to 1 ms when it is longer:
-        with the 5 ms default, CPU-bound Python threads starved the audio callbacks (measured underflows)."""
+        """Start connecting (in the background). With the Python device callbacks, sets the process's GIL switch
+        interval to 1 ms while the session runs, when it is longer: with the 5 ms default, CPU-bound Python threads
+        starved those callbacks (measured underflows). The C callbacks never take the GIL: nothing is changed."""
         if self._supervisor is not None:
             return self
-        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+        if self.audio.python_callbacks and sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            self._switch_interval_before = sys.getswitchinterval()
             sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.actor.start()
         self.set_state(State.CONNECTING)
@@ -158,6 +162,9 @@ class Session:
         if self._state is not State.FAILED:
             self.set_state(State.STOPPED)
         self.actor.stop(timeout)
+        if self._switch_interval_before is not None:
+            sys.setswitchinterval(self._switch_interval_before)
+            self._switch_interval_before = None
 
     def __enter__(self) -> Session:
         return self.start()
