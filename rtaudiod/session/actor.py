@@ -127,17 +127,18 @@ class Actor:
     def _run(self) -> None:
         inbox, timers = self._inbox, self._timers
         while True:
-            timeout = None
+            timeout = None  # set only by a timer still to come: one run or cancelled here leaves no deadline
             while timers:
                 when, _, timer = timers[0]
                 if timer.cancelled:
                     heapq.heappop(timers)
                     continue
-                timeout = when - time.monotonic()
-                if timeout <= 0:
+                remaining = when - time.monotonic()
+                if remaining <= 0:
                     heapq.heappop(timers)
                     self._run_one(timer.fn, (), None)
                     continue
+                timeout = remaining
                 break
             try:
                 message = inbox.get(timeout=timeout)
