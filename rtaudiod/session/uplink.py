@@ -269,7 +269,7 @@ class UplinkGate:
                 self._send_preroll(sender)
             elif preroll.read_available:
                 preroll.skip(preroll.read_available)
-        # Let through by the open turn alone: asked again once the events posted before the frame are on the wire.
+        # Let through inside the open turn: asked again once the events posted before the frame are on the wire.
         # A turn_cancel in between closed the turn and posted its clear, which the frame would follow into the
         # service's input buffer: audio the user took back.
         if not sender.send(source, nbytes, (lambda: self.may_send(mic)) if in_turn else None):
