@@ -426,6 +426,12 @@ class AudioEngine:
         return None if nbytes is None else nbytes * 1000 / (2 * self.config.session_rate)
 
     @property
+    def python_callbacks(self) -> bool:
+        """The device callbacks are Python (`callbacks = "python"`, or the build without the extension): they take
+        the GIL every period."""
+        return self._c is None
+
+    @property
     def is_playing(self) -> bool:
         """True while audio is queued, playing, or still sounding from the device's buffer."""
         p = self.playout
@@ -489,7 +495,7 @@ class AudioEngine:
         ms = 1000 / (2 * rate)
         out: dict[str, Any] = {
             "backend": self.backend.name,
-            "callbacks": "c" if self._c is not None else "python",
+            "callbacks": "python" if self.python_callbacks else "c",
             "latency_mode": cfg.latency,
             "session_rate": rate,
             "muted": self._muted,

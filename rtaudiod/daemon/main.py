@@ -14,6 +14,7 @@ import sys
 
 from rtaudiod import __version__
 
+from .arenas import cap_malloc_arenas
 from .config import DEFAULT_PATH, ConfigError, load_config
 from .daemon import EXIT_CONFIG, EXIT_FAILED, Daemon
 from .logs import setup_logging
@@ -37,6 +38,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    cap_malloc_arenas()  # before any thread allocates (arenas.py)
     args = parse_args(argv)
     try:
         config = load_config(args.config, args.overrides)

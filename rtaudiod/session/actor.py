@@ -29,7 +29,8 @@ _STOP = object()
 
 
 class Timer:
-    """A deadline in the actor's heap; `cancel()` from the actor's thread (a cancelled timer is skipped)."""
+    """A deadline in the actor's heap; `cancel()` from the actor's thread (a cancelled timer is skipped, and lets go
+    of its function at once: it stays in the heap until its deadline, and what the function holds must not)."""
 
     __slots__ = ("cancelled", "fn", "when")
 
@@ -38,6 +39,11 @@ class Timer:
 
     def cancel(self) -> None:
         self.cancelled = True
+        self.fn = _nothing
+
+
+def _nothing() -> None:
+    pass
 
 
 class Actor:
@@ -75,7 +81,8 @@ class Actor:
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` on the actor and return its result (or raise its exception). From the actor's own thread
-        (an observer calling a command) it runs at once."""
+        (an observer calling a command) it runs at once: a command that then waits for a later step of the actor
+        must refuse there (`Session._refuse_on_actor`), or it would wait for itself."""
         if not self.elsewhere():
             return fn(*args)  # not started yet, or ending: nothing else runs the conversation
         future: Future[T] = Future()
@@ -120,17 +127,18 @@ class Actor:
     def _run(self) -> None:
         inbox, timers = self._inbox, self._timers
         while True:
-            timeout = None
+            timeout = None  # set only by a timer still to come: one run or cancelled here leaves no deadline
             while timers:
                 when, _, timer = timers[0]
                 if timer.cancelled:
                     heapq.heappop(timers)
                     continue
-                timeout = when - time.monotonic()
-                if timeout <= 0:
+                remaining = when - time.monotonic()
+                if remaining <= 0:
                     heapq.heappop(timers)
                     self._run_one(timer.fn, (), None)
                     continue
+                timeout = remaining
                 break
             try:
                 message = inbox.get(timeout=timeout)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from rtaudiod import protocol as rp
 from rtaudiod.errors import SessionError
 
+from .actor import Timer
 from .announcements import Announcement, Announcements
 from .answer import AnswerWindow
 from .config import RealtimeConfig
@@ -63,6 +64,7 @@ class Conversation(ServerEvents):
         # response.created is to be dropped at once, before its first delta.
         self.drop_next_created = False
         self._playout_timer: Any = None
+        self._link_timers: list[Timer] = []  # the current link's (watch_link): cancelled when it ends
         # Remote MCP tools (GA): the service's reports of them on the `tool` topic, approvals waiting (mcp.py)
         self.mcp = McpMonitor(self.emit, lambda text: self.session.scrub(text))
         self.mcp_handlers = self.mcp.handlers()
@@ -171,8 +173,8 @@ class Conversation(ServerEvents):
                 self.renew_due = True
                 self.update_state()
 
-        self.actor.after(config.connect_timeout_s, configured_in_time)
-        self.actor.after(config.renew_after_s, renew)
+        self._link_timers = [self.actor.after(config.connect_timeout_s, configured_in_time),
+                             self.actor.after(config.renew_after_s, renew)]
 
     def first_audio(self, item: str | None, now: float) -> None:
         """The first delta of a new item was written (posted by the receive thread)."""
@@ -402,7 +404,11 @@ class Conversation(ServerEvents):
         self._half_duplex_before_turn = None
 
     def finish_open_turn(self) -> None:
-        """The connection ended: a turn_end waiting for the uplink gets its answer (nothing was committed)."""
+        """The connection ended: a turn_end waiting for the uplink gets its answer (nothing was committed), and its
+        timers go (the renewal's would hold the dead link, and its socket, for most of an hour)."""
+        for timer in self._link_timers:
+            timer.cancel()
+        self._link_timers = []
         self._close_turn()
         self.uplink.cancel_turn_end()
         self.link = None

@@ -79,11 +79,19 @@ class ServerEvents:
         if link is not self.link:
             return
         handler = _HANDLERS.get(type(event))
-        if handler is not None:
-            handler(self, link, event, *extra)
         mcp_handler = self.mcp_handlers.get(type(event))  # the MCP monitor's, beside the conversation's (mcp.py)
-        if mcp_handler is not None:
-            mcp_handler(link, event)
+        try:
+            if handler is not None:
+                handler(self, link, event, *extra)
+            if mcp_handler is not None:
+                mcp_handler(link, event)
+        except SessionError as e:
+            if not link.ended.is_set():
+                raise
+            # Read just before the connection ended: what it would send has nowhere to go (the next connection
+            # is a new conversation). Expected, so one line, not a handler's traceback.
+            log.info("%s came just before the connection ended (%s): %s", type(event).__struct_config__.tag,
+                     link.reason, e)
 
     # -- session --------------------------------------------------------------------------------------------
     def _on_session_created(self: Conversation, link: Link, event: rp.SessionCreated) -> None:

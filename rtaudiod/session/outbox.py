@@ -65,12 +65,17 @@ class Outbox:
         """Let the sender thread see that the link ended."""
         self._wake.set()
 
-    def send_audio(self, frame: memoryview) -> None:
-        """The uplink's frame, after every event posted before it (SessionError when the connection fails)."""
+    def send_audio(self, frame: memoryview, still: Callable[[], bool] | None = None) -> bool:
+        """The uplink's frame, after every event posted before it (SessionError when the connection fails). `still`:
+        asked once those events are on the wire, and the frame dropped (False) if it says no: an event just sent
+        (a dropped turn's clear) may have taken the frame's right to go."""
         with self._order:
             if self._queue and not self._drain():
                 raise SessionError("not connected to the Realtime service", code="not_connected")
+            if still is not None and not still():
+                return False
             self.link.connection.send_frame(frame)
+            return True
 
     def close(self, code: int, reason: str, wait: float) -> None:
         """The closing handshake, after what is queued (waiting `wait` seconds for a stalled sender at most)."""

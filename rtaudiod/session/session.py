@@ -56,7 +56,8 @@ __all__ = ["FATAL_CODES", "Session", "State"]
 
 log = logging.getLogger("rtaudiod.session")
 T = TypeVar("T")
-#: The GIL switch interval the session's threads need (measured: 5 ms underflowed the output under CPU load).
+#: The GIL switch interval the Python device callbacks need (measured: 5 ms underflowed the output under CPU load).
+#: The C callbacks never take the GIL: with them the 5 ms default stays (fewer GIL hand-offs).
 SWITCH_INTERVAL_S = 0.001
 
 
@@ -110,6 +111,7 @@ class Session:
         self.receiver = Receiver(self)
         self._supervisor_part = Supervisor(self)
         self._supervisor: threading.Thread | None = None
+        self._switch_interval_before: float | None = None  # what start() changed, for stop() to restore
         # A device unplugged or back (the engine's device watch): told as a non-fatal `error` event; the session goes on.
         audio.on_device = lambda kind, lost, message: self.publish("error", {
             "code": f"audio_{kind}_{'lost' if lost else 'back'}", "message": message, "fatal": False})
@@ -124,11 +126,13 @@ class Session:
 
     # ================================================================================================ lifecycle
     def start(self) -> Session:
-        """Start connecting (in the background). Sets the process's GIL switch interval to 1 ms when it is longer:
-        with the 5 ms default, CPU-bound Python threads starved the audio callbacks (measured underflows)."""
+        """Start connecting (in the background). With the Python device callbacks, sets the process's GIL switch
+        interval to 1 ms while the session runs, when it is longer: with the 5 ms default, CPU-bound Python threads
+        starved those callbacks (measured underflows). The C callbacks never take the GIL: nothing is changed."""
         if self._supervisor is not None:
             return self
-        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+        if self.audio.python_callbacks and sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            self._switch_interval_before = sys.getswitchinterval()
             sys.setswitchinterval(SWITCH_INTERVAL_S)
         self.actor.start()
         self.set_state(State.CONNECTING)
@@ -137,7 +141,9 @@ class Session:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Close the connection (1000), stop every thread, and wait up to `timeout` seconds for them."""
+        """Close the connection (1000), stop every thread, and wait up to `timeout` seconds for them. From a
+        subscriber on the actor's thread it starts the stop and returns at once: the threads it would wait for wait
+        for that thread."""
         self.stopping.set()
         connecting = self._supervisor_part.connecting
         if connecting is not None:  # a handshake waiting on a silent server ends now, not at connect_timeout_s
@@ -145,6 +151,9 @@ class Session:
         link = self.link
         if link is not None:
             link.end("stop")
+        if self.actor.on_thread():
+            threading.Thread(target=self.stop, args=(timeout,), name="rtaudiod-stop", daemon=True).start()
+            return
         if self._supervisor is not None:
             self._supervisor.join(timeout)
             if self._supervisor.is_alive():
@@ -153,6 +162,9 @@ class Session:
         if self._state is not State.FAILED:
             self.set_state(State.STOPPED)
         self.actor.stop(timeout)
+        if self._switch_interval_before is not None:
+            sys.setswitchinterval(self._switch_interval_before)
+            self._switch_interval_before = None
 
     def __enter__(self) -> Session:
         return self.start()
@@ -162,6 +174,7 @@ class Session:
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait until a connection is configured (True) or the session failed, stopped or timed out (False)."""
+        self._refuse_on_actor("wait_ready")
         def settled() -> bool:
             link = self.link
             return (link is not None and link.configured.is_set() and not link.ended.is_set()) or \
@@ -174,8 +187,16 @@ class Session:
 
     def wait_state(self, *states: State | str, timeout: float | None = 10.0) -> bool:
         """Wait until the state is one of `states` (for scripts and tests)."""
+        self._refuse_on_actor("wait_state")
         wanted = {State(s) for s in states}
         return self._wait_until(lambda: self._state in wanted, timeout)
+
+    def _refuse_on_actor(self, command: str) -> None:
+        """A command that waits for a later step of the actor cannot run on the actor's thread (a subscriber's
+        callback): it would wait for itself until its timeout."""
+        if self.actor.on_thread():
+            raise SessionError(f"{command}() waits for the conversation's thread, and was called on it (from a "
+                               "subscriber's callback): call it from another thread", code="would_block")
 
     def _wait_until(self, done: Callable[[], bool], timeout: float | None) -> bool:
         """Wait until `done()`, woken by each state change (a configured link changes it too): no polling."""
@@ -366,6 +387,7 @@ class Session:
         """End the push-to-talk turn: the uplink sends what was captured up to now, then commits it and asks for a
         response (unless `respond` is False). A turn with less than `min_commit_ms` of audio is not committed (the
         service refuses it): its buffer is cleared and False is returned."""
+        self._refuse_on_actor("turn_end")  # the commit it waits for is a step of the actor
         request = self._do(self.conversation.turn_end, respond)
         if not request.done.wait(timeout):
             raise SessionError("the uplink did not finish the turn in time", code="turn_timeout")

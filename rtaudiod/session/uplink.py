@@ -79,7 +79,8 @@ class FrameSender:
     the frame is counted (and the microphone's bytes, for the privacy counters)."""
 
     def __init__(self, stats: SessionStats, fmt: str, frame_bytes: int, mic: RingBuffer,
-                 send: Callable[[memoryview], None], on_sent: Callable[[int], None]) -> None:
+                 send: Callable[[memoryview, Callable[[], bool] | None], bool],
+                 on_sent: Callable[[int], None]) -> None:
         self.stats, self.fmt, self.mic = stats, fmt, mic
         self.wire_per_pcm = 1 if fmt == "pcm16" else 0.5  # G.711: one code per PCM16 sample
         self._size(frame_bytes)
@@ -92,17 +93,20 @@ class FrameSender:
         self.out = bytearray(append_frame_size(frame_bytes, self.fmt, masked=True))
         self.view = memoryview(self.out)
 
-    def send(self, source: RingBuffer, nbytes: int) -> None:
-        """Send `nbytes` (even) of `source` as one append; SessionError when the connection fails."""
+    def send(self, source: RingBuffer, nbytes: int, still: Callable[[], bool] | None = None) -> bool:
+        """Send `nbytes` (even) of `source` as one append; SessionError when the connection fails. `still`: see
+        `Outbox.send_audio` (False: the frame was read from `source` and dropped)."""
         if nbytes > self.frame_bytes:  # the uplink's wake sends more than one capture frame (once)
             self._size(nbytes)
         n = frame_append_from_ring(source, nbytes, self.out, self.fmt, self.keys.next())
-        self._send(self.view[:n])
+        if not self._send(self.view[:n], still):
+            return False
         self.stats.frames_sent += 1
         self.stats.audio_bytes_sent += int(nbytes * self.wire_per_pcm)
         self._on_sent(nbytes)
         if source is self.mic:  # the privacy counters: every microphone byte that went up
             self.stats.mic_bytes_sent += nbytes
+        return True
 
 
 class UplinkGate:
@@ -181,8 +185,9 @@ class UplinkGate:
         """Whether audio goes up now: inside a turn, always; with push-to-talk, only there; otherwise the
         microphone's audio when the listening gate says so, and injected audio (a local process sending it on
         purpose) always."""
-        if self._in_turn():
-            return True
+        return self._in_turn() or self._outside_turn(mic)
+
+    def _outside_turn(self, mic: bool) -> bool:
         if self._push_to_talk():
             return False
         gate = self.gate
@@ -249,14 +254,13 @@ class UplinkGate:
     def _send_from(self, sender: FrameSender, source: RingBuffer, nbytes: int, woke: float) -> None:
         mic = source is self.mic
         stats = self.stats
-        if not self.may_send(mic):
+        in_turn = self._in_turn()
+        if not in_turn and not self._outside_turn(mic):
             if mic and self.preroll_bytes:
                 self._hold(nbytes)
             else:
                 source.skip(nbytes)
-            stats.frames_withheld += 1
-            if mic:
-                stats.mic_bytes_withheld += nbytes
+            self._count_withheld(mic, nbytes)
             return
         preroll = self.preroll_ring
         if mic:
@@ -265,8 +269,18 @@ class UplinkGate:
                 self._send_preroll(sender)
             elif preroll.read_available:
                 preroll.skip(preroll.read_available)
-        sender.send(source, nbytes)
+        # Let through inside the open turn: asked again once the events posted before the frame are on the wire.
+        # A turn_cancel in between closed the turn and posted its clear, which the frame would follow into the
+        # service's input buffer: audio the user took back.
+        if not sender.send(source, nbytes, (lambda: self.may_send(mic)) if in_turn else None):
+            self._count_withheld(mic, nbytes)
+            return
         stats.uplink_latency.add((time.perf_counter() - woke) * 1000)
+
+    def _count_withheld(self, mic: bool, nbytes: int) -> None:
+        self.stats.frames_withheld += 1
+        if mic:
+            self.stats.mic_bytes_withheld += nbytes
 
     def _hold(self, nbytes: int) -> None:
         """A withheld microphone frame goes into the pre-roll, which keeps only the last `preroll_bytes`."""

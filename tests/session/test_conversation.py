@@ -239,3 +239,22 @@ def test_a_tool_output_goes_out_before_the_follow_up_and_a_timeout_is_a_timer(dr
     assert d.session.tool_result("call_1", '{"found": true}') is True
     assert types(d.run()) == ["conversation.item.create", "response.create"]
     assert d.session.tool_result("call_1", "again") is False
+
+
+
+@pytest.mark.parametrize("kind", ["session.created", "session.updated"])
+def test_an_event_read_before_the_link_ended_is_let_go_with_one_line_and_no_traceback(driven, caplog, kind):
+    """The receive thread posted it; the connection ended before the actor took it, so what its handler sends (the
+    settings; the history replayed into a new session) has nowhere to go: a one-line note, not a traceback."""
+    import logging
+
+    d = driven()
+    d.session.history.add("user", "Remember the word pineapple")
+    session = {"session": {"id": "sess_1", "type": "realtime"}}
+    if kind == "session.updated":
+        assert types(d.feed("session.created", **session)) == ["session.update"]
+    d.link.end("closed")
+    with caplog.at_level(logging.DEBUG, logger="rtaudiod"):
+        assert d.feed(kind, **session) == []
+    assert not [r for r in caplog.records if r.exc_info], caplog.text
+    assert f"{kind} came just before the connection ended (closed): not connected" in caplog.text

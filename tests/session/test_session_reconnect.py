@@ -192,3 +192,20 @@ def test_stop_during_a_handshake_that_hangs_returns_at_once_and_stays_stopped(ma
         finally:
             session.stop()
             engine.close()
+
+
+def test_a_connection_that_ended_is_let_go(make_sim, make_session):
+    """The timers armed for a connection (configured in time, renewed before the cap: most of an hour away) are
+    cancelled when it ends: nothing holds the dead link, its socket and its outbox, and none of them fires on it."""
+    import gc
+    import weakref
+
+    sim = make_sim("ga")
+    session, engine, mic, events = make_session(sim)
+    first = weakref.ref(session.link)
+    sim.drop_connections(1011)
+    wait_until(lambda: session.link is not None and session.link is not first(), 10, "a new connection")
+    assert session.wait_ready(10), session.error
+    gc.collect()
+    assert first() is None, [type(r).__name__ for r in gc.get_referrers(first())]
+    assert len(session.actor.timers()) <= 2  # the new link's two at most: configured in time (may have fired), renewal

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from rtaudiod.session import State
 from sessionhelpers import wait_until
 
@@ -69,3 +71,24 @@ def test_state_events_arrive_in_the_order_of_the_changes(make_sim, make_session)
     for before, after in zip(states, states[1:]):
         assert after["previous"] == before["state"], [(d["previous"], d["state"]) for d in states]
     assert states[-1]["state"] == session.state.value
+
+
+@pytest.mark.parametrize("callbacks", ["c", "python"])
+def test_the_gil_switch_interval_is_shortened_only_for_python_callbacks(make_sim, make_session, callbacks):
+    """1 ms while a session runs on the Python device callbacks (they take the GIL every period), restored on stop;
+    the C callbacks never take the GIL, so the default stays (fewer GIL hand-offs)."""
+    import sys
+
+    import rtaudiod
+
+    python = callbacks == "python" or rtaudiod.backend() != "c"  # the build without the extension has no C path
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # CPython's default, whatever an earlier test left
+    try:
+        session, engine, *_ = make_session(make_sim("ga"), engine_kwargs={"callbacks": callbacks})
+        assert engine.status()["callbacks"] == ("python" if python else "c")
+        assert sys.getswitchinterval() == pytest.approx(0.001 if python else 0.005)
+        session.stop()
+        assert sys.getswitchinterval() == pytest.approx(0.005)
+    finally:
+        sys.setswitchinterval(before)

@@ -303,3 +303,41 @@ def test_a_new_turn_drops_the_replies_still_waiting(make_sim, make_session):
     session.turn_cancel()
     time.sleep(1.5)
     assert sent_types(sim).count("response.create") == 1
+
+
+def uplink_in_send_audio() -> bool:
+    """The uplink thread waits in `Outbox.send_audio` with a frame it decided to send."""
+    import sys
+    import threading
+
+    uplink = next((t for t in threading.enumerate() if t.name == "rtaudiod-uplink"), None)
+    frame = sys._current_frames().get(uplink.ident) if uplink is not None else None
+    while frame is not None:
+        if frame.f_code.co_name == "send_audio" and frame.f_code.co_filename.endswith("outbox.py"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def test_no_frame_of_a_cancelled_turn_goes_up_after_its_clear(make_sim, make_session):
+    """The uplink decided to send a frame of the open turn, then turn_cancel closed the turn and posted its clear
+    before the frame reached the wire: the frame must not follow the clear (it would be audio the user took back,
+    in the service's buffer). The test holds the wire's order lock (as a peer that stops reading holds the senders)
+    so the uplink waits with its frame while the turn is cancelled."""
+    sim = make_sim("ga")
+    session, engine, mic, events = make_session(sim, turn_detection={"type": "none"})
+    received = sim.sessions[0].received_events
+    session.turn_start()
+    wait_until(lambda: any(e["type"] == "input_audio_buffer.append" for e in list(received)), 10, "the turn's audio")
+    outbox = session.link.outbox
+    with outbox._order:
+        wait_until(uplink_in_send_audio, 10, "the uplink to wait with a frame of the turn")
+        session.turn_cancel()  # posts its clear: it never waits on the wire
+    wait_until(lambda: not uplink_in_send_audio(), 10, "the uplink to be done with that frame")
+    session.update_settings(instructions="Be brief.")  # a marker behind everything the uplink sent
+    wait_until(lambda: any(e["type"] == "session.update" and e["session"].get("instructions") == "Be brief."
+                           for e in list(received)), 10, "the marker")
+    types = [e["type"] for e in list(received)]
+    cleared = len(types) - 1 - types[::-1].index("input_audio_buffer.clear")  # the cancel's, the last one
+    assert "input_audio_buffer.append" not in types[cleared:], types[cleared - 3:]
+    assert session.stats.frames_withheld >= 1
