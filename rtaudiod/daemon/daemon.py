@@ -259,8 +259,7 @@ class Daemon:
             pass
 
     def _watch(self, interval: float) -> int:
-        while True:
-            select.select([self._wake_r], [], [], interval)
+        while True:  # looks first, then waits: a part that died before run() hooked its threads is seen at once
             self._drain_wake()  # before looking: whatever happens from now on wakes the next wait
             if self._stop.is_set():
                 break
@@ -282,6 +281,7 @@ class Daemon:
             if status != self._last_status:
                 self._last_status = status
                 self.notifier.status(status)
+            select.select([self._wake_r], [], [], interval)
         return self.exit_code
 
     def _failure(self) -> str | None:

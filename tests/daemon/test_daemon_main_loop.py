@@ -45,3 +45,20 @@ def test_a_part_whose_thread_dies_stops_the_daemon_at_once(daemon):
     daemon.control.transport.post(("anything",))
     thread.join(30)
     assert code == [1]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_part_that_died_before_the_loop_began_stops_it_at_once(daemon):
+    """No hook saw that death: the loop looks before its first wait."""
+    daemon.control.on_inbound = lambda item: (_ for _ in ()).throw(SystemExit)
+    daemon.control.transport.post(("anything",))
+    pause = threading.Event()
+    for _ in range(300):
+        if daemon._failure() is not None:
+            break
+        pause.wait(0.1)
+    assert daemon._failure() is not None, "the control thread did not die"
+    daemon._drain_wake()  # the session's state changes during start poked it: none is left to wake the first wait
+    thread, code = run_in_thread(daemon)
+    thread.join(30)
+    assert code == [1]
