@@ -70,6 +70,10 @@ class Stream(ABC):
     def close(self) -> None:
         """Release the device; stops first. Safe to call twice."""
 
+    def kick(self) -> None:
+        """Barge-in, right after the playout was asked to flush: a backend that can serves it now and drops what the
+        device still queues (the pulse backend); the others serve it at the next callback."""
+
     @property
     @abstractmethod
     def latency(self) -> float:
