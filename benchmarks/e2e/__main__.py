@@ -23,7 +23,7 @@ from pathlib import Path
 
 from benchmarks.e2e import report
 from benchmarks.e2e.pulse import pulse
-from benchmarks.e2e.run import ROOT, Spec, nothing, run
+from benchmarks.e2e.run import BACKENDS, ROOT, Spec, nothing, run
 from benchmarks.e2e.workload import WORKLOADS, write_mic
 
 PEERS = ["seed", "careful", "openai"]
@@ -42,7 +42,8 @@ def plan(seconds: float, other: float, mics: dict[str, str], quick: bool,
                                           label="rtaudiod-wake_word")),
                        ("scaling", Spec("rtaudiod", w["duplex"], mics["duplex"], other, subscribers=1,
                                         label="rtaudiod-1sub"))]
-    rows.insert(1, ("duplex", Spec("rtaudiod-pulse", w["duplex"], mics["duplex"], seconds)))
+    rows[1:1] = [("duplex", Spec(c, w["duplex"], mics["duplex"], seconds)) for c in ("rtaudiod-pulse",
+                                                                                   "rtaudiod-pulse-native")]
     for name in ("barge_in", "ulaw"):
         rows += [(name, Spec(c, w[name], mics[name], other, label=f"{c}-{name}")) for c in ["rtaudiod", *PEERS]]
     rows.append(("wake_word", Spec("rtaudiod", w["wake_word"], mics["wake_word"], other, label="rtaudiod-wake_word")))
@@ -92,9 +93,9 @@ def main() -> int:
                 results = list(pool.map(lambda r: (r[0], run(r[1], tmp / r[1].label)), rows))
         else:
             results = []
-            with (nothing() if args.wakeups else pulse()) as server:  # PulseAudio only for rtaudiod-pulse
+            with (nothing() if args.wakeups else pulse()) as server:  # PulseAudio only for BACKENDS' rows
                 for section, spec in rows:
-                    if spec.contender == "rtaudiod-pulse" and server is None:
+                    if spec.contender in BACKENDS and server is None:
                         continue
                     print(f"bench-e2e: {section}: {spec.label} ({spec.seconds:g} s)", file=sys.stderr, flush=True)
                     results.append((section, run(spec, tmp / spec.label, server)))
