@@ -106,25 +106,34 @@ static int64_t stream_latency_ns(pa_stream *st) {
     return negative ? 0 : (int64_t)usec * 1000;
 }
 
-/* Hand the server `frames` frames of the playout, a period at a time. A flush the fill serves (barge-in) first drops
- * what the server still queues, so the fade-out that follows is the next thing heard. */
+/* Hand the server `frames` frames of the playout, one pa_stream_write a request (each write is a message to the
+ * server), filled a period at a time in libpulse's own buffer. A flush the fill serves (barge-in) first drops what the
+ * server still queues, so the fade-out that follows is the next thing heard. */
 static void play(rta_pulse_stream *s, size_t frames) {
     int64_t now = rta_now_ns(), delay = stream_latency_ns(s->st);
     size_t frame_bytes = (size_t)s->channels * 2;
     while (frames > 0) {
-        size_t n = frames < (size_t)s->frames ? frames : (size_t)s->frames;
-        int flushing = rta_playout_flush_pending(s->play);
-        rta_playout_fill(s->play, s->buf, n, now, delay);
-        if (flushing && !rta_playout_flush_pending(s->play)) {
-            pa_operation *op = pa_stream_flush(s->st, NULL, NULL);
-            if (op != NULL)
-                pa_operation_unref(op);
-            delay = stream_latency_ns(s->st) < 0 ? -1 : 0; /* what was queued is gone: this period is next */
+        void *data = NULL;
+        size_t bytes = frames * frame_bytes;
+        if (pa_stream_begin_write(s->st, &data, &bytes) < 0 || data == NULL || bytes < frame_bytes)
+            data = s->buf, bytes = (size_t)s->frames * frame_bytes; /* one period in ours */
+        size_t count = bytes / frame_bytes < frames ? bytes / frame_bytes : frames;
+        for (size_t done = 0; done < count;) {
+            size_t n = count - done < (size_t)s->frames ? count - done : (size_t)s->frames;
+            int flushing = rta_playout_flush_pending(s->play);
+            rta_playout_fill(s->play, (int16_t *)data + done * s->channels, n, now, delay);
+            if (flushing && !rta_playout_flush_pending(s->play)) {
+                pa_operation *op = pa_stream_flush(s->st, NULL, NULL); /* sent before this write: drops the rest */
+                if (op != NULL)
+                    pa_operation_unref(op);
+                delay = 0; /* what was queued is gone: this period is next */
+            }
+            if (delay >= 0)
+                delay += (int64_t)n * 1000000000 / s->rate;
+            done += n;
         }
-        pa_stream_write(s->st, s->buf, n * frame_bytes, NULL, 0, PA_SEEK_RELATIVE);
-        if (delay >= 0)
-            delay += (int64_t)n * 1000000000 / s->rate;
-        frames -= n;
+        pa_stream_write(s->st, data, count * frame_bytes, NULL, 0, PA_SEEK_RELATIVE);
+        frames -= count;
     }
 }
 
