@@ -181,7 +181,8 @@ def targets(rows: dict[str, dict], floor: dict | None) -> list[str]:
         ratio = cpu_per_min(d) / cpu_per_min(rows["careful"])
         line(ratio <= CAREFUL_RATIO_TARGET, f"whole daemon ≤ {CAREFUL_RATIO_TARGET}× the careful client's CPU: "
              f"{ratio:.2f}× ({cpu_per_min(d):.3f} vs {cpu_per_min(rows['careful']):.3f} CPU-s per audio minute)")
-    for label, how in (("rtaudiod-pulse", "through PortAudio"), ("rtaudiod-pulse-native", "the pulse backend")):
+    for label, how in (("rtaudiod-pulse", "through PortAudio"), ("rtaudiod-pulse-native", "the pulse backend"),
+                       ("rtaudiod-pulse-native-aec", "the pulse backend with the echo canceller the null run lacks")):
         if label in rows:
             ratio = cpu_per_min(rows[label]) / cpu_per_min(d)
             line(ratio <= PULSE_RATIO_TARGET, f"the PulseAudio run ({how}) ≤ {PULSE_RATIO_TARGET}× the null run: "
