@@ -106,6 +106,16 @@ static int64_t stream_latency_ns(pa_stream *st) {
     return negative ? 0 : (int64_t)usec * 1000;
 }
 
+/* What a flush drops: the stream's queue in the server, the latency less what the sink has already taken. */
+static int64_t queued_ns(pa_stream *st) {
+    int64_t latency = stream_latency_ns(st);
+    const pa_timing_info *ti = pa_stream_get_timing_info(st);
+    if (latency < 0 || ti == NULL)
+        return 0;
+    int64_t sink = (int64_t)ti->sink_usec * 1000;
+    return latency > sink ? latency - sink : 0;
+}
+
 /* Hand the server `frames` frames of the playout, one pa_stream_write a request (each write is a message to the
  * server), filled a period at a time in libpulse's own buffer. A flush the fill serves (barge-in) first drops what the
  * server still queues, so the fade-out that follows is the next thing heard. */
@@ -120,14 +130,15 @@ static void play(rta_pulse_stream *s, size_t frames) {
         size_t count = bytes / frame_bytes < frames ? bytes / frame_bytes : frames;
         for (size_t done = 0; done < count;) {
             size_t n = count - done < (size_t)s->frames ? count - done : (size_t)s->frames;
-            int flushing = rta_playout_flush_pending(s->play);
-            rta_playout_fill(s->play, (int16_t *)data + done * s->channels, n, now, delay);
-            if (flushing && !rta_playout_flush_pending(s->play)) {
-                pa_operation *op = pa_stream_flush(s->st, NULL, NULL); /* sent before this write: drops the rest */
+            if (rta_playout_flush_pending(s->play)) { /* this fill serves it */
+                int64_t queued = queued_ns(s->st);
+                rta_playout_unhand(s->play, queued);
+                pa_operation *op = pa_stream_flush(s->st, NULL, NULL); /* sent before this write: drops the queue */
                 if (op != NULL)
                     pa_operation_unref(op);
-                delay = 0; /* what was queued is gone: this period is next */
+                delay = delay > queued ? delay - queued : 0; /* next after what the sink has already taken */
             }
+            rta_playout_fill(s->play, (int16_t *)data + done * s->channels, n, now, delay);
             if (delay >= 0)
                 delay += (int64_t)n * 1000000000 / s->rate;
             done += n;

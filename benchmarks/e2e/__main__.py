@@ -31,14 +31,17 @@ from benchmarks.e2e.workload import WORKLOADS, write_mic
 PEERS = ["seed", "careful", "openai"]
 
 
-def pulse_rows(seconds: float, mic: str) -> list[tuple[str, Spec]]:
+def pulse_rows(seconds: float, other: float, mics: dict[str, str]) -> list[tuple[str, Spec]]:
     """rtaudiod on the PulseAudio server, through PortAudio and natively. The echo canceller off, as it is on the null
     row (whose 24 kHz microphone and 48 kHz speaker it refuses: engine._echo_args), so the rows do the same work and
-    differ by the way to the device; the native row with it (auto: the internal canceller) shows what it costs."""
-    w, off = WORKLOADS["duplex"], {"echo_cancel": '"off"'}
+    differ by the way to the device; the native row with it (auto: the internal canceller) shows what it costs, and
+    a barge-in row the native backend's flush."""
+    w, off, mic = WORKLOADS["duplex"], {"echo_cancel": '"off"'}, mics["duplex"]
     return [("duplex", Spec("rtaudiod-pulse", w, mic, seconds, audio=off)),
             ("duplex", Spec("rtaudiod-pulse-native", w, mic, seconds, audio=off)),
-            ("duplex", Spec("rtaudiod-pulse-native", w, mic, seconds, label="rtaudiod-pulse-native-aec"))]
+            ("duplex", Spec("rtaudiod-pulse-native", w, mic, seconds, label="rtaudiod-pulse-native-aec")),
+            ("barge_in", Spec("rtaudiod-pulse-native", WORKLOADS["barge_in"], mics["barge_in"], other, audio=off,
+                              label="rtaudiod-pulse-native-barge_in"))]
 
 
 def plan(seconds: float, other: float, mics: dict[str, str], quick: bool,
@@ -47,7 +50,7 @@ def plan(seconds: float, other: float, mics: dict[str, str], quick: bool,
     if wakeups:
         return [("duplex", Spec(c, w["duplex"], mics["duplex"], seconds)) for c in ("rtaudiod", "careful")]
     if pulse_only:
-        return [("duplex", Spec("rtaudiod", w["duplex"], mics["duplex"], seconds)), *pulse_rows(seconds, mics["duplex"])]
+        return [("duplex", Spec("rtaudiod", w["duplex"], mics["duplex"], seconds)), *pulse_rows(seconds, other, mics)]
     rows = [("duplex", Spec(c, w["duplex"], mics["duplex"], seconds)) for c in ["rtaudiod", *PEERS, "floor"]]
     if quick:  # one row of each other kind: the paths of the harness, not the figures
         return rows + [("ulaw", Spec("careful", w["ulaw"], mics["ulaw"], other, label="careful-ulaw")),
@@ -56,7 +59,7 @@ def plan(seconds: float, other: float, mics: dict[str, str], quick: bool,
                                           label="rtaudiod-wake_word")),
                        ("scaling", Spec("rtaudiod", w["duplex"], mics["duplex"], other, subscribers=1,
                                         label="rtaudiod-1sub"))]
-    rows[1:1] = pulse_rows(seconds, mics["duplex"])
+    rows[1:1] = pulse_rows(seconds, other, mics)
     for name in ("barge_in", "ulaw"):
         rows += [(name, Spec(c, w[name], mics[name], other, label=f"{c}-{name}")) for c in ["rtaudiod", *PEERS]]
     rows.append(("wake_word", Spec("rtaudiod", w["wake_word"], mics["wake_word"], other, label="rtaudiod-wake_word")))

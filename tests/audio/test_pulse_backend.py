@@ -43,8 +43,11 @@ def test_played_audio_comes_back_bit_exact_from_the_monitor(pulse_server, engine
 
 def test_barge_in_drops_the_servers_queue(pulse_server, engines):
     """A flush is served at once (kick) and the 60 ms the server holds in `balanced` is dropped, not played: the
-    monitor goes quiet well inside the PortAudio path's bound (50 ms, test_playback.py). What the ledger counts as
-    handed over exceeds what the monitor heard by at most that server buffer (audio handed, then dropped)."""
+    monitor goes quiet well inside the PortAudio path's bound (50 ms, test_playback.py). The ledger does not count
+    the dropped queue as played (rta_playout_unhand): played_ms matches the monitor within a period, as on PortAudio.
+
+    Measured here: silence 0-1 ms after flush() (an upper bound, see Recorded.start_time); before the ledger knew of
+    the server's flush, played_ms exceeded the monitor by 51 ms."""
     engine = engines(pulse_config())
     rec = pulse_server.record(f"{pulse_server.speaker}.monitor")
     wait_for(lambda: rec.chunks, 5, "the recorder to start")
@@ -63,7 +66,7 @@ def test_barge_in_drops_the_servers_queue(pulse_server, engines):
     played = engine.played_ms("item_b")
     print(f"silence {silent_after * 1000:.1f} ms after flush; handed {played:.1f} ms, monitor {heard_ms:.1f} ms")
     assert silent_after <= 0.050
-    assert heard_ms - 2 <= played <= heard_ms + engine.config.mode.server_buffer_ms + 12
+    assert abs(played - heard_ms) <= 10 + 2, "the ledger counts the dropped queue as heard"  # a period, 1 ms windows
     assert engine.status()["playout"]["flushes"] == 1 and not engine.is_playing
 
 
