@@ -240,7 +240,8 @@ int rta_pulse_open(rta_pulse_stream **out, rta_pulse *p, const rta_pulse_stream_
     if (output) {
         attr.tlength = (uint32_t)(cfg->buffer_frames * frame_bytes);
         attr.minreq = (uint32_t)(cfg->period_frames * frame_bytes);
-        attr.prebuf = 0; /* play from the first write, and never stop on an underrun: the playout hands silence */
+        /* prebuf: the server's default. On an underrun (this thread late) the server then waits for data again
+         * rather than moving on and dropping what comes late: a gap, not lost audio, and the ledger stays right. */
     } else {
         attr.fragsize = (uint32_t)(cfg->period_frames * frame_bytes);
     }

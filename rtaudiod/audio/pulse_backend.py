@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from rtaudiod._backend import load_c
-from rtaudiod.audio.backend import Backend, DeviceInfo, InputCallback, OutputCallback, Stream
+from rtaudiod.audio.backend import Backend, CStream, DeviceInfo, InputCallback, OutputCallback, Stream
 from rtaudiod.audio.errors import AudioDeviceError
 
 DEFAULT_NAMES = (None, "pulse", "default")
@@ -23,39 +23,10 @@ DEFAULT_NAMES = (None, "pulse", "default")
 DEFAULT_RATE, DEFAULT_CHANNELS = 48000, 2
 
 
-class _PulseStream(Stream):
-    def __init__(self, stream: Any, device: DeviceInfo, rate: int, channels: int, frames: int) -> None:
-        self._stream = stream
-        self.device, self.rate, self.channels, self.frames = device, rate, channels, frames
-
-    def start(self) -> None:
-        try:
-            self._stream.start()
-        except OSError as e:
-            kind = "output" if self._stream.output else "input"
-            raise AudioDeviceError(f"cannot start {kind} device {self.device.name!r}: {e}") from None
-
-    def stop(self) -> None:
-        self._stream.stop()
-
-    def close(self) -> None:
-        self._stream.close()
-
+class _PulseStream(CStream):
     def kick(self) -> None:
         """Barge-in: the flush just asked of the playout is served now, and the server's queue dropped."""
         self._stream.kick()
-
-    @property
-    def latency(self) -> float:
-        return self._stream.latency
-
-    @property
-    def active(self) -> bool:
-        return self._stream.active
-
-    @property
-    def xruns(self) -> int:
-        return self._stream.xruns
 
 
 class PulseBackend(Backend):
@@ -103,7 +74,7 @@ class PulseBackend(Backend):
             kind = "output" if output else "input"
             raise AudioDeviceError(f"cannot open {kind} device {device.name!r} at {rate} Hz, {channels} channel(s) "
                                    f"on the sound server: {e}") from None
-        return _PulseStream(stream, device, rate, channels, frames)
+        return _PulseStream(stream, device, rate, channels, frames, output)
 
     def open_input_c(self, device: DeviceInfo, rate: int, channels: int, frames: int, capture: Any) -> Stream:
         return self._open(device, rate, channels, frames, capture, output=False)

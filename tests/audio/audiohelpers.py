@@ -61,3 +61,16 @@ def write_wav(path, samples: np.ndarray, rate: int) -> str:
 def read_wav(path) -> tuple[np.ndarray, int, int]:
     with wave.open(str(path), "rb") as w:
         return np.frombuffer(w.readframes(w.getnframes()), np.int16), w.getframerate(), w.getnchannels()
+
+
+def after_flush(recorded, t_flush: float) -> tuple[float, float]:
+    """A tone recorded from a sink's monitor around a flush at `t_flush` (time.monotonic): (an upper bound on the
+    seconds from the flush to the last loud sample, see Recorded.start_time; the milliseconds of tone heard). Heard
+    counts the loud 1 ms windows, so a gap the sound server inserts on a loaded machine (an xrun of its own, ~40 ms
+    of silence mid-tone) is not counted."""
+    got = recorded.samples[:, 0]
+    loud = np.flatnonzero(np.abs(got) > 1000)
+    start, end = loud[0], loud[-1]
+    silent_after = recorded.start_time() + end / 48000 - t_flush
+    windows = np.abs(got[start : end + 1][: (end + 1 - start) // 48 * 48]).reshape(-1, 48).max(axis=1)
+    return silent_after, float(np.count_nonzero(windows > 1000))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import rtaudiod
-from audiohelpers import tone, wait_for
+from audiohelpers import after_flush, tone, wait_for
 from rtaudiod.audio import AudioConfig, AudioDeviceError, AudioEngine
 
 pytestmark = pytest.mark.skipif(rtaudiod.backend() != "c", reason="the pulse backend runs the C callbacks only")
@@ -22,7 +22,10 @@ def pulse_config(**kw) -> AudioConfig:
 
 def test_played_audio_comes_back_bit_exact_from_the_monitor(pulse_server, engines):
     """48 kHz mono session audio on a 48 kHz stereo sink: no resampling, the up-mix copies the sample, the server
-    mixes it with the keepalive's zeros. Noise, so there is one alignment only."""
+    mixes it with the keepalive's zeros. Noise, so there is one alignment only.
+
+    Before the playback stream kept the server's prebuf, an underrun under load (load average 8) lost audio: the
+    server moved on and dropped what came late."""
     pcm = np.random.default_rng(7).integers(-12000, 12000, 48000, dtype=np.int16)
     engine = engines(pulse_config(session_rate=48000, fade_ms=0))  # no fade-in at the start
     rec = pulse_server.record(f"{pulse_server.speaker}.monitor")
@@ -34,9 +37,11 @@ def test_played_audio_comes_back_bit_exact_from_the_monitor(pulse_server, engine
     time.sleep(0.2)  # the server's buffer and the recorder's
     got = rec.stop().samples
     assert np.array_equal(got[:, 0], got[:, 1])
-    start = np.flatnonzero(got[:, 0])[0]
-    # The playout's shortest fade-in (one sample, halved) starts it; everything after is the session's audio.
-    assert np.array_equal(got[start + 1:start + len(pcm), 0], pcm[1:]), engine.status()["output"]
+    # A server underrun (this thread late, on a loaded machine) is a gap of zeros, not lost audio (prebuf): without
+    # the zeros, what came out is the session's audio, after the playout's shortest fade-in (one sample, halved).
+    heard, sent = got[:, 0][got[:, 0] != 0], pcm[pcm != 0]
+    output = engine.status()["output"]
+    assert np.array_equal(heard[1:len(sent)], sent[1:]), f"server underruns: {output['xruns']}"
     assert engine.played_ms("item_x") == engine.received_ms("item_x") == 1000.0
     assert engine.status()["output"]["xruns"] == 0
 
@@ -46,8 +51,8 @@ def test_barge_in_drops_the_servers_queue(pulse_server, engines):
     monitor goes quiet well inside the PortAudio path's bound (50 ms, test_playback.py). The ledger does not count
     the dropped queue as played (rta_playout_unhand): played_ms matches the monitor within a period, as on PortAudio.
 
-    Measured here: silence 0-1 ms after flush() (an upper bound, see Recorded.start_time); before the ledger knew of
-    the server's flush, played_ms exceeded the monitor by 51 ms."""
+    Measured here: silence 0-2 ms after flush() (an upper bound, see Recorded.start_time), 20-22 ms in 2 runs of 9
+    at load average 8; before the ledger knew of the server's flush, played_ms exceeded the monitor by 51 ms."""
     engine = engines(pulse_config())
     rec = pulse_server.record(f"{pulse_server.speaker}.monitor")
     wait_for(lambda: rec.chunks, 5, "the recorder to start")
@@ -57,12 +62,7 @@ def test_barge_in_drops_the_servers_queue(pulse_server, engines):
     t_flush = time.monotonic()
     engine.flush()
     time.sleep(0.4)
-    recorded = rec.stop()
-    got = recorded.samples[:, 0]
-    loud = np.flatnonzero(np.abs(got) > 1000)
-    silent_after = recorded.start_time() + loud[-1] / 48000 - t_flush
-    windows = np.abs(got[loud[0]:loud[-1] + 1][: (loud[-1] + 1 - loud[0]) // 48 * 48]).reshape(-1, 48).max(axis=1)
-    heard_ms = float(np.count_nonzero(windows > 1000))
+    silent_after, heard_ms = after_flush(rec.stop(), t_flush)
     played = engine.played_ms("item_b")
     print(f"silence {silent_after * 1000:.1f} ms after flush; handed {played:.1f} ms, monitor {heard_ms:.1f} ms")
     assert silent_after <= 0.050
