@@ -126,8 +126,12 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             rate = getattr(self, key)
             if rate is not None and not 8000 <= rate <= 192000:
                 raise ValueError(f"{key} must be between 8000 and 192000 Hz, got {rate}")
-        if self.backend == "pulse" and self.callbacks == "python":
-            raise ValueError('audio.backend = "pulse" runs the C callbacks only: it needs audio.callbacks = "c"')
+        if self.backend == "pulse":
+            from rtaudiod._backend import load_c
+
+            if self.callbacks == "python" or load_c("audio") is None:
+                raise ValueError('audio.backend = "pulse" runs the C callbacks only: it needs the C extension and '
+                                 'audio.callbacks = "c" (or backend = "pyaudio")')
         if self.echo_cancel == "internal":
             from rtaudiod.audio.echo import INTERNAL_REFUSED, internal_available
 

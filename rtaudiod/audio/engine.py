@@ -60,11 +60,8 @@ def make_backend(config: AudioConfig) -> Backend:
 
         return PyAudioBackend()
     if config.backend == "pulse":
-        from rtaudiod.audio.pulse_backend import PulseBackend
+        from rtaudiod.audio.pulse_backend import PulseBackend  # AudioConfig checked that the C path runs
 
-        if load_c("audio") is None or config.callbacks != "c":
-            raise AudioDeviceError('audio.backend = "pulse" runs the C callbacks: it needs the C extension (this '
-                                   'build runs without it) and audio.callbacks = "c"')
         mode = config.mode
         return PulseBackend(mode.server_buffer_ms, mode.server_period_ms, config.media_role)
     if config.backend == "wav":

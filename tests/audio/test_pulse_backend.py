@@ -11,7 +11,7 @@ import rtaudiod
 from audiohelpers import after_flush, tone, wait_for
 from rtaudiod.audio import AudioConfig, AudioDeviceError, AudioEngine
 
-pytestmark = pytest.mark.skipif(rtaudiod.backend() != "c", reason="the pulse backend runs the C callbacks only")
+needs_c = pytest.mark.skipif(rtaudiod.backend() != "c", reason="the pulse backend runs the C callbacks only")
 
 
 def pulse_config(**kw) -> AudioConfig:
@@ -20,6 +20,7 @@ def pulse_config(**kw) -> AudioConfig:
                        **kw)
 
 
+@needs_c
 def test_played_audio_comes_back_bit_exact_from_the_monitor(pulse_server, engines):
     """48 kHz mono session audio on a 48 kHz stereo sink: no resampling, the up-mix copies the sample, the server
     mixes it with the keepalive's zeros. Noise, so there is one alignment only.
@@ -46,6 +47,7 @@ def test_played_audio_comes_back_bit_exact_from_the_monitor(pulse_server, engine
     assert engine.status()["output"]["xruns"] == 0
 
 
+@needs_c
 def test_barge_in_drops_the_servers_queue(pulse_server, engines):
     """A flush is served at once (kick) and the 60 ms the server holds in `balanced` is dropped, not played: the
     monitor goes quiet well inside the PortAudio path's bound (50 ms, test_playback.py). The ledger does not count
@@ -70,6 +72,7 @@ def test_barge_in_drops_the_servers_queue(pulse_server, engines):
     assert engine.status()["playout"]["flushes"] == 1 and not engine.is_playing
 
 
+@needs_c
 def test_capture_hears_the_microphone_sink(pulse_server, engines):
     engine = engines(pulse_config(capture=True, playout=False))
     wait_for(lambda: engine.capture_ring.read_available > 4800, 5, "the microphone to run")
@@ -83,6 +86,7 @@ def test_capture_hears_the_microphone_sink(pulse_server, engines):
     assert abs(np.argmax(np.abs(np.fft.rfft(loud))) * 24000 / len(loud) - 440) <= 2
 
 
+@needs_c
 def test_a_sink_that_does_not_exist_is_a_clear_error(pulse_server):
     engine = AudioEngine(pulse_config(output_device="no_such_sink"))
     with pytest.raises(AudioDeviceError, match="no_such_sink"):
@@ -90,7 +94,17 @@ def test_a_sink_that_does_not_exist_is_a_clear_error(pulse_server):
     engine.close()
 
 
+@needs_c
 def test_the_media_role_is_a_stream_property(pulse_server, engines):
     engines(pulse_config(media_role="phone"))
     inputs = pulse_server.pactl("list", "sink-inputs")
     assert 'media.role = "phone"' in inputs and 'application.name = "rtaudiod"' in inputs
+
+
+def test_the_python_callbacks_are_refused_with_a_clear_error():
+    """Both builds: the Python callbacks, and the build without the extension, cannot run this backend."""
+    with pytest.raises(ValueError, match='backend = "pulse" runs the C callbacks only'):
+        AudioConfig(backend="pulse", callbacks="python")
+    if rtaudiod.backend() != "c":
+        with pytest.raises(ValueError, match="needs the C extension"):
+            AudioConfig(backend="pulse")
