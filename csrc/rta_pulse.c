@@ -240,8 +240,8 @@ int rta_pulse_open(rta_pulse_stream **out, rta_pulse *p, const rta_pulse_stream_
     if (output) {
         attr.tlength = (uint32_t)(cfg->buffer_frames * frame_bytes);
         attr.minreq = (uint32_t)(cfg->period_frames * frame_bytes);
-        /* prebuf: the server's default. On an underrun (this thread late) the server then waits for data again
-         * rather than moving on and dropping what comes late: a gap, not lost audio, and the ledger stays right. */
+        /* prebuf: the server's default. An underrun (this thread late, under heavy load) loses audio with it as
+         * with 0 (measured: 13 ms of 1 s at load average 8-11 with a 60 ms buffer): the buffer is what prevents it. */
     } else {
         attr.fragsize = (uint32_t)(cfg->period_frames * frame_bytes);
     }

@@ -63,7 +63,7 @@ def make_backend(config: AudioConfig) -> Backend:
         from rtaudiod.audio.pulse_backend import PulseBackend  # AudioConfig checked that the C path runs
 
         mode = config.mode
-        return PulseBackend(mode.server_buffer_ms, mode.server_period_ms, config.media_role)
+        return PulseBackend(mode.server_buffer_ms, mode.server_period_ms, mode.uplink_ms, config.media_role)
     if config.backend == "wav":
         return FileBackend(config.wav_input, config.wav_output, realtime=config.realtime)
     return FileBackend(realtime=config.realtime)

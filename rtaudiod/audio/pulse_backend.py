@@ -4,7 +4,8 @@ PortAudio reaches a sound server through ALSA's `pulse` plugin: two threads a st
 period, and a server buffer as small as a device's because a flush cannot reach it (docs/performance.md: 2.8-3.8x the
 CPU of the null backend). Here one mainloop thread (csrc/rta_pulse.c) serves both streams, once per server request;
 the playback buffer is the latency mode's `server_buffer_ms` (requests of `server_period_ms`), the capture's
-fragment its `capture_ms`, and a barge-in drops the server's queue (`kick`), so the speaker goes quiet after the fade.
+fragment its `uplink_ms` (the uplink sends that much at once: it waits for it anyway), and a barge-in drops the
+server's queue (`kick`), so the speaker goes quiet after the fade.
 
 Devices: None, "pulse" or "default" is the server's default sink or source; any other name is a sink or source name
 (`pactl list short sinks`), passed to the server as it is.
@@ -34,8 +35,9 @@ class PulseBackend(Backend):
 
     name = "pulse"
 
-    def __init__(self, server_buffer_ms: int, server_period_ms: int, role: str | None = None) -> None:
+    def __init__(self, server_buffer_ms: int, server_period_ms: int, fragment_ms: int, role: str | None = None) -> None:
         self.server_buffer_ms, self.server_period_ms, self.role = server_buffer_ms, server_period_ms, role
+        self.fragment_ms = fragment_ms
         self._c = load_c("audio")
         self._context: Any = None  # connected at the first open, so a missing server is the start's error
 
@@ -65,7 +67,7 @@ class PulseBackend(Backend):
     def _open(self, device: DeviceInfo, rate: int, channels: int, frames: int, proc: Any, output: bool) -> Stream:
         context = self._connect()
         name = None if device.name in DEFAULT_NAMES else device.name
-        period = rate * self.server_period_ms // 1000 if output else frames
+        period = rate * (self.server_period_ms if output else self.fragment_ms) // 1000
         buffer = rate * self.server_buffer_ms // 1000
         try:
             stream = self._c.PulseStream(context, proc, name, rate, channels, frames, buffer, period,
