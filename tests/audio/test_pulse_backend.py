@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import rtaudiod
-from audiohelpers import after_flush, tone, wait_for
+from audiohelpers import flush_a_tone, tone, wait_for
 from rtaudiod.audio import AudioConfig, AudioDeviceError, AudioEngine
 
 needs_c = pytest.mark.skipif(rtaudiod.backend() != "c", reason="the pulse backend runs the C callbacks only")
@@ -57,15 +57,7 @@ def test_barge_in_drops_the_servers_queue(pulse_server, engines):
     Measured here: silence 0-2 ms after flush() (an upper bound, see Recorded.start_time), 20-22 ms in 2 runs of 9
     at load average 8; before the ledger knew of the server's flush, played_ms exceeded the monitor by 51 ms."""
     engine = engines(pulse_config())
-    rec = pulse_server.record(f"{pulse_server.speaker}.monitor")
-    wait_for(lambda: rec.chunks, 5, "the recorder to start")
-    engine.begin_item("item_b")
-    engine.write(tone(440, 5.0, 24000, 0.5))
-    time.sleep(1.5)
-    t_flush = time.monotonic()
-    engine.flush()
-    time.sleep(0.4)
-    silent_after, heard_ms = after_flush(rec.stop(), t_flush)
+    silent_after, heard_ms = flush_a_tone(pulse_server, engine, "item_b", 24000)
     played = engine.played_ms("item_b")
     print(f"silence {silent_after * 1000:.1f} ms after flush; handed {played:.1f} ms, monitor {heard_ms:.1f} ms")
     assert silent_after <= 0.050
