@@ -54,7 +54,7 @@ endif
 endif
 
 .PHONY: setup system python run demo test test-both ctest ctest-tsan ctest-armhf bench bench-smoke bench-session \
-	bench-e2e bench-e2e-quick bench-wakeups bench-jitter install clean \
+	bench-e2e bench-e2e-quick bench-pulse bench-wakeups bench-jitter install clean \
 	venv-of-another-python
 
 setup: $(INSTALLED)
@@ -155,6 +155,11 @@ bench-e2e: $(BENCH_INSTALLED)
 
 bench-e2e-quick: $(BENCH_INSTALLED)
 	$(VPY) -m benchmarks.e2e --quick $(E2E_ARGS)
+
+# Issue 17's PulseAudio target: rtaudiod on the null backend, and on a private PulseAudio server through PortAudio and
+# natively (the pulse backend), 30 s each (~2.5 min); report in .benchmarks/e2e-pulse/.
+bench-pulse: $(BENCH_INSTALLED)
+	$(VPY) -m benchmarks.e2e --pulse $(E2E_ARGS)
 
 # Issue 17's wake-ups: rtaudiod and the careful client on the duplex workload (20 s each; ~1 min), the context
 # switches of each thread (Python's, the C audio path's, the libraries'); report in .benchmarks/e2e-wakeups/.

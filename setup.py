@@ -89,10 +89,10 @@ def extensions():
             ext("_ring", ["rta_ring.c"]),
             ext("_codecs", ["rta_g711.c", "rta_b64.c", "rta_b64_simd.c"]),
             ext("_framing", ["rta_framing.c", "rta_b64.c", "rta_b64_simd.c", "rta_ring.c", "rta_g711.c"]),
-            # The real-time audio path: the system's libsoxr (Debian libsoxr-dev) and libportaudio (portaudio19-dev,
+            # The real-time audio path: the system's libsoxr (Debian libsoxr-dev), libpulse (libpulse-dev) and libportaudio (portaudio19-dev,
             # which PyAudio's build needs too), with the echo canceller in its capture callback (rta_echo_stage.c).
-            with_echo("_audio", ["rta_audio.c", "rta_pacer.c", "rta_pa.c", "rta_ring.c", "rta_echo_stage.c"],
-                      libraries=["soxr", "portaudio", "m"]),
+            with_echo("_audio", ["rta_audio.c", "rta_pacer.c", "rta_pa.c", "rta_pulse.c", "rta_ring.c", "rta_echo_stage.c"],
+                      libraries=["soxr", "portaudio", "pulse", "m"]),
             with_echo("_echo", []),
         ],
         compiler_directives=DIRECTIVES,

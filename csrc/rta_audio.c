@@ -613,6 +613,18 @@ int rta_playout_flush_pending(rta_playout *p) {
     return atomic_load_explicit(&p->flush_gen, memory_order_acquire) != p->flush_served;
 }
 
+void rta_playout_unhand(rta_playout *p, int64_t ns) {
+    rta_ledger *led = p->led;
+    uint64_t handed = led->read_pos_own - led->pending;
+    uint64_t bytes = ns > 0 ? (uint64_t)(ns * p->cfg.session_rate / 1000000000) * 2 : 0;
+    if (bytes > handed)
+        bytes = handed;
+    if (bytes) { /* below handed already published: a reader that looked meanwhile counted them, as heard soon */
+        led_range(led, handed - bytes, handed);
+        led->unplayed_total += bytes;
+    }
+}
+
 static void push_fifo(rta_playout *p, const int16_t *y, size_t n) {
     size_t room = p->fifo_cap - p->fifo_len;
     size_t m = n < room ? n : room;

@@ -140,6 +140,10 @@ int rta_playout_fill_stamped(rta_playout *p, int16_t *out, size_t frames, int64_
 /* Barge-in (any thread): discard everything below `written` (the writer's position now); served by the next fill. */
 void rta_playout_flush(rta_playout *p, uint64_t written);
 int rta_playout_flush_pending(rta_playout *p);
+/* A device that throws away what it still queues when a flush is served (the sound server's pa_stream_flush,
+ * rta_pulse.c): the newest `ns` of the audio handed so far never sounds, and the ledger counts it as unplayed, so a
+ * truncation says what was heard. The filling thread, before the fill that serves the flush. */
+void rta_playout_unhand(rta_playout *p, int64_t ns);
 /* The stream stopped for good: what the resampler and FIFO hold is never handed over (call with no fill running). */
 void rta_playout_close(rta_playout *p);
 /* The echo canceller's reference: every fill writes the mono block it hands to the device (zeros when idle) into

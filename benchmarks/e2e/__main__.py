@@ -1,11 +1,13 @@
 """`make bench-e2e`: every contender on every workload, then benchmarks/RESULTS.md and the CPU plot.
 
-    python -m benchmarks.e2e [--seconds 60] [--other-seconds 30] [--quick | --wakeups]
+    python -m benchmarks.e2e [--seconds 60] [--other-seconds 30] [--quick | --wakeups | --pulse]
 
 The headline workload (duplex, pcm16) runs `--seconds` per contender; the barge-in, G.711 and wake-word workloads
 and the scaling rows run `--other-seconds`. One contender at a time: the figures are CPU on a shared machine.
 `--quick` runs each contender a few seconds, several at once, and checks the harness (every contender streamed,
 the simulator received what each sent), not the figures; its report goes to .benchmarks/e2e-quick/.
+`--pulse` (`make bench-pulse`) runs only rtaudiod on the null backend and on the PulseAudio server (through PortAudio,
+and natively: the pulse backend), `--seconds` each (30 by default there); its report goes to .benchmarks/e2e-pulse/.
 `--wakeups` (`make bench-wakeups`) runs only rtaudiod and the careful client on the duplex workload (`--seconds`,
 20 by default there), one after the other, for the Python wake-ups a second per thread (wakeups.py); its report goes
 to .benchmarks/e2e-wakeups/.
@@ -23,17 +25,32 @@ from pathlib import Path
 
 from benchmarks.e2e import report
 from benchmarks.e2e.pulse import pulse
-from benchmarks.e2e.run import ROOT, Spec, nothing, run
+from benchmarks.e2e.run import BACKENDS, ROOT, Spec, nothing, run
 from benchmarks.e2e.workload import WORKLOADS, write_mic
 
 PEERS = ["seed", "careful", "openai"]
 
 
+def pulse_rows(seconds: float, other: float, mics: dict[str, str]) -> list[tuple[str, Spec]]:
+    """rtaudiod on the PulseAudio server, through PortAudio and natively. The echo canceller off, as it is on the null
+    row (whose 24 kHz microphone and 48 kHz speaker it refuses: engine._echo_args), so the rows do the same work and
+    differ by the way to the device; the native row with it (auto: the internal canceller) shows what it costs, and
+    a barge-in row the native backend's flush."""
+    w, off, mic = WORKLOADS["duplex"], {"echo_cancel": '"off"'}, mics["duplex"]
+    return [("duplex", Spec("rtaudiod-pulse", w, mic, seconds, audio=off)),
+            ("duplex", Spec("rtaudiod-pulse-native", w, mic, seconds, audio=off)),
+            ("duplex", Spec("rtaudiod-pulse-native", w, mic, seconds, label="rtaudiod-pulse-native-aec")),
+            ("barge_in", Spec("rtaudiod-pulse-native", WORKLOADS["barge_in"], mics["barge_in"], other, audio=off,
+                              label="rtaudiod-pulse-native-barge_in"))]
+
+
 def plan(seconds: float, other: float, mics: dict[str, str], quick: bool,
-         wakeups: bool = False) -> list[tuple[str, Spec]]:
+         wakeups: bool = False, pulse_only: bool = False) -> list[tuple[str, Spec]]:
     w = WORKLOADS
     if wakeups:
         return [("duplex", Spec(c, w["duplex"], mics["duplex"], seconds)) for c in ("rtaudiod", "careful")]
+    if pulse_only:
+        return [("duplex", Spec("rtaudiod", w["duplex"], mics["duplex"], seconds)), *pulse_rows(seconds, other, mics)]
     rows = [("duplex", Spec(c, w["duplex"], mics["duplex"], seconds)) for c in ["rtaudiod", *PEERS, "floor"]]
     if quick:  # one row of each other kind: the paths of the harness, not the figures
         return rows + [("ulaw", Spec("careful", w["ulaw"], mics["ulaw"], other, label="careful-ulaw")),
@@ -42,7 +59,7 @@ def plan(seconds: float, other: float, mics: dict[str, str], quick: bool,
                                           label="rtaudiod-wake_word")),
                        ("scaling", Spec("rtaudiod", w["duplex"], mics["duplex"], other, subscribers=1,
                                         label="rtaudiod-1sub"))]
-    rows.insert(1, ("duplex", Spec("rtaudiod-pulse", w["duplex"], mics["duplex"], seconds)))
+    rows[1:1] = pulse_rows(seconds, other, mics)
     for name in ("barge_in", "ulaw"):
         rows += [(name, Spec(c, w[name], mics[name], other, label=f"{c}-{name}")) for c in ["rtaudiod", *PEERS]]
     rows.append(("wake_word", Spec("rtaudiod", w["wake_word"], mics["wake_word"], other, label="rtaudiod-wake_word")))
@@ -64,6 +81,8 @@ def main() -> int:
     p.add_argument("--wakeups", action="store_true",
                    help="rtaudiod and the careful client only (duplex, --seconds each, default 20): wake-ups per "
                         "thread")
+    p.add_argument("--pulse", action="store_true",
+                   help="rtaudiod on the null backend and on PulseAudio only (duplex, --seconds each, default 30)")
     p.add_argument("--out", type=Path, help="the results file (default benchmarks/RESULTS.md; quick: .benchmarks/)")
     p.add_argument("--report-from", type=Path, metavar="JSON",
                    help="write the report again from a run's raw results (.benchmarks/e2e.json), running nothing")
@@ -77,28 +96,29 @@ def main() -> int:
         return 0
     if args.quick:
         args.seconds = args.other_seconds = 4.0
-    args.seconds = args.seconds or (20.0 if args.wakeups else 60.0)
+    args.seconds = args.seconds or (20.0 if args.wakeups else 30.0 if args.pulse else 60.0)
     out = args.out or ROOT / (".benchmarks/e2e-quick/RESULTS.md" if args.quick else
-                              ".benchmarks/e2e-wakeups/RESULTS.md" if args.wakeups else "benchmarks/RESULTS.md")
+                              ".benchmarks/e2e-wakeups/RESULTS.md" if args.wakeups else
+                              ".benchmarks/e2e-pulse/RESULTS.md" if args.pulse else "benchmarks/RESULTS.md")
     command = " ".join(["python -m benchmarks.e2e", *sys.argv[1:]])
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as d:
         tmp = Path(d)
         mics = {name: write_mic(wl, max(args.seconds, args.other_seconds) + 15, tmp / f"mic-{name}.wav")["path"]
                 for name, wl in WORKLOADS.items()}
-        rows = plan(args.seconds, args.other_seconds, mics, args.quick, args.wakeups)
+        rows = plan(args.seconds, args.other_seconds, mics, args.quick, args.wakeups, args.pulse)
         began = time.monotonic()
         if args.quick:
             with ThreadPoolExecutor(4) as pool:
                 results = list(pool.map(lambda r: (r[0], run(r[1], tmp / r[1].label)), rows))
         else:
             results = []
-            with (nothing() if args.wakeups else pulse()) as server:  # PulseAudio only for rtaudiod-pulse
+            with (nothing() if args.wakeups else pulse()) as server:  # PulseAudio only for BACKENDS' rows
                 for section, spec in rows:
-                    if spec.contender == "rtaudiod-pulse" and server is None:
+                    if spec.contender in BACKENDS and server is None:
                         continue
                     print(f"bench-e2e: {section}: {spec.label} ({spec.seconds:g} s)", file=sys.stderr, flush=True)
                     results.append((section, run(spec, tmp / spec.label, server)))
-    raw = out.with_suffix(".json") if args.quick or args.wakeups else ROOT / ".benchmarks/e2e.json"
+    raw = out.with_suffix(".json") if args.quick or args.wakeups or args.pulse else ROOT / ".benchmarks/e2e.json"
     raw.parent.mkdir(parents=True, exist_ok=True)
     machine = report.machine()  # when, where, which versions: taken now, kept with the raw results
     raw.write_text(json.dumps({"command": command, "quick": args.quick, "machine": machine, "rows": results}))

@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-bench-0123456789"
 PEERS = {"seed": "peer_seed", "careful": "peer_careful", "openai": "peer_openai", "floor": "floor"}
 LATENCY_MODE = {10: "low", 20: "balanced", 40: "high"}  # rtaudiod's capture frame per latency mode
+#: rtaudiod's rows on the PulseAudio server: through PortAudio (ALSA's pulse plugin), and natively (libpulse).
+BACKENDS = {"rtaudiod-pulse": "pyaudio", "rtaudiod-pulse-native": "pulse"}
 #: The simulator's audio deltas arrive as the service's do: real time, with its arrival jitter (rtaudiod/sim/
 #: jitter.py), the same seed for every contender, so each gets the same arrival pattern.
 SIM_ARGS = ["--pace", "1", "--jitter", "1", "--seed", "0"]
@@ -33,7 +35,7 @@ SIM_ARGS = ["--pace", "1", "--jitter", "1", "--seed", "0"]
 
 @dataclass
 class Spec:
-    """One row: `contender` (rtaudiod, rtaudiod-pulse or a key of PEERS) on `workload`."""
+    """One row: `contender` (rtaudiod, a key of BACKENDS or a key of PEERS) on `workload`."""
     contender: str
     workload: Workload
     mic: str  # the microphone WAV
@@ -82,7 +84,7 @@ def daemon_config(spec: Spec, url: str, socket: str, backend: str) -> str:
 def command(spec: Spec, url: str, tmp: Path, out: Path) -> tuple[list[str], dict]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), BENCH_E2E_OUT=str(out))
     if spec.contender.startswith("rtaudiod"):
-        backend = "pyaudio" if spec.contender == "rtaudiod-pulse" else "wav"
+        backend = BACKENDS.get(spec.contender, "wav")
         config = tmp / f"{spec.label}.toml"
         config.write_text(daemon_config(spec, url, str(tmp / f"{spec.label}.sock"), backend))
         env["OPENAI_API_KEY"] = KEY

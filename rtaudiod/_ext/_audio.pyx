@@ -528,3 +528,110 @@ cdef class PaStream:
     @property
     def callbacks(self) -> int:
         return rta_pa_callbacks(self._s) if self._s != NULL else 0
+
+
+cdef class PulseContext:
+    """A connection to the sound server with its mainloop thread (csrc/rta_pulse.h), on which PulseStreams open."""
+    cdef rta_pulse *_p
+
+    def __cinit__(self, str app_name="rtaudiod"):
+        cdef char err[256]
+        cdef bytes name = app_name.encode()
+        cdef const char *c_name = name
+        cdef int code
+        err[0] = 0
+        with nogil:
+            code = rta_pulse_connect(&self._p, c_name, err, sizeof(err))
+        if code < 0:
+            self._p = NULL
+            raise OSError(err.decode(errors="replace"))
+
+    def __dealloc__(self):
+        # Only here: every PulseStream holds its context, so none is open on it any more.
+        if self._p != NULL:
+            with nogil:
+                rta_pulse_disconnect(self._p)
+
+    @property
+    def connected(self) -> bool:
+        return self._p != NULL and bool(rta_pulse_connected(self._p))
+
+
+cdef class PulseStream:
+    """A sound-server stream whose callback is a C processor, run by the context's mainloop thread (no GIL)."""
+    cdef rta_pulse_stream *_s
+    cdef object _proc, _context
+    cdef readonly bint output
+
+    def __cinit__(self, PulseContext context, proc, device, int rate, int channels, int frames, int buffer_frames,
+                  int period_frames, role=None):
+        cdef rta_pulse_stream_config cfg
+        cdef char err[256]
+        cdef int code
+        if context._p == NULL:
+            raise OSError("the sound server connection is closed")
+        cdef bytes dev = device.encode() if device is not None else None
+        cdef bytes role_b = role.encode() if role is not None else None
+        self._proc, self._context = proc, context
+        self.output = isinstance(proc, Playout)
+        cfg.device = NULL
+        cfg.role = NULL
+        if dev is not None:
+            cfg.device = dev
+        if role_b is not None:
+            cfg.role = role_b
+        cfg.rate, cfg.channels, cfg.frames = rate, channels, frames
+        cfg.buffer_frames, cfg.period_frames = buffer_frames, period_frames
+        cfg.playout = (<Playout>proc).ptr() if self.output else NULL
+        cfg.capture = NULL if self.output else (<Capture>proc).ptr()
+        err[0] = 0
+        with nogil:
+            code = rta_pulse_open(&self._s, context._p, &cfg, err, sizeof(err))
+        if code < 0:
+            self._s = NULL
+            raise OSError(err.decode(errors="replace"))
+
+    def __dealloc__(self):
+        self.close()
+
+    def start(self):
+        cdef int code
+        with nogil:
+            code = rta_pulse_start(self._s)
+        if code < 0:
+            raise OSError(rta_pulse_error_text(code).decode())
+
+    def stop(self):
+        """Cork; what the server queues is thrown away, not waited for."""
+        if self._s != NULL:
+            with nogil:
+                rta_pulse_stop(self._s)
+
+    def close(self):
+        """Disconnect the stream; safe twice."""
+        if self._s != NULL:
+            with nogil:
+                rta_pulse_close(self._s)
+            self._s = NULL
+
+    def kick(self):
+        """Barge-in, after Playout.flush(): serve the flush now and drop what the server still queues."""
+        if self._s != NULL:
+            with nogil:
+                rta_pulse_kick(self._s)
+
+    @property
+    def active(self) -> bool:
+        return self._s != NULL and bool(rta_pulse_active(self._s))
+
+    @property
+    def latency(self) -> float:
+        return rta_pulse_latency(self._s) if self._s != NULL else 0.0
+
+    @property
+    def xruns(self) -> int:
+        return rta_pulse_xruns(self._s) if self._s != NULL else 0
+
+    @property
+    def callbacks(self) -> int:
+        return rta_pulse_callbacks(self._s) if self._s != NULL else 0

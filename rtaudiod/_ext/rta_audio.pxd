@@ -1,4 +1,4 @@
-# Declarations of csrc/rta_audio.h, rta_pacer.h and rta_pa.h (only what the wrappers use).
+# Declarations of csrc/rta_audio.h, rta_pacer.h, rta_pa.h and rta_pulse.h (only what the wrappers use).
 from libc.stdint cimport int16_t, int64_t, uint64_t
 
 from rtaudiod._ext.rta_echo cimport rta_echo, rta_echo_config, rta_echo_status
@@ -130,6 +130,33 @@ cdef extern from "rta_pa.h" nogil:
     double rta_pa_latency(rta_pa_stream *s)
     uint64_t rta_pa_xruns(rta_pa_stream *s)
     uint64_t rta_pa_callbacks(rta_pa_stream *s)
+
+
+cdef extern from "rta_pulse.h" nogil:
+    ctypedef struct rta_pulse:
+        pass
+    ctypedef struct rta_pulse_stream:
+        pass
+    ctypedef struct rta_pulse_stream_config:
+        const char *device
+        int rate, channels, frames, buffer_frames, period_frames
+        const char *role
+        rta_playout *playout
+        rta_capture *capture
+    int rta_pulse_connect(rta_pulse **out, const char *app_name, char *err, size_t errlen)
+    void rta_pulse_disconnect(rta_pulse *p)
+    int rta_pulse_connected(rta_pulse *p)
+    int rta_pulse_open(rta_pulse_stream **out, rta_pulse *p, const rta_pulse_stream_config *cfg, char *err,
+                       size_t errlen)
+    int rta_pulse_start(rta_pulse_stream *s)
+    int rta_pulse_stop(rta_pulse_stream *s)
+    void rta_pulse_close(rta_pulse_stream *s)
+    void rta_pulse_kick(rta_pulse_stream *s)
+    int rta_pulse_active(rta_pulse_stream *s)
+    double rta_pulse_latency(rta_pulse_stream *s)
+    uint64_t rta_pulse_xruns(rta_pulse_stream *s)
+    uint64_t rta_pulse_callbacks(rta_pulse_stream *s)
+    const char *rta_pulse_error_text(int err)
 
 
 cdef extern from "rta_echo_stage.h" nogil:

@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rtaudiod.audio.errors import AudioDeviceError
+
 InputCallback = Callable[[bytes], None]
 OutputCallback = Callable[[memoryview], bool]
 
@@ -70,6 +72,10 @@ class Stream(ABC):
     def close(self) -> None:
         """Release the device; stops first. Safe to call twice."""
 
+    def kick(self) -> None:
+        """Barge-in, right after the playout was asked to flush: a backend that can serves it now and drops what the
+        device still queues (the pulse backend); the others serve it at the next callback."""
+
     @property
     @abstractmethod
     def latency(self) -> float:
@@ -99,6 +105,44 @@ class Stream(ABC):
     @property
     def last_error(self) -> BaseException | None:
         return self._last_error
+
+
+class CStream(Stream):
+    """A stream of the extension whose callback is a C processor (PortAudio's `PaStream`, the sound server's
+    `PulseStream`): everything is delegated to it."""
+
+    def __init__(self, stream: Any, device: DeviceInfo, rate: int, channels: int, frames: int, output: bool):
+        self._stream, self._output = stream, output
+        self.device, self.rate, self.channels, self.frames = device, rate, channels, frames
+
+    def start(self) -> None:
+        try:
+            self._stream.start()
+        except OSError as e:
+            raise start_error(self.device, self._output, e) from None
+
+    def stop(self) -> None:
+        self._stream.stop()
+
+    def close(self) -> None:
+        self._stream.close()
+
+    @property
+    def latency(self) -> float:
+        return self._stream.latency
+
+    @property
+    def active(self) -> bool:
+        return self._stream.active
+
+    @property
+    def xruns(self) -> int:
+        return self._stream.xruns
+
+
+def start_error(device: DeviceInfo, output: bool, e: Exception) -> AudioDeviceError:
+    kind = "output" if output else "input"
+    return AudioDeviceError(f"cannot start {kind} device {device.index} {device.name!r}: {e}")
 
 
 class Backend(ABC):
@@ -155,8 +199,6 @@ def select_device(devices: list[DeviceInfo], device: int | str | None, default: 
     The device must have channels in the wanted direction. Raises AudioDeviceError naming the request
     and listing what exists.
     """
-    from rtaudiod.audio.errors import AudioDeviceError
-
     kind = "output" if output else "input"
     usable = [d for d in devices if d.channels(output) > 0]
     if device is None:

@@ -25,6 +25,9 @@ class LatencyMode:
     uplink_ms: what one wake-up of the uplink thread sends, as one append (a multiple of capture_ms). The uplink
         is the daemon's one Python wake-up per audio period while audio flows: 40 ms in `balanced` halves it, for
         20 ms more, at most, before the service hears a frame.
+    server_buffer_ms, server_period_ms: the pulse backend's playback buffer in the sound server (tlength) and the
+        size of its requests (minreq): the mainloop thread wakes once a request. A barge-in drops the server's
+        queue (pa_stream_flush), so that buffer is not heard after a flush, unlike a device buffer.
     max_prebuffer_ms: how far underruns may raise that target (each by its gap, how long the ring ran dry, and
         PREBUFFER_RAISE_MS more; it comes down by PREBUFFER_LOWER_MS after PREBUFFER_RELAX_MS of playback without
         one).
@@ -35,12 +38,17 @@ class LatencyMode:
     prebuffer_ms: int
     max_prebuffer_ms: int
     uplink_ms: int
+    server_buffer_ms: int
+    server_period_ms: int
 
 
 LATENCY_MODES: dict[str, LatencyMode] = {
-    "low": LatencyMode(capture_ms=10, playout_period_ms=10, prebuffer_ms=40, max_prebuffer_ms=160, uplink_ms=10),
-    "balanced": LatencyMode(capture_ms=20, playout_period_ms=10, prebuffer_ms=300, max_prebuffer_ms=600, uplink_ms=40),
-    "high": LatencyMode(capture_ms=40, playout_period_ms=20, prebuffer_ms=400, max_prebuffer_ms=800, uplink_ms=40),
+    "low": LatencyMode(capture_ms=10, playout_period_ms=10, prebuffer_ms=40, max_prebuffer_ms=160, uplink_ms=10,
+                        server_buffer_ms=30, server_period_ms=10),
+    "balanced": LatencyMode(capture_ms=20, playout_period_ms=10, prebuffer_ms=300, max_prebuffer_ms=600, uplink_ms=40,
+                             server_buffer_ms=60, server_period_ms=20),
+    "high": LatencyMode(capture_ms=40, playout_period_ms=20, prebuffer_ms=400, max_prebuffer_ms=800, uplink_ms=40,
+                         server_buffer_ms=120, server_period_ms=40),
 }
 # The adaptive target's steps: up fast (an underrun is heard), down slowly (latency is only felt).
 PREBUFFER_RAISE_MS = 20
@@ -51,7 +59,9 @@ PREBUFFER_RELAX_MS = 10000
 class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Everything the engine needs; the defaults run the default devices in `balanced` mode."""
 
-    backend: Literal["pyaudio", "wav", "null"] = "pyaudio"
+    # pyaudio: PortAudio's devices. pulse: the sound server natively (pulse_backend.py; C callbacks only), much
+    # cheaper than PortAudio's way to it through ALSA's pulse plugin (docs/performance.md).
+    backend: Literal["pyaudio", "pulse", "wav", "null"] = "pyaudio"
     # Who runs the device callbacks: "c" (csrc/rta_audio.c on PortAudio's or the pacer's thread: no Python, no GIL
     # per period) or "python" (PyAudio's Python callbacks, and the Python pacing thread: the old path, kept as the
     # contrast). The build without the C extension always runs "python".
@@ -116,6 +126,12 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             rate = getattr(self, key)
             if rate is not None and not 8000 <= rate <= 192000:
                 raise ValueError(f"{key} must be between 8000 and 192000 Hz, got {rate}")
+        if self.backend == "pulse":
+            from rtaudiod._backend import load_c
+
+            if self.callbacks == "python" or load_c("audio") is None:
+                raise ValueError('audio.backend = "pulse" runs the C callbacks only: it needs the C extension and '
+                                 'audio.callbacks = "c" (or backend = "pyaudio")')
         if self.echo_cancel == "internal":
             from rtaudiod.audio.echo import INTERNAL_REFUSED, internal_available
 

@@ -51,12 +51,19 @@ log = logging.getLogger("rtaudiod.audio")
 #: With a media role, the output stream stops after this long without sound (a pause between two sentences of
 #: one reply is shorter; a reply that starts later pays the stream's start, which its prebuffer covers).
 IDLE_PAUSE_S = 1.0
+#: Backends of real devices (watched for unplugging; a media role applies) rather than files.
+SOUND_SERVER_BACKENDS = ("pyaudio", "pulse")
 
 def make_backend(config: AudioConfig) -> Backend:
     if config.backend == "pyaudio":
         from rtaudiod.audio.pyaudio_backend import PyAudioBackend
 
         return PyAudioBackend()
+    if config.backend == "pulse":
+        from rtaudiod.audio.pulse_backend import PulseBackend  # AudioConfig checked that the C path runs
+
+        mode = config.mode
+        return PulseBackend(mode.server_buffer_ms, mode.server_period_ms, mode.uplink_ms, config.media_role)
     if config.backend == "wav":
         return FileBackend(config.wav_input, config.wav_output, realtime=config.realtime)
     return FileBackend(realtime=config.realtime)
@@ -108,7 +115,7 @@ class AudioEngine:
         # With a media role (role.py) the output stream runs only while there is something to play, so a sound
         # server ducks other audio while the device speaks, not for as long as it runs: the watch's thread stops it
         # after IDLE_PAUSE_S without sound, the next write starts it again (its prebuffer covers the start).
-        self.pauses_when_idle = config.media_role is not None and config.backend == "pyaudio"
+        self.pauses_when_idle = config.media_role is not None and config.backend in SOUND_SERVER_BACKENDS
         self.output_paused = False
         self.output_pauses = 0
         self._idle_since: float | None = None
@@ -123,7 +130,7 @@ class AudioEngine:
                 self._choose_echo()
                 self._start()
             self._running = True
-            if self.watch is None and self.backend.name == "pyaudio":
+            if self.watch is None and self.backend.name in SOUND_SERVER_BACKENDS:
                 self.watch = DeviceWatch(self).start()
         return self
 
@@ -143,7 +150,7 @@ class AudioEngine:
 
     def _choose_echo(self) -> None:
         cfg = self.config
-        server = probe_sound_server() if cfg.backend == "pyaudio" and cfg.echo_cancel in ("auto", "system") \
+        server = probe_sound_server() if cfg.backend in SOUND_SERVER_BACKENDS and cfg.echo_cancel in ("auto", "system") \
             else SoundServer()
         self.echo_choice = choose(cfg.echo_cancel, backend=cfg.backend, capture=cfg.capture, playout=cfg.playout,
                                   input_device=cfg.input_device, server=server, half_duplex=self._half_duplex,
@@ -162,7 +169,7 @@ class AudioEngine:
         adapt = {"max_prebuffer_ms": mode.max_prebuffer_ms, "raise_ms": PREBUFFER_RAISE_MS,
                  "lower_ms": PREBUFFER_LOWER_MS, "relax_ms": PREBUFFER_RELAX_MS}
         self.output_paused, self._idle_since = False, None
-        role = cfg.media_role if cfg.backend == "pyaudio" else None
+        role = cfg.media_role if cfg.backend == "pyaudio" else None  # the pulse backend names it on its stream
         if self._c is not None:
             self.playout = self._c.Playout(*args, **adapt, duplex=self._duplex, echo_ref=self._echo_ref)
             with media_role_env(role):
@@ -391,6 +398,7 @@ class AudioEngine:
                 self._drop_response = self.delta_response_id
             if self.output_stream is not None and self.playout is not None:
                 self.playout.flush()
+                self.output_stream.kick()
             else:  # no stream calls back: nothing plays, forget the queued audio here (the only reader now)
                 self._discard_playout()
 
@@ -504,7 +512,7 @@ class AudioEngine:
             "output": _stream_status(self.output_stream),
             "lost_devices": dict(self.lost_devices),
             "devices_reopened": self.watch.reopened if self.watch is not None else 0,
-            "media_role": cfg.media_role if cfg.backend == "pyaudio" else None,
+            "media_role": cfg.media_role if cfg.backend in SOUND_SERVER_BACKENDS else None,
             "output_paused": self.output_paused,
             "output_pauses": self.output_pauses,
         }

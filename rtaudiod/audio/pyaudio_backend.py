@@ -15,7 +15,9 @@ import pyaudio
 from pyaudio import _portaudio as pa_module  # abort_stream: PyAudio's Stream offers only the draining stop
 
 from rtaudiod._backend import load_c
-from rtaudiod.audio.backend import Backend, DeviceInfo, InputCallback, OutputCallback, Stream, select_device
+from rtaudiod.audio.backend import (
+    Backend, CStream, DeviceInfo, InputCallback, OutputCallback, Stream, select_device, start_error,
+)
 from rtaudiod.audio.errors import AudioDeviceError
 
 
@@ -75,46 +77,14 @@ def _open_error(device: DeviceInfo, rate: int, channels: int, frames: int, outpu
     )
 
 
-def _start_error(device: DeviceInfo, output: bool, e: Exception) -> AudioDeviceError:
-    kind = "output" if output else "input"
-    return AudioDeviceError(f"cannot start {kind} device {device.index} {device.name!r}: {e}")
-
-
-class _CPaStream(Stream):
+def _c_stream(device: DeviceInfo, rate: int, channels: int, frames: int, processor: Any, output: bool) -> Stream:
     """A PortAudio stream opened by the extension: PortAudio's thread runs the C processor (no GIL, ever)."""
-
-    def __init__(self, device: DeviceInfo, rate: int, channels: int, frames: int, processor: Any, output: bool):
-        self.device, self.rate, self.channels, self.frames = device, rate, channels, frames
-        self._output = output
-        try:
-            with quiet_stderr():
-                self._stream = load_c("audio").PaStream(processor, device.index, rate, channels, frames)
-        except OSError as e:
-            raise _open_error(device, rate, channels, frames, output, e) from None
-
-    def start(self) -> None:
-        try:
-            self._stream.start()
-        except OSError as e:
-            raise _start_error(self.device, self._output, e) from None
-
-    def stop(self) -> None:
-        self._stream.stop()
-
-    def close(self) -> None:
-        self._stream.close()
-
-    @property
-    def latency(self) -> float:
-        return self._stream.latency
-
-    @property
-    def active(self) -> bool:
-        return self._stream.active
-
-    @property
-    def xruns(self) -> int:
-        return self._stream.xruns
+    try:
+        with quiet_stderr():
+            stream = load_c("audio").PaStream(processor, device.index, rate, channels, frames)
+    except OSError as e:
+        raise _open_error(device, rate, channels, frames, output, e) from None
+    return CStream(stream, device, rate, channels, frames, output)
 
 
 class _PaStream(Stream):
@@ -147,7 +117,7 @@ class _PaStream(Stream):
         try:
             self._stream.start_stream()
         except OSError as e:  # the device went away or was taken between open and start
-            raise _start_error(self.device, self._output, e) from None
+            raise start_error(self.device, self._output, e) from None
 
     def stop(self) -> None:
         if not self._closed and not self._stream.is_stopped():
@@ -245,10 +215,10 @@ class PyAudioBackend(Backend):
         return _PaOutput(self._pa, device, rate, channels, frames, callback)
 
     def open_input_c(self, device: DeviceInfo, rate: int, channels: int, frames: int, capture: Any) -> Stream:
-        return _CPaStream(device, rate, channels, frames, capture, output=False)
+        return _c_stream(device, rate, channels, frames, capture, output=False)
 
     def open_output_c(self, device: DeviceInfo, rate: int, channels: int, frames: int, playout: Any) -> Stream:
-        return _CPaStream(device, rate, channels, frames, playout, output=True)
+        return _c_stream(device, rate, channels, frames, playout, output=True)
 
     def close(self) -> None:
         if self._pa is not None:

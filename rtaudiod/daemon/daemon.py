@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import msgspec
 
 from rtaudiod.audio import AudioDeviceError, AudioEngine
+from rtaudiod.audio.engine import SOUND_SERVER_BACKENDS
 from rtaudiod.listen import Listener, WakeWordError, WakeWordUnavailable
 from rtaudiod.session import RealtimeConfig, Session, State
 from rtaudiod.session.config import LIVE_SETTINGS
@@ -152,7 +153,7 @@ class Daemon:
             return engine.start()
         except AudioDeviceError as e:
             engine.close()  # its PortAudio too: left initialised, it would keep a stale device list in this process
-            if not (self.config.daemon.audio_fallback and audio.backend == "pyaudio"):
+            if not (self.config.daemon.audio_fallback and audio.backend in SOUND_SERVER_BACKENDS):
                 raise
             log.warning("running on the null audio backend (no microphone, no speaker; the control API's audio.input "
                         "and audio.output still work): no usable sound device: %s", str(e).splitlines()[0])

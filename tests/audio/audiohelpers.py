@@ -61,3 +61,25 @@ def write_wav(path, samples: np.ndarray, rate: int) -> str:
 def read_wav(path) -> tuple[np.ndarray, int, int]:
     with wave.open(str(path), "rb") as w:
         return np.frombuffer(w.readframes(w.getnframes()), np.int16), w.getframerate(), w.getnchannels()
+
+
+def flush_a_tone(pulse_server, engine, item_id: str, rate: int) -> tuple[float, float]:
+    """Barge-in on a real sound server: 5 s of tone as `item_id`, flushed after 1.5 s, recorded from the speaker's
+    monitor. Returns (an upper bound on the seconds from flush() to the last loud sample, see
+    Recorded.start_time; the milliseconds of tone heard). Heard counts the loud 1 ms windows, so a gap the sound server
+    inserts on a loaded machine (an xrun of its own, ~40 ms of silence mid-tone) is not counted."""
+    rec = pulse_server.record(f"{pulse_server.speaker}.monitor")
+    wait_for(lambda: rec.chunks, 5, "the recorder to start")  # parec starts late on a loaded machine
+    engine.begin_item(item_id)
+    engine.write(tone(440, 5.0, rate, 0.5))
+    time.sleep(1.5)
+    t_flush = time.monotonic()
+    engine.flush()
+    time.sleep(0.4)
+    recorded = rec.stop()
+    got = recorded.samples[:, 0]
+    loud = np.flatnonzero(np.abs(got) > 1000)
+    start, end = loud[0], loud[-1]
+    silent_after = recorded.start_time() + end / 48000 - t_flush
+    windows = np.abs(got[start : end + 1][: (end + 1 - start) // 48 * 48]).reshape(-1, 48).max(axis=1)
+    return silent_after, float(np.count_nonzero(windows > 1000))

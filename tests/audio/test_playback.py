@@ -1,12 +1,10 @@
 """Playback through a real sound server: PulseAudio null sink `rtspk`, recorded from its monitor."""
 
-import time
-
 import numpy as np
 import pytest
 import soxr
 
-from audiohelpers import rms_db, speech, tone, wait_for, xcorr_peak
+from audiohelpers import flush_a_tone, rms_db, speech, tone, wait_for, xcorr_peak
 from pulse_server import Recorded
 from rtaudiod.audio import AudioConfig
 
@@ -66,26 +64,8 @@ def test_barge_in_flush_silences_within_50ms_and_played_ms_matches(pulse_server,
 
     Measured here: silence 25-28 ms after flush() (an upper bound, see Recorded.start_time), PortAudio
     reporting 20 ms of output latency; played_ms within 1 ms of the monitor."""
-    pcm = tone(440, 5.0, SESSION, 0.5)
     engine = engines(pulse_config(latency=latency))
-    rec = pulse_server.record(f"{pulse_server.speaker}.monitor")
-    wait_for(lambda: rec.chunks, 5, "the recorder to start")  # parec starts late on a loaded machine
-    engine.begin_item("item_b")
-    engine.write(pcm)
-    time.sleep(1.5)
-    t_flush = time.monotonic()
-    engine.flush()
-    time.sleep(0.4)
-    recorded = rec.stop()
-    got = recorded.samples[:, 0]
-    loud = np.flatnonzero(np.abs(got) > 1000)
-    start, end = loud[0], loud[-1]
-    # Upper bound on when the last loud sample was rendered (see Recorded.start_time).
-    silent_after = recorded.start_time() + end / 48000 - t_flush
-    # What sounded: the 1 ms windows of the tone that are loud, so a gap the sound server inserts on a loaded machine
-    # (an xrun of its own, seen as ~40 ms of silence mid-tone) does not count as heard.
-    windows = np.abs(got[start : end + 1][: (end + 1 - start) // 48 * 48]).reshape(-1, 48).max(axis=1)
-    heard_ms = float(np.count_nonzero(windows > 1000))
+    silent_after, heard_ms = flush_a_tone(pulse_server, engine, "item_b", SESSION)
     played = engine.played_ms("item_b")
     period_ms = engine.output_stream.frames * 1000 / engine.output_stream.rate
     print(f"silence {silent_after * 1000:.1f} ms after flush; played {played:.1f} ms, monitor {heard_ms:.1f} ms; "

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+import rtaudiod
 from pulse_server import running_pulse_server
 from reliahelpers import KEY, cpu_seconds, daemon_config, wait_until
 from rtaudiod.audio import AudioConfig, AudioEngine
@@ -25,9 +26,13 @@ def pulse():
         yield server
 
 
-def test_the_engine_reopens_both_devices_when_they_come_back(pulse):
+@pytest.mark.parametrize("backend", ["pyaudio", "pulse"])
+def test_the_engine_reopens_both_devices_when_they_come_back(pulse, backend):
+    """PortAudio's streams, and the native pulse backend's (whose streams the server kills with the sink)."""
+    if backend == "pulse" and rtaudiod.backend() != "c":
+        pytest.skip("the pulse backend runs the C callbacks only")
     told: list[tuple[str, bool]] = []
-    engine = AudioEngine(AudioConfig()).start()
+    engine = AudioEngine(AudioConfig(backend=backend)).start()
     try:
         engine.on_device = lambda kind, lost, message: told.append((kind, lost))
         wait_until(lambda: engine.capture is not None and engine.capture.frames_in > 5, 10, "the microphone to run")
