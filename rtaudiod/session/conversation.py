@@ -410,6 +410,7 @@ class Conversation(ServerEvents):
             timer.cancel()
         self._link_timers = []
         self._close_turn()
+        self.answer.close("disconnected")  # now, not at the next connect: the uplink must not hold the mic open
         self.uplink.cancel_turn_end()
         self.link = None
 

@@ -207,6 +207,17 @@ def test_an_answer_window_with_no_answer_or_one_the_vad_never_ends_commits_nothi
     assert not d.session.answer_open and d.events.of("vad")[-1]["reason"] == "too_long"
 
 
+def test_an_answer_window_closes_when_its_connection_ends(driven):
+    """At the link's end, not at the next connect a backoff later: till then the uplink held the microphone open."""
+    d = driven(turn_detection=TurnDetectionConfig(type="none"))
+    d.configure()
+    d.session.listen_for_answer(5.0)
+    d.run()
+    d.session.step(d.session.conversation.finish_open_turn)  # as the supervisor does when the link ends
+    assert not d.session.answer_open and not d.session.uplink.may_send(mic=True)
+    assert d.events.of("vad")[-1] == {"event": "answer_closed", "reason": "disconnected"}
+
+
 def test_a_response_cancelled_before_it_was_created_is_dropped_by_the_receive_thread(driven):
     d = driven()
     d.configure()
