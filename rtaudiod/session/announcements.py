@@ -112,7 +112,9 @@ class Announcements:
             if left_ms > 0:
                 wait = left_ms / 1000 if wait is None else min(wait, left_ms / 1000)
                 continue
-            del self.playing[announcement.response_id or ""]
+            # popped, not deleted: a subscriber of `done` (announce --listen) re-enters here through update_state
+            if self.playing.pop(announcement.response_id or "", None) is None:
+                continue
             self.emit("announce", announcement.event("done"))
         if wait is not None and self.after is not None and self._looking is None:
             self._looking = self.after(max(wait, RECHECK_MIN_S), self._due)
