@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 
 __all__ = ["ARENA_MAX", "cap_malloc_arenas"]
 
@@ -25,7 +26,9 @@ M_ARENA_MAX = -8  # glibc's malloc.h
 
 def cap_malloc_arenas(arenas: int = ARENA_MAX) -> bool:
     """Cap glibc's malloc arenas at `arenas`; False where that cannot be done (another C library: musl has no
-    arenas to cap)."""
+    arenas to cap) or where the user chose a cap already (`MALLOC_ARENA_MAX`, which glibc has read)."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):

@@ -44,3 +44,10 @@ def test_the_daemon_caps_mallocs_arenas(tmp_path):
     arenas, read = run("default", tmp_path)
     assert arenas > 2 and read  # the control: each thread took an arena of its own, and glibc looked up its cap
     assert run("capped", tmp_path) == (2, False)
+
+
+def test_a_users_own_cap_is_left_alone(monkeypatch):
+    """MALLOC_ARENA_MAX in the environment (a unit's Environment=): glibc took it at start; the daemon keeps it."""
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    from rtaudiod.daemon.arenas import cap_malloc_arenas
+    assert cap_malloc_arenas() is False
