@@ -347,6 +347,9 @@ static void estimate_delay(rta_echo *e, const int16_t *mic, const int16_t *ref) 
     size_t now = e->applied + (size_t)(e->slide > 0.0 ? e->slide : 0.0);
     if (e->locked && delay >= now + ms_to_frames(e, LEAD_MIN_MS) && delay <= now + 3 * e->margin) return;
     size_t target = delay > e->margin ? delay - e->margin : 0;
+    /* A direct path closer than the lead, with the filter at 0 already: there is no better place; moving "again"
+     * would reset the filter and the ERLE every block, and it would never converge. */
+    if (e->locked && target == e->applied && e->slide == 0.0) return;
     apply_delay(e, target, delay);
     /* The filter learnt the old alignment: start it again rather than let it unlearn. */
     if (e->speex) speex_echo_state_reset(e->speex);
