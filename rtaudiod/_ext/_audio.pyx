@@ -3,6 +3,7 @@ by a device's own thread (PortAudio's, or the pacer's), never taking the GIL. Th
 headers; the readable twins with the same API are rtaudiod/audio/capture.py and playout.py (and the Python
 ledger's consumer side, rtaudiod/audio/ledger.py)."""
 
+cimport cython
 from cpython.buffer cimport PyBuffer_Release
 from libc.stdint cimport int16_t, int64_t, uint64_t
 from libc.stdlib cimport calloc, free
@@ -566,6 +567,7 @@ cdef class PulseContext:
         return bool(good)
 
 
+@cython.no_gc_clear  # close() in __dealloc__ needs its context alive: the GC must not clear it first
 cdef class PulseStream:
     """A sound-server stream whose callback is a C processor, run by the context's mainloop thread (no GIL)."""
     cdef rta_pulse_stream *_s
