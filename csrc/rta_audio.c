@@ -617,8 +617,13 @@ void rta_playout_unhand(rta_playout *p, int64_t ns) {
     rta_ledger *led = p->led;
     uint64_t handed = led->read_pos_own - led->pending;
     uint64_t bytes = ns > 0 ? (uint64_t)(ns * p->cfg.session_rate / 1000000000) * 2 : 0;
-    if (bytes > handed)
-        bytes = handed;
+    /* The server's queue counts the silence filled while idle too, and a second flush finds the audio the first
+     * one counted still queued: only real audio handed and not heard yet can be unheard. */
+    uint64_t played = handed > led->unplayed_total ? handed - led->unplayed_total : 0;
+    uint64_t heard = rta_ledger_heard_total(led, rta_now_ns());
+    uint64_t cap = played > heard ? played - heard : 0;
+    if (bytes > cap)
+        bytes = cap;
     if (bytes) { /* below handed already published: a reader that looked meanwhile counted them, as heard soon */
         led_range(led, handed - bytes, handed);
         led->unplayed_total += bytes;

@@ -142,7 +142,8 @@ void rta_playout_flush(rta_playout *p, uint64_t written);
 int rta_playout_flush_pending(rta_playout *p);
 /* A device that throws away what it still queues when a flush is served (the sound server's pa_stream_flush,
  * rta_pulse.c): the newest `ns` of the audio handed so far never sounds, and the ledger counts it as unplayed, so a
- * truncation says what was heard. The filling thread, before the fill that serves the flush. */
+ * truncation says what was heard; capped at the real audio handed and not heard yet (the queue counts silence too,
+ * and a second flush finds what the first counted still queued). The filling thread, before the fill serving it. */
 void rta_playout_unhand(rta_playout *p, int64_t ns);
 /* The stream stopped for good: what the resampler and FIFO hold is never handed over (call with no fill running). */
 void rta_playout_close(rta_playout *p);

@@ -49,6 +49,12 @@ int rta_pulse_connect(rta_pulse **out, const char *app_name, char *err, size_t e
     }
     pa_threaded_mainloop_set_name(p->loop, "rtaudiod-pulse"); /* the wake-ups probe counts it as the C path */
     p->ctx = pa_context_new(pa_threaded_mainloop_get_api(p->loop), app_name);
+    if (p->ctx == NULL) {
+        pa_threaded_mainloop_free(p->loop);
+        free(p);
+        say(err, errlen, "pa_context_new", PA_ERR_INTERNAL);
+        return -PA_ERR_INTERNAL;
+    }
     pa_context_set_state_callback(p->ctx, context_state, p);
     pa_threaded_mainloop_lock(p->loop);
     if (pa_threaded_mainloop_start(p->loop) < 0 || pa_context_connect(p->ctx, NULL, PA_CONTEXT_NOAUTOSPAWN, NULL) < 0) {
@@ -125,8 +131,11 @@ static void play(rta_pulse_stream *s, size_t frames) {
     while (frames > 0) {
         void *data = NULL;
         size_t bytes = frames * frame_bytes;
-        if (pa_stream_begin_write(s->st, &data, &bytes) < 0 || data == NULL || bytes < frame_bytes)
+        if (pa_stream_begin_write(s->st, &data, &bytes) < 0 || data == NULL || bytes < frame_bytes) {
+            if (data != NULL) /* less than a frame of libpulse's buffer: give it back before writing ours */
+                pa_stream_cancel_write(s->st);
             data = s->buf, bytes = (size_t)s->frames * frame_bytes; /* one period in ours */
+        }
         size_t count = bytes / frame_bytes < frames ? bytes / frame_bytes : frames;
         for (size_t done = 0; done < count;) {
             size_t n = count - done < (size_t)s->frames ? count - done : (size_t)s->frames;
@@ -136,7 +145,8 @@ static void play(rta_pulse_stream *s, size_t frames) {
                 pa_operation *op = pa_stream_flush(s->st, NULL, NULL); /* sent before this write: drops the queue */
                 if (op != NULL)
                     pa_operation_unref(op);
-                delay = delay > queued ? delay - queued : 0; /* next after what the sink has already taken */
+                if (delay >= 0) /* next after what the sink has already taken; unknown (-1) stays unknown */
+                    delay = delay > queued ? delay - queued : 0;
             }
             rta_playout_fill(s->play, (int16_t *)data + done * s->channels, n, now, delay);
             if (delay >= 0)
@@ -223,7 +233,7 @@ int rta_pulse_open(rta_pulse_stream **out, rta_pulse *p, const rta_pulse_stream_
                    size_t errlen) {
     int output = cfg->playout != NULL;
     pa_sample_spec spec = {.format = PA_SAMPLE_S16LE, .rate = (uint32_t)cfg->rate, .channels = (uint8_t)cfg->channels};
-    if (!pa_sample_spec_valid(&spec) || cfg->frames <= 0 || (cfg->playout == NULL) == (cfg->capture == NULL)) {
+    if (cfg->channels < 1 || cfg->channels > PA_CHANNELS_MAX || !pa_sample_spec_valid(&spec) || cfg->frames <= 0 || (cfg->playout == NULL) == (cfg->capture == NULL)) {
         say(err, errlen, "invalid stream settings", PA_ERR_INVALID);
         return -PA_ERR_INVALID;
     }

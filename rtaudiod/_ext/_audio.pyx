@@ -3,6 +3,7 @@ by a device's own thread (PortAudio's, or the pacer's), never taking the GIL. Th
 headers; the readable twins with the same API are rtaudiod/audio/capture.py and playout.py (and the Python
 ledger's consumer side, rtaudiod/audio/ledger.py)."""
 
+cimport cython
 from cpython.buffer cimport PyBuffer_Release
 from libc.stdint cimport int16_t, int64_t, uint64_t
 from libc.stdlib cimport calloc, free
@@ -495,8 +496,11 @@ cdef class PaStream:
 
     def start(self):
         cdef int err
+        cdef rta_pa_stream *s = self._s
+        if s == NULL:
+            raise OSError("closed")
         with nogil:
-            err = rta_pa_start(self._s)
+            err = rta_pa_start(s)
         if err < 0:
             raise OSError(rta_pa_error_text(err).decode())
 
@@ -508,10 +512,11 @@ cdef class PaStream:
 
     def close(self):
         """Abort (queued buffers are thrown away, not waited for) and close; safe twice."""
-        if self._s != NULL:
+        cdef rta_pa_stream *s = self._s
+        self._s = NULL  # detached before the GIL goes: no other thread starts or closes it meanwhile
+        if s != NULL:
             with nogil:
-                rta_pa_close(self._s)
-            self._s = NULL
+                rta_pa_close(s)
 
     @property
     def active(self) -> bool:
@@ -554,9 +559,15 @@ cdef class PulseContext:
 
     @property
     def connected(self) -> bool:
-        return self._p != NULL and bool(rta_pulse_connected(self._p))
+        cdef rta_pulse *p = self._p
+        cdef int good = 0
+        if p != NULL:
+            with nogil:  # it waits for the mainloop lock
+                good = rta_pulse_connected(p)
+        return bool(good)
 
 
+@cython.no_gc_clear  # close() in __dealloc__ needs its context alive: the GC must not clear it first
 cdef class PulseStream:
     """A sound-server stream whose callback is a C processor, run by the context's mainloop thread (no GIL)."""
     cdef rta_pulse_stream *_s
@@ -596,8 +607,11 @@ cdef class PulseStream:
 
     def start(self):
         cdef int code
-        with nogil:
-            code = rta_pulse_start(self._s)
+        cdef rta_pulse_stream *s = self._s
+        if s == NULL:
+            raise OSError("closed")
+        with nogil:  # it waits for the server with the GIL released: close() detaches the pointer first
+            code = rta_pulse_start(s)
         if code < 0:
             raise OSError(rta_pulse_error_text(code).decode())
 
@@ -609,10 +623,11 @@ cdef class PulseStream:
 
     def close(self):
         """Disconnect the stream; safe twice."""
-        if self._s != NULL:
+        cdef rta_pulse_stream *s = self._s
+        self._s = NULL  # detached before the GIL goes: no other thread starts or closes it meanwhile
+        if s != NULL:
             with nogil:
-                rta_pulse_close(self._s)
-            self._s = NULL
+                rta_pulse_close(s)
 
     def kick(self):
         """Barge-in, after Playout.flush(): serve the flush now and drop what the server still queues."""
@@ -622,7 +637,12 @@ cdef class PulseStream:
 
     @property
     def active(self) -> bool:
-        return self._s != NULL and bool(rta_pulse_active(self._s))
+        cdef rta_pulse_stream *s = self._s
+        cdef int active = 0
+        if s != NULL:
+            with nogil:  # it waits for the mainloop lock
+                active = rta_pulse_active(s)
+        return bool(active)
 
     @property
     def latency(self) -> float:

@@ -371,8 +371,10 @@ class AudioEngine:
             return True
 
     def _resume_output(self) -> None:
-        """Start the paused output stream again (the thread that wrote: once a reply)."""
-        with self._pause_lock:
+        """Start the paused output stream again (the thread that wrote: once a reply). Under _life too, in
+        pause_when_idle's order: stop()/drop_stream()/reopen_stream() close streams under _life only, and a close
+        while start() waits on the sound server would free the stream under it."""
+        with self._life, self._pause_lock:
             stream = self.output_stream
             if not self.output_paused or stream is None:
                 return

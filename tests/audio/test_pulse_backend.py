@@ -66,6 +66,35 @@ def test_barge_in_drops_the_servers_queue(pulse_server, engines):
 
 
 @needs_c
+def test_a_flush_while_idle_leaves_a_heard_reply_played(pulse_server, engines):
+    """The server's queue after a reply is the silence filled since: a flush then drops none of the reply (before
+    rta_playout_unhand was capped at the audio not heard yet, played_ms lost the queue's 60 ms)."""
+    engine = engines(pulse_config())
+    engine.begin_item("item_q")
+    engine.write(tone(440, 0.3, 24000, 0.5))
+    engine.end_item()
+    wait_for(lambda: not engine.is_playing, 10, "playback to finish")
+    time.sleep(0.3)  # the server's buffer has played out: only silence is queued now
+    played = engine.played_ms("item_q")
+    assert played == 300.0
+    engine.flush()
+    assert engine.status()["playout"]["flushes"] == 1  # kick served it
+    assert engine.played_ms("item_q") == played
+
+
+@needs_c
+def test_a_second_flush_does_not_drop_the_first_ones_queue_again(pulse_server, engines):
+    """Two barge-ins in a row: the second finds the server's queue filled with silence since the first, and the
+    reply's audio the first counted as unplayed is not counted again."""
+    engine = engines(pulse_config())
+    flush_a_tone(pulse_server, engine, "item_f", 24000)
+    played = engine.played_ms("item_f")
+    engine.flush()
+    assert engine.status()["playout"]["flushes"] == 2
+    assert engine.played_ms("item_f") == played
+
+
+@needs_c
 def test_capture_hears_the_microphone_sink(pulse_server, engines):
     engine = engines(pulse_config(capture=True, playout=False))
     wait_for(lambda: engine.capture_ring.read_available > 4800, 5, "the microphone to run")
