@@ -74,9 +74,9 @@ def test_a_flush_while_idle_leaves_a_heard_reply_played(pulse_server, engines):
     engine.write(tone(440, 0.3, 24000, 0.5))
     engine.end_item()
     wait_for(lambda: not engine.is_playing, 10, "playback to finish")
-    time.sleep(0.3)  # the server's buffer has played out: only silence is queued now
+    # the server's buffer has played out (by the DAC clock): only silence is queued now
+    wait_for(lambda: engine.played_ms("item_q") == 300.0, 10, "the reply to be heard whole")
     played = engine.played_ms("item_q")
-    assert played == 300.0
     engine.flush()
     assert engine.status()["playout"]["flushes"] == 1  # kick served it
     assert engine.played_ms("item_q") == played
@@ -91,7 +91,7 @@ def test_a_second_flush_does_not_drop_the_first_ones_queue_again(pulse_server, e
     played = engine.played_ms("item_f")
     engine.flush()
     assert engine.status()["playout"]["flushes"] == 2
-    assert engine.played_ms("item_f") == played
+    assert engine.played_ms("item_f") >= played  # what was heard can only have grown meanwhile, never shrink
 
 
 @needs_c
