@@ -48,6 +48,8 @@ EXIT_CONFIG = 78  # sysexits.h EX_CONFIG
 # dying of an exception); this backstop catches a part's thread that returned without one, and the systemd
 # watchdog, when set, pings at a third of its interval.
 BACKSTOP_S = 5.0
+# A thread's exception hook runs before the thread ends: how long the loop waits for that end before it looks.
+DYING_JOIN_S = 1.0
 
 P = TypeVar("P")
 
@@ -81,6 +83,7 @@ class Daemon:
         # by the C signal handler itself (main.py sets it as the wakeup fd): a signal taken on another thread would
         # not interrupt a lock wait, and the loop would see it only at its backstop.
         self._wake_r, self._wake_w = socket.socketpair()
+        self._dying: list[threading.Thread] = []  # threads whose exception hook ran (appended from them)
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._last_status = ""
@@ -233,6 +236,8 @@ class Daemon:
 
         def on_thread_exception(args: threading.ExceptHookArgs) -> None:
             previous_hook(args)
+            if args.thread is not None:  # the hook runs in the dying thread: the loop waits for its end to look
+                self._dying.append(args.thread)
             self._poke()  # a part's thread may have died of it: look now
 
         threading.excepthook = on_thread_exception
@@ -267,6 +272,8 @@ class Daemon:
             if self._reload.is_set():
                 self._reload.clear()
                 self._apply_reload(getattr(self, "_pending_config", None))
+            while self._dying:  # still alive while its hook poked: seen alive, it would wait for the backstop
+                self._dying.pop().join(DYING_JOIN_S)
             failure = self._failure()
             if failure is not None:
                 log.error("%s: stopping", failure)

@@ -62,3 +62,22 @@ def test_a_part_that_died_before_the_loop_began_stops_it_at_once(daemon):
     thread, code = run_in_thread(daemon)
     thread.join(30)
     assert code == [1]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_dying_thread_slow_to_end_after_its_hook_is_still_seen(daemon, monkeypatch):
+    """The exception hook runs in the dying thread, before it ends: a loop that looked at once found it alive and
+    slept till the backstop (CI, under load). Here every poke from another thread lingers 0.5 s after it."""
+    poke = daemon._poke
+
+    def poke_then_linger() -> None:
+        poke()
+        if threading.current_thread() is not loop:
+            threading.Event().wait(0.5)
+
+    monkeypatch.setattr(daemon, "_poke", poke_then_linger)
+    loop, code = run_in_thread(daemon)
+    daemon.control.on_inbound = lambda item: (_ for _ in ()).throw(SystemExit)
+    daemon.control.transport.post(("anything",))
+    loop.join(30)
+    assert code == [1]
