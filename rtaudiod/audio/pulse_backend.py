@@ -24,6 +24,12 @@ DEFAULT_NAMES = (None, "pulse", "default")
 DEFAULT_RATE, DEFAULT_CHANNELS = 48000, 2
 
 
+def _device(name: str) -> DeviceInfo:
+    """A sink or source by name: the server converts whatever the config asks to its format."""
+    return DeviceInfo(index=0, name=name, max_input_channels=DEFAULT_CHANNELS, max_output_channels=DEFAULT_CHANNELS,
+                      default_rate=DEFAULT_RATE, host_api="PulseAudio")
+
+
 class _PulseStream(CStream):
     def kick(self) -> None:
         """Barge-in: the flush just asked of the playout is served now, and the server's queue dropped."""
@@ -52,17 +58,14 @@ class PulseBackend(Backend):
         return self._context
 
     def devices(self) -> list[DeviceInfo]:
-        return [DeviceInfo(index=0, name="pulse", max_input_channels=DEFAULT_CHANNELS,
-                           max_output_channels=DEFAULT_CHANNELS, default_rate=DEFAULT_RATE, host_api="PulseAudio")]
+        return [_device("pulse")]
 
     def resolve(self, device: int | str | None, output: bool) -> DeviceInfo:
         if isinstance(device, int):
             raise AudioDeviceError(f"the pulse backend names devices, not indices: got {device} (None, 'pulse' or "
                                    f"'default' for the server's default, or a name from `pactl list short "
                                    f"{'sinks' if output else 'sources'}`)")
-        name = "pulse" if device in DEFAULT_NAMES else device
-        return DeviceInfo(index=0, name=name, max_input_channels=DEFAULT_CHANNELS,
-                          max_output_channels=DEFAULT_CHANNELS, default_rate=DEFAULT_RATE, host_api="PulseAudio")
+        return _device("pulse" if device in DEFAULT_NAMES else device)
 
     def _open(self, device: DeviceInfo, rate: int, channels: int, frames: int, proc: Any, output: bool) -> Stream:
         context = self._connect()
