@@ -44,7 +44,7 @@ class AnswerWindow:
         link = c.configured_link()
         if self.open:
             return
-        if c.turn_open:
+        if c.turn.open:
             raise SessionError("a push-to-talk turn is open: it takes the answer", code="turn_open")
         # Nothing said before the window belongs to the answer (a pushed turn clears the buffer likewise).
         c.send(rp.input_audio_clear(event_id=c.new_id("clear")), link)

@@ -1,8 +1,8 @@
 """`Conversation`: the conversation's state and what each event and command does to it. It runs on the actor's
 thread alone (actor.py), so no lock guards it; it never waits on the network (its sends go to the link's outbox).
 
-It owns the turns (a pushed one, the user speaking per the VAD, the wait for a reply), the responses
-(responses.py), the push-to-talk VAD switch, the settings changes in flight, the tool calls' follow-ups, the
+It owns the turns (a pushed one: pushed_turn.py; the user speaking per the VAD; the wait for a reply), the
+responses (responses.py), the settings changes in flight, the tool calls' follow-ups, the
 history's writes, and the timers that replace a periodic tick: a tool call's timeout, the end of the playout, the
 renewal, the first-sample latency of an item. The server events' handlers are in events.py.
 
@@ -27,9 +27,9 @@ from .config import RealtimeConfig
 from .events import ServerEvents
 from .link import Link
 from .mcp import McpMonitor, secret_values
+from .pushed_turn import PushedTurn
 from .responses import Responses
 from .tools import ToolCall
-from .uplink import TurnEnd
 
 if TYPE_CHECKING:
     from .session import Session
@@ -53,13 +53,9 @@ class Conversation(ServerEvents):
         # responses: one active at a time; further response.create wait in the queue (never sent over one)
         self.responses: Responses[rp.ResponseParams] = Responses()
         self.user_speaking = False
-        self.turn_open = False
-        self._half_duplex_before_turn: bool | None = None
+        self.turn = PushedTurn(self)  # a push-to-talk turn, and the switches of the service's VAD around it
         self.awaiting_reply_since: float | None = None
         self._settings_event_ids: dict[str, RealtimeConfig] = {}  # runtime session.update -> config to restore
-        # Push-to-talk over the service's VAD (docs/push-to-talk.md): the event_id of the session.update that turned
-        # the VAD off for the open turn; None while the service runs the configured turn detection.
-        self.vad_off_id: str | None = None
         # Published for the receive thread after every step (one attribute, read without a lock): the next
         # response.created is to be dropped at once, before its first delta.
         self.drop_next_created = False
@@ -78,7 +74,7 @@ class Conversation(ServerEvents):
         """After every step on the actor: what the receive thread reads without asking."""
         r = self.responses
         self.drop_next_created = (r.cancelled_request is not None and r.cancelled_request == r.requested) or \
-            (self.turn_open and r.requested is None)
+            (self.turn.open and r.requested is None)
 
     def reset(self, link: Link | None) -> None:
         """A new connection is a new conversation on the server: nothing of the old one is active there."""
@@ -88,7 +84,7 @@ class Conversation(ServerEvents):
         self.user_speaking = False
         self.awaiting_reply_since = None
         self._settings_event_ids.clear()
-        self.vad_off_id = None  # a new connection is configured with the configured turn detection
+        self.turn.reset()  # a new connection is configured with the configured turn detection
         self.renew_due = False
         self.link = link
         self.mcp.pending.clear()  # approval requests name the old session's items
@@ -126,7 +122,7 @@ class Conversation(ServerEvents):
         self.announcements.played(self.audio)
         if session.state in (State.FAILED, State.STOPPED) or link is None or not link.configured.is_set():
             return
-        if self.user_speaking or self.turn_open or self.answer.open:
+        if self.user_speaking or self.turn.open or self.answer.open:
             state = State.LISTENING
         elif self.audio.is_playing:
             state = State.SPEAKING
@@ -156,7 +152,7 @@ class Conversation(ServerEvents):
         """A moment to renew: nothing said, nothing playing, nothing pending."""
         from .session import State
 
-        return (self.session.state is State.READY and not self.responses.pending and not self.turn_open
+        return (self.session.state is State.READY and not self.responses.pending and not self.turn.open
                 and not self.user_speaking and self.session.pending.outstanding() == 0)
 
     def watch_link(self, link: Link) -> None:
@@ -280,39 +276,6 @@ class Conversation(ServerEvents):
         self.barge_in("stop_playback", cancel=False)
         self.update_state()
 
-    def turn_start(self) -> None:
-        link = self.configured_link()
-        self.barge_in("turn_start")
-        self.drop_queue("turn_start")
-        self.answer.close("turn_start")  # the pushed turn takes the input over
-        self._pause_vad(link)
-        # Posted before the turn opens: the uplink sends every posted event before its next frame (outbox.py).
-        self.send(rp.input_audio_clear(event_id=self.new_id("clear")), link)
-        self.user_speaking = False  # the pushed turn takes the input over: a VAD turn in progress ends here
-        self.uplink.start_turn()
-        self.turn_open = True  # the uplink sends from its next frame on
-        if self.audio.half_duplex:  # the speaker was just flushed: do not wait for its tail to die away
-            self._half_duplex_before_turn = True
-            self.audio.half_duplex = False
-        self.emit("vad", {"event": "turn_started"})
-        self.update_state()
-
-    def turn_end(self, respond: bool) -> TurnEnd:
-        self.configured_link()
-        if not self.turn_open:
-            raise SessionError("no turn is open (turn_start first)", code="no_turn")
-        return self.uplink.request_turn_end(respond)
-
-    def turn_cancel(self) -> None:
-        link = self.configured_link()
-        if not self.turn_open:
-            raise SessionError("no turn is open (turn_start first)", code="no_turn")
-        self._close_turn()
-        self.uplink.drop_injected()  # injected for the dropped turn: it must not start the next one
-        self.send(rp.input_audio_clear(event_id=self.new_id("clear")), link)
-        self._resume_vad(link)
-        self.update_state()
-
     def update_settings(self, new: RealtimeConfig) -> None:
         link = self.configured_link()
         previous, self.config = self.config, new
@@ -348,60 +311,11 @@ class Conversation(ServerEvents):
 
     def settings(self) -> rp.SessionConfig:
         settings = self.config.session_settings(tools=self.all_tools())
-        if self.vad_off_id is not None:  # a settings change within a pushed turn must not turn the VAD back on
+        if self.turn.vad_off_id is not None:  # a settings change within a pushed turn must not turn the VAD back on
             settings.turn_detection = None
         elif self.answer.vad_switched and settings.turn_detection is None:  # nor turn an answer's VAD off
             settings.turn_detection = self.answer.vad()
         return settings
-
-    # ================================================================================================ push-to-talk
-    def _pause_vad(self, link: Link) -> None:
-        """A pushed turn owns the input buffer: the service's VAD, if configured, is switched off until the turn is
-        committed or dropped, so it neither commits part of the turn on a pause nor leaves a `speech_started`
-        without its `speech_stopped` when the commit takes the buffer. The update names only `turn_detection`: a
-        refused session.update is dropped whole, and nothing else may ride on it."""
-        if self.config.push_to_talk or self.vad_off_id is not None:
-            return
-        self.vad_off_id = self.new_id("vad_off")
-        self.send(rp.session_update(rp.SessionConfig(turn_detection=None), event_id=self.vad_off_id), link)
-
-    def _resume_vad(self, link: Link) -> None:
-        """The pushed turn is over: the service runs the configured turn detection again, from the audio after the
-        turn on."""
-        if self.vad_off_id is None:
-            return
-        self.vad_off_id = None
-        if not self.config.push_to_talk:  # a settings change within the turn may have turned it off for good
-            self.send(rp.session_update(rp.SessionConfig(turn_detection=self.config.turn_detection.to_protocol()),
-                                        event_id=self.new_id("vad_on")), link)
-
-    def commit_turn(self, link: Link, request: TurnEnd, ms: int) -> bool:
-        """Once the turn's audio went up (the uplink thread waits for this): commit it, or clear a too-short turn;
-        the turn closes either way. Posted before the uplink's next frame, so the commit precedes it."""
-        try:
-            if ms < self.config.min_commit_ms:
-                self.stats.commits_skipped += 1
-                self.send(rp.input_audio_clear(event_id=self.new_id("clear")), link)
-                self._resume_vad(link)
-                self.emit("error", {"code": "turn_too_short", "fatal": False,
-                                    "message": f"the turn held {ms} ms of audio; the service needs at least "
-                                               f"{self.config.min_commit_ms} ms: not committed"})
-                return False
-            self.send(rp.input_audio_commit(event_id=self.new_id("commit")), link)
-            self._resume_vad(link)
-            self.awaiting_reply_since = time.monotonic()
-            if request.respond:
-                self.request_response(None)
-            return True
-        finally:
-            self._close_turn()
-            self.update_state()
-
-    def _close_turn(self) -> None:
-        self.turn_open = False
-        if self._half_duplex_before_turn:
-            self.audio.half_duplex = True
-        self._half_duplex_before_turn = None
 
     def finish_open_turn(self) -> None:
         """The connection ended: a turn_end waiting for the uplink gets its answer (nothing was committed), and its
@@ -409,7 +323,7 @@ class Conversation(ServerEvents):
         for timer in self._link_timers:
             timer.cancel()
         self._link_timers = []
-        self._close_turn()
+        self.turn.close()
         self.answer.close("disconnected")  # now, not at the next connect: the uplink must not hold the mic open
         self.uplink.cancel_turn_end()
         self.link = None

@@ -130,14 +130,15 @@ class ServerEvents:
             # and its refusal, and its response.created already cleared the request.
             self.responses.refused(caused_by, code)
             log.info("response.create refused: %s (%s)", message, code)
-        elif caused_by is not None and caused_by.startswith(("rtad_vad_off", "rtad_vad_on")):
-            if caused_by == self.vad_off_id:  # the turn goes on with the VAD on; its events still change nothing
-                self.vad_off_id = None
-            log.warning("the service refused to switch its turn detection %s for a push-to-talk turn: %s (%s)",
-                        "off" if "off" in caused_by else "back on", message, code)
+        elif caused_by is not None and caused_by.startswith(("rtad_vad_off", "rtad_vad_on", "rtad_vad_restore")):
+            log.warning("the service refused to switch its turn detection %s: %s (%s)",
+                        "off for a push-to-talk turn" if "off" in caused_by else "back", message, code)
+            self.turn.refused(caused_by)
         elif caused_by is not None and caused_by.startswith("rtad_answer_vad"):
             log.warning("the service refused to switch its turn detection for an answer: %s (%s)", message, code)
             self.answer.refused(caused_by)
+            if caused_by.startswith("rtad_answer_vad_off"):  # the VAD the window turned on stays on
+                self.turn.restore_later()
         elif code in ("response_cancel_not_active",) or (caused_by or "").startswith(("rtad_truncate", "rtad_delete",
                                                                                        "rtad_cancel")):
             log.info("barge-in clean-up refused (harmless): %s (%s)", message, code)
@@ -151,7 +152,7 @@ class ServerEvents:
                            heard: tuple[bool, str | None] | None = None) -> None:
         """`heard`: the receive thread silenced the speaker already (a barge-in), and (playing, item) is what it
         was doing just before (receiver.py decides, from the same flags as below)."""
-        pushed = self.turn_open or self.vad_off_id is not None
+        pushed = self.turn.owns_input
         self.user_speaking = not pushed
         self.answer.speech_started()
         if heard is not None:
@@ -162,7 +163,7 @@ class ServerEvents:
 
     def _on_speech_stopped(self: Conversation, link: Link, event: rp.SpeechStopped) -> None:
         self.user_speaking = False
-        if not (self.turn_open or self.vad_off_id is not None):  # see _on_speech_started
+        if not self.turn.owns_input:  # see _on_speech_started
             self.awaiting_reply_since = time.monotonic()
         self.emit("vad", {"event": "speech_stopped", "audio_ms": event.audio_end_ms, "item_id": event.item_id})
         self.update_state()
@@ -192,7 +193,7 @@ class ServerEvents:
         response_id = event.response.id if isinstance(event.response.id, str) else None
         # The service's own reply to a VAD turn it committed just before the pushed turn turned its VAD off:
         # the user has pressed the button since, and hears the pushed turn's reply, not this one.
-        unasked_in_turn = self.turn_open and self.responses.requested is None
+        unasked_in_turn = self.turn.open and self.responses.requested is None
         if self.responses.created(response_id) and response_id is not None:
             # The receive thread dropped it already if it knew in time (drop_next_created); if its first deltas
             # came before this step, the speaker is silenced now.

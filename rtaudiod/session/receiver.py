@@ -96,7 +96,7 @@ class Receiver:
         was doing when silenced (None: not silenced)."""
         conversation = self.conversation
         interrupt = conversation.config.turn_detection.interrupt_response is not False
-        pushed = conversation.turn_open or conversation.vad_off_id is not None
+        pushed = conversation.turn.owns_input
         if not interrupt or pushed:
             return None
         heard = (self.audio.is_playing, self.audio.delta_item_id)

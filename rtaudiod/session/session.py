@@ -272,7 +272,7 @@ class Session:
     @property
     def turn_open(self) -> bool:
         """A push-to-talk turn is open (turn_start, not yet turn_end or turn_cancel)."""
-        return self.conversation.turn_open
+        return self.conversation.turn.open
 
     @property
     def answer_open(self) -> bool:
@@ -282,7 +282,7 @@ class Session:
     def _in_turn(self) -> bool:
         """The uplink's question, per frame: everything goes up (a pushed turn, or an answer's window)."""
         conversation = self.conversation
-        return conversation.turn_open or conversation.answer.open
+        return conversation.turn.open or conversation.answer.open
 
     # ================================================================================================ the actor
     def step(self, fn: Callable[..., T], *args: Any) -> T:
@@ -381,21 +381,21 @@ class Session:
     def turn_start(self) -> None:
         """Open a push-to-talk turn (in any turn-detection mode): interrupt the reply if one plays, clear the
         server's input buffer, open the microphone path (and the half-duplex gate)."""
-        self._do(self.conversation.turn_start)
+        self._do(self.conversation.turn.start)
 
     def turn_end(self, respond: bool = True, timeout: float = 2.0) -> bool:
         """End the push-to-talk turn: the uplink sends what was captured up to now, then commits it and asks for a
         response (unless `respond` is False). A turn with less than `min_commit_ms` of audio is not committed (the
         service refuses it): its buffer is cleared and False is returned."""
         self._refuse_on_actor("turn_end")  # the commit it waits for is a step of the actor
-        request = self._do(self.conversation.turn_end, respond)
+        request = self._do(self.conversation.turn.end, respond)
         if not request.done.wait(timeout):
             raise SessionError("the uplink did not finish the turn in time", code="turn_timeout")
         return request.committed
 
     def turn_cancel(self) -> None:
         """Drop the open turn: nothing is committed, and audio injected for it and not yet sent is dropped."""
-        self._do(self.conversation.turn_cancel)
+        self._do(self.conversation.turn.cancel)
 
     def update_settings(self, **changes: Any) -> None:
         """Change the conversation's settings live (`LIVE_SETTINGS`: instructions, voice, turn_detection, tools,
@@ -463,7 +463,7 @@ class Session:
         # Read off the actor, which may be busy with a slow observer: a status report answers at once (each field
         # is one atomic read; together they may straddle a change).
         conversation = {"response_id": c.responses.active, "responses_queued": len(c.responses.queue),
-                        "turn_open": c.turn_open, "user_speaking": c.user_speaking,
+                        "turn_open": c.turn.open, "user_speaking": c.user_speaking,
                         "tool_calls_pending": self.pending.outstanding()}
         counters = self.stats.as_dict()
         counters["dropped_deltas"] = self.audio.dropped_deltas  # the engine's count: it outlives every connection

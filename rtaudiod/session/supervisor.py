@@ -189,7 +189,7 @@ class Supervisor:
         session = self.session
         sender = FrameSender(session.stats, session.config.audio_format, session.frame_bytes,
                              session.audio.capture_ring, link.outbox.send_audio, session.uplink.count_sent)
-        commit = session.conversation.commit_turn
+        commit = session.conversation.turn.commit
         try:
             session.uplink.run(link, sender,
                                lambda request, ms: session.actor.call(session.step, commit, link, request, ms))

@@ -14,7 +14,7 @@ from sessionhelpers import KEY, MODELS, Recorder, null_engine
 
 from rtaudiod import protocol as rp
 from rtaudiod.session import RealtimeConfig, Session, State, TurnDetectionConfig
-from rtaudiod.session import answer
+from rtaudiod.session import answer, pushed_turn
 from rtaudiod.session.connection import Connection
 from rtaudiod.session.link import Link
 
@@ -205,6 +205,55 @@ def test_an_answer_window_with_no_answer_or_one_the_vad_never_ends_commits_nothi
     time.sleep(0.02)
     assert types(d.run()) == ["input_audio_buffer.clear", "session.update"]  # ...for so long
     assert not d.session.answer_open and d.events.of("vad")[-1]["reason"] == "too_long"
+
+
+def refuse(d: Driven, event_id: str) -> list[dict[str, Any]]:
+    return d.feed("error", error={"type": "invalid_request_error", "code": "invalid_value", "message": "no",
+                                  "event_id": event_id})
+
+
+def test_a_refused_switch_back_to_the_vad_after_a_pushed_turn_is_asked_again(driven, monkeypatch):
+    """Hands-free with server VAD: a refused `vad_on` after a pushed turn would leave the VAD off for the rest of
+    the session (nobody could speak without the button). It is asked again, a few times, then reported."""
+    monkeypatch.setattr(pushed_turn, "RESTORE_RETRY_S", 0.01)
+    d = driven()
+    d.configure()
+    d.session.turn_start()
+    d.run()
+    d.session.turn_cancel()
+    vad_on = d.run()[1]
+    assert vad_on["session"]["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+    refused = vad_on["event_id"]
+    for _ in range(pushed_turn.RESTORE_TRIES):
+        assert refuse(d, refused) == []
+        time.sleep(0.02)  # the retry is a timer of the actor's
+        (again,) = d.run()
+        assert again["type"] == "session.update" and list(again["session"]) == ["type", "audio"]  # nothing else
+        assert again["session"]["audio"]["input"]["turn_detection"]["type"] == "server_vad"
+        refused = again["event_id"]
+    assert refuse(d, refused) == []
+    time.sleep(0.02)
+    assert d.run() == []  # given up: said once, as a non-fatal error
+    assert [e["code"] for e in d.events.of("error")].count("turn_detection_refused") == 1
+
+
+def test_a_refused_switch_off_after_an_answer_is_asked_again_and_a_pushed_turn_waits_for_nothing(driven,
+                                                                                                 monkeypatch):
+    """Push-to-talk: the answer window's VAD, refused off again, would commit pushed turns on their pauses."""
+    monkeypatch.setattr(pushed_turn, "RESTORE_RETRY_S", 0.01)
+    d = driven(turn_detection=TurnDetectionConfig(type="none"))
+    d.configure()
+    d.session.listen_for_answer(5.0)
+    d.run()
+    d.feed("input_audio_buffer.speech_started", audio_start_ms=100, item_id="item_a")
+    off = d.feed("input_audio_buffer.committed", item_id="item_a", previous_item_id=None)[0]
+    assert off["session"]["audio"]["input"]["turn_detection"] is None
+    refuse(d, off["event_id"])
+    d.session.turn_start()  # a pushed turn meanwhile: push-to-talk switches nothing, the retry still goes out
+    d.run()
+    time.sleep(0.02)
+    (again,) = d.run()
+    assert again["type"] == "session.update" and again["session"]["audio"]["input"]["turn_detection"] is None
 
 
 def test_an_answer_window_closes_when_its_connection_ends(driven):
