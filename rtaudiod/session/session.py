@@ -142,8 +142,8 @@ class Session:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Close the connection (1000), stop every thread, and wait up to `timeout` seconds for them. From a
-        subscriber on the actor's thread it starts the stop and returns at once: the threads it would wait for wait
-        for that thread."""
+        subscriber's callback (on the actor's thread, or the receive thread for `raw` and `audio.output`) it starts
+        the stop and returns at once: the threads it would wait for wait for that thread."""
         self.stopping.set()
         connecting = self._supervisor_part.connecting
         if connecting is not None:  # a handshake waiting on a silent server ends now, not at connect_timeout_s
@@ -151,7 +151,7 @@ class Session:
         link = self.link
         if link is not None:
             link.end("stop")
-        if self.actor.on_thread():
+        if self.actor.on_thread() or self._supervisor_part.on_own_thread():
             threading.Thread(target=self.stop, args=(timeout,), name="rtaudiod-stop", daemon=True).start()
             return
         if self._supervisor is not None:

@@ -37,6 +37,13 @@ class Supervisor:
         self.session = session
         self.thread = threading.Thread(target=self._supervise, name="rtaudiod-session", daemon=True)
         self.connecting: Connection | None = None  # the connection being opened (stop() aborts its handshake)
+        self._link_threads: tuple[threading.Thread, ...] = ()  # the current connection's
+
+    def on_own_thread(self) -> bool:
+        """Called on a thread this supervisor joins (a `raw` or `audio.output` subscriber runs on the receive
+        thread): waiting for it there would wait for itself."""
+        me = threading.current_thread()
+        return me is self.thread or me in self._link_threads
 
     def _supervise(self) -> None:
         session = self.session
@@ -146,6 +153,7 @@ class Supervisor:
                                     daemon=True),
                    threading.Thread(target=self._guard, args=(lambda link: link.outbox.run(), link),
                                     name="rtaudiod-send", daemon=True)]
+        self._link_threads = tuple(threads)
         for t in threads:
             t.start()
         if session.stopping.is_set():

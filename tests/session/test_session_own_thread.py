@@ -1,6 +1,7 @@
 """Commands called from a subscriber's callback on the actor's own thread (`rtaudiod-conversation`): one that waits
 for a later step of the actor would wait for itself. `turn_end`, `wait_state` and `wait_ready` refuse at once with
-`would_block`; `stop` starts the stop and returns, and the session's threads end once the callback returns."""
+`would_block`; `stop` starts the stop and returns, and the session's threads end once the callback returns; the same from a
+`raw` subscriber, on the receive thread."""
 
 from __future__ import annotations
 
@@ -62,3 +63,30 @@ def test_stop_from_the_actors_thread_starts_the_stop_and_returns(make_sim, make_
         assert not session._supervisor.is_alive()
     # waiting in the callback would have waited for the supervisor, which waited for the actor: until the timeout
     assert "did not stop" not in caplog.text
+
+
+def test_stop_from_a_raw_subscriber_on_the_receive_thread_starts_the_stop_and_returns(make_sim, make_session,
+                                                                                     caplog):
+    """`raw` and `audio.output` are published on the receive thread, which the supervisor joins: waiting there for
+    the supervisor waited for itself until the timeout ("did not stop"), and the supervisor then gave up on the
+    receive thread ("did not end")."""
+    session, *_ = make_session(make_sim("ga"))
+    outcome: dict[str, Any] = {}
+    done = threading.Event()
+
+    def callback(topic: str, data: Any) -> None:
+        if done.is_set():
+            return
+        outcome["thread"] = threading.current_thread().name
+        session.stop(timeout=1.0)
+        done.set()
+
+    with caplog.at_level(logging.ERROR, logger="rtaudiod.session"):
+        session.subscribe({"raw"}, callback)
+        session.send_text("Hello")
+        assert done.wait(10), "no raw event came"
+        assert outcome["thread"] == "rtaudiod-recv"
+        assert session.wait_state(State.STOPPED, timeout=10)
+        session._supervisor.join(10)
+        assert not session._supervisor.is_alive()
+    assert "did not stop" not in caplog.text and "did not end" not in caplog.text
