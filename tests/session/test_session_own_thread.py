@@ -1,7 +1,7 @@
 """Commands called from a subscriber's callback on the actor's own thread (`rtaudiod-conversation`): one that waits
 for a later step of the actor would wait for itself. `turn_end`, `wait_state` and `wait_ready` refuse at once with
-`would_block`; `stop` starts the stop and returns, and the session's threads end once the callback returns; the same from a
-`raw` subscriber, on the receive thread."""
+`would_block`; `stop` starts the stop and returns, and the session's threads end once the callback returns. So does
+`stop` from a `raw` subscriber, on the receive thread."""
 
 from __future__ import annotations
 
