@@ -191,15 +191,16 @@ class Listener:
             self._enter("listening", "speech")  # no deadline while the user speaks (or until the reply ends)
 
     def _listen_for_answer(self) -> None:
-        """`announce --listen` in push_to_talk mode: nobody presses the button to answer, so the session opens the
-        microphone for the follow-up window and the service's VAD ends the answer's turn (session/answer.py)."""
+        """`announce --listen` in push_to_talk mode, or the follow-up window with turn detection `none`: nobody
+        presses the button to answer, so the session opens the microphone for the follow-up window and the service's
+        VAD ends the answer's turn (session/answer.py)."""
         try:
             self.session.listen_for_answer(self.config.follow_up_s)
         except (SessionError, ValueError) as e:  # not connected, or a follow-up window of 0 s
             log.info("no answer window after the announcement: %s", e)
 
     def _on_state(self, new: State, old: State) -> None:
-        """The session's state changes (its `state` event, under its state lock: only flags here)."""
+        """The session's state changes (its `state` event, published on the actor: only flags here)."""
         if self.mode == "push_to_talk":
             if self.session.turn_open:
                 self._enter("listening", "turn")
@@ -215,6 +216,10 @@ class Listener:
                                                                   and self._deadline is None)):
             # The reply is over (or there was none to hear): the follow-up window.
             self._enter("listening", "follow_up", time.monotonic() + self.config.follow_up_s)
+            if self.session.config.push_to_talk:
+                # No VAD ends an answer there and the uplink sends only inside a turn: the session's answer window
+                # does both. Posted: this runs inside the state's publish, and the window changes the state again.
+                self.session.actor.post(self._listen_for_answer)
 
     # ---------------------------------------------------------------------------------------------- reporting
     def _counted(self) -> tuple[int, int]:

@@ -108,6 +108,21 @@ def test_announce_listen_opens_the_follow_up_window_without_a_wake_word(stacks):
     assert stack.listener.wakes == 0
 
 
+def test_with_turn_detection_none_the_follow_up_window_opens_an_answer_window(stacks):
+    """wake_word mode over push-to-talk settings: the uplink sends only inside a turn and no VAD would end an answer,
+    so the follow-up window (here after `announce --listen`) opens the session's answer window (session/answer.py).
+    Before, the gate opened and nothing went up."""
+    stack = stacks(ListenConfig(mode="wake_word", follow_up_s=8.0, chime=False), turn_detection={"type": "none"})
+    stack.session.announce("Shall I turn the heating on?", listen=True)
+    wait_until(lambda: ("listening", "follow_up") in stack.listen_states(), 20, "the announcement to end")
+    answer = stack.say("Yes, please do.")
+    sim = stack.sim.sessions[0]
+    wait_until(lambda: len(sim.committed_audio) == 1, 10, "the answer to be committed")
+    assert xcorr(answer, list(sim.committed_audio.values())[0])[1] > 0.9
+    assert [e["reason"] for e in stack.events.of("vad") if e["event"] == "answer_closed"] == ["answered"]
+    wait_until(lambda: ("replying", "reply") in stack.listen_states(), 20, "the reply the daemon asked for")
+
+
 def test_a_pause_within_the_question_does_not_cut_it_off(stacks):
     """The service's VAD ends the turn at the pause (500 ms of silence); the gate stays open until the reply
     sounds (here 1.5 s after the end of speech: the service takes 0.5-1.5 s), so the rest of the question goes up
