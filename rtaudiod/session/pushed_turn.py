@@ -44,6 +44,7 @@ class PushedTurn:
         # the configured turn detection
         self.vad_off_id: str | None = None
         self._half_duplex_before: bool | None = None
+        self._ending: TurnEnd | None = None  # the turn_end the uplink serves (a cancel meanwhile drops it)
         self._restore_timer: Any = None
         self._restore_tries = 0
 
@@ -84,7 +85,8 @@ class PushedTurn:
         self.c.configured_link()
         if not self.open:
             raise SessionError("no turn is open (turn_start first)", code="no_turn")
-        return self.c.uplink.request_turn_end(respond)
+        self._ending = self.c.uplink.request_turn_end(respond)
+        return self._ending
 
     def cancel(self) -> None:
         c = self.c
@@ -99,8 +101,11 @@ class PushedTurn:
 
     def commit(self, link: Link, request: TurnEnd, ms: int) -> bool:
         """Once the turn's audio went up (the uplink thread waits for this): commit it, or clear a too-short turn;
-        the turn closes either way. Posted before the uplink's next frame, so the commit precedes it."""
+        the turn closes either way. Posted before the uplink's next frame, so the commit precedes it. A turn_cancel
+        since the turn_end took the turn (its clear went out, its VAD is back): nothing to commit."""
         c = self.c
+        if request is not self._ending:
+            return False
         try:
             if ms < c.config.min_commit_ms:
                 c.stats.commits_skipped += 1
@@ -122,6 +127,7 @@ class PushedTurn:
 
     def close(self) -> None:
         self.open = False
+        self._ending = None
         if self._half_duplex_before:
             self.c.audio.half_duplex = True
         self._half_duplex_before = None

@@ -311,7 +311,8 @@ class UplinkGate:
             ring = self.inject_ring
         try:
             while chunk := min(self.frame_bytes, ring.read_available & ~1):
-                sender.send(ring, chunk)
+                # a turn_cancel meanwhile posted its clear: the rest is audio the user took back (dropped)
+                sender.send(ring, chunk, self._in_turn)
             request.committed = commit(request, self.turn_bytes * 1000 // self.bytes_per_s)
         finally:
             self.turn_end = None

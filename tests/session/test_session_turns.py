@@ -341,3 +341,36 @@ def test_no_frame_of_a_cancelled_turn_goes_up_after_its_clear(make_sim, make_ses
     cleared = len(types) - 1 - types[::-1].index("input_audio_buffer.clear")  # the cancel's, the last one
     assert "input_audio_buffer.append" not in types[cleared:], types[cleared - 3:]
     assert session.stats.frames_withheld >= 1
+
+
+def test_a_turn_cancelled_while_its_turn_end_is_served_commits_nothing(make_sim, make_session):
+    """turn_end asked the uplink to send the rest of the turn and commit; a turn_cancel came before the uplink was
+    done (the wire held, as by a peer that stops reading). Its clear is the last word: no frame after it, no commit,
+    no reply, and turn_end answers False."""
+    import threading
+
+    sim = make_sim("ga")
+    session, engine, mic, events = make_session(sim, turn_detection={"type": "none"})
+    received = sim.sessions[0].received_events
+    session.turn_start()
+    wait_until(lambda: any(e["type"] == "input_audio_buffer.append" for e in list(received)), 10, "the turn's audio")
+    outbox = session.link.outbox
+    ended: dict[str, bool] = {}
+    with outbox._order:
+        wait_until(uplink_in_send_audio, 10, "the uplink to wait with a frame of the turn")
+        ender = threading.Thread(target=lambda: ended.setdefault("committed", session.turn_end(timeout=10)))
+        ender.start()
+        wait_until(lambda: session.uplink.turn_end is not None, 10, "the turn_end request")
+        session.turn_cancel()
+    ender.join(15)
+    assert ended == {"committed": False}
+    session.update_settings(instructions="Be brief.")  # a marker behind everything the uplink sent
+    wait_until(lambda: any(e["type"] == "session.update" and e["session"].get("instructions") == "Be brief."
+                           for e in list(received)), 10, "the marker")
+    types = [e["type"] for e in list(received)]
+    first_append = types.index("input_audio_buffer.append")
+    clears = [i for i, t in enumerate(types) if t == "input_audio_buffer.clear" and i > first_append]
+    assert len(clears) == 1, types[first_append:]  # the cancel's alone
+    after = types[clears[0]:]
+    assert not {"input_audio_buffer.append", "input_audio_buffer.commit", "response.create"} & set(after), after
+    assert session.stats.commits_skipped == 0  # not even the clear of a turn too short: the cancel took it
