@@ -283,7 +283,11 @@ class Conversation(ServerEvents):
         self._settings_event_ids[event_id] = previous
         while len(self._settings_event_ids) > 8:  # accepted updates get no answer naming them: forget old ones
             self._settings_event_ids.pop(next(iter(self._settings_event_ids)))
-        self.send(rp.session_update(self.settings(), event_id=event_id), link)
+        try:
+            self.send(rp.session_update(self.settings(), event_id=event_id), link)
+        except SessionError:  # the link ended meanwhile: the caller hears "not connected", and nothing changed
+            self.config = self._settings_event_ids.pop(event_id)
+            raise
 
     def announce_tools(self) -> None:
         link = self.link

@@ -267,6 +267,22 @@ def test_an_answer_window_closes_when_its_connection_ends(driven):
     assert d.events.of("vad")[-1] == {"event": "answer_closed", "reason": "disconnected"}
 
 
+def test_a_settings_change_that_could_not_be_sent_changes_nothing(driven, monkeypatch):
+    """The link ended between the check and the send (the receive thread ends it at any time): the caller hears
+    `not_connected`, and the next connection is configured with the settings as they were, not with a change the
+    caller was told failed."""
+    d = driven(instructions="Be brief.")
+    d.configure()
+    conversation = d.session.conversation
+    checked = conversation.configured_link()
+    d.link.end("lost")
+    monkeypatch.setattr(conversation, "configured_link", lambda: checked)  # the check passed before the end
+    with pytest.raises(Exception, match="not connected"):
+        d.session.step(d.session.conversation.update_settings,
+                       RealtimeConfig(api_key=KEY, model=MODELS["ga"], dialect="ga", instructions="Be long."))
+    assert d.session.conversation.config.instructions == "Be brief."
+
+
 def test_a_response_cancelled_before_it_was_created_is_dropped_by_the_receive_thread(driven):
     d = driven()
     d.configure()
