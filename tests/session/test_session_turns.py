@@ -319,25 +319,35 @@ def uplink_in_send_audio() -> bool:
     return False
 
 
+def turn_going_up(make_sim, make_session):
+    """A push-to-talk session whose turn's audio reaches the simulator; and the events it received."""
+    sim = make_sim("ga")
+    session, *_ = make_session(sim, turn_detection={"type": "none"})
+    received = sim.sessions[0].received_events
+    session.turn_start()
+    wait_until(lambda: any(e["type"] == "input_audio_buffer.append" for e in list(received)), 10, "the turn's audio")
+    return session, received
+
+
+def sent_until_a_marker(session, received) -> list[str]:
+    """The types of the events received, through a marker sent behind everything the uplink sent."""
+    session.update_settings(instructions="Be brief.")
+    wait_until(lambda: any(e["type"] == "session.update" and e["session"].get("instructions") == "Be brief."
+                           for e in list(received)), 10, "the marker")
+    return [e["type"] for e in list(received)]
+
+
 def test_no_frame_of_a_cancelled_turn_goes_up_after_its_clear(make_sim, make_session):
     """The uplink decided to send a frame of the open turn, then turn_cancel closed the turn and posted its clear
     before the frame reached the wire: the frame must not follow the clear (it would be audio the user took back,
     in the service's buffer). The test holds the wire's order lock (as a peer that stops reading holds the senders)
     so the uplink waits with its frame while the turn is cancelled."""
-    sim = make_sim("ga")
-    session, engine, mic, events = make_session(sim, turn_detection={"type": "none"})
-    received = sim.sessions[0].received_events
-    session.turn_start()
-    wait_until(lambda: any(e["type"] == "input_audio_buffer.append" for e in list(received)), 10, "the turn's audio")
-    outbox = session.link.outbox
-    with outbox._order:
+    session, received = turn_going_up(make_sim, make_session)
+    with session.link.outbox._order:
         wait_until(uplink_in_send_audio, 10, "the uplink to wait with a frame of the turn")
         session.turn_cancel()  # posts its clear: it never waits on the wire
     wait_until(lambda: not uplink_in_send_audio(), 10, "the uplink to be done with that frame")
-    session.update_settings(instructions="Be brief.")  # a marker behind everything the uplink sent
-    wait_until(lambda: any(e["type"] == "session.update" and e["session"].get("instructions") == "Be brief."
-                           for e in list(received)), 10, "the marker")
-    types = [e["type"] for e in list(received)]
+    types = sent_until_a_marker(session, received)
     cleared = len(types) - 1 - types[::-1].index("input_audio_buffer.clear")  # the cancel's, the last one
     assert "input_audio_buffer.append" not in types[cleared:], types[cleared - 3:]
     assert session.stats.frames_withheld >= 1
@@ -349,14 +359,9 @@ def test_a_turn_cancelled_while_its_turn_end_is_served_commits_nothing(make_sim,
     no reply, and turn_end answers False."""
     import threading
 
-    sim = make_sim("ga")
-    session, engine, mic, events = make_session(sim, turn_detection={"type": "none"})
-    received = sim.sessions[0].received_events
-    session.turn_start()
-    wait_until(lambda: any(e["type"] == "input_audio_buffer.append" for e in list(received)), 10, "the turn's audio")
-    outbox = session.link.outbox
+    session, received = turn_going_up(make_sim, make_session)
     ended: dict[str, bool] = {}
-    with outbox._order:
+    with session.link.outbox._order:
         wait_until(uplink_in_send_audio, 10, "the uplink to wait with a frame of the turn")
         ender = threading.Thread(target=lambda: ended.setdefault("committed", session.turn_end(timeout=10)))
         ender.start()
@@ -364,10 +369,7 @@ def test_a_turn_cancelled_while_its_turn_end_is_served_commits_nothing(make_sim,
         session.turn_cancel()
     ender.join(15)
     assert ended == {"committed": False}
-    session.update_settings(instructions="Be brief.")  # a marker behind everything the uplink sent
-    wait_until(lambda: any(e["type"] == "session.update" and e["session"].get("instructions") == "Be brief."
-                           for e in list(received)), 10, "the marker")
-    types = [e["type"] for e in list(received)]
+    types = sent_until_a_marker(session, received)
     first_append = types.index("input_audio_buffer.append")
     clears = [i for i, t in enumerate(types) if t == "input_audio_buffer.clear" and i > first_append]
     assert len(clears) == 1, types[first_append:]  # the cancel's alone
