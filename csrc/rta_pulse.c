@@ -20,6 +20,7 @@ struct rta_pulse_stream {
     int rate, channels, frames;
     double latency;
     int16_t *buf; /* one period: the fill's output, or silence for a hole in the capture */
+    int corked;   /* playback stopped (under the mainloop lock): the server's requests get silence, not the playout */
     _Atomic int failed;
     _Atomic uint64_t xruns, callbacks;
 };
@@ -122,12 +123,27 @@ static int64_t queued_ns(pa_stream *st) {
     return latency > sink ? latency - sink : 0;
 }
 
+/* A pending flush (barge-in) is served by the fill that follows: what the server still queues is dropped first, and
+ * the ledger counts the reply's audio in it as unplayed; returns the DAC delay of the next frame written. Only ever
+ * before a request's first frame is filled: the flush generation moves under the mainloop lock (rta_pulse_flush),
+ * which every fill holds, so no frame filled before a flush is written after pa_stream_flush. */
+static int64_t drop_queue(rta_pulse_stream *s, int64_t delay) {
+    int64_t queued = queued_ns(s->st);
+    rta_playout_unhand(s->play, queued);
+    pa_operation *op = pa_stream_flush(s->st, NULL, NULL); /* sent before the next write: drops the queue */
+    if (op != NULL)
+        pa_operation_unref(op);
+    return delay >= 0 ? (delay > queued ? delay - queued : 0) : delay; /* unknown (-1) stays unknown */
+}
+
 /* Hand the server `frames` frames of the playout, one pa_stream_write a request (each write is a message to the
- * server), filled a period at a time in libpulse's own buffer. A flush the fill serves (barge-in) first drops what the
- * server still queues, so the fade-out that follows is the next thing heard. */
+ * server), filled a period at a time in libpulse's own buffer; silence while corked (what is written then is dropped
+ * by the start, and the playout keeps its audio for it). */
 static void play(rta_pulse_stream *s, size_t frames) {
     int64_t now = rta_now_ns(), delay = stream_latency_ns(s->st);
     size_t frame_bytes = (size_t)s->channels * 2;
+    if (!s->corked && rta_playout_flush_pending(s->play))
+        delay = drop_queue(s, delay);
     while (frames > 0) {
         void *data = NULL;
         size_t bytes = frames * frame_bytes;
@@ -137,17 +153,10 @@ static void play(rta_pulse_stream *s, size_t frames) {
             data = s->buf, bytes = (size_t)s->frames * frame_bytes; /* one period in ours */
         }
         size_t count = bytes / frame_bytes < frames ? bytes / frame_bytes : frames;
-        for (size_t done = 0; done < count;) {
+        if (s->corked)
+            memset(data, 0, count * frame_bytes);
+        for (size_t done = 0; done < count && !s->corked;) {
             size_t n = count - done < (size_t)s->frames ? count - done : (size_t)s->frames;
-            if (rta_playout_flush_pending(s->play)) { /* this fill serves it */
-                int64_t queued = queued_ns(s->st);
-                rta_playout_unhand(s->play, queued);
-                pa_operation *op = pa_stream_flush(s->st, NULL, NULL); /* sent before this write: drops the queue */
-                if (op != NULL)
-                    pa_operation_unref(op);
-                if (delay >= 0) /* next after what the sink has already taken; unknown (-1) stays unknown */
-                    delay = delay > queued ? delay - queued : 0;
-            }
             rta_playout_fill(s->play, (int16_t *)data + done * s->channels, n, now, delay);
             if (delay >= 0)
                 delay += (int64_t)n * 1000000000 / s->rate;
@@ -244,6 +253,7 @@ int rta_pulse_open(rta_pulse_stream **out, rta_pulse *p, const rta_pulse_stream_
     }
     s->p = p, s->play = cfg->playout, s->cap = cfg->capture;
     s->rate = cfg->rate, s->channels = cfg->channels, s->frames = cfg->frames;
+    s->corked = 1; /* PA_STREAM_START_CORKED */
     size_t frame_bytes = (size_t)cfg->channels * 2;
     pa_buffer_attr attr = {.maxlength = (uint32_t)-1, .tlength = (uint32_t)-1, .prebuf = (uint32_t)-1,
                            .minreq = (uint32_t)-1, .fragsize = (uint32_t)-1};
@@ -291,11 +301,23 @@ int rta_pulse_open(rta_pulse_stream **out, rta_pulse *p, const rta_pulse_stream_
     return 0;
 }
 
+/* Stopped: corked first (nothing more sounds), then the queue dropped, the reply's audio in it unplayed in the
+ * ledger; the server's requests while corked get silence. Started: what was queued while corked (that silence) is
+ * dropped, so the next reply is not behind it, and the playout fills again before the stream runs. */
 static int cork(rta_pulse_stream *s, int corked) {
     pa_threaded_mainloop_lock(s->p->loop);
-    if (corked && s->play != NULL) /* stopped: what the server queues is thrown away, not waited for */
+    if (corked) {
+        s->corked = 1;
+        wait_op(s, pa_stream_cork(s->st, 1, op_done, s));
+        if (s->play != NULL)
+            rta_playout_unhand(s->play, queued_ns(s->st));
+    } else {
+        s->corked = 0; /* first: the request the flush brings is filled from the playout */
+    }
+    if (s->play != NULL)
         wait_op(s, pa_stream_flush(s->st, op_done, s));
-    wait_op(s, pa_stream_cork(s->st, corked, op_done, s));
+    if (!corked)
+        wait_op(s, pa_stream_cork(s->st, 0, op_done, s));
     int failed = atomic_load(&s->failed);
     pa_threaded_mainloop_unlock(s->p->loop);
     return failed ? -PA_ERR_KILLED : 0;
@@ -321,11 +343,12 @@ void rta_pulse_close(rta_pulse_stream *s) {
     free(s);
 }
 
-void rta_pulse_kick(rta_pulse_stream *s) {
+void rta_pulse_flush(rta_pulse_stream *s, uint64_t written) {
     if (s->play == NULL)
         return;
-    pa_threaded_mainloop_lock(s->p->loop); /* the write callback cannot run meanwhile: one filler at a time */
-    if (!atomic_load(&s->failed) && rta_playout_flush_pending(s->play))
+    pa_threaded_mainloop_lock(s->p->loop); /* no fill runs meanwhile: none sees the flush half way (drop_queue) */
+    rta_playout_flush(s->play, written);
+    if (!atomic_load(&s->failed) && !s->corked) /* corked: the first fill after the start serves it */
         play(s, (size_t)s->frames);
     pa_threaded_mainloop_unlock(s->p->loop);
 }

@@ -629,11 +629,14 @@ cdef class PulseStream:
             with nogil:
                 rta_pulse_close(s)
 
-    def kick(self):
-        """Barge-in, after Playout.flush(): serve the flush now and drop what the server still queues."""
-        if self._s != NULL:
+    def flush(self):
+        """Barge-in (its playout's flush, not Playout.flush()): asked and served now under the mainloop's lock, and
+        what the server still queues dropped."""
+        cdef uint64_t written
+        if self._s != NULL and self.output:
+            written = (<Playout>self._proc).ledger.written
             with nogil:
-                rta_pulse_kick(self._s)
+                rta_pulse_flush(self._s, written)
 
     @property
     def active(self) -> bool:

@@ -151,7 +151,7 @@ cdef extern from "rta_pulse.h" nogil:
     int rta_pulse_start(rta_pulse_stream *s)
     int rta_pulse_stop(rta_pulse_stream *s)
     void rta_pulse_close(rta_pulse_stream *s)
-    void rta_pulse_kick(rta_pulse_stream *s)
+    void rta_pulse_flush(rta_pulse_stream *s, uint64_t written)
     int rta_pulse_active(rta_pulse_stream *s)
     double rta_pulse_latency(rta_pulse_stream *s)
     uint64_t rta_pulse_xruns(rta_pulse_stream *s)

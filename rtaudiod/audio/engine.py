@@ -399,8 +399,7 @@ class AudioEngine:
             if not self._drop_named:
                 self._drop_response = self.delta_response_id
             if self.output_stream is not None and self.playout is not None:
-                self.playout.flush()
-                self.output_stream.kick()
+                self.output_stream.flush(self.playout)
             else:  # no stream calls back: nothing plays, forget the queued audio here (the only reader now)
                 self._discard_playout()
 

@@ -5,7 +5,7 @@ period, and a server buffer as small as a device's because a flush cannot reach 
 CPU of the null backend). Here one mainloop thread (csrc/rta_pulse.c) serves both streams, once per server request;
 the playback buffer is the latency mode's `server_buffer_ms` (requests of `server_period_ms`), the capture's
 fragment its `uplink_ms` (the uplink sends that much at once: it waits for it anyway), and a barge-in drops the
-server's queue (`kick`), so the speaker goes quiet after the fade.
+server's queue (`Stream.flush`), so the speaker goes quiet after the fade.
 
 Devices: None, "pulse" or "default" is the server's default sink or source; any other name is a sink or source name
 (`pactl list short sinks`), passed to the server as it is.
@@ -31,9 +31,10 @@ def _device(name: str) -> DeviceInfo:
 
 
 class _PulseStream(CStream):
-    def kick(self) -> None:
-        """Barge-in: the flush just asked of the playout is served now, and the server's queue dropped."""
-        self._stream.kick()
+    def flush(self, playout: Any) -> None:
+        """Barge-in: the playout's flush asked and served now under the mainloop's lock, and the server's queue
+        dropped (csrc/rta_pulse.h)."""
+        self._stream.flush()
 
 
 class PulseBackend(Backend):

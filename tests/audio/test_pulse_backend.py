@@ -95,6 +95,23 @@ def test_a_second_flush_does_not_drop_the_first_ones_queue_again(pulse_server, e
 
 
 @needs_c
+def test_stopping_the_output_mid_reply_leaves_the_dropped_queue_unplayed(pulse_server, engines):
+    """The output stream stopped mid-reply (corked, as pause_when_idle does): the speaker goes quiet, the server's
+    queue is dropped, and the ledger counts the reply audio in it as unplayed, as a barge-in does; what the server asks
+    for while corked is silence, so the playout keeps the rest of the reply in its ring for the start.
+
+    Before (flushed, then corked; the ledger not told): played_ms exceeded the monitor by the queue and by the fill the
+    flush's request brought before the cork (102 ms over)."""
+    engine = engines(pulse_config())
+    silent_after, heard_ms = flush_a_tone(pulse_server, engine, "item_s", 24000, cut=engine.output_stream.stop)
+    played = engine.played_ms("item_s")
+    print(f"silence {silent_after * 1000:.1f} ms after stop; handed {played:.1f} ms, monitor {heard_ms:.1f} ms")
+    assert silent_after <= 0.050
+    assert abs(played - heard_ms) <= 10 + 2, "the ledger counts the dropped queue as heard"  # a period, 1 ms windows
+    assert engine.playout_ring.read_available > 0 and engine.status()["playout"]["flushes"] == 0
+
+
+@needs_c
 def test_capture_hears_the_microphone_sink(pulse_server, engines):
     engine = engines(pulse_config(capture=True, playout=False))
     wait_for(lambda: engine.capture_ring.read_available > 4800, 5, "the microphone to run")
