@@ -2,6 +2,7 @@
 #include "rta_pulse.h"
 
 #include <pulse/pulseaudio.h>
+#include <pulse/rtclock.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 struct rta_pulse {
     pa_threaded_mainloop *loop;
     pa_context *ctx;
+    int timed_out; /* the connect's deadline passed (the mainloop lock) */
 };
 
 struct rta_pulse_stream {
@@ -19,7 +21,9 @@ struct rta_pulse_stream {
     rta_capture *cap;
     int rate, channels, frames;
     double latency;
-    int16_t *buf; /* one period: the fill's output, or silence for a hole in the capture */
+    int16_t *buf; /* one period: the fill's output, or the capture's frames carried to a whole period */
+    size_t held;  /* capture: frames in buf */
+    int64_t held_adc_ns; /* capture: when buf's first frame was sampled */
     int corked;   /* playback stopped (under the mainloop lock): the server's requests get silence, not the playout */
     _Atomic int failed;
     _Atomic uint64_t xruns, callbacks;
@@ -37,7 +41,14 @@ static void context_state(pa_context *c, void *u) {
     pa_threaded_mainloop_signal(((rta_pulse *)u)->loop, 0);
 }
 
-int rta_pulse_connect(rta_pulse **out, const char *app_name, char *err, size_t errlen) {
+static void connect_deadline(pa_mainloop_api *api, pa_time_event *e, const struct timeval *tv, void *u) {
+    (void)api, (void)e, (void)tv;
+    rta_pulse *p = u;
+    p->timed_out = 1;
+    pa_threaded_mainloop_signal(p->loop, 0);
+}
+
+int rta_pulse_connect(rta_pulse **out, const char *app_name, int timeout_ms, char *err, size_t errlen) {
     rta_pulse *p = calloc(1, sizeof *p);
     if (p == NULL)
         return -PA_ERR_INTERNAL;
@@ -61,16 +72,22 @@ int rta_pulse_connect(rta_pulse **out, const char *app_name, char *err, size_t e
     if (pa_threaded_mainloop_start(p->loop) < 0 || pa_context_connect(p->ctx, NULL, PA_CONTEXT_NOAUTOSPAWN, NULL) < 0) {
         code = pa_context_errno(p->ctx) ? pa_context_errno(p->ctx) : PA_ERR_INTERNAL;
     } else {
+        /* A server that accepts and then never answers (hung) would keep libpulse waiting for half a minute. */
+        pa_time_event *deadline = pa_context_rttime_new(p->ctx, pa_rtclock_now() + (pa_usec_t)timeout_ms * 1000,
+                                                        connect_deadline, p);
         for (;;) {
             pa_context_state_t state = pa_context_get_state(p->ctx);
             if (state == PA_CONTEXT_READY)
                 break;
-            if (!PA_CONTEXT_IS_GOOD(state)) {
-                code = pa_context_errno(p->ctx) ? pa_context_errno(p->ctx) : PA_ERR_CONNECTIONREFUSED;
+            if (!PA_CONTEXT_IS_GOOD(state) || p->timed_out) {
+                code = p->timed_out ? PA_ERR_TIMEOUT
+                                    : pa_context_errno(p->ctx) ? pa_context_errno(p->ctx) : PA_ERR_CONNECTIONREFUSED;
                 break;
             }
             pa_threaded_mainloop_wait(p->loop);
         }
+        if (deadline != NULL)
+            pa_threaded_mainloop_get_api(p->loop)->time_free(deadline);
     }
     pa_threaded_mainloop_unlock(p->loop);
     if (code) {
@@ -174,6 +191,37 @@ static void write_cb(pa_stream *st, size_t nbytes, void *u) {
     play(s, nbytes / ((size_t)s->channels * 2));
 }
 
+/* The capture processor gets whole periods (its cfg->frames), as from PortAudio: the server's fragments come in
+ * whatever sizes its source and its other recorders make (5 ms blocks beside a 20 ms keepalive), and the echo stage
+ * passes a period that is not whole 10 ms blocks through uncancelled, so a voice would be cancelled in some periods
+ * and not in others. What does not make a whole period waits in buf. x == NULL: a hole in the stream, silence. */
+static void capture(rta_pulse_stream *s, const int16_t *x, size_t frames, int64_t now, int64_t adc) {
+    size_t ch = (size_t)s->channels, period = (size_t)s->frames;
+    while (frames > 0) {
+        size_t n = period;
+        if (s->held == 0 && x != NULL && frames >= period) { /* straight from the server's buffer */
+            rta_capture_process(s->cap, x, period, now, adc);
+        } else {
+            n = period - s->held < frames ? period - s->held : frames;
+            if (s->held == 0)
+                s->held_adc_ns = adc;
+            if (x != NULL)
+                memcpy(s->buf + s->held * ch, x, n * ch * sizeof(int16_t));
+            else
+                memset(s->buf + s->held * ch, 0, n * ch * sizeof(int16_t));
+            s->held += n;
+            if (s->held == period) {
+                rta_capture_process(s->cap, s->buf, period, now, s->held_adc_ns);
+                s->held = 0;
+            }
+        }
+        if (x != NULL)
+            x += n * ch;
+        frames -= n;
+        adc += (int64_t)n * 1000000000 / s->rate;
+    }
+}
+
 static void read_cb(pa_stream *st, size_t nbytes, void *u) {
     (void)nbytes;
     rta_pulse_stream *s = u;
@@ -188,12 +236,7 @@ static void read_cb(pa_stream *st, size_t nbytes, void *u) {
         int64_t adc = now - (age >= 0 ? age : (int64_t)frames * 1000000000 / s->rate);
         if (data == NULL) /* a hole in the server's stream: silence keeps the capture's clock */
             atomic_fetch_add_explicit(&s->xruns, 1, memory_order_relaxed);
-        for (size_t done = 0; done < frames;) {
-            size_t n = frames - done < (size_t)s->frames ? frames - done : (size_t)s->frames;
-            const int16_t *x = data != NULL ? (const int16_t *)data + done * s->channels : s->buf;
-            rta_capture_process(s->cap, x, n, now, adc + (int64_t)done * 1000000000 / s->rate);
-            done += n;
-        }
+        capture(s, data, frames, now, adc);
         pa_stream_drop(st);
     }
 }

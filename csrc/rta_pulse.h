@@ -7,7 +7,7 @@
  *
  * CONTRACT
  *  - rta_pulse_connect makes the mainloop thread (named "rtaudiod-pulse") and connects to the server (PULSE_SERVER
- *    or the default; never autospawns). Streams are opened on it, stopped (corked); all of these, and start/stop/
+ *    or the default; never autospawns), giving up after timeout_ms. Streams are opened on it, stopped (corked); all of these, and start/stop/
  *    close/flush, from one thread at a time (the engine's, under its life-cycle lock), never from a callback.
  *  - The mainloop thread calls rta_playout_fill when the server asks for audio and rta_capture_process for every
  *    fragment it sends, with the DAC delay / ADC time from the stream's timing (pa_stream_get_latency).
@@ -46,7 +46,7 @@ typedef struct {
     rta_capture *capture;
 } rta_pulse_stream_config;
 
-int rta_pulse_connect(rta_pulse **out, const char *app_name, char *err, size_t errlen);
+int rta_pulse_connect(rta_pulse **out, const char *app_name, int timeout_ms, char *err, size_t errlen);
 void rta_pulse_disconnect(rta_pulse *p); /* close its streams first */
 int rta_pulse_connected(rta_pulse *p);
 

@@ -539,14 +539,15 @@ cdef class PulseContext:
     """A connection to the sound server with its mainloop thread (csrc/rta_pulse.h), on which PulseStreams open."""
     cdef rta_pulse *_p
 
-    def __cinit__(self, str app_name="rtaudiod"):
+    def __cinit__(self, str app_name="rtaudiod", double timeout=2.0):
         cdef char err[256]
+        cdef int timeout_ms = <int>(timeout * 1000)
         cdef bytes name = app_name.encode()
         cdef const char *c_name = name
         cdef int code
         err[0] = 0
         with nogil:
-            code = rta_pulse_connect(&self._p, c_name, err, sizeof(err))
+            code = rta_pulse_connect(&self._p, c_name, timeout_ms, err, sizeof(err))
         if code < 0:
             self._p = NULL
             raise OSError(err.decode(errors="replace"))

@@ -143,7 +143,7 @@ cdef extern from "rta_pulse.h" nogil:
         const char *role
         rta_playout *playout
         rta_capture *capture
-    int rta_pulse_connect(rta_pulse **out, const char *app_name, char *err, size_t errlen)
+    int rta_pulse_connect(rta_pulse **out, const char *app_name, int timeout_ms, char *err, size_t errlen)
     void rta_pulse_disconnect(rta_pulse *p)
     int rta_pulse_connected(rta_pulse *p)
     int rta_pulse_open(rta_pulse_stream **out, rta_pulse *p, const rta_pulse_stream_config *cfg, char *err,
