@@ -2,6 +2,7 @@
 #include "rta_pulse.h"
 
 #include <pulse/pulseaudio.h>
+#include <pulse/rtclock.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 struct rta_pulse {
     pa_threaded_mainloop *loop;
     pa_context *ctx;
+    int timed_out; /* the connect's deadline passed (the mainloop lock) */
 };
 
 struct rta_pulse_stream {
@@ -19,7 +21,10 @@ struct rta_pulse_stream {
     rta_capture *cap;
     int rate, channels, frames;
     double latency;
-    int16_t *buf; /* one period: the fill's output, or silence for a hole in the capture */
+    int16_t *buf; /* one period: the fill's output, or the capture's frames carried to a whole period */
+    size_t held;  /* capture: frames in buf */
+    int64_t held_adc_ns; /* capture: when buf's first frame was sampled */
+    int corked;   /* playback stopped (under the mainloop lock): the server's requests get silence, not the playout */
     _Atomic int failed;
     _Atomic uint64_t xruns, callbacks;
 };
@@ -36,7 +41,14 @@ static void context_state(pa_context *c, void *u) {
     pa_threaded_mainloop_signal(((rta_pulse *)u)->loop, 0);
 }
 
-int rta_pulse_connect(rta_pulse **out, const char *app_name, char *err, size_t errlen) {
+static void connect_deadline(pa_mainloop_api *api, pa_time_event *e, const struct timeval *tv, void *u) {
+    (void)api, (void)e, (void)tv;
+    rta_pulse *p = u;
+    p->timed_out = 1;
+    pa_threaded_mainloop_signal(p->loop, 0);
+}
+
+int rta_pulse_connect(rta_pulse **out, const char *app_name, int timeout_ms, char *err, size_t errlen) {
     rta_pulse *p = calloc(1, sizeof *p);
     if (p == NULL)
         return -PA_ERR_INTERNAL;
@@ -60,16 +72,22 @@ int rta_pulse_connect(rta_pulse **out, const char *app_name, char *err, size_t e
     if (pa_threaded_mainloop_start(p->loop) < 0 || pa_context_connect(p->ctx, NULL, PA_CONTEXT_NOAUTOSPAWN, NULL) < 0) {
         code = pa_context_errno(p->ctx) ? pa_context_errno(p->ctx) : PA_ERR_INTERNAL;
     } else {
+        /* A server that accepts and then never answers (hung) would keep libpulse waiting for half a minute. */
+        pa_time_event *deadline = pa_context_rttime_new(p->ctx, pa_rtclock_now() + (pa_usec_t)timeout_ms * 1000,
+                                                        connect_deadline, p);
         for (;;) {
             pa_context_state_t state = pa_context_get_state(p->ctx);
             if (state == PA_CONTEXT_READY)
                 break;
-            if (!PA_CONTEXT_IS_GOOD(state)) {
-                code = pa_context_errno(p->ctx) ? pa_context_errno(p->ctx) : PA_ERR_CONNECTIONREFUSED;
+            if (!PA_CONTEXT_IS_GOOD(state) || p->timed_out) {
+                code = p->timed_out ? PA_ERR_TIMEOUT
+                                    : pa_context_errno(p->ctx) ? pa_context_errno(p->ctx) : PA_ERR_CONNECTIONREFUSED;
                 break;
             }
             pa_threaded_mainloop_wait(p->loop);
         }
+        if (deadline != NULL)
+            pa_threaded_mainloop_get_api(p->loop)->time_free(deadline);
     }
     pa_threaded_mainloop_unlock(p->loop);
     if (code) {
@@ -122,12 +140,27 @@ static int64_t queued_ns(pa_stream *st) {
     return latency > sink ? latency - sink : 0;
 }
 
+/* A pending flush (barge-in) is served by the fill that follows: what the server still queues is dropped first, and
+ * the ledger counts the reply's audio in it as unplayed; returns the DAC delay of the next frame written. Only ever
+ * before a request's first frame is filled: the flush generation moves under the mainloop lock (rta_pulse_flush),
+ * which every fill holds, so no frame filled before a flush is written after pa_stream_flush. */
+static int64_t drop_queue(rta_pulse_stream *s, int64_t delay) {
+    int64_t queued = queued_ns(s->st);
+    rta_playout_unhand(s->play, queued);
+    pa_operation *op = pa_stream_flush(s->st, NULL, NULL); /* sent before the next write: drops the queue */
+    if (op != NULL)
+        pa_operation_unref(op);
+    return delay >= 0 ? (delay > queued ? delay - queued : 0) : delay; /* unknown (-1) stays unknown */
+}
+
 /* Hand the server `frames` frames of the playout, one pa_stream_write a request (each write is a message to the
- * server), filled a period at a time in libpulse's own buffer. A flush the fill serves (barge-in) first drops what the
- * server still queues, so the fade-out that follows is the next thing heard. */
+ * server), filled a period at a time in libpulse's own buffer; silence while corked (what is written then is dropped
+ * by the start, and the playout keeps its audio for it). */
 static void play(rta_pulse_stream *s, size_t frames) {
     int64_t now = rta_now_ns(), delay = stream_latency_ns(s->st);
     size_t frame_bytes = (size_t)s->channels * 2;
+    if (!s->corked && rta_playout_flush_pending(s->play))
+        delay = drop_queue(s, delay);
     while (frames > 0) {
         void *data = NULL;
         size_t bytes = frames * frame_bytes;
@@ -137,17 +170,10 @@ static void play(rta_pulse_stream *s, size_t frames) {
             data = s->buf, bytes = (size_t)s->frames * frame_bytes; /* one period in ours */
         }
         size_t count = bytes / frame_bytes < frames ? bytes / frame_bytes : frames;
-        for (size_t done = 0; done < count;) {
+        if (s->corked)
+            memset(data, 0, count * frame_bytes);
+        for (size_t done = 0; done < count && !s->corked;) {
             size_t n = count - done < (size_t)s->frames ? count - done : (size_t)s->frames;
-            if (rta_playout_flush_pending(s->play)) { /* this fill serves it */
-                int64_t queued = queued_ns(s->st);
-                rta_playout_unhand(s->play, queued);
-                pa_operation *op = pa_stream_flush(s->st, NULL, NULL); /* sent before this write: drops the queue */
-                if (op != NULL)
-                    pa_operation_unref(op);
-                if (delay >= 0) /* next after what the sink has already taken; unknown (-1) stays unknown */
-                    delay = delay > queued ? delay - queued : 0;
-            }
             rta_playout_fill(s->play, (int16_t *)data + done * s->channels, n, now, delay);
             if (delay >= 0)
                 delay += (int64_t)n * 1000000000 / s->rate;
@@ -165,6 +191,37 @@ static void write_cb(pa_stream *st, size_t nbytes, void *u) {
     play(s, nbytes / ((size_t)s->channels * 2));
 }
 
+/* The capture processor gets whole periods (its cfg->frames), as from PortAudio: the server's fragments come in
+ * whatever sizes its source and its other recorders make (5 ms blocks beside a 20 ms keepalive), and the echo stage
+ * passes a period that is not whole 10 ms blocks through uncancelled, so a voice would be cancelled in some periods
+ * and not in others. What does not make a whole period waits in buf. x == NULL: a hole in the stream, silence. */
+static void capture(rta_pulse_stream *s, const int16_t *x, size_t frames, int64_t now, int64_t adc) {
+    size_t ch = (size_t)s->channels, period = (size_t)s->frames;
+    while (frames > 0) {
+        size_t n = period;
+        if (s->held == 0 && x != NULL && frames >= period) { /* straight from the server's buffer */
+            rta_capture_process(s->cap, x, period, now, adc);
+        } else {
+            n = period - s->held < frames ? period - s->held : frames;
+            if (s->held == 0)
+                s->held_adc_ns = adc;
+            if (x != NULL)
+                memcpy(s->buf + s->held * ch, x, n * ch * sizeof(int16_t));
+            else
+                memset(s->buf + s->held * ch, 0, n * ch * sizeof(int16_t));
+            s->held += n;
+            if (s->held == period) {
+                rta_capture_process(s->cap, s->buf, period, now, s->held_adc_ns);
+                s->held = 0;
+            }
+        }
+        if (x != NULL)
+            x += n * ch;
+        frames -= n;
+        adc += (int64_t)n * 1000000000 / s->rate;
+    }
+}
+
 static void read_cb(pa_stream *st, size_t nbytes, void *u) {
     (void)nbytes;
     rta_pulse_stream *s = u;
@@ -179,12 +236,7 @@ static void read_cb(pa_stream *st, size_t nbytes, void *u) {
         int64_t adc = now - (age >= 0 ? age : (int64_t)frames * 1000000000 / s->rate);
         if (data == NULL) /* a hole in the server's stream: silence keeps the capture's clock */
             atomic_fetch_add_explicit(&s->xruns, 1, memory_order_relaxed);
-        for (size_t done = 0; done < frames;) {
-            size_t n = frames - done < (size_t)s->frames ? frames - done : (size_t)s->frames;
-            const int16_t *x = data != NULL ? (const int16_t *)data + done * s->channels : s->buf;
-            rta_capture_process(s->cap, x, n, now, adc + (int64_t)done * 1000000000 / s->rate);
-            done += n;
-        }
+        capture(s, data, frames, now, adc);
         pa_stream_drop(st);
     }
 }
@@ -244,6 +296,7 @@ int rta_pulse_open(rta_pulse_stream **out, rta_pulse *p, const rta_pulse_stream_
     }
     s->p = p, s->play = cfg->playout, s->cap = cfg->capture;
     s->rate = cfg->rate, s->channels = cfg->channels, s->frames = cfg->frames;
+    s->corked = 1; /* PA_STREAM_START_CORKED */
     size_t frame_bytes = (size_t)cfg->channels * 2;
     pa_buffer_attr attr = {.maxlength = (uint32_t)-1, .tlength = (uint32_t)-1, .prebuf = (uint32_t)-1,
                            .minreq = (uint32_t)-1, .fragsize = (uint32_t)-1};
@@ -291,11 +344,23 @@ int rta_pulse_open(rta_pulse_stream **out, rta_pulse *p, const rta_pulse_stream_
     return 0;
 }
 
+/* Stopped: corked first (nothing more sounds), then the queue dropped, the reply's audio in it unplayed in the
+ * ledger; the server's requests while corked get silence. Started: what was queued while corked (that silence) is
+ * dropped, so the next reply is not behind it, and the playout fills again before the stream runs. */
 static int cork(rta_pulse_stream *s, int corked) {
     pa_threaded_mainloop_lock(s->p->loop);
-    if (corked && s->play != NULL) /* stopped: what the server queues is thrown away, not waited for */
+    if (corked) {
+        s->corked = 1;
+        wait_op(s, pa_stream_cork(s->st, 1, op_done, s));
+        if (s->play != NULL)
+            rta_playout_unhand(s->play, queued_ns(s->st));
+    } else {
+        s->corked = 0; /* first: the request the flush brings is filled from the playout */
+    }
+    if (s->play != NULL)
         wait_op(s, pa_stream_flush(s->st, op_done, s));
-    wait_op(s, pa_stream_cork(s->st, corked, op_done, s));
+    if (!corked)
+        wait_op(s, pa_stream_cork(s->st, 0, op_done, s));
     int failed = atomic_load(&s->failed);
     pa_threaded_mainloop_unlock(s->p->loop);
     return failed ? -PA_ERR_KILLED : 0;
@@ -321,11 +386,12 @@ void rta_pulse_close(rta_pulse_stream *s) {
     free(s);
 }
 
-void rta_pulse_kick(rta_pulse_stream *s) {
+void rta_pulse_flush(rta_pulse_stream *s, uint64_t written) {
     if (s->play == NULL)
         return;
-    pa_threaded_mainloop_lock(s->p->loop); /* the write callback cannot run meanwhile: one filler at a time */
-    if (!atomic_load(&s->failed) && rta_playout_flush_pending(s->play))
+    pa_threaded_mainloop_lock(s->p->loop); /* no fill runs meanwhile: none sees the flush half way (drop_queue) */
+    rta_playout_flush(s->play, written);
+    if (!atomic_load(&s->failed) && !s->corked) /* corked: the first fill after the start serves it */
         play(s, (size_t)s->frames);
     pa_threaded_mainloop_unlock(s->p->loop);
 }

@@ -7,12 +7,16 @@
  *
  * CONTRACT
  *  - rta_pulse_connect makes the mainloop thread (named "rtaudiod-pulse") and connects to the server (PULSE_SERVER
- *    or the default; never autospawns). Streams are opened on it, stopped (corked); all of these, and start/stop/
- *    close/kick, from one thread at a time (the engine's, under its life-cycle lock), never from a callback.
+ *    or the default; never autospawns), giving up after timeout_ms. Streams are opened on it, stopped (corked); all of these, and start/stop/
+ *    close/flush, from one thread at a time (the engine's, under its life-cycle lock), never from a callback.
  *  - The mainloop thread calls rta_playout_fill when the server asks for audio and rta_capture_process for every
  *    fragment it sends, with the DAC delay / ADC time from the stream's timing (pa_stream_get_latency).
- *  - Barge-in: rta_playout_flush, then rta_pulse_kick: the flush is served at once (the fade-out), the server's
- *    queue is dropped before the fade-out is written, so the speaker is quiet after the fade and the sink's latency.
+ *  - Barge-in: rta_pulse_flush, never rta_playout_flush on a stream's playout: the playout's flush is asked and served
+ *    under the mainloop lock (the fade-out), the server's queue dropped before the fade-out is written, so the speaker
+ *    is quiet after the fade and the sink's latency, and no fill sees a flush half way through a request. On a stopped
+ *    stream the first fill after the start serves it.
+ *  - Stopped (corked), the server's queue is dropped (its reply audio unplayed in the ledger) and the server's requests
+ *    get silence, not the playout's audio; the start drops that silence before the stream runs.
  *  - A stream the server ends (sink removed, server gone) is not active any more; errors are libpulse's (negative
  *    PA_ERR_*), the text in the `err` buffer.
  */
@@ -42,7 +46,7 @@ typedef struct {
     rta_capture *capture;
 } rta_pulse_stream_config;
 
-int rta_pulse_connect(rta_pulse **out, const char *app_name, char *err, size_t errlen);
+int rta_pulse_connect(rta_pulse **out, const char *app_name, int timeout_ms, char *err, size_t errlen);
 void rta_pulse_disconnect(rta_pulse *p); /* close its streams first */
 int rta_pulse_connected(rta_pulse *p);
 
@@ -51,7 +55,8 @@ int rta_pulse_open(rta_pulse_stream **out, rta_pulse *p, const rta_pulse_stream_
 int rta_pulse_start(rta_pulse_stream *s); /* uncork */
 int rta_pulse_stop(rta_pulse_stream *s);  /* cork and drop the server's queue */
 void rta_pulse_close(rta_pulse_stream *s); /* frees s */
-void rta_pulse_kick(rta_pulse_stream *s);  /* playback: serve a pending flush now (see above) */
+/* playback: barge-in, everything below `written` (the playout ring's writer position) discarded (see above) */
+void rta_pulse_flush(rta_pulse_stream *s, uint64_t written);
 int rta_pulse_active(rta_pulse_stream *s);
 double rta_pulse_latency(rta_pulse_stream *s); /* seconds: the buffer the server was asked for */
 uint64_t rta_pulse_xruns(rta_pulse_stream *s);

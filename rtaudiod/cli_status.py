@@ -158,7 +158,10 @@ def _devices(status: dict[str, Any]) -> str:
     if not audio:
         return ""
     backend = audio.get("backend", "?")
+    choice = _dict(audio, "backend_choice")
     head = f"{backend} backend" + (" (no sound card)" if backend == "null" else "")
+    if choice.get("auto"):  # audio.backend = "auto": why this one
+        head += f" (auto: {choice.get('reason', '?')})"
     parts = [f"{head}, {audio.get('latency_mode', '?')} latency"]
     for label, key in (("microphone", "input"), ("speaker", "output")):
         dev = _dict(audio, key)

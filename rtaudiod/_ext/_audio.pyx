@@ -539,14 +539,15 @@ cdef class PulseContext:
     """A connection to the sound server with its mainloop thread (csrc/rta_pulse.h), on which PulseStreams open."""
     cdef rta_pulse *_p
 
-    def __cinit__(self, str app_name="rtaudiod"):
+    def __cinit__(self, str app_name="rtaudiod", double timeout=2.0):
         cdef char err[256]
+        cdef int timeout_ms = <int>(timeout * 1000)
         cdef bytes name = app_name.encode()
         cdef const char *c_name = name
         cdef int code
         err[0] = 0
         with nogil:
-            code = rta_pulse_connect(&self._p, c_name, err, sizeof(err))
+            code = rta_pulse_connect(&self._p, c_name, timeout_ms, err, sizeof(err))
         if code < 0:
             self._p = NULL
             raise OSError(err.decode(errors="replace"))
@@ -629,11 +630,14 @@ cdef class PulseStream:
             with nogil:
                 rta_pulse_close(s)
 
-    def kick(self):
-        """Barge-in, after Playout.flush(): serve the flush now and drop what the server still queues."""
-        if self._s != NULL:
+    def flush(self):
+        """Barge-in (its playout's flush, not Playout.flush()): asked and served now under the mainloop's lock, and
+        what the server still queues dropped."""
+        cdef uint64_t written
+        if self._s != NULL and self.output:
+            written = (<Playout>self._proc).ledger.written
             with nogil:
-                rta_pulse_kick(self._s)
+                rta_pulse_flush(self._s, written)
 
     @property
     def active(self) -> bool:

@@ -143,7 +143,7 @@ cdef extern from "rta_pulse.h" nogil:
         const char *role
         rta_playout *playout
         rta_capture *capture
-    int rta_pulse_connect(rta_pulse **out, const char *app_name, char *err, size_t errlen)
+    int rta_pulse_connect(rta_pulse **out, const char *app_name, int timeout_ms, char *err, size_t errlen)
     void rta_pulse_disconnect(rta_pulse *p)
     int rta_pulse_connected(rta_pulse *p)
     int rta_pulse_open(rta_pulse_stream **out, rta_pulse *p, const rta_pulse_stream_config *cfg, char *err,
@@ -151,7 +151,7 @@ cdef extern from "rta_pulse.h" nogil:
     int rta_pulse_start(rta_pulse_stream *s)
     int rta_pulse_stop(rta_pulse_stream *s)
     void rta_pulse_close(rta_pulse_stream *s)
-    void rta_pulse_kick(rta_pulse_stream *s)
+    void rta_pulse_flush(rta_pulse_stream *s, uint64_t written)
     int rta_pulse_active(rta_pulse_stream *s)
     double rta_pulse_latency(rta_pulse_stream *s)
     uint64_t rta_pulse_xruns(rta_pulse_stream *s)

@@ -72,9 +72,10 @@ class Stream(ABC):
     def close(self) -> None:
         """Release the device; stops first. Safe to call twice."""
 
-    def kick(self) -> None:
-        """Barge-in, right after the playout was asked to flush: a backend that can serves it now and drops what the
-        device still queues (the pulse backend); the others serve it at the next callback."""
+    def flush(self, playout: Any) -> None:
+        """Barge-in: ask `playout` (this output's) to flush. The next callback serves it; a backend that can serves
+        it now and drops what the device still queues (the pulse backend)."""
+        playout.flush()
 
     @property
     @abstractmethod

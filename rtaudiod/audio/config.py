@@ -60,8 +60,9 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Everything the engine needs; the defaults run the default devices in `balanced` mode."""
 
     # pyaudio: PortAudio's devices. pulse: the sound server natively (pulse_backend.py; C callbacks only), much
-    # cheaper than PortAudio's way to it through ALSA's pulse plugin (docs/performance.md).
-    backend: Literal["pyaudio", "pulse", "wav", "null"] = "pyaudio"
+    # cheaper than PortAudio's way to it through ALSA's pulse plugin (docs/performance.md). auto: pulse where the C
+    # callbacks run, the devices are the server's defaults and a server answers, else pyaudio (backend_choice.py).
+    backend: Literal["auto", "pyaudio", "pulse", "wav", "null"] = "auto"
     # Who runs the device callbacks: "c" (csrc/rta_audio.c on PortAudio's or the pacer's thread: no Python, no GIL
     # per period) or "python" (PyAudio's Python callbacks, and the Python pacing thread: the old path, kept as the
     # contrast). The build without the C extension always runs "python".

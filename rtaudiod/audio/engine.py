@@ -36,6 +36,7 @@ from typing import Any
 
 from rtaudiod._backend import load_c
 from rtaudiod.audio.backend import Backend, DeviceInfo, Stream
+from rtaudiod.audio.backend_choice import BackendChoice, choose_backend
 from rtaudiod.audio.config import PREBUFFER_LOWER_MS, PREBUFFER_RAISE_MS, PREBUFFER_RELAX_MS, AudioConfig
 from rtaudiod.audio.devicewatch import DeviceListener, DeviceWatch
 from rtaudiod.audio.echo import EchoChoice, SoundServer, choose, internal_available, probe_sound_server
@@ -54,17 +55,22 @@ IDLE_PAUSE_S = 1.0
 #: Backends of real devices (watched for unplugging; a media role applies) rather than files.
 SOUND_SERVER_BACKENDS = ("pyaudio", "pulse")
 
-def make_backend(config: AudioConfig) -> Backend:
-    if config.backend == "pyaudio":
+def make_backend(config: AudioConfig, name: str | None = None, context: Any = None) -> Backend:
+    """The backend `name` (default: config.backend's, "auto" chosen by backend_choice.py); `context`: the pulse
+    backend's sound-server connection, when one was made to choose it."""
+    if name is None:
+        choice, context = choose_backend(config)
+        name = choice.name
+    if name == "pyaudio":
         from rtaudiod.audio.pyaudio_backend import PyAudioBackend
 
         return PyAudioBackend()
-    if config.backend == "pulse":
-        from rtaudiod.audio.pulse_backend import PulseBackend  # AudioConfig checked that the C path runs
+    if name == "pulse":
+        from rtaudiod.audio.pulse_backend import PulseBackend  # AudioConfig or auto checked that the C path runs
 
         mode = config.mode
-        return PulseBackend(mode.server_buffer_ms, mode.server_period_ms, mode.uplink_ms, config.media_role)
-    if config.backend == "wav":
+        return PulseBackend(mode.server_buffer_ms, mode.server_period_ms, mode.uplink_ms, config.media_role, context)
+    if name == "wav":
         return FileBackend(config.wav_input, config.wav_output, realtime=config.realtime)
     return FileBackend(realtime=config.realtime)
 
@@ -73,7 +79,13 @@ class AudioEngine:
     def __init__(self, config: AudioConfig | None = None, backend: Backend | None = None):
         self.config = config = config or AudioConfig()
         self._own_backend = backend is None
-        self.backend = backend if backend is not None else make_backend(config)
+        # Which backend runs and why (audio.backend = "auto": backend_choice.py), said in the log and `status`.
+        if backend is None:
+            self.backend_choice, context = choose_backend(config)
+            backend = make_backend(config, self.backend_choice.name, context)
+        else:
+            self.backend_choice = BackendChoice(backend.name, "the backend given to AudioEngine")
+        self.backend = backend
         rate = config.session_rate
         self.capture_ring = RingBuffer(config.capture_ring_ms * rate // 1000 * 2)
         self.playout_ring = RingBuffer(config.playout_ring_s * rate * 2)
@@ -115,7 +127,7 @@ class AudioEngine:
         # With a media role (role.py) the output stream runs only while there is something to play, so a sound
         # server ducks other audio while the device speaks, not for as long as it runs: the watch's thread stops it
         # after IDLE_PAUSE_S without sound, the next write starts it again (its prebuffer covers the start).
-        self.pauses_when_idle = config.media_role is not None and config.backend in SOUND_SERVER_BACKENDS
+        self.pauses_when_idle = config.media_role is not None and self.backend.name in SOUND_SERVER_BACKENDS
         self.output_paused = False
         self.output_pauses = 0
         self._idle_since: float | None = None
@@ -128,7 +140,13 @@ class AudioEngine:
         with self._life:
             if self.input_stream is None and self.output_stream is None and not self.lost_devices:
                 self._choose_echo()
-                self._start()
+                try:
+                    self._start()
+                except AudioDeviceError as e:
+                    if not self._fall_back_to_portaudio(e):
+                        raise
+                    self._choose_echo()
+                    self._start()
             self._running = True
             if self.watch is None and self.backend.name in SOUND_SERVER_BACKENDS:
                 self.watch = DeviceWatch(self).start()
@@ -148,11 +166,24 @@ class AudioEngine:
             self.stop()
             raise
 
+    def _fall_back_to_portaudio(self, error: AudioDeviceError) -> bool:
+        """`auto` chose the pulse backend and it failed to open: PortAudio's way to the same devices instead (True)."""
+        choice = self.backend_choice
+        if not (choice.auto and choice.name == "pulse" and self._own_backend):
+            return False
+        why = str(error).splitlines()[0]
+        log.warning("audio: the native pulse backend failed to open (%s): running on PortAudio instead", why)
+        self.backend.close()
+        self.backend = make_backend(self.config, "pyaudio")
+        self.backend_choice = BackendChoice("pyaudio", f"PortAudio: the native pulse backend failed to open ({why})",
+                                            auto=True)
+        return True
+
     def _choose_echo(self) -> None:
-        cfg = self.config
-        server = probe_sound_server() if cfg.backend in SOUND_SERVER_BACKENDS and cfg.echo_cancel in ("auto", "system") \
+        cfg, backend = self.config, self.backend.name
+        server = probe_sound_server() if backend in SOUND_SERVER_BACKENDS and cfg.echo_cancel in ("auto", "system") \
             else SoundServer()
-        self.echo_choice = choose(cfg.echo_cancel, backend=cfg.backend, capture=cfg.capture, playout=cfg.playout,
+        self.echo_choice = choose(cfg.echo_cancel, backend=backend, capture=cfg.capture, playout=cfg.playout,
                                   input_device=cfg.input_device, server=server, half_duplex=self._half_duplex,
                                   internal=self._c is not None and internal_available(), engine=cfg.echo_engine,
                                   realtime=cfg.realtime)
@@ -169,7 +200,7 @@ class AudioEngine:
         adapt = {"max_prebuffer_ms": mode.max_prebuffer_ms, "raise_ms": PREBUFFER_RAISE_MS,
                  "lower_ms": PREBUFFER_LOWER_MS, "relax_ms": PREBUFFER_RELAX_MS}
         self.output_paused, self._idle_since = False, None
-        role = cfg.media_role if cfg.backend == "pyaudio" else None  # the pulse backend names it on its stream
+        role = cfg.media_role if self.backend.name == "pyaudio" else None  # the pulse backend names it on its stream
         if self._c is not None:
             self.playout = self._c.Playout(*args, **adapt, duplex=self._duplex, echo_ref=self._echo_ref)
             with media_role_env(role):
@@ -399,8 +430,7 @@ class AudioEngine:
             if not self._drop_named:
                 self._drop_response = self.delta_response_id
             if self.output_stream is not None and self.playout is not None:
-                self.playout.flush()
-                self.output_stream.kick()
+                self.output_stream.flush(self.playout)
             else:  # no stream calls back: nothing plays, forget the queued audio here (the only reader now)
                 self._discard_playout()
 
@@ -505,6 +535,7 @@ class AudioEngine:
         ms = 1000 / (2 * rate)
         out: dict[str, Any] = {
             "backend": self.backend.name,
+            "backend_choice": {"auto": self.backend_choice.auto, "reason": self.backend_choice.reason},
             "callbacks": "python" if self.python_callbacks else "c",
             "latency_mode": cfg.latency,
             "session_rate": rate,
@@ -514,7 +545,7 @@ class AudioEngine:
             "output": _stream_status(self.output_stream),
             "lost_devices": dict(self.lost_devices),
             "devices_reopened": self.watch.reopened if self.watch is not None else 0,
-            "media_role": cfg.media_role if cfg.backend in SOUND_SERVER_BACKENDS else None,
+            "media_role": cfg.media_role if self.backend.name in SOUND_SERVER_BACKENDS else None,
             "output_paused": self.output_paused,
             "output_pauses": self.output_pauses,
         }

@@ -5,10 +5,10 @@ period, and a server buffer as small as a device's because a flush cannot reach 
 CPU of the null backend). Here one mainloop thread (csrc/rta_pulse.c) serves both streams, once per server request;
 the playback buffer is the latency mode's `server_buffer_ms` (requests of `server_period_ms`), the capture's
 fragment its `uplink_ms` (the uplink sends that much at once: it waits for it anyway), and a barge-in drops the
-server's queue (`kick`), so the speaker goes quiet after the fade.
+server's queue (`Stream.flush`), so the speaker goes quiet after the fade.
 
-Devices: None, "pulse" or "default" is the server's default sink or source; any other name is a sink or source name
-(`pactl list short sinks`), passed to the server as it is.
+Devices: None, "pulse", "default" or "pipewire" is the server's default sink or source; any other name is a sink or
+source name (`pactl list short sinks`), passed to the server as it is.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from typing import Any
 
 from rtaudiod._backend import load_c
 from rtaudiod.audio.backend import Backend, CStream, DeviceInfo, InputCallback, OutputCallback, Stream
+from rtaudiod.audio.backend_choice import CONNECT_TIMEOUT_S, names_sound_server
 from rtaudiod.audio.errors import AudioDeviceError
-
-DEFAULT_NAMES = (None, "pulse", "default")
 #: What a device is opened at when the config names no rate or channels: the server converts to its sink's format.
 DEFAULT_RATE, DEFAULT_CHANNELS = 48000, 2
 
@@ -31,9 +30,10 @@ def _device(name: str) -> DeviceInfo:
 
 
 class _PulseStream(CStream):
-    def kick(self) -> None:
-        """Barge-in: the flush just asked of the playout is served now, and the server's queue dropped."""
-        self._stream.kick()
+    def flush(self, playout: Any) -> None:
+        """Barge-in: the playout's flush asked and served now under the mainloop's lock, and the server's queue
+        dropped (csrc/rta_pulse.h)."""
+        self._stream.flush()
 
 
 class PulseBackend(Backend):
@@ -41,17 +41,19 @@ class PulseBackend(Backend):
 
     name = "pulse"
 
-    def __init__(self, server_buffer_ms: int, server_period_ms: int, fragment_ms: int, role: str | None = None) -> None:
+    def __init__(self, server_buffer_ms: int, server_period_ms: int, fragment_ms: int, role: str | None = None,
+                 context: Any = None) -> None:
         self.server_buffer_ms, self.server_period_ms, self.role = server_buffer_ms, server_period_ms, role
         self.fragment_ms = fragment_ms
         self._c = load_c("audio")
-        self._context: Any = None  # connected at the first open, so a missing server is the start's error
+        # Connected at the first open, so a missing server is the start's error; or given (`auto` asked the server).
+        self._context: Any = context
 
     def _connect(self) -> Any:
         if self._context is None or not self._context.connected:
             self._context = None  # disconnected once the streams opened on it are gone (they hold it)
             try:
-                self._context = self._c.PulseContext("rtaudiod")
+                self._context = self._c.PulseContext("rtaudiod", CONNECT_TIMEOUT_S)
             except OSError as e:
                 raise AudioDeviceError(f"the pulse backend: {e} (is PulseAudio or PipeWire's pulse server running "
                                        f"for this user? PULSE_SERVER names another one)") from None
@@ -62,14 +64,14 @@ class PulseBackend(Backend):
 
     def resolve(self, device: int | str | None, output: bool) -> DeviceInfo:
         if isinstance(device, int):
-            raise AudioDeviceError(f"the pulse backend names devices, not indices: got {device} (None, 'pulse' or "
-                                   f"'default' for the server's default, or a name from `pactl list short "
-                                   f"{'sinks' if output else 'sources'}`)")
-        return _device("pulse" if device in DEFAULT_NAMES else device)
+            raise AudioDeviceError(f"the pulse backend names devices, not indices: got {device} (None, 'pulse', "
+                                   f"'default' or 'pipewire' for the server's default, or a name from `pactl list "
+                                   f"short {'sinks' if output else 'sources'}`)")
+        return _device("pulse" if names_sound_server(device) else device)
 
     def _open(self, device: DeviceInfo, rate: int, channels: int, frames: int, proc: Any, output: bool) -> Stream:
         context = self._connect()
-        name = None if device.name in DEFAULT_NAMES else device.name
+        name = None if names_sound_server(device.name) else device.name
         period = rate * (self.server_period_ms if output else self.fragment_ms) // 1000
         buffer = rate * self.server_buffer_ms // 1000
         try:

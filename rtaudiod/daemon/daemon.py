@@ -95,6 +95,7 @@ class Daemon:
         try:
             session_config = self._session_config()
             self.engine = self._start_audio()
+            log.info("audio backend: %s (%s)", self.engine.backend.name, self.engine.backend_choice.reason)
             log.info("echo canceller: %s (%s)", self.engine.echo_choice.canceller, self.engine.echo_choice.reason)
             self.session = Session(session_config, self.engine, on_state=self._on_state)
             self.session.start()
@@ -156,7 +157,7 @@ class Daemon:
             return engine.start()
         except AudioDeviceError as e:
             engine.close()  # its PortAudio too: left initialised, it would keep a stale device list in this process
-            if not (self.config.daemon.audio_fallback and audio.backend in SOUND_SERVER_BACKENDS):
+            if not (self.config.daemon.audio_fallback and audio.backend in ("auto", *SOUND_SERVER_BACKENDS)):
                 raise
             log.warning("running on the null audio backend (no microphone, no speaker; the control API's audio.input "
                         "and audio.output still work): no usable sound device: %s", str(e).splitlines()[0])
@@ -310,8 +311,8 @@ class Daemon:
         parts = [session.state.value]
         if self.simulator is not None:
             parts.append("simulator")
-        if self.engine is not None and self.engine.config.backend != "pyaudio":
-            parts.append(f"{self.engine.config.backend} audio")
+        if self.engine is not None and self.engine.backend.name != "pyaudio":
+            parts.append(f"{self.engine.backend.name} audio")
         if self.socket_path:
             parts.append(f"control {self.socket_path}")
         return ", ".join(parts)

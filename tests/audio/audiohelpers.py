@@ -63,9 +63,9 @@ def read_wav(path) -> tuple[np.ndarray, int, int]:
         return np.frombuffer(w.readframes(w.getnframes()), np.int16), w.getframerate(), w.getnchannels()
 
 
-def flush_a_tone(pulse_server, engine, item_id: str, rate: int) -> tuple[float, float]:
-    """Barge-in on a real sound server: 5 s of tone as `item_id`, flushed after 1.5 s, recorded from the speaker's
-    monitor. Returns (an upper bound on the seconds from flush() to the last loud sample, see
+def flush_a_tone(pulse_server, engine, item_id: str, rate: int, cut=None) -> tuple[float, float]:
+    """Barge-in on a real sound server: 5 s of tone as `item_id`, flushed after 1.5 s (or cut by `cut()`, e.g. the
+    output stream stopped), recorded from the speaker's monitor. Returns (an upper bound on the seconds from flush() to the last loud sample, see
     Recorded.start_time; the milliseconds of tone heard). Heard counts the loud 1 ms windows, so a gap the sound server
     inserts on a loaded machine (an xrun of its own, ~40 ms of silence mid-tone) is not counted."""
     rec = pulse_server.record(f"{pulse_server.speaker}.monitor")
@@ -74,7 +74,7 @@ def flush_a_tone(pulse_server, engine, item_id: str, rate: int) -> tuple[float, 
     engine.write(tone(440, 5.0, rate, 0.5))
     time.sleep(1.5)
     t_flush = time.monotonic()
-    engine.flush()
+    (cut or engine.flush)()
     time.sleep(0.4)
     recorded = rec.stop()
     got = recorded.samples[:, 0]

@@ -1,4 +1,5 @@
-"""Device problems give one clear AudioDeviceError naming the device and the options."""
+"""Device problems give one clear AudioDeviceError naming the device and the options (PortAudio's devices: these
+pin backend = "pyaudio"; the native pulse backend's are in test_pulse_backend.py)."""
 
 import os
 
@@ -23,14 +24,14 @@ def start_error(config: AudioConfig) -> AudioDeviceError:
 
 
 def test_unknown_device_name_lists_the_options(pulse_server):
-    err = start_error(AudioConfig(output_device="no-such-card", capture=False))
+    err = start_error(AudioConfig(backend="pyaudio", output_device="no-such-card", capture=False))
     msg = str(err)
     assert "'no-such-card'" in msg and "output" in msg
     assert "'pulse'" in msg and "'default'" in msg
 
 
 def test_unknown_device_index(pulse_server):
-    msg = str(start_error(AudioConfig(input_device=99, playout=False)))
+    msg = str(start_error(AudioConfig(backend="pyaudio", input_device=99, playout=False)))
     assert "index 99" in msg and "'pulse'" in msg
 
 
@@ -42,7 +43,7 @@ def test_input_failure_closes_the_output_already_open(pulse_server):
         return len(pulse_server.pactl("list", "short", "sink-inputs").splitlines())
 
     before = sink_inputs()
-    engine = AudioEngine(AudioConfig(output_device="pulse", input_device="nope"))
+    engine = AudioEngine(AudioConfig(backend="pyaudio", output_device="pulse", input_device="nope"))
     try:
         with pytest.raises(AudioDeviceError, match="'nope'"):
             engine.start()
@@ -62,7 +63,7 @@ def test_no_sound_server(monkeypatch, tmp_path):
     conf = tmp_path / "client.conf"
     conf.write_text("autospawn = no\n")
     monkeypatch.setenv("PULSE_CLIENTCONFIG", str(conf))
-    msg = str(start_error(AudioConfig(output_device="pulse", capture=False)))
+    msg = str(start_error(AudioConfig(backend="pyaudio", output_device="pulse", capture=False)))
     assert "'pulse'" in msg and "available output devices" in msg
 
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import rtaudiod
-from audiohelpers import flush_a_tone, tone, wait_for
+from audiohelpers import flush_a_tone, speech, tone, wait_for, xcorr_peak
 from rtaudiod.audio import AudioConfig, AudioDeviceError, AudioEngine
+from rtaudiod.audio.echo import internal_available
 
 needs_c = pytest.mark.skipif(rtaudiod.backend() != "c", reason="the pulse backend runs the C callbacks only")
 
@@ -95,6 +96,23 @@ def test_a_second_flush_does_not_drop_the_first_ones_queue_again(pulse_server, e
 
 
 @needs_c
+def test_stopping_the_output_mid_reply_leaves_the_dropped_queue_unplayed(pulse_server, engines):
+    """The output stream stopped mid-reply (corked, as pause_when_idle does): the speaker goes quiet, the server's
+    queue is dropped, and the ledger counts the reply audio in it as unplayed, as a barge-in does; what the server asks
+    for while corked is silence, so the playout keeps the rest of the reply in its ring for the start.
+
+    Before (flushed, then corked; the ledger not told): played_ms exceeded the monitor by the queue and by the fill the
+    flush's request brought before the cork (102 ms over)."""
+    engine = engines(pulse_config())
+    silent_after, heard_ms = flush_a_tone(pulse_server, engine, "item_s", 24000, cut=engine.output_stream.stop)
+    played = engine.played_ms("item_s")
+    print(f"silence {silent_after * 1000:.1f} ms after stop; handed {played:.1f} ms, monitor {heard_ms:.1f} ms")
+    assert silent_after <= 0.050
+    assert abs(played - heard_ms) <= 10 + 2, "the ledger counts the dropped queue as heard"  # a period, 1 ms windows
+    assert engine.playout_ring.read_available > 0 and engine.status()["playout"]["flushes"] == 0
+
+
+@needs_c
 def test_capture_hears_the_microphone_sink(pulse_server, engines):
     engine = engines(pulse_config(capture=True, playout=False))
     wait_for(lambda: engine.capture_ring.read_available > 4800, 5, "the microphone to run")
@@ -106,6 +124,26 @@ def test_capture_hears_the_microphone_sink(pulse_server, engines):
     loud = got[np.flatnonzero(np.abs(got) > 4000)[0]:][:12000].astype(float)  # 0.5 s of the tone, at 24 kHz
     assert len(loud) == 12000
     assert abs(np.argmax(np.abs(np.fft.rfft(loud))) * 24000 / len(loud) - 440) <= 2
+
+
+@needs_c
+@pytest.mark.skipif(not internal_available(), reason="the internal echo canceller was not built")
+def test_the_capture_gets_whole_periods_so_the_echo_stage_cancels_every_one(pulse_server, engines, tmp_path):
+    """The server sends the microphone in blocks of its own sizes (5 ms here, beside the test server's keepalive); the
+    capture processor gets whole periods, as from PortAudio, so the echo stage runs on every one and the voice comes
+    through unchanged with nothing to cancel. Before: 700 of the periods were not whole 10 ms blocks and passed through
+    uncancelled (`bypassed`), and the voice committed by the daemon correlated 0.87-0.88 with what was said."""
+    said = "Turn on the kitchen lights."
+    words, expected = speech(tmp_path / "48k.raw", said, 48000, 2), speech(tmp_path / "24k.raw", said, 24000, 1)
+    engine = engines(pulse_config(capture=True, echo_cancel="internal"))
+    wait_for(lambda: engine.capture_ring.read_available > 4800, 5, "the microphone to run")
+    engine.capture_ring.read(engine.capture_ring.read_available)
+    pulse_server.play(pulse_server.mic, words).wait(15)
+    time.sleep(0.3)
+    got = np.frombuffer(engine.capture_ring.read(engine.capture_ring.read_available), np.int16)
+    echo = engine.status()["echo"]
+    assert echo["canceller"] == "internal" and echo["bypassed"] == 0
+    assert xcorr_peak(expected[:, 0], got)[1] > 0.95  # 0.98-1.0 here, as through PortAudio
 
 
 @needs_c

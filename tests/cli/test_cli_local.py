@@ -242,6 +242,15 @@ def test_status_summary_of_a_healthy_daemon_says_no_problems() -> None:
     assert failed.splitlines()[1:3] == ["problems:  the session is failed", "           last error: bad key"]
 
 
+def test_status_summary_says_why_auto_chose_the_backend() -> None:
+    reason = "the sound server natively: it answers, and the devices are its defaults"
+    auto = {**STATUS["audio"], "backend": "pulse", "backend_choice": {"auto": True, "reason": reason}}
+    assert "audio:     pulse backend (auto: the sound server natively: it answers," in cli.format_status(
+        {**STATUS, "audio": auto})
+    named = {**STATUS["audio"], "backend_choice": {"auto": False, "reason": 'audio.backend = "pyaudio"'}}
+    assert "audio:     pyaudio backend, balanced latency;" in cli.format_status({**STATUS, "audio": named})
+
+
 def test_status_long_form_shows_every_field_once() -> None:
     text = cli.format_status(STATUS, verbose=True)
     assert text.splitlines()[0] == "rtaudiod: ready (sess_1, ga, gpt-realtime)"

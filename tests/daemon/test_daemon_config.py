@@ -116,7 +116,7 @@ def test_a_reload_after_the_null_fallback_does_not_reopen_the_audio():
     daemon = Daemon(load_config(None, overrides, {}))
     daemon.engine = daemon._start_audio()  # no such device: the null backend
     try:
-        assert daemon.engine.config.backend == "null" and daemon.config.audio.backend == "pyaudio"
+        assert daemon.engine.config.backend == "null" and daemon.config.audio.backend == "auto"
         stream = daemon.engine.output_stream
         daemon._apply_reload(load_config(None, overrides, {}))  # SIGHUP with nothing changed
         assert daemon.engine.output_stream is stream  # not reopened

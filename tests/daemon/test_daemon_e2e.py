@@ -174,8 +174,9 @@ def test_without_a_key_it_talks_to_the_local_simulator(tmp_path, daemon):
 
 
 def test_on_a_sound_server_the_reply_plays_and_the_microphone_reaches_the_service(tmp_path, daemon, pulse_server):
-    """The daemon on real devices: PortAudio on a PulseAudio with null sinks (speaker `rtspk`, recorded from its
-    monitor; microphone `rtmic`, into which the test plays real speech)."""
+    """The daemon on real devices, its default audio.backend = "auto": a PulseAudio with null sinks (speaker `rtspk`,
+    recorded from its monitor; microphone `rtmic`, into which the test plays real speech), natively where the C
+    callbacks run, through PortAudio in the twins build."""
     import numpy as np
 
     from sessionhelpers import speech, xcorr
@@ -187,7 +188,8 @@ def test_on_a_sound_server_the_reply_plays_and_the_microphone_reaches_the_servic
         proc, notify = daemon(config)
         notify.wait("READY=1", 20)
         with Client(str(tmp_path / "control.sock")) as client:
-            assert client.status()["audio"]["backend"] == "pyaudio"
+            backend = "pulse" if rtaudiod.backend() == "c" else "pyaudio"
+            assert client.status()["audio"]["backend"] == backend
             # the reply is heard at the speaker
             recording = pulse_server.record(pulse_server.speaker + ".monitor")
             client.subscribe("transcript.assistant", "state")
@@ -228,6 +230,8 @@ def test_on_a_sound_server_the_reply_plays_and_the_microphone_reaches_the_servic
         said = "internal (the internal canceller (webrtc): the daemon plays" if rtaudiod.backend() == "c" else \
             "off (no echo canceller: this build runs the pure-Python twins"
         assert f"rtaudiod.daemon: echo canceller: {said}" in err
+        why = "the sound server natively: it answers" if backend == "pulse" else "PortAudio: this build runs the pure"
+        assert f"rtaudiod.daemon: audio backend: {backend} ({why}" in err
 
 
 def test_listening_modes_from_the_config_and_the_control_socket(tmp_path, daemon, sim):
