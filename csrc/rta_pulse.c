@@ -20,6 +20,9 @@ struct rta_pulse_stream {
     int rate, channels, frames;
     double latency;
     int16_t *buf; /* one period: the fill's output, or silence for a hole in the capture */
+    int16_t *part; /* capture: the start of a period the server's fragments have not completed yet */
+    size_t part_frames;
+    int64_t part_adc;
     _Atomic int failed;
     _Atomic uint64_t xruns, callbacks;
 };
@@ -165,6 +168,34 @@ static void write_cb(pa_stream *st, size_t nbytes, void *u) {
     play(s, nbytes / ((size_t)s->channels * 2));
 }
 
+/* Hand the capture callback whole periods: the server's fragments come in any length, and the echo canceller takes
+ * whole 10 ms blocks only (a period's remainder passed through it uncancelled, counted in `bypassed`: on the
+ * loudspeaker bench every period did, and the uplink was held for good). x NULL: a hole, silence. */
+static void capture(rta_pulse_stream *s, const int16_t *x, size_t frames, int64_t now, int64_t adc) {
+    size_t ch = (size_t)s->channels, period = (size_t)s->frames;
+    for (size_t done = 0; done < frames;) {
+        int64_t at = adc + (int64_t)done * 1000000000 / s->rate;
+        if (s->part_frames == 0 && frames - done >= period) {
+            rta_capture_process(s->cap, x != NULL ? x + done * ch : s->buf, period, now, at);
+            done += period;
+            continue;
+        }
+        if (s->part_frames == 0)
+            s->part_adc = at;
+        size_t n = period - s->part_frames < frames - done ? period - s->part_frames : frames - done;
+        if (x != NULL)
+            memcpy(s->part + s->part_frames * ch, x + done * ch, n * ch * sizeof(int16_t));
+        else
+            memset(s->part + s->part_frames * ch, 0, n * ch * sizeof(int16_t));
+        s->part_frames += n;
+        done += n;
+        if (s->part_frames == period) {
+            rta_capture_process(s->cap, s->part, period, now, s->part_adc);
+            s->part_frames = 0;
+        }
+    }
+}
+
 static void read_cb(pa_stream *st, size_t nbytes, void *u) {
     (void)nbytes;
     rta_pulse_stream *s = u;
@@ -179,12 +210,7 @@ static void read_cb(pa_stream *st, size_t nbytes, void *u) {
         int64_t adc = now - (age >= 0 ? age : (int64_t)frames * 1000000000 / s->rate);
         if (data == NULL) /* a hole in the server's stream: silence keeps the capture's clock */
             atomic_fetch_add_explicit(&s->xruns, 1, memory_order_relaxed);
-        for (size_t done = 0; done < frames;) {
-            size_t n = frames - done < (size_t)s->frames ? frames - done : (size_t)s->frames;
-            const int16_t *x = data != NULL ? (const int16_t *)data + done * s->channels : s->buf;
-            rta_capture_process(s->cap, x, n, now, adc + (int64_t)done * 1000000000 / s->rate);
-            done += n;
-        }
+        capture(s, data, frames, now, adc);
         pa_stream_drop(st);
     }
 }
@@ -238,7 +264,10 @@ int rta_pulse_open(rta_pulse_stream **out, rta_pulse *p, const rta_pulse_stream_
         return -PA_ERR_INVALID;
     }
     rta_pulse_stream *s = calloc(1, sizeof *s);
-    if (s == NULL || (s->buf = calloc((size_t)cfg->frames * cfg->channels, sizeof(int16_t))) == NULL) {
+    if (s == NULL || (s->buf = calloc((size_t)cfg->frames * cfg->channels, sizeof(int16_t))) == NULL ||
+        (s->part = calloc((size_t)cfg->frames * cfg->channels, sizeof(int16_t))) == NULL) {
+        if (s != NULL)
+            free(s->buf);
         free(s);
         return -PA_ERR_INTERNAL;
     }
@@ -296,6 +325,7 @@ static int cork(rta_pulse_stream *s, int corked) {
     if (corked && s->play != NULL) /* stopped: what the server queues is thrown away, not waited for */
         wait_op(s, pa_stream_flush(s->st, op_done, s));
     wait_op(s, pa_stream_cork(s->st, corked, op_done, s));
+    s->part_frames = 0; /* under the lock: the read callback runs with it held; a new start has a new clock */
     int failed = atomic_load(&s->failed);
     pa_threaded_mainloop_unlock(s->p->loop);
     return failed ? -PA_ERR_KILLED : 0;
@@ -318,6 +348,7 @@ void rta_pulse_close(rta_pulse_stream *s) {
         pa_threaded_mainloop_unlock(s->p->loop);
     }
     free(s->buf);
+    free(s->part);
     free(s);
 }
 

@@ -109,6 +109,17 @@ def test_capture_hears_the_microphone_sink(pulse_server, engines):
 
 
 @needs_c
+def test_the_echo_canceller_gets_whole_periods(pulse_server, engines):
+    """The server's capture fragments come in any length; the callback gets whole periods, so the echo canceller
+    (whole 10 ms blocks only) runs on every one. Before, each period's remainder passed through it (`bypassed`), the
+    canceller never ran, and its stage held the uplink for good on a loudspeaker."""
+    engine = engines(pulse_config(capture=True, echo_cancel="internal"))
+    wait_for(lambda: engine.capture_ring.read_available > 24000, 5, "the microphone to run")
+    echo = engine.status()["echo"]
+    assert echo["canceller"] == "internal" and echo["bypassed"] == 0, echo
+
+
+@needs_c
 def test_a_sink_that_does_not_exist_is_a_clear_error(pulse_server):
     engine = AudioEngine(pulse_config(output_device="no_such_sink"))
     with pytest.raises(AudioDeviceError, match="no_such_sink"):
