@@ -43,22 +43,27 @@
  * attenuated by GATE_GAIN more (ramped across the block). A server VAD reacts to a single 10 ms frame, and the
  * engines leave a few frames near -35 dBFS after a change of the echo path (measured on the loudspeaker test
  * bench: the replies it cut). A person talking keeps the output within a few dB of the microphone, so their blocks
- * pass untouched. */
+ * pass untouched; and while one is heard (NEAR_DB below) the gate stays open: under a loud echo webrtc's non-linear
+ * processor takes 8 dB off their blocks (the median, reverberant path), and the gate took 26 dB more off those it
+ * pushed past GATE_DB (double talk 0.775 with no gate, 0.689 with both; 0.734 now, docs/echo.md). */
 #define GATE_DB 10.0
 #define GATE_GAIN 0.05f
 #define GATE_HANGOVER_BLOCKS 10
-/* ...and, attenuated by EXPLAINED_GAIN (12 dB), a block the echo alone explains: the engine removed at least
- * EXPLAINED_MIN_DB (or added to it: its estimate off at a reply's onset), and the microphone is no louder than the
- * loudest aligned reference of the last ECHO_SPAN_BLOCKS (the echo comes up to three margins after it) times the
- * echo path's gain plus EXPLAINED_HEADROOM_DB. The gain (the ERL, dB) is learnt from blocks the engine cancelled
- * by ERL_LEARN_DB or more (nothing but echo in them), a leaky mean over ERL_WINDOW_S. Why: on the loudspeaker bench
- * webrtc weakens on some replies (blocks of 0-10 dB at -31 to -35 dBFS, the engine's 1 s ERLE at 12-20 dB) and a
- * server VAD starts a turn on one such frame; the echo-only blocks there stay within 4.3 dB of the estimate (99th
- * percentile). A person talking makes blocks NEAR_DB above it: NEAR_MIN_HITS of them within NEAR_HANGOVER_BLOCKS of
- * each other hold this gate off for that hangover (their soft syllables between). It costs 0.01-0.02 of double
- * talk on the reverberant path (docs/echo.md). */
-#define EXPLAINED_MIN_DB 4.0
+/* ...and, attenuated by EXPLAINED_GAIN (12 dB), a block the echo alone explains: the microphone is no louder than
+ * the loudest aligned reference of the last ECHO_SPAN_BLOCKS (the echo comes up to three margins after it) times
+ * the echo path's gain plus EXPLAINED_HEADROOM_DB, whatever the engine removed (traced on the loudspeaker bench:
+ * blocks left at -29 dBFS had 0-4 dB removed, and a bar of 4 dB on the removal let them through). The gain (the
+ * ERL, dB) is learnt from blocks the engine cancelled by ERL_LEARN_DB or more (nothing but echo in them), a leaky
+ * mean over ERL_WINDOW_S. Why: on the loudspeaker bench webrtc weakens on some replies (blocks of 0-10 dB at -29 to
+ * -35 dBFS, the engine's 1 s ERLE at 12-24 dB) and a server VAD starts a turn on one such frame; the echo-only
+ * blocks there stay within 4.3 dB of the estimate (99th percentile).
+ * A person talking makes blocks NEAR_DB above what the echo can make: the loudest aligned reference of the last
+ * ECHO_SPAN_BLOCKS, or before them the room's tail (the loudest block decayed by TAIL_DECAY_DB a block, 60 dB in
+ * 600 ms: without it a reverberant room's echo after a loud word passed for a person, and opened the gates).
+ * NEAR_MIN_HITS of them within NEAR_HANGOVER_BLOCKS of each other hold both gates open for that hangover (their soft
+ * syllables between). */
 #define EXPLAINED_HEADROOM_DB 5.0
+#define TAIL_DECAY_DB 1.0
 #define EXPLAINED_GAIN 0.25f
 #define NEAR_DB 8.0
 #define NEAR_HANGOVER_BLOCKS 30
@@ -118,10 +123,12 @@ struct rta_echo {
     int since_echo;            /* blocks since the aligned reference last played */
     double span_power[ECHO_SPAN_BLOCKS]; /* the aligned reference's last blocks' powers, for the echo alone */
     size_t span_pos;
+    double tail_power;         /* the loudest of them, decayed by TAIL_DECAY_DB a block since: the room's tail */
     double erl_db, erl_decay;  /* the echo path's gain (mic over aligned reference, dB), learnt; erl_known */
     int erl_known;
     int near_blocks;           /* blocks since one the echo alone could not make (a person talking) */
     int near_hits;             /* ...and how many such came each within the hangover of the one before */
+    int near;                  /* a person is talking: both gates stay open */
 
     /* Published for other threads (relaxed: each figure stands alone). */
     _Atomic float erle_db;
@@ -279,9 +286,11 @@ void rta_echo_reset(rta_echo *e) {
     e->quiet_blocks = SIZE_MAX / 2;
     e->since_echo = GATE_HANGOVER_BLOCKS;
     memset(e->span_power, 0, sizeof e->span_power);
+    e->tail_power = 0.0;
     e->erl_known = 0;
     e->near_blocks = NEAR_HANGOVER_BLOCKS;
     e->near_hits = 0;
+    e->near = 0;
     atomic_store_explicit(&e->erle_db, 0.0f, memory_order_relaxed);
     atomic_store_explicit(&e->delay_locked, e->locked, memory_order_relaxed);
     atomic_store_explicit(&e->converged, 0, memory_order_relaxed);
@@ -375,13 +384,17 @@ static void gate_residual(rta_echo *e, int16_t *out, float target) {
 static double db10(double power) { return 10.0 * log10(power + 1.0); }
 
 /* Whether the echo alone explains the microphone's block (EXPLAINED_GAIN's comment); learns the echo path's gain
- * and follows a person talking on the way. Once a block, after the engine. */
+ * and follows a person talking on the way (e->near). Once a block, after the engine. */
 static int echo_explains(rta_echo *e, double mic_power, double out_power, int echo_live) {
-    e->span_power[e->span_pos] = block_power(e->aligned, e->block);
+    double now = block_power(e->aligned, e->block);
+    e->span_power[e->span_pos] = now;
     e->span_pos = (e->span_pos + 1) % ECHO_SPAN_BLOCKS;
+    e->tail_power *= pow(10.0, -TAIL_DECAY_DB / 10.0);
+    if (now > e->tail_power) e->tail_power = now;
     double span = 0.0;
     for (size_t i = 0; i < ECHO_SPAN_BLOCKS; i++)
         if (e->span_power[i] > span) span = e->span_power[i];
+    e->near = 0;
     if (!echo_live || span <= REF_ACTIVE_POWER) return 0;
     double mic_db = db10(mic_power), span_db = db10(span), removed_db = mic_db - db10(out_power);
     if (removed_db >= ERL_LEARN_DB && mic_power > REF_ACTIVE_POWER) {
@@ -393,16 +406,15 @@ static int echo_explains(rta_echo *e, double mic_power, double out_power, int ec
     /* A person talking: blocks well above what the echo alone makes (NEAR_MIN_HITS of them, each within the
      * hangover of the last: one alone is a reply's onset now and then, its echo ahead of its stamps), and the
      * NEAR_HANGOVER_BLOCKS after them (their soft syllables between) are theirs, not the echo's. */
-    if (mic_power > REF_ACTIVE_POWER && mic_db > span_db + e->erl_db + NEAR_DB) {
+    double echo_db = db10(e->tail_power > span ? e->tail_power : span);
+    if (mic_power > REF_ACTIVE_POWER && mic_db > echo_db + e->erl_db + NEAR_DB) {
         e->near_hits = e->near_blocks < NEAR_HANGOVER_BLOCKS ? e->near_hits + 1 : 1;
         e->near_blocks = 0;
     } else if (e->near_blocks < NEAR_HANGOVER_BLOCKS) {
         e->near_blocks++;
     }
-    int near = e->near_blocks < NEAR_HANGOVER_BLOCKS && e->near_hits >= NEAR_MIN_HITS;
-    /* removed_db < 0: the engine added to the microphone (its echo estimate off, at a reply's onset: measured). */
-    return !near && (removed_db >= EXPLAINED_MIN_DB || removed_db < 0.0) &&
-           mic_db <= span_db + e->erl_db + EXPLAINED_HEADROOM_DB;
+    e->near = e->near_blocks < NEAR_HANGOVER_BLOCKS && e->near_hits >= NEAR_MIN_HITS;
+    return !e->near && mic_db <= span_db + e->erl_db + EXPLAINED_HEADROOM_DB;
 }
 
 static void process_block(rta_echo *e, const int16_t *mic, const int16_t *ref, int16_t *out) {
@@ -459,7 +471,8 @@ static void process_block(rta_echo *e, const int16_t *mic, const int16_t *ref, i
     e->since_echo = echo_here ? 0 : e->since_echo < GATE_HANGOVER_BLOCKS ? e->since_echo + 1 : e->since_echo;
     int echo_live = !nothing_to_cancel && e->locked && e->since_echo < GATE_HANGOVER_BLOCKS;
     int explained = echo_explains(e, mic_power, out_power, echo_live); /* every block: it learns as well */
-    gate_residual(e, out, !echo_live ? 1.0f : mic_power > out_power * pow(10.0, GATE_DB / 10.0) ? GATE_GAIN
+    gate_residual(e, out, !echo_live || e->near ? 1.0f
+                          : mic_power > out_power * pow(10.0, GATE_DB / 10.0) ? GATE_GAIN
                           : explained ? EXPLAINED_GAIN : 1.0f);
 
     atomic_fetch_add_explicit(&e->blocks, 1, memory_order_relaxed);
