@@ -87,9 +87,15 @@ def figures_table(rows: dict[str, dict], floor: dict | None) -> list[str]:
         n = noise(row)
         lines.append(f"| {label} | {cpu_per_min(row):.3f} | {row['cpu_total_s'] * 60 / row['window_s']:.3f} | "
                      f"{core_pct(row):.2f}{f' (±{n:.2f})' if n is not None else ''} | {fmt(above, 3)} | "
-                     f"{row['peak_rss_mb']:.1f} | {us(f.get('uplink'))} | {us(f.get('downlink'))} | "
+                     f"{rss(row)} | {us(f.get('uplink'))} | {us(f.get('downlink'))} | "
                      f"{ms(f.get('reply'))} | {ms(f.get('barge_in'))} | {fmt(python_wakeups(row), 1)} |")
     return lines
+
+
+def rss(row: dict) -> str:
+    """Peak RSS, and the microphone WAV the wav backend holds whole in it (run.run's `mic_held_mb`)."""
+    held = row.get("mic_held_mb", 0.0)
+    return f"{row['peak_rss_mb']:.1f}" + (f" ({held:.1f} of it the mic WAV)" if held else "")
 
 
 def ratio_table(rows: dict[str, dict], subject: str, floor: dict | None) -> list[str]:
