@@ -228,13 +228,18 @@ def wakeups_section(rows: dict[str, dict]) -> list[str]:
              "pacer, PortAudio's callback threads); any other thread is a library's (PortAudio, PulseAudio). No "
              "control client is connected.", "",
              "| contender | Python threads, wake-ups/s | of which voluntary (slept, woken) | rtaudiod C threads | "
-             "other threads | threads |", "|---|---|---|---|---|---|"]
+             "other threads | threads | CPU ms/s: Python, C, other threads |", "|---|---|---|---|---|---|---|"]
     for label, w in measured.items():
+        cpu = "/".join(f"{wakeups.cpu_ms(w['threads'], k):.2f}" for k in wakeups.KINDS) \
+            if any("cpu_ms_per_s" in t for t in w["threads"]) else "–"  # a run from before it was measured
         lines.append(f"| {label} | {w['python_per_s']:.1f} | {wakeups.voluntary(w['threads'], 'python'):.1f} | "
-                     f"{w['c_per_s']:.1f} | {w['other_per_s']:.1f} | {len(w['threads'])} |")
-    d = measured.get("rtaudiod") or next((w for k, w in measured.items() if k.startswith("rtaudiod")), None)
-    if d is not None:
-        lines += ["", "rtaudiod, thread by thread:", "", *wakeups.table(d)]
+                     f"{w['c_per_s']:.1f} | {w['other_per_s']:.1f} | {len(w['threads'])} | {cpu} |")
+    # rtaudiod's threads one by one: the null row, and the rows of the PulseAudio comparison (what differs there is
+    # the thread that reaches the device)
+    for label in ("rtaudiod", "rtaudiod-null-48k", "rtaudiod-pulse"):
+        if label in measured:
+            lines += ["", f"{label}, thread by thread (CPU from /proc/PID/task/TID/schedstat):", "",
+                      *wakeups.table(measured[label])]
     return lines
 
 
