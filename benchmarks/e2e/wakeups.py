@@ -144,9 +144,10 @@ def table(result: dict) -> list[str]:
         lines.append(f"| {t['comm']} ({t['tid']}) | {t['kind']} | {t['per_s']:.1f} | {t['voluntary_per_s']:.1f} | "
                      f"{t['nonvoluntary_per_s']:.1f} | {cpu(t)} | {per_wake(t)} |")
     for k, name in (("python", "Python threads"), ("c", "rtaudiod C threads"), ("other", "other threads")):
-        total = f"**{result[f'{k}_per_s']:.1f}**" if k == "python" else f"{result[f'{k}_per_s']:.1f}"
+        label, total = (f"**all {name}**", f"**{result['python_per_s']:.1f}**") if k == "python" else \
+            (f"all {name}", f"{result[f'{k}_per_s']:.1f}")
         vol = f"{voluntary(threads, k):.1f}" if k == "python" else ""
-        lines.append(f"| all {name} | {k} | {total} | {vol} | | {cpu_ms(threads, k):.2f} | |")
+        lines.append(f"| {label} | {k} | {total} | {vol} | | {cpu_ms(threads, k):.2f} | |")
     return lines
 
 
