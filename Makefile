@@ -145,7 +145,7 @@ bench-session: $(INSTALLED)
 bench-smoke: $(BENCH_INSTALLED)
 	$(VPY) -m pytest benchmarks -p no:cacheprovider --benchmark-disable -q $(PYTEST_ARGS)
 
-# The end-to-end benchmark (benchmarks/e2e/, ~15 min: 22 rows, 14 min of them streaming): rtaudiod against the clients
+# The end-to-end benchmark (benchmarks/e2e/, ~18 min: 26 rows, 17.5 min of them streaming): rtaudiod against the clients
 # users would write instead, each in its own process against rtaudiod-sim; writes benchmarks/RESULTS.md and
 # benchmarks/e2e-cpu.png. E2E_ARGS passes options on (--seconds 60 --other-seconds 30). The quick mode checks the
 # harness, not the figures.
