@@ -156,8 +156,9 @@ bench-e2e: $(BENCH_INSTALLED)
 bench-e2e-quick: $(BENCH_INSTALLED)
 	$(VPY) -m benchmarks.e2e --quick $(E2E_ARGS)
 
-# Issue 17's PulseAudio target: rtaudiod on the null backend, and on a private PulseAudio server through PortAudio and
-# natively (the pulse backend), 30 s each (~2.5 min); report in .benchmarks/e2e-pulse/.
+# Issue 17's PulseAudio target: rtaudiod on the null backend (the peers' microphone, and a sound card's 48 kHz stereo
+# one), and on a private PulseAudio server natively (the pulse backend) and through PortAudio, 30 s each (~4 min);
+# report in .benchmarks/e2e-pulse/.
 bench-pulse: $(BENCH_INSTALLED)
 	$(VPY) -m benchmarks.e2e --pulse $(E2E_ARGS)
 
