@@ -145,7 +145,7 @@ bench-session: $(INSTALLED)
 bench-smoke: $(BENCH_INSTALLED)
 	$(VPY) -m pytest benchmarks -p no:cacheprovider --benchmark-disable -q $(PYTEST_ARGS)
 
-# The end-to-end benchmark (benchmarks/e2e/, ~15 min: 22 rows, 14 min of them streaming): rtaudiod against the clients
+# The end-to-end benchmark (benchmarks/e2e/, ~18 min: 26 rows, 17.5 min of them streaming): rtaudiod against the clients
 # users would write instead, each in its own process against rtaudiod-sim; writes benchmarks/RESULTS.md and
 # benchmarks/e2e-cpu.png. E2E_ARGS passes options on (--seconds 60 --other-seconds 30). The quick mode checks the
 # harness, not the figures.
@@ -156,8 +156,9 @@ bench-e2e: $(BENCH_INSTALLED)
 bench-e2e-quick: $(BENCH_INSTALLED)
 	$(VPY) -m benchmarks.e2e --quick $(E2E_ARGS)
 
-# Issue 17's PulseAudio target: rtaudiod on the null backend, and on a private PulseAudio server through PortAudio and
-# natively (the pulse backend), 30 s each (~2.5 min); report in .benchmarks/e2e-pulse/.
+# Issue 17's PulseAudio target: rtaudiod on the null backend (the peers' microphone, and a sound card's 48 kHz stereo
+# one), and on a private PulseAudio server natively (the pulse backend) and through PortAudio, 30 s each (~4 min);
+# report in .benchmarks/e2e-pulse/.
 bench-pulse: $(BENCH_INSTALLED)
 	$(VPY) -m benchmarks.e2e --pulse $(E2E_ARGS)
 

@@ -49,6 +49,8 @@ def test_the_probe_counts_each_threads_wake_ups_and_tells_python_threads_apart()
     # every byte woke the reader (the writer waited for it to sleep again); a preemption may add one or two
     assert wakes <= round(reader["voluntary_per_s"] * result["window_s"]) <= wakes + 5
     assert by_comm["py:idle"]["per_s"] == 0 and by_comm["rtaudiod-pacer"]["per_s"] == 0
+    # the CPU each ran (schedstat): the reader's wake-ups cost some, a thread that slept throughout none
+    assert reader["cpu_ms_per_s"] > 0 and by_comm["py:idle"]["cpu_ms_per_s"] == 0
     assert result["python_per_s"] >= reader["per_s"] and result["c_per_s"] == 0
     assert "| **all Python threads** | python |" in "\n".join(wakeups.table(result))
 

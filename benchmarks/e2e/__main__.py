@@ -6,8 +6,8 @@ The headline workload (duplex, pcm16) runs `--seconds` per contender; the barge-
 and the scaling rows run `--other-seconds`. One contender at a time: the figures are CPU on a shared machine.
 `--quick` runs each contender a few seconds, several at once, and checks the harness (every contender streamed,
 the simulator received what each sent), not the figures; its report goes to .benchmarks/e2e-quick/.
-`--pulse` (`make bench-pulse`) runs only rtaudiod on the null backend and on the PulseAudio server (through PortAudio,
-and natively: the pulse backend), `--seconds` each (30 by default there); its report goes to .benchmarks/e2e-pulse/.
+`--pulse` (`make bench-pulse`) runs only rtaudiod on the null backend and on the PulseAudio server (natively: the pulse
+backend, and through PortAudio), `--seconds` each (30 by default there); its report goes to .benchmarks/e2e-pulse/.
 `--wakeups` (`make bench-wakeups`) runs only rtaudiod and the careful client on the duplex workload (`--seconds`,
 20 by default there), one after the other, for the Python wake-ups a second per thread (wakeups.py); its report goes
 to .benchmarks/e2e-wakeups/.
@@ -16,6 +16,7 @@ to .benchmarks/e2e-wakeups/.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import sys
 import tempfile
@@ -26,22 +27,24 @@ from pathlib import Path
 from benchmarks.e2e import report
 from benchmarks.e2e.pulse import pulse
 from benchmarks.e2e.run import BACKENDS, ROOT, Spec, nothing, run
-from benchmarks.e2e.workload import WORKLOADS, write_mic
+from benchmarks.e2e.workload import WORKLOADS, write_mic, write_sound_card_mic
 
 PEERS = ["seed", "careful", "openai"]
 
 
 def pulse_rows(seconds: float, other: float, mics: dict[str, str]) -> list[tuple[str, Spec]]:
-    """rtaudiod on the PulseAudio server, through PortAudio and natively. The echo canceller off, as it is on the null
-    row (whose 24 kHz microphone and 48 kHz speaker it refuses: engine._echo_args), so the rows do the same work and
-    differ by the way to the device; the native row with it (auto: the internal canceller) shows what it costs, and
-    a barge-in row the native backend's flush."""
+    """rtaudiod on the PulseAudio server, natively (the pulse backend, what `auto` chooses there) and through
+    PortAudio, beside a null row of the same device formats (the 48 kHz stereo microphone and speaker of the test
+    server's sinks: the capture resamples on every row). The echo canceller off on all three, so they do the same
+    work and differ by the way to the device only; the native row with it on (auto: the internal canceller) shows
+    what it costs, and a barge-in row the native backend's flush."""
     w, off, mic = WORKLOADS["duplex"], {"echo_cancel": '"off"'}, mics["duplex"]
-    return [("duplex", Spec("rtaudiod-pulse", w, mic, seconds, audio=off)),
-            ("duplex", Spec("rtaudiod-pulse-native", w, mic, seconds, audio=off)),
-            ("duplex", Spec("rtaudiod-pulse-native", w, mic, seconds, label="rtaudiod-pulse-native-aec")),
-            ("barge_in", Spec("rtaudiod-pulse-native", WORKLOADS["barge_in"], mics["barge_in"], other, audio=off,
-                              label="rtaudiod-pulse-native-barge_in"))]
+    return [("duplex", Spec("rtaudiod", w, mics["duplex-48k"], seconds, audio=off, label="rtaudiod-null-48k")),
+            ("duplex", Spec("rtaudiod-pulse", w, mic, seconds, audio=off)),
+            ("duplex", Spec("rtaudiod-pulse-portaudio", w, mic, seconds, audio=off)),
+            ("duplex", Spec("rtaudiod-pulse", w, mic, seconds, label="rtaudiod-pulse-aec")),
+            ("barge_in", Spec("rtaudiod-pulse", WORKLOADS["barge_in"], mics["barge_in"], other, audio=off,
+                              label="rtaudiod-pulse-barge_in"))]
 
 
 def plan(seconds: float, other: float, mics: dict[str, str], quick: bool,
@@ -73,6 +76,16 @@ def plan(seconds: float, other: float, mics: dict[str, str], quick: bool,
     return rows
 
 
+def compile_sources() -> None:
+    """Every contender's Python as an installed package has it: compiled to bytecode once (pip compiles a wheel's
+    modules as it installs them). This checkout's rtaudiod and benchmarks/ are imported from source, and where
+    PYTHONDONTWRITEBYTECODE is set (CI, sandboxes) nothing caches them: each start compiled rtaudiod's ~200 modules
+    again, 4 MB more peak RSS for the daemon (41.4 against 37.4 MB, measured with /proc/PID/status' VmHWM) and CPU
+    at start-up that a device never pays. The peers' libraries are compiled in site-packages already."""
+    for package in ("rtaudiod", "benchmarks"):
+        compileall.compile_dir(ROOT / package, quiet=1)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=None, help="per contender on the duplex workload (default 60)")
@@ -101,10 +114,13 @@ def main() -> int:
                               ".benchmarks/e2e-wakeups/RESULTS.md" if args.wakeups else
                               ".benchmarks/e2e-pulse/RESULTS.md" if args.pulse else "benchmarks/RESULTS.md")
     command = " ".join(["python -m benchmarks.e2e", *sys.argv[1:]])
+    if not args.quick:
+        compile_sources()
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as d:
         tmp = Path(d)
         mics = {name: write_mic(wl, max(args.seconds, args.other_seconds) + 15, tmp / f"mic-{name}.wav")["path"]
                 for name, wl in WORKLOADS.items()}
+        mics["duplex-48k"] = write_sound_card_mic(mics["duplex"], tmp / "mic-duplex-48k.wav")
         rows = plan(args.seconds, args.other_seconds, mics, args.quick, args.wakeups, args.pulse)
         began = time.monotonic()
         if args.quick:
@@ -117,7 +133,8 @@ def main() -> int:
                     if spec.contender in BACKENDS and server is None:
                         continue
                     print(f"bench-e2e: {section}: {spec.label} ({spec.seconds:g} s)", file=sys.stderr, flush=True)
-                    results.append((section, run(spec, tmp / spec.label, server)))
+                    results.append((section, run(spec, tmp / spec.label,
+                                                 server if spec.contender in BACKENDS else None)))
     raw = out.with_suffix(".json") if args.quick or args.wakeups or args.pulse else ROOT / ".benchmarks/e2e.json"
     raw.parent.mkdir(parents=True, exist_ok=True)
     machine = report.machine()  # when, where, which versions: taken now, kept with the raw results

@@ -9,9 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from benchmarks.e2e.workload import read_mic
+from benchmarks.e2e.workload import as_sound_card
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 import pulse_server  # noqa: E402
@@ -23,12 +21,9 @@ class Pulse:
         self.env = server.env
 
     def play_mic(self, path: str) -> subprocess.Popen:
-        """The microphone WAV into the mic sink, at the sink's 48 kHz stereo (sample and channel repeat: the
-        server VAD only needs speech energy)."""
-        pcm, rate = read_mic(path)
-        up = np.repeat(np.frombuffer(pcm, "<i2"), pulse_server.RATE // rate)
+        """The microphone WAV into the mic sink, at the sink's 48 kHz stereo (workload.as_sound_card)."""
         raw = Path(path).with_suffix(".48k.raw")
-        raw.write_bytes(np.repeat(up[:, None], pulse_server.CHANNELS, axis=1).astype("<i2").tobytes())
+        raw.write_bytes(as_sound_card(path, pulse_server.RATE, pulse_server.CHANNELS))
         return subprocess.Popen(["pacat", "--playback", "-d", pulse_server.MIC, "--latency-msec=200",
                                  *pulse_server.FORMAT_ARGS, str(raw)], stderr=subprocess.DEVNULL, env=self.env)
 

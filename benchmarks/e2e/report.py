@@ -87,9 +87,15 @@ def figures_table(rows: dict[str, dict], floor: dict | None) -> list[str]:
         n = noise(row)
         lines.append(f"| {label} | {cpu_per_min(row):.3f} | {row['cpu_total_s'] * 60 / row['window_s']:.3f} | "
                      f"{core_pct(row):.2f}{f' (±{n:.2f})' if n is not None else ''} | {fmt(above, 3)} | "
-                     f"{row['peak_rss_mb']:.1f} | {us(f.get('uplink'))} | {us(f.get('downlink'))} | "
+                     f"{rss(row)} | {us(f.get('uplink'))} | {us(f.get('downlink'))} | "
                      f"{ms(f.get('reply'))} | {ms(f.get('barge_in'))} | {fmt(python_wakeups(row), 1)} |")
     return lines
+
+
+def rss(row: dict) -> str:
+    """Peak RSS, and the microphone WAV the wav backend holds whole in it (run.run's `mic_held_mb`)."""
+    held = row.get("mic_held_mb", 0.0)
+    return f"{row['peak_rss_mb']:.1f}" + (f" ({held:.1f} of it the mic WAV)" if held else "")
 
 
 def ratio_table(rows: dict[str, dict], subject: str, floor: dict | None) -> list[str]:
@@ -181,12 +187,15 @@ def targets(rows: dict[str, dict], floor: dict | None) -> list[str]:
         ratio = cpu_per_min(d) / cpu_per_min(rows["careful"])
         line(ratio <= CAREFUL_RATIO_TARGET, f"whole daemon ≤ {CAREFUL_RATIO_TARGET}× the careful client's CPU: "
              f"{ratio:.2f}× ({cpu_per_min(d):.3f} vs {cpu_per_min(rows['careful']):.3f} CPU-s per audio minute)")
-    for label, how in (("rtaudiod-pulse", "through PortAudio"), ("rtaudiod-pulse-native", "the pulse backend"),
-                       ("rtaudiod-pulse-native-aec", "the pulse backend with the echo canceller the null run lacks")):
+    null = rows.get("rtaudiod-null-48k", d)  # the null row with the PulseAudio rows' device formats
+    for label, how in (("rtaudiod-pulse", "the pulse backend, what auto chooses"),
+                       ("rtaudiod-pulse-portaudio", "through PortAudio"),
+                       ("rtaudiod-pulse-aec", "the pulse backend with the echo canceller the null run lacks")):
         if label in rows:
-            ratio = cpu_per_min(rows[label]) / cpu_per_min(d)
-            line(ratio <= PULSE_RATIO_TARGET, f"the PulseAudio run ({how}) ≤ {PULSE_RATIO_TARGET}× the null run: "
-                 f"{ratio:.2f}× ({cpu_per_min(rows[label]):.3f} vs {cpu_per_min(d):.3f} CPU-s per audio minute)")
+            ratio = cpu_per_min(rows[label]) / cpu_per_min(null)
+            line(ratio <= PULSE_RATIO_TARGET, f"the PulseAudio run ({how}) ≤ {PULSE_RATIO_TARGET}× the null run "
+                 f"({null['label']}): {ratio:.2f}× ({cpu_per_min(rows[label]):.3f} vs {cpu_per_min(null):.3f} "
+                 "CPU-s per audio minute)")
     if floor and "careful" in rows:
         own, careful = cpu_per_min(d) - cpu_per_min(floor), cpu_per_min(rows["careful"]) - cpu_per_min(floor)
         line(own <= careful / 2, f"own cost above the floor ≤ half the careful client's: {own:.3f} vs "
@@ -194,7 +203,12 @@ def targets(rows: dict[str, dict], floor: dict | None) -> list[str]:
              f"own cost above the floor {own:.3f}; the careful client's is not above the floor ({careful:.3f})")
     up = d["figures"]["uplink"]
     line(up["p99_ms"] is not None and up["p99_ms"] < 1.0, f"uplink p99 < 1 ms: {up['p99_ms']} ms (max {up['max_ms']})")
-    line(d["peak_rss_mb"] < 40, f"peak RSS < 40 MB: {d['peak_rss_mb']:.1f} MB")
+    for row in (d, rows.get("rtaudiod-pulse")):
+        if row is not None:
+            held = row.get("mic_held_mb", 0.0)
+            line(row["peak_rss_mb"] < 40, f"peak RSS < 40 MB in `always` mode ({row['label']}): "
+                 f"{row['peak_rss_mb']:.1f} MB" + (f", of which {held:.1f} MB the microphone WAV the wav backend "
+                                                   "holds whole" if held else ""))
     woke = python_wakeups(d)
     if woke is not None:
         line(woke <= WAKEUPS_TARGET, f"Python wake-ups ≤ {WAKEUPS_TARGET}/s while audio flows: {woke:.1f}/s")
@@ -214,13 +228,18 @@ def wakeups_section(rows: dict[str, dict]) -> list[str]:
              "pacer, PortAudio's callback threads); any other thread is a library's (PortAudio, PulseAudio). No "
              "control client is connected.", "",
              "| contender | Python threads, wake-ups/s | of which voluntary (slept, woken) | rtaudiod C threads | "
-             "other threads | threads |", "|---|---|---|---|---|---|"]
+             "other threads | threads | CPU ms/s: Python, C, other threads |", "|---|---|---|---|---|---|---|"]
     for label, w in measured.items():
+        cpu = "/".join(f"{wakeups.cpu_ms(w['threads'], k):.2f}" for k in wakeups.KINDS) \
+            if any("cpu_ms_per_s" in t for t in w["threads"]) else "–"  # a run from before it was measured
         lines.append(f"| {label} | {w['python_per_s']:.1f} | {wakeups.voluntary(w['threads'], 'python'):.1f} | "
-                     f"{w['c_per_s']:.1f} | {w['other_per_s']:.1f} | {len(w['threads'])} |")
-    d = measured.get("rtaudiod") or next((w for k, w in measured.items() if k.startswith("rtaudiod")), None)
-    if d is not None:
-        lines += ["", "rtaudiod, thread by thread:", "", *wakeups.table(d)]
+                     f"{w['c_per_s']:.1f} | {w['other_per_s']:.1f} | {len(w['threads'])} | {cpu} |")
+    # rtaudiod's threads one by one: the null row, and the rows of the PulseAudio comparison (what differs there is
+    # the thread that reaches the device)
+    for label in ("rtaudiod", "rtaudiod-null-48k", "rtaudiod-pulse"):
+        if label in measured:
+            lines += ["", f"{label}, thread by thread (CPU from /proc/PID/task/TID/schedstat):", "",
+                      *wakeups.table(measured[label])]
     return lines
 
 

@@ -26,8 +26,10 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = "sk-bench-0123456789"
 PEERS = {"seed": "peer_seed", "careful": "peer_careful", "openai": "peer_openai", "floor": "floor"}
 LATENCY_MODE = {10: "low", 20: "balanced", 40: "high"}  # rtaudiod's capture frame per latency mode
-#: rtaudiod's rows on the PulseAudio server: through PortAudio (ALSA's pulse plugin), and natively (libpulse).
-BACKENDS = {"rtaudiod-pulse": "pyaudio", "rtaudiod-pulse-native": "pulse"}
+#: rtaudiod's rows on the PulseAudio server, each backend named in its config: natively (libpulse, the pulse backend
+#: `audio.backend = "auto"` chooses when the devices are the sound server), and through PortAudio and ALSA's pulse
+#: plugin (pyaudio, the contrast).
+BACKENDS = {"rtaudiod-pulse": "pulse", "rtaudiod-pulse-portaudio": "pyaudio"}
 #: The simulator's audio deltas arrive as the service's do: real time, with its arrival jitter (rtaudiod/sim/
 #: jitter.py), the same seed for every contender, so each gets the same arrival pattern.
 SIM_ARGS = ["--pace", "1", "--jitter", "1", "--seed", "0"]
@@ -112,7 +114,9 @@ def wait_streaming(proc: subprocess.Popen, timeout: float) -> bool:
 
 
 def run(spec: Spec, tmp: Path, pulse=None) -> dict:
-    """One contender's row: figures, the simulator's record, or why it was skipped."""
+    """One contender's row: figures, the simulator's record, or why it was skipped. `mic_held_mb`: the microphone
+    WAV that rtaudiod's wav backend reads whole before it starts (filebackend.open_input_c), in its peak RSS; the
+    peers read theirs as they go, and a sound card holds none."""
     tmp.mkdir(parents=True, exist_ok=True)
     out, errlog = tmp / f"{spec.label}.json", tmp / f"{spec.label}.stderr"
     sim, url = start_sim() if spec.contender != "floor" else (None, "")
@@ -163,6 +167,7 @@ def run(spec: Spec, tmp: Path, pulse=None) -> dict:
     window = end - start
     return {"label": spec.label, "contender": spec.contender, "workload": spec.workload.name,
             "frame_ms": spec.frame_ms, "subscribers": spec.subscribers, "window_s": window,
+            "mic_held_mb": os.path.getsize(spec.mic) / 2**20 if spec.contender == "rtaudiod" else 0.0,
             "cpu_window_s": cpu_end - cpu_start, "cpu_total_s": cpu_end, "peak_rss_mb": rss, "wakeups": woke,
             "timeline": [(t - start, c) for t, c in sorted(sampler.samples)], "figures": figures,
             "sim": sessions[0] if sessions else None, "subscribed": subscribed,

@@ -26,6 +26,7 @@ import threading
 import time
 
 PY_PREFIX = "py:"
+KINDS = ("python", "c", "other")
 C_PREFIXES = ("rtaudiod-", "rta-")  # a Python thread named by name_python_threads() drops `rtaudiod-`
 COMM_MAX = 15  # TASK_COMM_LEN - 1
 PR_SET_NAME = 15
@@ -63,8 +64,10 @@ def kind(comm: str) -> str:
     return "other"
 
 
-def snapshot(pid: int) -> dict[int, tuple[str, int, int]]:
-    """{tid: (comm, voluntary, nonvoluntary)} of every thread of `pid` now (threads that end meanwhile skipped)."""
+def snapshot(pid: int) -> dict[int, tuple[str, int, int, int]]:
+    """{tid: (comm, voluntary, nonvoluntary, cpu_ns)} of every thread of `pid` now (threads that end meanwhile
+    skipped); cpu_ns: the time it ran, from /proc/PID/task/TID/schedstat (nanoseconds, where /proc/PID/stat
+    counts 10 ms ticks)."""
     out = {}
     for entry in os.listdir(f"/proc/{pid}/task"):
         try:
@@ -77,25 +80,34 @@ def snapshot(pid: int) -> dict[int, tuple[str, int, int]]:
                         vol = int(line.split()[1])
                     elif line.startswith("nonvoluntary_ctxt_switches:"):
                         nonvol = int(line.split()[1])
+            with open(f"/proc/{pid}/task/{entry}/schedstat") as f:
+                cpu_ns = int(f.read().split()[0])
         except (FileNotFoundError, ProcessLookupError):
             continue
-        out[int(entry)] = (comm, vol, nonvol)
+        out[int(entry)] = (comm, vol, nonvol, cpu_ns)
     return out
 
 
 def rates(before: dict, after: dict, seconds: float) -> dict:
-    """Wake-ups a second over the window between two snapshots: per thread (alive at its end; one born in it
-    counts from 0) and per kind. Threads that ended in the window are not counted (their counts are gone)."""
+    """Wake-ups and CPU a second over the window between two snapshots: per thread (alive at its end; one born in
+    it counts from 0) and per kind. Threads that ended in the window are not counted (their counts are gone)."""
     threads = []
-    for tid, (comm, vol, nonvol) in sorted(after.items()):
-        _, vol0, nonvol0 = before.get(tid, (comm, 0, 0))
+    for tid, (comm, vol, nonvol, cpu) in sorted(after.items()):
+        _, vol0, nonvol0, cpu0 = before.get(tid, (comm, 0, 0, 0))
         threads.append({"tid": tid, "comm": comm, "kind": kind(comm), "voluntary_per_s": (vol - vol0) / seconds,
                         "nonvoluntary_per_s": (nonvol - nonvol0) / seconds,
-                        "per_s": (vol - vol0 + nonvol - nonvol0) / seconds})
-    total = {k: sum(t["per_s"] for t in threads if t["kind"] == k) for k in ("python", "c", "other")}
+                        "per_s": (vol - vol0 + nonvol - nonvol0) / seconds,
+                        "cpu_ms_per_s": (cpu - cpu0) / 1e6 / seconds})
+    total = {k: sum(t["per_s"] for t in threads if t["kind"] == k) for k in KINDS}
     return {"window_s": seconds, "python_per_s": total["python"], "c_per_s": total["c"],
             "other_per_s": total["other"], "python_voluntary_per_s": voluntary(threads, "python"),
+            "cpu_ms_per_s": {k: cpu_ms(threads, k) for k in KINDS},
             "ended": len(set(before) - set(after)), "threads": threads}
+
+
+def cpu_ms(threads: list[dict], kind_: str) -> float:
+    """CPU ms a second of a kind's threads (what the audio path's C threads cost beside Python's)."""
+    return sum(t.get("cpu_ms_per_s", 0.0) for t in threads if t["kind"] == kind_)
 
 
 def voluntary(threads: list[dict], kind_: str) -> float:
@@ -118,14 +130,24 @@ class Window:
 
 def table(result: dict) -> list[str]:
     """Markdown: one row per thread, busiest first, then the totals per kind."""
-    lines = ["| thread (comm) | kind | wake-ups/s | voluntary/s | preempted/s |", "|---|---|---|---|---|"]
-    for t in sorted(result["threads"], key=lambda t: -t["per_s"]):
+    threads = result["threads"]
+
+    def cpu(t: dict) -> str:
+        return f"{t['cpu_ms_per_s']:.2f}" if "cpu_ms_per_s" in t else "–"
+
+    def per_wake(t: dict) -> str:
+        return f"{1000 * t['cpu_ms_per_s'] / t['per_s']:.0f}" if "cpu_ms_per_s" in t and t["per_s"] else "–"
+
+    lines = ["| thread (comm) | kind | wake-ups/s | voluntary/s | preempted/s | CPU ms/s | CPU µs a wake-up |",
+             "|---|---|---|---|---|---|---|"]
+    for t in sorted(threads, key=lambda t: -t["per_s"]):
         lines.append(f"| {t['comm']} ({t['tid']}) | {t['kind']} | {t['per_s']:.1f} | {t['voluntary_per_s']:.1f} | "
-                     f"{t['nonvoluntary_per_s']:.1f} |")
-    lines.append(f"| **all Python threads** | python | **{result['python_per_s']:.1f}** | "
-                 f"{voluntary(result['threads'], 'python'):.1f} | |")
-    lines.append(f"| all rtaudiod C threads | c | {result['c_per_s']:.1f} | | |")
-    lines.append(f"| all other threads | other | {result['other_per_s']:.1f} | | |")
+                     f"{t['nonvoluntary_per_s']:.1f} | {cpu(t)} | {per_wake(t)} |")
+    for k, name in (("python", "Python threads"), ("c", "rtaudiod C threads"), ("other", "other threads")):
+        label, total = (f"**all {name}**", f"**{result['python_per_s']:.1f}**") if k == "python" else \
+            (f"all {name}", f"{result[f'{k}_per_s']:.1f}")
+        vol = f"{voluntary(threads, k):.1f}" if k == "python" else ""
+        lines.append(f"| {label} | {k} | {total} | {vol} | | {cpu_ms(threads, k):.2f} | |")
     return lines
 
 

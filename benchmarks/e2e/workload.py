@@ -16,6 +16,8 @@ from pathlib import Path
 
 UTTERANCE = "What is the weather like in the mountains today?"
 LEAD_IN_S = 1.0  # silence before the first utterance (the session settles)
+#: A sound card's format, the PulseAudio test server's sinks' (tests/pulse_server.py) and the null speaker's.
+DEVICE_RATE, DEVICE_CHANNELS = 48000, 2
 
 
 @dataclass(frozen=True)
@@ -75,3 +77,24 @@ def read_mic(path: str) -> tuple[bytes, int]:
     """(PCM16 mono, rate) of a microphone WAV."""
     with wave.open(path, "rb") as w:
         return w.readframes(w.getnframes()), w.getframerate()
+
+
+def as_sound_card(path: str, rate: int = DEVICE_RATE, channels: int = DEVICE_CHANNELS) -> bytes:
+    """A microphone WAV's speech as a sound card delivers it: interleaved PCM16 at `rate` with `channels` (sample
+    and channel repeat, no filter: the server VAD only needs speech energy, and every row gets the same bytes)."""
+    import numpy as np  # the harness's process, never a contender's
+
+    pcm, mic_rate = read_mic(path)
+    up = np.repeat(np.frombuffer(pcm, "<i2"), rate // mic_rate)
+    return np.repeat(up[:, None], channels, axis=1).astype("<i2").tobytes()
+
+
+def write_sound_card_mic(path: str, out: Path) -> str:
+    """The microphone WAV at the sound card's format (as_sound_card), for the null row that compares with the
+    PulseAudio rows: the same device formats both ways, so the rows differ by the way to the device only."""
+    with wave.open(str(out), "wb") as w:
+        w.setnchannels(DEVICE_CHANNELS)
+        w.setsampwidth(2)
+        w.setframerate(DEVICE_RATE)
+        w.writeframes(as_sound_card(path))
+    return str(out)

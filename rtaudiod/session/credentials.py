@@ -9,8 +9,6 @@ a key or the reply's body (it would hold one).
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 from rtaudiod.errors import SessionError
@@ -36,6 +34,11 @@ def _request_body(model: str, dialect: str) -> bytes:
 def mint_ephemeral_key(token_url: str, model: str, dialect: str, timeout: float) -> str:
     """POST `token_url` and return the ephemeral key in its reply. A 4xx answer is fatal (the device is not allowed,
     or the endpoint is wrong: retrying cannot help); network trouble and 5xx are worth retrying."""
+    # Here, not at the top: urllib.request brings http.client and the email package, 2.4 MB of resident memory a
+    # daemon with a plain API key never needs (tests/cli/test_cli_import_weight.py).
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(token_url, data=_request_body(model, dialect), method="POST",
                                      headers={"Content-Type": "application/json", "Accept": "application/json"})
     try:
