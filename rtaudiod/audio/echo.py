@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -77,9 +78,11 @@ def _system_source(input_device: int | str | None, server: SoundServer) -> str |
 
 
 def choose(mode: str, *, backend: str, capture: bool, playout: bool, input_device: int | str | None,
-           server: SoundServer, internal: bool, half_duplex: bool = False, engine: str = "webrtc",
-           realtime: bool = True) -> EchoChoice:
-    """The canceller for `mode` given the configured devices, the sound server and whether the C canceller exists.
+           server: SoundServer, internal: bool | Callable[[], bool], half_duplex: bool = False,
+           engine: str = "webrtc", realtime: bool = True) -> EchoChoice:
+    """The canceller for `mode` given the configured devices, the sound server and whether the C canceller exists
+    (`internal`, or a function asked only when the answer matters: it loads the canceller's library, ~1.4 MB resident
+    a daemon with `echo_cancel = "off"` or on the null backend never needs).
 
     Raises ValueError for `internal` where it cannot run (the pure-Python build), with the message to show."""
     if mode not in ECHO_CANCEL_MODES:
@@ -87,7 +90,11 @@ def choose(mode: str, *, backend: str, capture: bool, playout: bool, input_devic
     if mode == "off":
         return EchoChoice("off", 'echo cancellation off (audio.echo_cancel = "off")'
                           + ("; half_duplex gates the microphone while the speaker plays" if half_duplex else ""))
-    if mode == "internal" and not internal:
+
+    def has_internal() -> bool:
+        return internal if isinstance(internal, bool) else internal()
+
+    if mode == "internal" and not has_internal():
         raise ValueError(INTERNAL_REFUSED)
     system_source = _system_source(input_device, server)
     if mode == "system":
@@ -115,7 +122,7 @@ def choose(mode: str, *, backend: str, capture: bool, playout: bool, input_devic
     if half_duplex:
         return EchoChoice("off", "half_duplex is on: the microphone is gated while the speaker plays "
                           '(set audio.echo_cancel = "internal" to cancel as well)')
-    if not internal:
+    if not has_internal():
         return EchoChoice("off", "no echo canceller: this build runs the pure-Python twins (the canceller is C) "
                           "and the microphone is not a sound server's echo-cancelled source; consider half_duplex")
     return EchoChoice("internal", f"the internal canceller ({engine}): the daemon plays to the speaker and records "

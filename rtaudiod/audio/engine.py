@@ -185,7 +185,8 @@ class AudioEngine:
             else SoundServer()
         self.echo_choice = choose(cfg.echo_cancel, backend=backend, capture=cfg.capture, playout=cfg.playout,
                                   input_device=cfg.input_device, server=server, half_duplex=self._half_duplex,
-                                  internal=self._c is not None and internal_available(), engine=cfg.echo_engine,
+                                  internal=lambda: self._c is not None and internal_available(),
+                                  engine=cfg.echo_engine,
                                   realtime=cfg.realtime)
         internal = self.echo_choice.canceller == "internal"
         self._echo_ref = RingBuffer(96000) if internal else None  # fresh: nothing stale lines up with the echo

@@ -44,3 +44,15 @@ def test_the_daemon_loads_no_http_client_unless_it_mints_a_key():
     mint = ("from rtaudiod.session.credentials import mint_ephemeral_key\nfrom rtaudiod.errors import SessionError\n"
             "try:\n    mint_ephemeral_key('http://127.0.0.1:9/token', 'm', 'ga', 1.0)\nexcept SessionError:\n    pass")
     assert loaded_after(mint, HTTP_CLIENT) == list(HTTP_CLIENT)
+
+
+@pytest.mark.skipif(rtaudiod.backend() != "c", reason="the canceller is C: the twins build never loads it")
+def test_an_engine_that_cancels_no_echo_never_loads_the_canceller():
+    """The echo extension brings libwebrtc-audio-processing (~1.4 MB resident): the null backend, or
+    `echo_cancel = "off"`, has no echo to cancel, so the engine's choice must not ask whether it exists."""
+    start = ("from rtaudiod.audio import AudioConfig, AudioEngine\n"
+             "AudioEngine(AudioConfig(backend='null', echo_cancel={mode!r})).start().close()")
+    echo = ("rtaudiod._ext._echo",)
+    assert loaded_after(start.format(mode="auto"), echo) == []
+    assert loaded_after(start.format(mode="off"), echo) == []
+    assert loaded_after(start.format(mode="internal"), echo) == list(echo)  # asked for: it is there
