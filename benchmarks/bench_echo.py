@@ -1,9 +1,10 @@
-"""The echo canceller's CPU per second of audio (csrc/rta_echo.c), both engines side by side.
+"""The echo canceller's CPU per second of audio (csrc/rta_echo.c), the engines side by side.
 
 Groups: "echo 1s@48k linear" and "echo 1s@16k reverberant": one second of a converged scene (tests/echo/echopaths.py:
 the reply through the echo path) in 50 periods of 20 ms, as the capture callback will call it. The median divided by
 one second is the share of one core the canceller needs in real time. The subject ("rtaudiod") is the default engine,
-libwebrtc-audio-processing 0.3 (PulseAudio's canceller); the contender the other one, libspeexdsp. No pure-Python
+libwebrtc-audio-processing 0.3 (PulseAudio's canceller); the contenders the other one, libspeexdsp, and the two
+together (webrtc+speex: speex runs beside webrtc, its output taken while a person is heard). No pure-Python
 baseline a user would write: the "no canceller" figure is zero CPU and no cancellation. Each contender's output is
 checked once for cancellation (its ERLE on that second above 15 dB), not for equality: the engines compute different
 things.
@@ -27,7 +28,7 @@ CASES = [
     pytest.param(engine, rate, path, id=f"{engine}-{rate // 1000}k-{path}",
                  marks=pytest.mark.benchmark(group=f"echo 1s@{rate // 1000}k {path}"))
     for rate, path in ((48000, "linear"), (16000, "reverberant"))
-    for engine in ("speex", "webrtc")
+    for engine in ("speex", "webrtc", "webrtc+speex")
 ]
 
 
@@ -49,7 +50,8 @@ def test_echo_cancel_one_second(benchmark, engine, rate, path):
             canceller.process(mic[start:start + period], ref[start:start + period], out[start:start + period])
         return out
 
-    names = {"webrtc": "webrtc (libwebrtc-audio-processing 0.3)", "speex": "speex (libspeexdsp)"}
+    names = {"webrtc": "webrtc (libwebrtc-audio-processing 0.3)", "speex": "speex (libspeexdsp)",
+             "webrtc+speex": "webrtc+speex (both, speex as a double-talk shadow)"}
     benchmark.extra_info["contender"] = "rtaudiod" if engine == DEFAULT_ENGINE else names[engine]
     benchmark.extra_info["items"] = rate
     result = benchmark(one_second)

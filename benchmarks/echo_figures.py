@@ -1,4 +1,4 @@
-"""The echo canceller's figures on the file-driven echo paths, both engines side by side (docs/echo.md).
+"""The echo canceller's figures on the file-driven echo paths, the engines side by side (docs/echo.md).
 
     .venv/bin/python -m benchmarks.echo_figures                 # 48 kHz, 25 s scenes, ~10 s
     .venv/bin/python -m benchmarks.echo_figures --rate 16000 --pulse
@@ -11,7 +11,8 @@ audio (this machine), and the canceller's own estimates (its ERLE figure and the
 one). Targets (issue 18): ERLE >= 25 dB linear, >= 15 dB reverberant; double talk >= 0.8.
 The drift column: the speaker's and the microphone's clocks differ by that many ppm (two devices rather than one
 card), so the echo's delay slides by that many microseconds a second; "+d" rows are the engine told the drift
-(rta_echo_set_drift: the reference slides with the echo).
+(rta_echo_set_drift: the reference slides with the echo). webrtc+speex is webrtc with speex run beside it, whose
+output is taken while a person is heard (csrc/rta_echo.h).
 --pulse adds the sound server's reference canceller: module-echo-cancel (webrtc) on a private PulseAudio with a
 module-loopback echo path, in real time, and both engines on the same recording (benchmarks/echo_pulse.py).
 """
@@ -41,7 +42,7 @@ def row(name: str, path: str, drift: str, scene: ep.Scene, out, cpu_s: float | N
     own = f"{figures['erle_db']:5.1f} dB {figures['delay_ms']:6.1f} ms" if figures else "       -"
     ok = "ok" if name == "none" or (erle >= TARGET_DB[path] and corr >= 0.8) else "MISS"
     shown = "-" if conv is None else f"{conv:.2f}"
-    return (f"{path:14s} {scene.delay_ms:5.0f} {drift:>5s} {name:8s} {erle:7.1f} {shown:>7s} {corr:6.3f} "
+    return (f"{path:14s} {scene.delay_ms:5.0f} {drift:>5s} {name:14s} {erle:7.1f} {shown:>7s} {corr:6.3f} "
             f"{latency:6.1f} {cpu} {own:>20s}  {ok}")
 
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from rtaudiod._ext._echo import ENGINES
 
     print(f"echo canceller figures at {args.rate} Hz, {args.seconds:.0f} s scenes, the person from 16 s")
-    print(f"{'path':14s} {'delay':>5s} {'drift':>5s} {'engine':8s} {'ERLE dB':>7s} {'conv s':>7s} {'dtalk':>6s} "
+    print(f"{'path':14s} {'delay':>5s} {'drift':>5s} {'engine':14s} {'ERLE dB':>7s} {'conv s':>7s} {'dtalk':>6s} "
           f"{'lat ms':>6s} {'cpu ms/s':>6s} {'own: ERLE, delay':>20s}")
     for path, delay, ppm in SCENES:
         scene = ep.scene(path, rate=args.rate, seconds=args.seconds, delay_ms=delay, double_talk_at_s=16.0,

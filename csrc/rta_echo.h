@@ -26,6 +26,10 @@
  *                  residual echo suppression (speex_preprocess with SET_ECHO_STATE).
  *  RTA_ECHO_WEBRTC libwebrtc-audio-processing 0.3's AEC (the canceller PulseAudio's module-echo-cancel uses),
  *                  through a C shim (rta_echo_webrtc.cc); its non-linear processor is its residual suppression.
+ *  RTA_ECHO_WEBRTC_SPEEX  both: webrtc's output, and speex run beside it on the same aligned reference, whose
+ *                  output is taken while a person is heard and speex cancels well (rta_echo.c, SHADOW_TRUST_DB).
+ *                  Keeps double talk on a reverberant path where webrtc's non-linear processor trims the person,
+ *                  at the CPU of both (3.3x webrtc's) and the later engine's latency (10 ms at 16-48 kHz, webrtc 7-8).
  *  Chosen by measurement (benchmarks/echo_figures.py, docs/echo.md): RTA_ECHO_DEFAULT. webrtc holds against two
  *  device clocks whose drift nobody told it; speex keeps double talk better and cancels deeper on one clock, or with
  *  the drift told (rta_echo_set_drift), but falls to 13-17 dB at 50 ppm of drift it was not told, at 2.4x the CPU.
@@ -75,6 +79,7 @@ typedef struct rta_echo rta_echo;
 typedef enum {
     RTA_ECHO_SPEEX = 0,
     RTA_ECHO_WEBRTC = 1,
+    RTA_ECHO_WEBRTC_SPEEX = 2, /* webrtc, and speex as a shadow whose output is taken while a person is heard */
 } rta_echo_engine;
 
 #define RTA_ECHO_DEFAULT RTA_ECHO_WEBRTC

@@ -12,7 +12,8 @@ from rtaudiod._ext._buffers cimport get_bytes, get_writable
 from rtaudiod._ext._ring cimport RingBuffer
 from rtaudiod._ext.rta_audio cimport *
 from rtaudiod._ext.rta_echo cimport (
-    RTA_ECHO_ENOMEM, RTA_ECHO_SPEEX, RTA_ECHO_WEBRTC, rta_echo_config_default,
+    RTA_ECHO_ENOMEM, RTA_ECHO_SPEEX, RTA_ECHO_WEBRTC, RTA_ECHO_WEBRTC_SPEEX,
+    rta_echo_config_default,
     rta_echo_figures, rta_echo_read_figures,
 )
 
@@ -119,13 +120,14 @@ cdef class LedgerCore:
         rta_ledger_skip_idle(self._led, n)
 
 
+ECHO_ENGINES = {"webrtc": RTA_ECHO_WEBRTC, "speex": RTA_ECHO_SPEEX, "webrtc+speex": RTA_ECHO_WEBRTC_SPEEX}
 ECHO_HISTORY_MS = 1000  # the speaker's output the echo stage keeps: beyond both devices' latencies
 
 
 cdef class Capture:
     """Device frames -> session-rate mono PCM16 in the capture ring (capture.py's Capture, in C).
 
-    echo_engine ("webrtc" or "speex") with echo_ref (the ring the playout writes its reference into,
+    echo_engine ("webrtc", "speex" or "webrtc+speex") with echo_ref (the ring the playout writes its reference into,
     Playout(echo_ref=...)): the echo canceller runs on the microphone before everything else (rta_echo_stage.h),
     and until it converges the uplink is held while the speaker is audible (the duplex link's clock)."""
     cdef rta_capture *_cap
@@ -154,12 +156,12 @@ cdef class Capture:
     cdef _start_echo(self, str engine, RingBuffer ref):
         cdef rta_echo_config config
         cdef rta_echo_status status
-        if engine not in ("webrtc", "speex"):
-            raise ValueError(f"echo engine must be webrtc or speex, got {engine!r}")
+        if engine not in ECHO_ENGINES:
+            raise ValueError(f"echo engine must be one of {', '.join(ECHO_ENGINES)}, got {engine!r}")
         if ref is None:
             raise ValueError("the echo canceller needs the playout's reference ring (echo_ref)")
         rta_echo_config_default(&config, self.device_rate)
-        config.engine = RTA_ECHO_SPEEX if engine == "speex" else RTA_ECHO_WEBRTC
+        config.engine = ECHO_ENGINES[engine]
         self._stage = rta_echo_stage_create(&config, ref._ring, <size_t>self.frames, ECHO_HISTORY_MS, &status)
         if self._stage == NULL:
             if status == RTA_ECHO_ENOMEM:

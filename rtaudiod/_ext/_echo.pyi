@@ -18,7 +18,7 @@ class EchoCanceller:
     rate: int
     engine: str
     block_frames: int
-    def __init__(self, rate: int, engine: Literal["speex", "webrtc"] | None = None, *, tail_ms: int = 128,
+    def __init__(self, rate: int, engine: Literal["speex", "webrtc", "webrtc+speex"] | None = None, *, tail_ms: int = 128,
                  max_delay_ms: int = 500, delay_ms: int | None = None, suppress: bool = True,
                  drift_ppm: float = 0.0) -> None: ...
     def set_drift(self, ppm: float) -> None: ...

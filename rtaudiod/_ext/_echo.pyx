@@ -9,12 +9,14 @@ from libc.stdint cimport int16_t
 from rtaudiod._ext._buffers cimport get_bytes, get_writable
 from rtaudiod._ext.rta_echo cimport (
     RTA_ECHO_CONVERGED_DB, RTA_ECHO_DEFAULT, RTA_ECHO_EENGINE, RTA_ECHO_ENOMEM, RTA_ECHO_OK, RTA_ECHO_SPEEX,
-    RTA_ECHO_WEBRTC, rta_echo_block_frames, rta_echo_config, rta_echo_config_default, rta_echo_create,
+    RTA_ECHO_WEBRTC, RTA_ECHO_WEBRTC_SPEEX, rta_echo_block_frames, rta_echo_config, rta_echo_config_default, rta_echo_create,
     rta_echo_destroy, rta_echo_engine, rta_echo_engine_name, rta_echo_figures, rta_echo_process,
     rta_echo_read_figures, rta_echo_reset, rta_echo_set_drift, rta_echo_status,
 )
 
-ENGINES = ("speex", "webrtc")
+# webrtc+speex: webrtc, with speex run as a shadow whose output is taken while a person is heard (rta_echo.h).
+_CODES = {"speex": RTA_ECHO_SPEEX, "webrtc": RTA_ECHO_WEBRTC, "webrtc+speex": RTA_ECHO_WEBRTC_SPEEX}
+ENGINES = tuple(_CODES)
 DEFAULT_ENGINE = rta_echo_engine_name(<rta_echo_engine>RTA_ECHO_DEFAULT).decode()
 CONVERGED_DB = RTA_ECHO_CONVERGED_DB
 
@@ -22,7 +24,7 @@ CONVERGED_DB = RTA_ECHO_CONVERGED_DB
 cdef class EchoCanceller:
     """One canceller at a device rate; `process(mic, ref, out)` per period of whole 10 ms blocks.
 
-    engine: "speex" or "webrtc" (None: the default, chosen by measurement); tail_ms: the room the adaptive
+    engine: "speex", "webrtc" or "webrtc+speex" (None: the default, chosen by measurement); tail_ms: the room the adaptive
     filter covers after the bulk delay; max_delay_ms: the longest bulk delay searched; delay_ms: None to
     estimate the bulk delay, else that delay fixed; suppress: residual echo suppression after the filter;
     drift_ppm: the speaker's and the microphone's clocks apart by that much (set_drift).
@@ -35,7 +37,7 @@ cdef class EchoCanceller:
         if engine is not None:
             if engine not in ENGINES:
                 raise ValueError(f"echo engine must be one of {', '.join(ENGINES)}, got {engine!r}")
-            config.engine = RTA_ECHO_SPEEX if engine == "speex" else RTA_ECHO_WEBRTC
+            config.engine = _CODES[engine]
         config.tail_ms = tail_ms
         config.max_delay_ms = max_delay_ms
         config.delay_ms = -1 if delay_ms is None else delay_ms

@@ -9,6 +9,7 @@ cdef extern from "rta_echo.h" nogil:
     ctypedef enum rta_echo_engine:
         RTA_ECHO_SPEEX
         RTA_ECHO_WEBRTC
+        RTA_ECHO_WEBRTC_SPEEX
 
     ctypedef enum rta_echo_status:
         RTA_ECHO_OK

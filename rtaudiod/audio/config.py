@@ -92,8 +92,9 @@ class AudioConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     # (its reference aligned by the devices' timestamps), else none (the pure-Python build, the null backend).
     echo_cancel: Literal["auto", "internal", "system", "off"] = "auto"
     # The internal canceller's engine: webrtc (libwebrtc-audio-processing) holds against a speaker and a microphone
-    # on two clocks; speex keeps a person's voice better over a reply on one clock (docs/echo.md, the figures).
-    echo_engine: Literal["webrtc", "speex"] = "webrtc"
+    # on two clocks; speex keeps a person's voice better over a reply on one clock; webrtc+speex is webrtc with speex's
+    # output while a person is heard, at 3.3x the CPU (docs/echo.md, the figures).
+    echo_engine: Literal["webrtc", "speex", "webrtc+speex"] = "webrtc"
     half_duplex_tail_ms: int = 250  # ...and this long after, for the room's echo to die down
     fade_ms: float = 2.5  # ramp at underrun/flush edges so cuts do not click
     capture: bool = True

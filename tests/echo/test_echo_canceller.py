@@ -12,7 +12,7 @@ import echopaths as ep
 
 SLOW = os.environ.get("RTAUDIOD_SLOW", "") not in ("", "0")  # (not from conftest: another one may hold that name)
 
-ENGINES = ["speex", "webrtc"]
+ENGINES = ["speex", "webrtc", "webrtc+speex"]
 
 
 def test_default_engine_is_the_one_chosen_by_measurement(c_canceller):
@@ -27,8 +27,8 @@ def test_linear_echo_is_cancelled_and_its_delay_found(c_canceller, engine):
     scene = ep.scene("linear", rate=16000, seconds=10.0, delay_ms=80)
     run = ep.cancel(scene, engine)
     erle = ep.erle_db(scene, run.out, from_s=5.0)
-    # Measured: speex 56 dB (its residual suppression silences echo-only blocks), webrtc 38 dB. Floors with margin
-    # over the issue's 25 dB target.
+    # Measured: speex 56 dB (its residual suppression silences echo-only blocks), webrtc 38 dB (webrtc+speex: webrtc's
+    # output wherever nobody talks). Floors with margin over the issue's 25 dB target.
     assert erle >= (40.0 if engine == "speex" else 30.0), erle
     figures = run.figures[-1]
     assert figures["delay_locked"] and abs(figures["delay_ms"] - 80.0) <= 2.0, figures
@@ -72,24 +72,41 @@ def test_reverberant_delay_is_found_through_double_talk(c_canceller, delay_ms):
     assert figures["delay_locked"] and delay_ms - 1 <= figures["delay_ms"] <= delay_ms + 8, figures
 
 
-@pytest.mark.parametrize("engine, floor", [("speex", 0.9), ("webrtc", 0.8)])
+@pytest.mark.parametrize("engine, floor", [("speex", 0.9), ("webrtc", 0.8), ("webrtc+speex", 0.9)])
 def test_double_talk_keeps_the_persons_voice(c_canceller, engine, floor):
     """A person talking over the reply comes through (the issue's target: correlation >= 0.8 with their clean voice).
     Measured here: speex 0.97, better than the raw microphone's 0.90 (it removes the echo and keeps the voice);
-    webrtc 0.87 (its non-linear processor also trims the voice). The converged flag holds through the talk."""
+    webrtc 0.87 (its non-linear processor also trims the voice); webrtc+speex 0.97 (speex's output while the person is
+    heard). The converged flag holds through the talk."""
     scene = ep.scene("linear", rate=16000, seconds=14.0, delay_ms=80, double_talk_at_s=8.0)
     run = ep.cancel(scene, engine)
     corr, latency_ms = ep.double_talk(scene, run.out)
     raw, _ = ep.double_talk(scene, scene.mic)
     assert corr >= floor, (corr, raw)
-    if engine == "speex":
+    if engine != "webrtc":
         assert corr > raw, (corr, raw)
-    assert latency_ms <= 10.0  # speex's preprocessor works one 10 ms block behind, webrtc ~8 ms
+    assert latency_ms <= 10.0  # speex's preprocessor works one 10 ms block behind, webrtc 7 ms (webrtc+speex: 10)
     start, end = scene.person_span
     kept = np.mean(run.out[start:end].astype(float) ** 2) / np.mean(scene.person[start:end] ** 2)
     assert 10 * np.log10(kept) > -3.0
     first = next(i for i, f in enumerate(run.figures) if f["converged"])
     assert all(f["converged"] for f in run.figures[first:]), run.figures
+
+
+def test_the_speex_shadow_keeps_the_person_webrtc_trims(c_canceller):
+    """webrtc+speex on the reverberant path: webrtc's non-linear processor trims a person talking over a loud echo
+    (0.68 here), speex, run beside it on the same aligned reference, keeps them, and its output is taken while they
+    are heard (0.83 measured); where nobody talks the output is webrtc's, so the ERLE is webrtc's (55 dB both).
+    With the clocks 50 ppm apart speex cancels too little to be trusted, and the output stays webrtc's."""
+    scene = ep.scene("reverberant", rate=48000, seconds=14.0, delay_ms=120, double_talk_at_s=8.0)
+    webrtc, both = ep.cancel(scene, "webrtc").out, ep.cancel(scene, "webrtc+speex").out
+    talk = ep.double_talk(scene, both)[0]
+    assert talk >= 0.8 and talk >= ep.double_talk(scene, webrtc)[0] + 0.1
+    assert ep.erle_db(scene, both, from_s=5.0) >= 30.0
+    drifting = ep.scene("reverberant", rate=48000, seconds=14.0, delay_ms=120, double_talk_at_s=8.0, drift_ppm=50)
+    webrtc, both = ep.cancel(drifting, "webrtc").out, ep.cancel(drifting, "webrtc+speex").out
+    assert ep.double_talk(drifting, both)[0] <= ep.double_talk(drifting, webrtc)[0] + 0.02  # webrtc's, not speex's
+    assert ep.erle_db(drifting, both, from_s=5.0) >= ep.erle_db(drifting, webrtc, from_s=5.0) - 1.0
 
 
 @pytest.mark.parametrize("ppm", [50, -50])
@@ -203,9 +220,10 @@ def test_bad_input_is_refused(c_canceller):
 # and hundredths below what was measured. The issue's targets are 25 dB linear, 15 dB reverberant, 0.8: webrtc's
 # reverberant double talk misses it (0.734 measured; 0.775 with no residual gate at all: its non-linear processor
 # trims the person's voice under a loud echo, and it cannot be switched off), and the floor says so rather than hide
-# it.
+# it; webrtc+speex reaches it, just (0.808 measured, 55.7 dB).
 FLOORS_48K = {("linear", "speex"): (50.0, 0.9), ("linear", "webrtc"): (40.0, 0.87),
-              ("reverberant", "speex"): (30.0, 0.9), ("reverberant", "webrtc"): (30.0, 0.72)}
+              ("reverberant", "speex"): (30.0, 0.9), ("reverberant", "webrtc"): (30.0, 0.72),
+              ("linear", "webrtc+speex"): (40.0, 0.93), ("reverberant", "webrtc+speex"): (30.0, 0.79)}
 
 
 @pytest.mark.skipif(not SLOW, reason="the 25 s scenes of docs/echo.md: RTAUDIOD_SLOW=1")

@@ -91,6 +91,7 @@ def test_the_twins_build_has_no_canceller_and_says_why():
 def test_echo_engine_setting():
     assert AudioConfig().echo_engine == "webrtc"
     assert load_config(None, ["audio.echo_engine=speex"], env={}).audio.echo_engine == "speex"
+    assert load_config(None, ["audio.echo_engine=webrtc+speex"], env={}).audio.echo_engine == "webrtc+speex"
     with pytest.raises(ConfigError, match="allowed: 'speex', 'webrtc'"):
         load_config(None, ["audio.echo_engine=nlms"], env={})
 

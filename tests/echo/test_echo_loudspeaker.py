@@ -4,7 +4,8 @@ PulseAudio: `module-loopback` from the speaker's monitor into the microphone's s
 Without a canceller the model interrupts its own replies (its voice starts a turn: speech_started, a barge-in); with
 the default (`auto`, here the internal canceller) it must not, over 10 replies, on a quiet machine and under load.
 
-Behind RTAUDIOD_SLOW=1 (10 replies each way, ~2.5 minutes a backend; RTAUDIOD_ECHO_REPLIES=N for fewer), on
+Behind RTAUDIOD_SLOW=1 (10 replies each way, ~2.5 minutes a backend; RTAUDIOD_ECHO_REPLIES=N for fewer,
+RTAUDIOD_ECHO_ENGINE=webrtc+speex for the other `audio.echo_engine`), on
 PortAudio and on the native pulse backend. Measured (docs/echo.md, "End to end"): with the reference aligned by
 sample counts 0 of 6 replies were cut on a quiet machine but 6 of 10 over longer runs and under load; aligned by the
 devices' timestamps, with the residual echo gate and the holds, 1 of 10 in most runs, 2-3 in some (without a
@@ -37,6 +38,7 @@ from rtaudiod.sim import Simulator  # noqa: E402
 
 SLOW = os.environ.get("RTAUDIOD_SLOW", "") not in ("", "0")
 REPLIES = int(os.environ.get("RTAUDIOD_ECHO_REPLIES", "10"))
+ENGINE = os.environ.get("RTAUDIOD_ECHO_ENGINE", "webrtc")  # audio.echo_engine: webrtc+speex runs the same bench
 TEXT = "Please tell me about the weather in the mountains this weekend and whether I need a coat."
 
 
@@ -60,7 +62,7 @@ def loudspeaker(server, echo_cancel: str = "auto", on_event=None, backend: str =
     try:
         engine = AudioEngine(AudioConfig(backend=backend, input_device="pulse", output_device="pulse",
                                          input_rate=48000, input_channels=2, output_rate=48000, output_channels=2,
-                                         echo_cancel=echo_cancel)).start()
+                                         echo_cancel=echo_cancel, echo_engine=ENGINE)).start()
         session = Session(config_for(sim, turn_detection={"type": "server_vad", "silence_duration_ms": 500}),
                           engine, on_event=on_event)
         session.start()
@@ -181,7 +183,7 @@ def test_the_wake_word_said_over_a_reply_is_heard(pulse_server):
     heard = []
     try:
         stack = make_stack(pulse_server, ListenConfig(mode="wake_word", follow_up_s=1.0, chime=False),
-                           echo_cancel="auto")
+                           echo_cancel="auto", echo_engine=ENGINE)
         ask = "Okay nabu, tell me a long story about the sea, the ships, the sailors and the lighthouse keeper."
         for i in range(TRIES + 1):  # the first reply: the canceller converges on it
             stack.say(ask)

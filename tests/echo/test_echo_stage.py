@@ -107,7 +107,7 @@ def echo_of(played: np.ndarray, delay_ms: int = 40) -> np.ndarray:
     return np.round(delayed(played.astype(float), 48 * delay_ms) * 0.3).astype("<i2")
 
 
-@pytest.mark.parametrize("engine", ["speex", "webrtc"])
+@pytest.mark.parametrize("engine", ["speex", "webrtc", "webrtc+speex"])
 def test_callbacks_out_of_step_do_not_move_the_alignment(engine):
     """Both callbacks run late, each by its own amount, up to the output's latency (25 ms) and to 80 ms (a loaded
     machine, a sound server's bursts): the stamps, not the callbacks' order or count, place the reference, so

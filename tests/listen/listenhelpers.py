@@ -69,7 +69,7 @@ class Stack:
 
 
 def make_stack(pulse: Any, listen: ListenConfig, turn_detection: dict[str, Any] | None = None,
-               echo_cancel: str = "off", **sim_options: Any) -> Stack:
+               echo_cancel: str = "off", echo_engine: str = "webrtc", **sim_options: Any) -> Stack:
     options = {**FAST, "pace": 1.0, **sim_options}
     sim = Simulator(dialect="ga", api_key=KEY, **options).start()
     # No echo canceller by default: this microphone never hears the speaker (no loopback), so the canceller cannot
@@ -77,7 +77,8 @@ def make_stack(pulse: Any, listen: ListenConfig, turn_detection: dict[str, Any] 
     # the wake word would cut the question's start (tests/echo covers the canceller, with a loopback, echo_cancel=auto).
     engine = AudioEngine(AudioConfig(backend="pyaudio", input_device="pulse", output_device="pulse",
                                      input_rate=48000, input_channels=2, output_rate=48000,
-                                     output_channels=2, echo_cancel=echo_cancel)).start()
+                                     output_channels=2, echo_cancel=echo_cancel,
+                                     echo_engine=echo_engine)).start()
     events = Recorder()
     td = turn_detection or {"type": "server_vad", "silence_duration_ms": 500}
     session = Session(config_for(sim, turn_detection=td), engine, on_event=events)
