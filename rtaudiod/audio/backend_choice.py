@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rtaudiod._backend import load_c
-from rtaudiod.audio.echo import SOUND_SERVER_DEVICES
+from rtaudiod.audio.echo import names_sound_server
 
 #: How long `auto` waits for the sound server to answer (a local one answers in milliseconds; a hung one never).
 CONNECT_TIMEOUT_S = 2.0
@@ -30,11 +30,6 @@ class BackendChoice:
     name: str
     reason: str
     auto: bool = False
-
-
-def names_sound_server(device: int | str | None) -> bool:
-    """The device is the sound server's default sink or source under both backends."""
-    return device is None or (isinstance(device, str) and device.lower() in SOUND_SERVER_DEVICES)
 
 
 def choose_backend(config: Any) -> tuple[BackendChoice, Any]:

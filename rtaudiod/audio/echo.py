@@ -62,6 +62,11 @@ class EchoChoice:
     reason: str
 
 
+def names_sound_server(device: int | str | None) -> bool:
+    """The device is the sound server's default sink or source (under PortAudio's ALSA plugin and natively)."""
+    return device is None or (isinstance(device, str) and device.lower() in SOUND_SERVER_DEVICES)
+
+
 def _system_source(input_device: int | str | None, server: SoundServer) -> str | None:
     """The echo-cancelled source the configured microphone records from, if it is one."""
     if not server.echo_sources:
@@ -70,9 +75,7 @@ def _system_source(input_device: int | str | None, server: SoundServer) -> str |
         named = [s for s in server.echo_sources if input_device.lower() in s.lower()]
         if named:
             return sorted(named)[0]
-    reaches_server = input_device is None or (isinstance(input_device, str)
-                                              and input_device.lower() in SOUND_SERVER_DEVICES)
-    if reaches_server and server.default_source in server.echo_sources:
+    if names_sound_server(input_device) and server.default_source in server.echo_sources:
         return server.default_source
     return None
 

@@ -55,12 +55,9 @@ IDLE_PAUSE_S = 1.0
 #: Backends of real devices (watched for unplugging; a media role applies) rather than files.
 SOUND_SERVER_BACKENDS = ("pyaudio", "pulse")
 
-def make_backend(config: AudioConfig, name: str | None = None, context: Any = None) -> Backend:
-    """The backend `name` (default: config.backend's, "auto" chosen by backend_choice.py); `context`: the pulse
+def make_backend(config: AudioConfig, name: str, context: Any = None) -> Backend:
+    """The backend `name` (config.backend's, or what backend_choice.py chose for "auto"); `context`: the pulse
     backend's sound-server connection, when one was made to choose it."""
-    if name is None:
-        choice, context = choose_backend(config)
-        name = choice.name
     if name == "pyaudio":
         from rtaudiod.audio.pyaudio_backend import PyAudioBackend
 

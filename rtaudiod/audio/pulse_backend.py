@@ -17,7 +17,8 @@ from typing import Any
 
 from rtaudiod._backend import load_c
 from rtaudiod.audio.backend import Backend, CStream, DeviceInfo, InputCallback, OutputCallback, Stream
-from rtaudiod.audio.backend_choice import CONNECT_TIMEOUT_S, names_sound_server
+from rtaudiod.audio.backend_choice import CONNECT_TIMEOUT_S
+from rtaudiod.audio.echo import names_sound_server
 from rtaudiod.audio.errors import AudioDeviceError
 #: What a device is opened at when the config names no rate or channels: the server converts to its sink's format.
 DEFAULT_RATE, DEFAULT_CHANNELS = 48000, 2
